@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Checks rcbench's Grafana dashboards and Prometheus configuration.
+
+  dashboards_test.py static   every dashboard is valid, current JSON with unique panel ids,
+                              only the ${datasource} datasource, $__rate_interval in rates;
+                              promtool check config / check rules pass.
+  dashboards_test.py live     starts a real Prometheus (loopback, temp dir), runs the smoke
+                              experiment with every component scraped, then runs every panel's
+                              PromQL through Prometheus's HTTP API: each must parse and return
+                              data for the run's time window.
+
+Prints 'N passed, N failed' and exits non-zero on any failure.
+"""
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+SRC = pathlib.Path(os.environ.get("RCBENCH_SOURCE_DIR",
+                                  pathlib.Path(__file__).resolve().parent.parent))
+BIN = pathlib.Path(os.environ.get("RCBENCH_BIN_DIR", SRC / "build" / "bin"))
+DASH = SRC / "dashboards"
+PROM = DASH / "prometheus"
+
+passed, failed = 0, 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {what}")
+
+
+def dashboards():
+    for path in sorted((DASH / "grafana").glob("*.json")):
+        yield path, json.loads(path.read_text())
+
+
+def all_panels(board):
+    for p in board["panels"]:
+        yield p
+        yield from p.get("panels", [])
+
+
+def exprs(board):
+    for p in all_panels(board):
+        for t in p.get("targets", []):
+            if t.get("expr"):
+                yield p, t["expr"]
+
+
+def static_checks():
+    gen = subprocess.run([sys.executable, str(DASH / "generate.py"), "--check"],
+                         capture_output=True, text=True)
+    check(gen.returncode == 0, f"dashboards are stale: {gen.stdout.strip()}")
+    boards = list(dashboards())
+    check(len(boards) >= 4, f"expected at least 4 dashboards, found {len(boards)}")
+    for path, board in boards:
+        name = path.name
+        ids = [p["id"] for p in all_panels(board)]
+        check(len(ids) == len(set(ids)), f"{name}: duplicate panel ids {ids}")
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        check(variables.get("datasource", {}).get("type") == "datasource",
+              f"{name}: no datasource variable")
+        text = json.dumps(board)
+        for m in re.finditer(r'"datasource":\s*(\{[^{}]*\}|"[^"]*")', text):
+            ds = json.loads(m.group(1))
+            uid = ds.get("uid") if isinstance(ds, dict) else ds
+            check(uid == "${datasource}", f"{name}: datasource other than ${{datasource}}: {ds}")
+        for panel, expr in exprs(board):
+            for window in re.findall(r"\b(?:rate|irate|increase)\([^\[]*\[([^\]]+)\]", expr):
+                check(window == "$__rate_interval",
+                      f"{name}/{panel['title']}: rate window {window!r}, want $__rate_interval")
+            for var in re.findall(r"\$(\w+)", expr):
+                check(var.startswith("__") or var in variables,
+                      f"{name}/{panel['title']}: undeclared variable ${var}")
+    if shutil.which("promtool"):
+        for args in (["check", "config", str(PROM / "prometheus.yml")],
+                     ["check", "rules", str(PROM / "rules.yml")]):
+            r = subprocess.run(["promtool", *args], capture_output=True, text=True)
+            check(r.returncode == 0, f"promtool {' '.join(args)}: {r.stdout}{r.stderr}")
+    else:
+        check(False, "promtool is not installed (scripts/bootstrap installs prometheus)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prom_get(port, path, params):
+    url = f"http://127.0.0.1:{port}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return json.loads(e.read() or b'{"status":"error","error":"http error"}')
+
+
+def substitute(expr):
+    # Grafana variables for a query over everything; rate windows cover >= 4 scrapes.
+    expr = expr.replace("$__rate_interval", "20s")
+    return re.sub(r"\$(\w+)", ".*", expr)
+
+
+def live_checks():
+    rcbench = BIN / "rcbench"
+    if not rcbench.exists():
+        check(False, f"{rcbench} is not built")
+        return
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="rcbench-prom-"))
+    prom = None
+    try:
+        (tmp / "targets").mkdir()
+        for job in ("agent", "loadgen", "server", "controller"):
+            (tmp / "targets" / f"{job}.json").write_text("[]")
+        shutil.copy(PROM / "prometheus.yml", tmp / "prometheus.yml")
+        shutil.copy(PROM / "rules.yml", tmp / "rules.yml")
+        port = free_port()
+        prom = subprocess.Popen(
+            ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+             "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "w"))
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        start = time.time()
+        run = subprocess.run(
+            [str(rcbench), "run", str(SRC / "experiments" / "smoke.yaml"),
+             "--db", str(tmp / "results.db"), "--prometheus-sd-dir", str(tmp / "targets"),
+             "--hold-metrics", "6s"],
+            capture_output=True, text=True, timeout=300)
+        end = time.time()
+        check(run.returncode == 0, f"smoke experiment failed: {run.stdout[-2000:]}"
+                                   f"{run.stderr[-2000:]}")
+        for path, board in dashboards():
+            for panel, expr in exprs(board):
+                q = substitute(expr)
+                r = prom_get(port, "/api/v1/query_range",
+                             {"query": q, "start": start, "end": end, "step": "2s"})
+                what = f"{path.name}/{panel['title']}: {q}"
+                if r.get("status") != "success":
+                    check(False, f"{what}: {r.get('error')}")
+                    continue
+                check(len(r["data"]["result"]) > 0, f"{what}: returned no data")
+    finally:
+        if prom:
+            prom.send_signal(signal.SIGTERM)
+            try:
+                prom.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                prom.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "static"
+    if mode == "static":
+        static_checks()
+    elif mode == "live":
+        live_checks()
+    else:
+        print(f"usage: {sys.argv[0]} static|live", file=sys.stderr)
+        return 2
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
