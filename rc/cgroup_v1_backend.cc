@@ -169,6 +169,7 @@ class V1Backend : public Backend {
       const std::string src = Dir(*h, from) + "/tasks";
       const std::string dst = (to != nullptr ? Dir(*h, *to) : ParentDir(*h, from)) + "/tasks";
       // Threads can be created while we move; a few rounds catch them.
+      if (!fs_->IsDir(Dir(*h, from))) continue;  // partially created or removed node
       for (int round = 0; round < 8; ++round) {
         RCBENCH_ASSIGN_OR_RETURN(std::string t, fs_->ReadFile(src));
         RCBENCH_ASSIGN_OR_RETURN(std::vector<int> tids, ParseIdList(t, src));

@@ -233,6 +233,13 @@ TEST_F(HybridTest, DestroyWithChildrenNeedsRecursive) {
   EXPECT_EQ(rc_->Destroy("web").code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(HybridTest, DestroyCopesWithANodeMissingInSomeHierarchies) {
+  // As left by a process killed half-way through a create.
+  ASSERT_TRUE(tree_.fs()->MakeDir("/sys/fs/cgroup/cpu/rcbench/partial").ok());
+  ASSERT_TRUE(rc_->Destroy("partial").ok());
+  EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/cpu/rcbench/partial"));
+}
+
 TEST_F(HybridTest, ListIsDepthFirstParentsBeforeChildren) {
   for (const char* p : {"a", "a/x", "a/y", "b"}) ASSERT_TRUE(rc_->Create(p).ok()) << p;
   auto all = rc_->List();
