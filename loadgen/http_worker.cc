@@ -377,8 +377,10 @@ void HttpWorker::OnReadable(Conn* c, int64_t now) {
     }
     if (r == 0) {
       boost::beast::error_code ec;
-      if (c->parser) c->parser->put_eof(ec);
-      if (!ec && c->parser && c->parser->is_done()) {
+      // A peer that closes before sending anything has not answered at all.
+      const bool answered = c->parser && c->parser->got_some();
+      if (answered) c->parser->put_eof(ec);
+      if (answered && !ec && c->parser->is_done()) {
         Complete(c, now);
       } else {
         Fail(c, kReset, now);

@@ -249,7 +249,8 @@ int PacketSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, i
 
 absl::StatusOr<std::unique_ptr<PacketOutput>> OpenPacketOutput(const FloodSpec& flood) {
   if (!flood.interface.empty()) return PacketSocketOutput::Open(flood.interface, flood.target_ip);
-  return RawSocketOutput::Open(SocketAddress::From(flood.target_ip, flood.target_port));
+  // Port 0: for IPv6 raw sockets the port field selects the protocol (EINVAL above 255).
+  return RawSocketOutput::Open(SocketAddress::From(flood.target_ip, 0));
 }
 
 TokenBucket::TokenBucket(double rate_per_second, double burst, int64_t now_ns)
