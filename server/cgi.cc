@@ -135,6 +135,9 @@ void CloseFd(int& fd) {
 
 void CgiProcess::Start(const std::string& program, const std::vector<std::string>& env,
                        std::string body, const Options& options, std::function<void(CgiRun)> done) {
+  // A script that exits without reading its input must make our write fail with EPIPE, not
+  // kill the server.
+  signal(SIGPIPE, SIG_IGN);
   done_ = std::move(done);
   max_output_ = options.max_output_bytes;
   body_ = std::move(body);

@@ -74,7 +74,8 @@ class CgiProcess : public std::enable_shared_from_this<CgiProcess> {
   CgiProcess(const CgiProcess&) = delete;
   CgiProcess& operator=(const CgiProcess&) = delete;
 
-  // Starts `program` with `env`, writing `body` to its stdin. `done` is called once.
+  // Starts `program` with `env`, writing `body` to its stdin. `done` is called once. Sets
+  // SIGPIPE to ignored, process-wide.
   void Start(const std::string& program, const std::vector<std::string>& env, std::string body,
              const Options& options, std::function<void(CgiRun)> done);
   // Kills the child (if running) and forgets `done`.

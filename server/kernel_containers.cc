@@ -27,7 +27,7 @@ bool IsDir(const std::string& p) {
 bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
 
 absl::Status WriteFile(const std::string& path, absl::string_view value) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::UnavailableError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
   }
@@ -200,7 +200,7 @@ absl::StatusOr<int> CgroupKernelContainers::Create(const KernelContainerSpec& sp
     }
     if (!spec.threaded) {
       std::string procs = absl::StrCat(dir, "/cgroup.procs");
-      int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      int fd = open(procs.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd < 0) {
         return absl::UnavailableError(absl::StrCat("open ", procs, ": ", std::strerror(errno)));
       }

@@ -404,6 +404,18 @@ void Connection::Handle() {
   keep_alive_ = request_.keep_alive && !sh.stopping.load(std::memory_order_relaxed);
   http::verb m = request_.method;
   bool get_or_head = m == http::verb::get || m == http::verb::head;
+  const FileCache* cache = &sh.default_cache;
+  vhost_ = -1;
+  container = class_id_;
+  if (!sh.config.vhosts.empty() && !request_.host.empty()) {
+    int v = sh.VhostIndex(request_.host);
+    if (v >= 0) {
+      cache = &sh.vhost_caches[v];
+      // This request's work is charged to, and ordered by, the virtual server's container.
+      vhost_ = v;
+      container = sh.class_count() + v;
+    }
+  }
 
   if (absl::StartsWith(path_, "/cgi-bin/")) {
     absl::string_view rest = absl::string_view(path_).substr(9);
@@ -423,16 +435,6 @@ void Connection::Handle() {
   if (path_ == "/metrics") {
     std::string text = sh.metrics->RenderText();
     return SendDynamic(200, "text/plain; version=0.0.4", "", text);
-  }
-  const FileCache* cache = &sh.default_cache;
-  if (!sh.config.vhosts.empty() && !request_.host.empty()) {
-    int v = sh.VhostIndex(request_.host);
-    if (v >= 0) {
-      cache = &sh.vhost_caches[v];
-      // From now on this connection's work is charged to, and ordered by, the virtual server.
-      vhost_ = v;
-      container = sh.class_count() + v;
-    }
   }
   const CachedFile* f = cache->Find(path_);
   if (!f) return SendDynamic(404, "text/plain", "", "not found\n");
