@@ -1,0 +1,59 @@
+#include "controller/analysis.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace rcbench::controller {
+
+std::string ClassMetricKey(const std::string& metric, const std::string& load_class) {
+  return absl::StrCat(metric, "{class=", load_class, "}");
+}
+
+std::string ContainerMetricKey(const std::string& metric, const std::string& container) {
+  return absl::StrCat(metric, "{container=", container, "}");
+}
+
+std::string MetricBaseName(const std::string& key) { return key.substr(0, key.find('{')); }
+
+absl::StatusOr<std::vector<RunRecord>> LoadRunRecords(ResultStore& store,
+                                                      const std::string& experiment,
+                                                      bool completed_only) {
+  RCBENCH_ASSIGN_OR_RETURN(auto runs, store.ListRuns(experiment));
+  std::vector<RunRecord> out;
+  for (auto& run : runs) {
+    if (completed_only && run.status() != rcbench::v1::RUN_STATUS_COMPLETED) continue;
+    RunRecord rec;
+    RCBENCH_ASSIGN_OR_RETURN(auto results, store.GetResults(run.run_id(), false));
+    RCBENCH_ASSIGN_OR_RETURN(rec.hosts, store.GetHostFacts(run.run_id()));
+    rec.run = std::move(run);
+    rec.classes.assign(results.classes().begin(), results.classes().end());
+    rec.containers.assign(results.containers().begin(), results.containers().end());
+    for (const auto& c : rec.classes) {
+      const std::string& n = c.class_name();
+      rec.metrics[ClassMetricKey("throughput_rps", n)] = c.throughput_rps();
+      rec.metrics[ClassMetricKey("latency_p50_us", n)] = c.latency_p50_us();
+      rec.metrics[ClassMetricKey("latency_p90_us", n)] = c.latency_p90_us();
+      rec.metrics[ClassMetricKey("latency_p99_us", n)] = c.latency_p99_us();
+      rec.metrics[ClassMetricKey("latency_p999_us", n)] = c.latency_p999_us();
+      rec.metrics[ClassMetricKey("latency_max_us", n)] = c.latency_max_us();
+      const auto& e = c.errors();
+      rec.metrics[ClassMetricKey("errors_total", n)] = static_cast<double>(
+          e.connect_timeout() + e.connect_refused() + e.reset() + e.response_timeout() +
+          e.non_2xx() + e.parse_error() + e.late_send() + e.local());
+    }
+    for (const auto& c : rec.containers) {
+      std::string path = c.id().host().empty() || c.id().host() == "local"
+                             ? c.id().path()
+                             : absl::StrCat(c.id().host(), ":", c.id().path());
+      rec.metrics[ContainerMetricKey("cpu_cores", path)] = c.cpu_cores();
+      rec.metrics[ContainerMetricKey("cpu_seconds", path)] = c.cpu_seconds();
+      rec.metrics[ContainerMetricKey("cpu_throttled_seconds", path)] = c.cpu_throttled_seconds();
+      rec.metrics[ContainerMetricKey("memory_peak_bytes", path)] =
+          static_cast<double>(c.memory_peak_bytes());
+    }
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+}  // namespace rcbench::controller

@@ -1,0 +1,561 @@
+#include "controller/cli.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/version.h"
+#include "controller/compare.h"
+#include "controller/controller_metrics.h"
+#include "controller/controller_service.h"
+#include "controller/matrix.h"
+#include "controller/report.h"
+#include "controller/runner.h"
+#include "controller/spec.h"
+#include "controller/store.h"
+#include "controller/testbed.h"
+#include "nlohmann/json.hpp"
+
+namespace rcbench::controller {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kDefaultDb[] = "results/rcbench.db";
+
+constexpr char kUsage[] = R"(usage: rcbench COMMAND [options]
+
+Runs experiment matrices on rcbench agents, load generators and servers, keeps every result
+in SQLite, draws reports and gives statistical regression verdicts.
+
+commands:
+  run SPEC        run an experiment (resumes: completed runs are skipped)
+  validate SPEC   check a spec; every problem is reported as FILE:LINE:COLUMN
+  list            list stored runs
+  report          write tables and plots of stored runs
+  compare         compare two sets of runs (exit 0 same/better, 1 worse, 2 error)
+  serve           serve the rcbench.v1.Controller gRPC service
+common options: --db PATH (default results/rcbench.db), --log-level debug|info|warning|error,
+                --help. `rcbench COMMAND --help` for a command's options.
+)";
+
+constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
+  --dry-run              print the planned runs instead of running them
+  --json                 with --dry-run: the planned runs as a JSON array
+  --db PATH              results store (default results/rcbench.db)
+  --tag KEY=VALUE        attach a tag to the runs (repeatable; compare selects on tags)
+  --report DIR           write a Markdown report with plots to DIR afterwards
+  --metrics-listen ADDR  serve Prometheus /metrics (e.g. 127.0.0.1:0) while running
+  --bin-dir DIR          where rcbench-agent/-loadgen/-server are (default: beside rcbench)
+  --work-dir DIR         ready files and child logs (default: DB_DIR/work/EXPERIMENT)
+  --agent-config FILE    local mode: the agent's --config file
+  --max-runs N           stop after N runs (they are resumed by the next invocation)
+  --log-level LEVEL
+)";
+
+constexpr char kListUsage[] = R"(usage: rcbench list [--experiment NAME] [--json] [--db PATH]
+)";
+constexpr char kReportUsage[] = R"(usage: rcbench report [options]
+  --experiment NAME   only this experiment (default: all)
+  --format FORMAT     md (default), html, csv or json
+  --out DIR           output directory (default reports/)
+  --no-plots          skip the gnuplot figures
+  --db PATH
+)";
+constexpr char kCompareUsage[] = R"(usage: rcbench compare --baseline SELECTOR --candidate SELECTOR [options]
+  SELECTOR is KEY=VALUE[,KEY=VALUE...]; KEY is experiment, factor.NAME, tag.NAME,
+  host.FIELD (kernel_release, kernel_version, hostname, cpu_model, cpu_count, os_release,
+  cgroup_mode, sysctl.NAME) or a bare factor/tag/host field name.
+  --experiment NAME   restrict both sides to one experiment
+  --metric M          compare only this metric (repeatable; base name or full key)
+  --json              machine-readable output
+  --junit FILE        also write a JUnit XML file (WORSE = failure, UNKNOWN = skipped)
+  --db PATH
+exit status: 0 no regression, 1 a metric is WORSE, 2 error.
+)";
+constexpr char kServeUsage[] = R"(usage: rcbench serve [options]
+  --listen ADDR          gRPC address (default 127.0.0.1:0)
+  --metrics-listen ADDR  Prometheus /metrics
+  --ready-file FILE      write grpc=ADDR (and metrics=ADDR) once listening
+  --die-with-parent      exit when the parent process dies
+  --db PATH, --bin-dir DIR, --agent-config FILE, --log-level LEVEL
+)";
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) {
+  if (g_stop.exchange(true)) _exit(130);  // second signal: leave now (children die with us)
+}
+
+void InstallSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string SelfDir() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : p.parent_path().string();
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "rcbench: " << s.message() << "\n";
+  return 2;
+}
+
+int UsageError(absl::string_view message, const char* usage) {
+  std::cerr << "rcbench: " << message << "\n" << usage;
+  return 2;
+}
+
+absl::Status ApplyLogLevel(const ParsedArgs& args) {
+  if (!args.Has("--log-level")) {
+    SetLogLevel(LogLevel::kWarning);
+    return absl::OkStatus();
+  }
+  auto level = ParseLogLevel(args.Get("--log-level"));
+  if (!level.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-level: ", level.status().message()));
+  }
+  SetLogLevel(*level);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseTags(const ParsedArgs& args) {
+  std::map<std::string, std::string> tags;
+  auto it = args.flags.find("--tag");
+  if (it == args.flags.end()) return tags;
+  for (const auto& t : it->second) {
+    size_t eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tag \"", t, "\": expected KEY=VALUE, e.g. --tag build=patched"));
+    }
+    tags[t.substr(0, eq)] = t.substr(eq + 1);
+  }
+  return tags;
+}
+
+std::string FormatEta(std::chrono::nanoseconds d) {
+  int64_t s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  return absl::StrFormat("%d:%02d", s / 60, s % 60);
+}
+
+std::string FactorsText(const google::protobuf::Map<std::string, std::string>& f) {
+  std::map<std::string, std::string> sorted(f.begin(), f.end());
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : sorted) parts.push_back(absl::StrCat(k, "=", v));
+  return absl::StrJoin(parts, " ");
+}
+
+// Runs one experiment on the testbed its spec describes.
+absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultStore& store,
+                                             const ParsedArgs& args, ControllerMetrics* metrics,
+                                             RunnerOptions options) {
+  RealClock& clock = *RealClock::Get();
+  std::unique_ptr<Testbed> testbed;
+  if (spec.local_mode()) {
+    LocalTestbedOptions o;
+    o.bin_dir = args.Get("--bin-dir", SelfDir());
+    fs::path db_dir = fs::path(args.Get("--db", kDefaultDb)).parent_path();
+    o.work_dir = args.Get("--work-dir", (db_dir / "work" / spec.name).string());
+    o.agent_config = args.Get("--agent-config");
+    o.agent_interval = spec.stats_interval;
+    if (spec.server) o.server_binary = spec.server->binary;
+    testbed = std::make_unique<LocalTestbed>(o, clock);
+  } else {
+    testbed = std::make_unique<RemoteTestbed>(spec, clock);
+  }
+  ExperimentRunner runner(spec, store, *testbed, clock, metrics, std::move(options));
+  auto summary = runner.Run();
+  testbed->Stop();
+  return summary;
+}
+
+int CmdRun(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv,
+                        {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir",
+                         "--work-dir", "--agent-config", "--max-runs", "--log-level"},
+                        {"--dry-run", "--json", "--help"});
+  if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
+  if (args->Has("--help")) {
+    std::cout << kRunUsage;
+    return 0;
+  }
+  if (args->positional.size() != 1) return UsageError("run takes one SPEC file", kRunUsage);
+  if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageError(s.message(), kRunUsage);
+  auto tags = ParseTags(*args);
+  if (!tags.ok()) return UsageError(tags.status().message(), kRunUsage);
+  int max_runs = -1;
+  if (args->Has("--max-runs") && (!absl::SimpleAtoi(args->Get("--max-runs"), &max_runs) ||
+                                  max_runs < 0)) {
+    return UsageError("--max-runs: expected a non-negative integer", kRunUsage);
+  }
+  auto spec = LoadSpecFile(args->positional[0]);
+  if (!spec.ok()) {
+    std::cerr << spec.status().message() << "\n";
+    return 2;
+  }
+  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  if (!store.ok()) return Fail(store.status());
+  if (args->Has("--dry-run")) {
+    auto seed = ResolveSeed(*spec, **store);
+    if (!seed.ok()) return Fail(seed.status());
+    auto runs = ExpandMatrix(*spec, *seed);
+    if (args->Has("--json")) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& r : runs) {
+        j.push_back({{"experiment", spec->name},
+                     {"run_id", r.run_id},
+                     {"order", r.order},
+                     {"repetition", r.repetition},
+                     {"seed", *seed},
+                     {"factors", r.factors}});
+      }
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << spec->name << ": " << runs.size() << " runs, seed " << *seed << ", "
+                << (spec->local_mode() ? "local mode" : "multi-host") << "\n";
+      for (const auto& r : runs) {
+        std::vector<std::string> parts;
+        for (const auto& [k, v] : r.factors) parts.push_back(absl::StrCat(k, "=", v));
+        std::cout << absl::StrFormat("%4d  %s  rep %d  %s\n", r.order, r.run_id, r.repetition,
+                                     absl::StrJoin(parts, " "));
+      }
+    }
+    return 0;
+  }
+  InstallSignalHandlers();
+  ControllerMetrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (args->Has("--metrics-listen")) {
+    std::string bound;
+    auto e = ServeMetrics(args->Get("--metrics-listen"), metrics.registry(), &bound);
+    if (!e.ok()) return Fail(e.status());
+    exposer = *std::move(e);
+    std::cerr << "metrics: http://" << bound << "/metrics\n";
+  }
+  const bool tty = isatty(STDOUT_FILENO);
+  RunnerOptions options;
+  options.tags = *tags;
+  options.max_runs = max_runs;
+  options.stop_requested = &g_stop;
+  options.on_progress = [tty](const ProgressEvent& ev) {
+    std::string status = RunStatusName(ev.run.status());
+    if (tty) {
+      const int width = 30;
+      int filled = ev.total ? width * ev.done / ev.total : width;
+      std::cout << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] "
+                << ev.done << "/" << ev.total << " runs, ETA " << FormatEta(ev.eta) << "  "
+                << (ev.run.status() == rcbench::v1::RUN_STATUS_FAILED ? "(last failed) " : "")
+                << "\x1b[K" << std::flush;
+      if (ev.run.status() == rcbench::v1::RUN_STATUS_FAILED) {
+        std::cerr << "\nrun " << ev.run.run_id() << " failed: " << ev.run.error() << "\n";
+      }
+      if (ev.done == ev.total) std::cout << "\n";
+    } else {
+      std::cout << "run " << ev.done << "/" << ev.total << " " << status << ": "
+                << ev.run.run_id() << " rep " << ev.run.repetition() << " "
+                << FactorsText(ev.run.factors())
+                << (ev.run.error().empty() ? "" : " error: " + ev.run.error()) << "\n"
+                << std::flush;
+    }
+  };
+  auto summary = ExecuteExperiment(*spec, **store, *args, &metrics, options);
+  if (!summary.ok()) return Fail(summary.status());
+  std::cout << spec->name << ": " << summary->completed << " completed, " << summary->failed
+            << " failed, " << summary->skipped << " already done, of " << summary->total
+            << " runs (seed " << summary->seed << ")\n";
+  if (summary->stopped) {
+    std::cout << "stopped early; `rcbench run " << args->positional[0]
+              << "` resumes where it left off\n";
+  }
+  auto table = ResultsTable(**store, spec->name);
+  if (table.ok()) std::cout << "\n" << *table;
+  if (args->Has("--report")) {
+    ReportOptions ro;
+    ro.experiment = spec->name;
+    ro.out_dir = args->Get("--report");
+    auto files = WriteReport(**store, ro);
+    if (!files.ok()) return Fail(files.status());
+    for (const auto& w : files->warnings) std::cerr << "report: " << w << "\n";
+    std::cout << "\nreport: " << files->report << " (" << files->plots.size() << " plot files in "
+              << ro.out_dir << "/plots)\n";
+  }
+  std::cout << "results: " << args->Get("--db", kDefaultDb) << "\n";
+  if (g_stop) return 130;
+  return summary->failed > 0 ? 1 : 0;
+}
+
+int CmdValidate(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv, {"--log-level"}, {"--help"});
+  const char* usage = "usage: rcbench validate SPEC...\n";
+  if (!args.ok()) return UsageError(args.status().message(), usage);
+  if (args->Has("--help")) {
+    std::cout << usage;
+    return 0;
+  }
+  if (args->positional.empty()) return UsageError("validate takes SPEC files", usage);
+  int rc = 0;
+  for (const auto& path : args->positional) {
+    auto spec = LoadSpecFile(path);
+    if (!spec.ok()) {
+      std::cerr << spec.status().message() << "\n";
+      rc = 2;
+      continue;
+    }
+    auto combos = ExpandCombinations(*spec);
+    std::cout << path << ": ok (" << spec->name << ", " << combos.size() * spec->repetitions
+              << " runs, " << (spec->local_mode() ? "local mode" : "multi-host") << ")\n";
+  }
+  return rc;
+}
+
+int CmdList(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv, {"--db", "--experiment", "--log-level"}, {"--json", "--help"});
+  if (!args.ok()) return UsageError(args.status().message(), kListUsage);
+  if (args->Has("--help")) {
+    std::cout << kListUsage;
+    return 0;
+  }
+  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  if (!store.ok()) return Fail(store.status());
+  auto runs = (*store)->ListRuns(args->Get("--experiment"));
+  if (!runs.ok()) return Fail(runs.status());
+  if (args->Has("--json")) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& r : *runs) {
+      std::map<std::string, std::string> f(r.factors().begin(), r.factors().end());
+      std::map<std::string, std::string> t(r.tags().begin(), r.tags().end());
+      j.push_back({{"experiment", r.experiment()},
+                   {"run_id", r.run_id()},
+                   {"order", r.order()},
+                   {"repetition", r.repetition()},
+                   {"factors", f},
+                   {"tags", t},
+                   {"seed", r.seed()},
+                   {"status", RunStatusName(r.status())},
+                   {"error", r.error()}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& r : *runs) {
+    std::cout << absl::StrFormat("%-10s %4d  %s  rep %d  %-11s %s%s\n", r.experiment(), r.order(),
+                                 r.run_id(), r.repetition(), RunStatusName(r.status()),
+                                 FactorsText(r.factors()),
+                                 r.error().empty() ? "" : "  error: " + r.error());
+  }
+  return 0;
+}
+
+int CmdReport(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv, {"--db", "--experiment", "--format", "--out", "--log-level"},
+                        {"--no-plots", "--help"});
+  if (!args.ok()) return UsageError(args.status().message(), kReportUsage);
+  if (args->Has("--help")) {
+    std::cout << kReportUsage;
+    return 0;
+  }
+  ReportOptions o;
+  o.experiment = args->Get("--experiment");
+  o.format = args->Get("--format", "md");
+  o.out_dir = args->Get("--out", "reports");
+  o.plots = !args->Has("--no-plots");
+  if (o.format != "md" && o.format != "html" && o.format != "csv" && o.format != "json") {
+    return UsageError(absl::StrCat("--format \"", o.format, "\": expected md, html, csv or json"),
+                      kReportUsage);
+  }
+  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  if (!store.ok()) return Fail(store.status());
+  auto files = WriteReport(**store, o);
+  if (!files.ok()) return Fail(files.status());
+  for (const auto& w : files->warnings) std::cerr << "warning: " << w << "\n";
+  std::cout << files->report << "\n";
+  for (const auto& p : files->plots) std::cout << p << "\n";
+  return 0;
+}
+
+int CmdCompare(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(
+      argv, {"--db", "--baseline", "--candidate", "--experiment", "--metric", "--junit",
+             "--log-level"},
+      {"--json", "--help"});
+  if (!args.ok()) return UsageError(args.status().message(), kCompareUsage);
+  if (args->Has("--help")) {
+    std::cout << kCompareUsage;
+    return 0;
+  }
+  if (!args->Has("--baseline") || !args->Has("--candidate")) {
+    return UsageError("compare needs --baseline and --candidate", kCompareUsage);
+  }
+  CompareOptions o;
+  o.baseline = args->Get("--baseline");
+  o.candidate = args->Get("--candidate");
+  o.experiment = args->Get("--experiment");
+  if (auto it = args->flags.find("--metric"); it != args->flags.end()) o.metrics = it->second;
+  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  if (!store.ok()) return Fail(store.status());
+  auto report = Compare(**store, o);
+  if (!report.ok()) return Fail(report.status());
+  std::cout << (args->Has("--json") ? FormatCompareJson(*report) : FormatCompareText(*report));
+  if (args->Has("--junit")) {
+    std::ofstream out(args->Get("--junit"));
+    out << FormatJunit(*report, o);
+    if (!out) return Fail(absl::InternalError("cannot write " + args->Get("--junit")));
+  }
+  return report->any_worse() ? 1 : 0;
+}
+
+int CmdServe(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv,
+                        {"--db", "--listen", "--metrics-listen", "--ready-file", "--bin-dir",
+                         "--agent-config", "--log-level", "--work-dir"},
+                        {"--die-with-parent", "--help"});
+  if (!args.ok()) return UsageError(args.status().message(), kServeUsage);
+  if (args->Has("--help")) {
+    std::cout << kServeUsage;
+    return 0;
+  }
+  if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageError(s.message(), kServeUsage);
+  if (args->Has("--die-with-parent")) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  if (!store.ok()) return Fail(store.status());
+  ControllerMetrics metrics;
+  ParsedArgs exec_args = *args;
+  ControllerService service(**store, [&](const ExperimentSpec& spec,
+                                         const std::map<std::string, std::string>& tags) {
+    RunnerOptions o;
+    o.tags = tags;
+    o.stop_requested = &g_stop;
+    return ExecuteExperiment(spec, **store, exec_args, &metrics, o).status();
+  });
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  std::string listen = args->Get("--listen", "127.0.0.1:0");
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) return Fail(absl::UnavailableError("cannot listen on " + listen));
+  std::string host = listen.substr(0, listen.rfind(':'));
+  std::string ready = absl::StrCat("pid=", getpid(), "\ngrpc=", host, ":", port, "\n");
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (args->Has("--metrics-listen")) {
+    std::string bound;
+    auto e = ServeMetrics(args->Get("--metrics-listen"), metrics.registry(), &bound);
+    if (!e.ok()) return Fail(e.status());
+    exposer = *std::move(e);
+    absl::StrAppend(&ready, "metrics=", bound, "\n");
+  }
+  if (args->Has("--ready-file")) {
+    std::string path = args->Get("--ready-file");
+    {
+      std::ofstream out(path + ".tmp");
+      out << ready;
+    }
+    fs::rename(path + ".tmp", path);
+  }
+  std::cerr << "rcbench serve: listening on " << host << ":" << port << "\n";
+  InstallSignalHandlers();
+  while (!g_stop) usleep(100000);
+  service.Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}
+
+}  // namespace
+
+std::string ParsedArgs::Get(const std::string& flag, const std::string& fallback) const {
+  auto it = flags.find(flag);
+  return it == flags.end() || it->second.empty() ? fallback : it->second.back();
+}
+
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                     const std::vector<std::string>& value_flags,
+                                     const std::vector<std::string>& bool_flags) {
+  ParsedArgs out;
+  auto is = [](const std::vector<std::string>& v, const std::string& f) {
+    return std::find(v.begin(), v.end(), f) != v.end();
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h") {
+      out.flags["--help"].push_back("");
+      continue;
+    }
+    if (!absl::StartsWith(a, "--") || a == "--") {
+      out.positional.push_back(a);
+      continue;
+    }
+    std::string name = a, value;
+    bool has_value = false;
+    if (size_t eq = a.find('='); eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    if (is(bool_flags, name)) {
+      if (has_value) return absl::InvalidArgumentError(name + " takes no value");
+      out.flags[name].push_back("");
+    } else if (is(value_flags, name)) {
+      if (!has_value) {
+        if (i + 1 >= args.size()) {
+          return absl::InvalidArgumentError(name + " needs a value");
+        }
+        value = args[++i];
+      }
+      out.flags[name].push_back(value);
+    } else {
+      std::vector<std::string> known = value_flags;
+      known.insert(known.end(), bool_flags.begin(), bool_flags.end());
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag ", name, "; expected one of ", absl::StrJoin(known, ", ")));
+    }
+  }
+  return out;
+}
+
+int RunCli(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return UsageError("missing command", kUsage);
+  const std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::cout << "rcbench " << kVersion << "\n";
+    return 0;
+  }
+  if (cmd == "run") return CmdRun(rest);
+  if (cmd == "validate") return CmdValidate(rest);
+  if (cmd == "list") return CmdList(rest);
+  if (cmd == "report") return CmdReport(rest);
+  if (cmd == "compare") return CmdCompare(rest);
+  if (cmd == "serve") return CmdServe(rest);
+  return UsageError(absl::StrCat("unknown command \"", cmd,
+                                 "\"; expected run, validate, list, report, compare or serve"),
+                    kUsage);
+}
+
+}  // namespace rcbench::controller

@@ -1,0 +1,35 @@
+#pragma once
+
+// Expands an experiment's factors into the planned runs: the cartesian product of the factor
+// axes (a `zip` group is one axis whose factors advance together), minus `exclude` matches,
+// times the repetitions, in a seeded random (or declaration) order. Pure functions.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controller/spec.h"
+
+namespace rcbench::controller {
+
+struct PlannedRun {
+  std::string run_id;  // stable: derived from the experiment, factor levels and repetition
+  uint32_t order = 0;  // position in the execution order, from 0
+  uint32_t repetition = 1;
+  std::map<std::string, std::string> factors;
+};
+
+// The distinct factor combinations (no repetitions), in declaration order.
+std::vector<std::map<std::string, std::string>> ExpandCombinations(const ExperimentSpec& spec);
+
+// Every planned run; the order is a Fisher-Yates shuffle driven by mt19937_64(seed) when the
+// spec asks for random order (the same seed always gives the same order), else declaration
+// order with repetitions innermost.
+std::vector<PlannedRun> ExpandMatrix(const ExperimentSpec& spec, uint64_t seed);
+
+// "EXPERIMENT-<16 hex digits>" from the experiment name, factor levels and repetition.
+std::string MakeRunId(absl::string_view experiment, const std::map<std::string, std::string>& f,
+                      uint32_t repetition);
+
+}  // namespace rcbench::controller

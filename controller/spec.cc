@@ -1,0 +1,929 @@
+#include "controller/spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/cidr.h"
+#include "common/flags.h"
+#include "controller/matrix.h"
+#include "controller/metrics_catalog.h"
+#include "controller/template.h"
+#include "controller/workload.h"
+
+namespace rcbench::controller {
+namespace {
+
+bool IsIdentifier(absl::string_view s, size_t max_len = 64) {
+  if (s.empty() || s.size() > max_len) return false;
+  if (!(absl::ascii_isalpha(s[0]) || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!(absl::ascii_isalnum(c) || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+// Walks the YAML document, filling an ExperimentSpec and collecting every problem.
+class SpecParser {
+ public:
+  explicit SpecParser(absl::string_view source) : source_(source) {}
+
+  void Parse(const YAML::Node& root, ExperimentSpec& spec);
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  static SourcePos Pos(const YAML::Node& n) {
+    YAML::Mark m = n.Mark();
+    if (m.is_null()) return {1, 1};
+    return {m.line + 1, m.column + 1};
+  }
+  void Error(const SourcePos& pos, absl::string_view message) {
+    std::string line = absl::StrCat(source_, ":", pos.line, ":", pos.column, ": ", message);
+    if (seen_.insert(line).second) errors_.push_back(std::move(line));
+  }
+  void Error(const YAML::Node& n, absl::string_view message) { Error(Pos(n), message); }
+
+  // Checks that `n` is a map whose keys are all in `allowed`.
+  bool ExpectMap(const YAML::Node& n, absl::string_view what,
+                 const std::vector<std::string>& allowed) {
+    if (!n.IsMap()) {
+      Error(n, absl::StrCat(what, " is not a mapping; expected a mapping of ",
+                            absl::StrJoin(allowed, ", ")));
+      return false;
+    }
+    for (const auto& kv : n) {
+      std::string key = kv.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        Error(kv.first, absl::StrCat("unknown key \"", key, "\" in ", what, "; expected one of ",
+                                     absl::StrJoin(allowed, ", ")));
+      }
+    }
+    return true;
+  }
+  std::optional<std::string> Scalar(const YAML::Node& n, absl::string_view what) {
+    if (!n.IsScalar()) {
+      Error(n, absl::StrCat(what, " is not a scalar; expected a single value"));
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+  std::optional<Templated> Template(const YAML::Node& n, absl::string_view what) {
+    auto s = Scalar(n, what);
+    if (!s) return std::nullopt;
+    Templated t{*s, Pos(n)};
+    CheckPlaceholders(t, what);
+    return t;
+  }
+  std::vector<Templated> TemplateList(const YAML::Node& n, absl::string_view what) {
+    std::vector<Templated> out;
+    if (!n.IsSequence()) {
+      Error(n, absl::StrCat(what, " is not a list; expected a list of strings"));
+      return out;
+    }
+    for (const auto& item : n) {
+      if (auto t = Template(item, what)) out.push_back(*t);
+    }
+    return out;
+  }
+  std::vector<std::string> StringList(const YAML::Node& n, absl::string_view what) {
+    std::vector<std::string> out;
+    if (!n.IsSequence()) {
+      Error(n, absl::StrCat(what, " is not a list; expected a list of strings"));
+      return out;
+    }
+    for (const auto& item : n) {
+      if (auto s = Scalar(item, what)) out.push_back(*s);
+    }
+    return out;
+  }
+  std::optional<std::chrono::nanoseconds> DurationField(const YAML::Node& n,
+                                                        absl::string_view what) {
+    auto s = Scalar(n, what);
+    if (!s) return std::nullopt;
+    auto d = ParseDuration(*s);
+    if (!d.ok()) {
+      Error(n, absl::StrCat(what, ": ", d.status().message()));
+      return std::nullopt;
+    }
+    return *d;
+  }
+  void CheckPlaceholders(const Templated& t, absl::string_view what) {
+    auto names = Placeholders(t.text);
+    if (!names.ok()) {
+      Error(t.pos, absl::StrCat(what, ": ", names.status().message()));
+      return;
+    }
+    for (const auto& name : *names) pending_placeholders_.push_back({name, t.pos});
+  }
+
+  void ParseHosts(const YAML::Node& n, ExperimentSpec& spec);
+  std::vector<HostEndpoint> ParseEndpoints(const YAML::Node& n, absl::string_view what);
+  void ParseServer(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseFactors(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseZip(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseExclude(const YAML::Node& n, ExperimentSpec& spec);
+  void ParsePhases(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseContainers(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseSysctls(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseLoad(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseSynFlood(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseRecord(const YAML::Node& n, ExperimentSpec& spec);
+  void ParsePlots(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseCompare(const YAML::Node& n, ExperimentSpec& spec);
+  void CrossCheck(ExperimentSpec& spec);
+
+  std::string source_;
+  std::vector<std::string> errors_;
+  std::set<std::string> seen_;
+  std::map<std::string, SourcePos> factor_pos_;
+  struct PendingPlaceholder {
+    std::string name;
+    SourcePos pos;
+  };
+  std::vector<PendingPlaceholder> pending_placeholders_;
+  std::vector<std::pair<std::string, SourcePos>> loadgen_refs_;
+  std::vector<std::pair<std::string, SourcePos>> agent_refs_;
+  SourcePos factors_pos_;
+};
+
+void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
+  if (!root.IsDefined() || root.IsNull()) {
+    Error(SourcePos{1, 1}, "the document is empty; expected a mapping with at least \"name\"");
+    return;
+  }
+  if (!ExpectMap(root, "the experiment",
+                 {"name", "description", "hosts", "server", "factors", "zip", "exclude",
+                  "repetitions", "order", "seed", "phases", "containers", "sysctls", "load",
+                  "record", "host_facts_sysctls", "plots", "compare"})) {
+    return;
+  }
+  if (!root["name"]) {
+    Error(root, "missing key \"name\"; expected the experiment's name");
+  } else if (auto name = Scalar(root["name"], "name")) {
+    if (!IsIdentifier(*name)) {
+      Error(root["name"], absl::StrCat("name \"", *name,
+                                       "\" is invalid; expected 1-64 characters of "
+                                       "[A-Za-z0-9_-] starting with a letter"));
+    }
+    spec.name = *name;
+  }
+  if (root["description"]) {
+    if (auto d = Scalar(root["description"], "description")) spec.description = *d;
+  }
+  if (root["hosts"]) ParseHosts(root["hosts"], spec);
+  if (root["server"]) ParseServer(root["server"], spec);
+  if (root["factors"]) ParseFactors(root["factors"], spec);
+  if (root["zip"]) ParseZip(root["zip"], spec);
+  if (root["exclude"]) ParseExclude(root["exclude"], spec);
+  if (root["repetitions"]) {
+    if (auto s = Scalar(root["repetitions"], "repetitions")) {
+      int reps;
+      if (!absl::SimpleAtoi(*s, &reps) || reps < 1 || reps > 1000) {
+        Error(root["repetitions"],
+              absl::StrCat("repetitions is \"", *s, "\"; expected an integer in [1, 1000]"));
+      } else {
+        spec.repetitions = reps;
+      }
+    }
+  }
+  if (root["order"]) {
+    if (auto s = Scalar(root["order"], "order")) {
+      if (*s == "random") {
+        spec.randomize = true;
+      } else if (*s == "sequential") {
+        spec.randomize = false;
+      } else {
+        Error(root["order"], absl::StrCat("order is \"", *s, "\"; expected random or sequential"));
+      }
+    }
+  }
+  if (root["seed"]) {
+    if (auto s = Scalar(root["seed"], "seed")) {
+      if (!absl::SimpleAtoi(*s, &spec.seed)) {
+        Error(root["seed"], absl::StrCat("seed is \"", *s, "\"; expected an unsigned integer"));
+      } else {
+        spec.seed_given = true;
+      }
+    }
+  }
+  if (root["phases"]) ParsePhases(root["phases"], spec);
+  if (root["containers"]) ParseContainers(root["containers"], spec);
+  if (root["sysctls"]) ParseSysctls(root["sysctls"], spec);
+  if (root["load"]) ParseLoad(root["load"], spec);
+  if (root["record"]) {
+    ParseRecord(root["record"], spec);
+  } else {
+    spec.record = {"classes", "containers", "samples", "host_facts"};
+  }
+  if (root["host_facts_sysctls"]) {
+    spec.facts_sysctls = StringList(root["host_facts_sysctls"], "host_facts_sysctls");
+  }
+  if (root["plots"]) ParsePlots(root["plots"], spec);
+  if (root["compare"]) ParseCompare(root["compare"], spec);
+  CrossCheck(spec);
+}
+
+std::vector<HostEndpoint> SpecParser::ParseEndpoints(const YAML::Node& n, absl::string_view what) {
+  std::vector<HostEndpoint> out;
+  if (!n.IsSequence()) {
+    Error(n, absl::StrCat(what, " is not a list; expected a list of {name, address}"));
+    return out;
+  }
+  std::set<std::string> names;
+  for (const auto& item : n) {
+    if (!ExpectMap(item, what, {"name", "address"})) continue;
+    HostEndpoint e;
+    e.pos = Pos(item);
+    if (!item["name"] || !item["address"]) {
+      Error(item, absl::StrCat("an entry of ", what, " lacks name or address; expected both"));
+      continue;
+    }
+    if (auto s = Scalar(item["name"], "name")) e.name = *s;
+    if (auto s = Scalar(item["address"], "address")) e.address = *s;
+    if (!IsIdentifier(e.name, 32)) {
+      Error(item["name"], absl::StrCat("host name \"", e.name,
+                                       "\" is invalid; expected [A-Za-z0-9_-], up to 32"));
+    }
+    if (!names.insert(e.name).second) {
+      Error(item["name"], absl::StrCat("duplicate host name \"", e.name, "\" in ", what,
+                                       "; expected unique names"));
+    }
+    auto hp = ParseHostPort(e.address);
+    if (!hp.ok() || hp->port == 0) {
+      Error(item["address"], absl::StrCat("address \"", e.address,
+                                          "\" is invalid; expected HOST:PORT with a port > 0"));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void SpecParser::ParseHosts(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!ExpectMap(n, "hosts", {"agents", "loadgens"})) return;
+  if (n["agents"]) spec.agents = ParseEndpoints(n["agents"], "hosts.agents");
+  if (n["loadgens"]) spec.loadgens = ParseEndpoints(n["loadgens"], "hosts.loadgens");
+  if (spec.agents.empty() != spec.loadgens.empty()) {
+    Error(n,
+          "hosts lists only agents or only load generators; expected both (or no hosts for "
+          "local mode)");
+  }
+}
+
+void SpecParser::ParseServer(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!ExpectMap(n, "server",
+                 {"binary", "service", "agent", "listen", "args", "classes", "container",
+                  "ready_timeout"})) {
+    return;
+  }
+  ServerSpec s;
+  if (n["binary"]) s.binary = Scalar(n["binary"], "server.binary").value_or(s.binary);
+  if (n["service"]) s.service = Scalar(n["service"], "server.service").value_or(s.service);
+  if (n["agent"]) {
+    s.agent = Scalar(n["agent"], "server.agent").value_or("");
+    agent_refs_.push_back({s.agent, Pos(n["agent"])});
+  }
+  if (n["listen"]) {
+    s.listen_address = Scalar(n["listen"], "server.listen").value_or(s.listen_address);
+    if (!IpAddress::Parse(s.listen_address).ok()) {
+      Error(n["listen"], absl::StrCat("server.listen \"", s.listen_address,
+                                      "\" is not an IP address; expected e.g. 10.213.0.1"));
+    }
+  }
+  if (n["args"]) s.args = TemplateList(n["args"], "server.args");
+  if (n["classes"]) {
+    s.classes = StringList(n["classes"], "server.classes");
+    std::set<std::string> seen;
+    for (const auto& c : s.classes) {
+      if (!IsIdentifier(c, 32) || !seen.insert(c).second) {
+        Error(n["classes"], absl::StrCat("server class \"", c,
+                                         "\" is invalid or repeated; expected unique names of "
+                                         "[A-Za-z0-9_-]"));
+      }
+    }
+  }
+  if (n["container"]) s.container = Scalar(n["container"], "server.container").value_or("");
+  if (n["ready_timeout"]) {
+    s.ready_timeout = DurationField(n["ready_timeout"], "server.ready_timeout").value_or(
+        s.ready_timeout);
+  }
+  spec.server = std::move(s);
+}
+
+void SpecParser::ParseFactors(const YAML::Node& n, ExperimentSpec& spec) {
+  factors_pos_ = Pos(n);
+  if (!n.IsMap()) {
+    Error(n, "factors is not a mapping; expected FACTOR: [level, level, ...]");
+    return;
+  }
+  for (const auto& kv : n) {
+    Factor f;
+    f.name = kv.first.Scalar();
+    f.pos = Pos(kv.first);
+    if (!IsIdentifier(f.name, 32) || f.name.find('.') != std::string::npos) {
+      Error(kv.first, absl::StrCat("factor name \"", f.name,
+                                   "\" is invalid; expected [A-Za-z0-9_-], starting with a "
+                                   "letter, up to 32"));
+    }
+    if (f.name == "server" || f.name == "run") {
+      Error(kv.first, absl::StrCat("factor name \"", f.name,
+                                   "\" is reserved for placeholders; expected another name"));
+    }
+    const YAML::Node& levels = kv.second;
+    if (levels.IsScalar()) {
+      f.levels.push_back(levels.Scalar());
+    } else if (!levels.IsSequence() || levels.size() == 0) {
+      Error(levels, absl::StrCat("factor \"", f.name,
+                                 "\" has no levels; expected a non-empty list of values"));
+    } else {
+      std::set<std::string> seen;
+      for (const auto& level : levels) {
+        auto s = Scalar(level, absl::StrCat("a level of factor \"", f.name, "\""));
+        if (!s) continue;
+        if (!seen.insert(*s).second) {
+          Error(level, absl::StrCat("level \"", *s, "\" of factor \"", f.name,
+                                    "\" is repeated; expected distinct levels"));
+          continue;
+        }
+        f.levels.push_back(*s);
+      }
+    }
+    factor_pos_[f.name] = f.pos;
+    spec.factors.push_back(std::move(f));
+  }
+}
+
+void SpecParser::ParseZip(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!n.IsSequence()) {
+    Error(n, "zip is not a list; expected a list of factor-name lists, e.g. [[a, b]]");
+    return;
+  }
+  std::set<std::string> used;
+  for (const auto& group : n) {
+    std::vector<std::string> names = StringList(group, "a zip group");
+    if (names.size() < 2) {
+      Error(group, "a zip group has fewer than two factors; expected at least two");
+      continue;
+    }
+    size_t expected_levels = 0;
+    for (const auto& name : names) {
+      const Factor* f = spec.FindFactor(name);
+      if (f == nullptr) {
+        Error(group, absl::StrCat("zip names unknown factor \"", name,
+                                  "\"; expected one of the factors"));
+        continue;
+      }
+      if (!used.insert(name).second) {
+        Error(group, absl::StrCat("factor \"", name,
+                                  "\" is in more than one zip group; expected at most one"));
+      }
+      if (expected_levels == 0) {
+        expected_levels = f->levels.size();
+      } else if (f->levels.size() != expected_levels) {
+        Error(group, absl::StrCat("zip group factors have different numbers of levels (\"",
+                                  name, "\" has ", f->levels.size(),
+                                  "); expected equal numbers"));
+      }
+    }
+    spec.zip_groups.push_back(std::move(names));
+  }
+}
+
+void SpecParser::ParseExclude(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!n.IsSequence()) {
+    Error(n, "exclude is not a list; expected a list of {factor: level, ...} mappings");
+    return;
+  }
+  for (const auto& item : n) {
+    if (!item.IsMap() || item.size() == 0) {
+      Error(item, "an exclude entry is not a non-empty mapping; expected {factor: level, ...}");
+      continue;
+    }
+    ExcludeRule rule;
+    rule.pos = Pos(item);
+    for (const auto& kv : item) {
+      std::string factor = kv.first.Scalar();
+      const Factor* f = spec.FindFactor(factor);
+      if (f == nullptr) {
+        Error(kv.first, absl::StrCat("exclude names unknown factor \"", factor,
+                                     "\"; expected one of the factors"));
+        continue;
+      }
+      auto level = Scalar(kv.second, "an exclude level");
+      if (!level) continue;
+      if (std::find(f->levels.begin(), f->levels.end(), *level) == f->levels.end()) {
+        Error(kv.second, absl::StrCat("exclude names unknown level \"", *level, "\" of factor \"",
+                                      factor, "\"; expected one of ",
+                                      absl::StrJoin(f->levels, ", ")));
+        continue;
+      }
+      rule.when[factor] = *level;
+    }
+    spec.excludes.push_back(std::move(rule));
+  }
+}
+
+void SpecParser::ParsePhases(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!ExpectMap(n, "phases", {"setup", "warmup", "measure", "cooldown"})) return;
+  auto field = [&](const char* key, std::chrono::nanoseconds& out) {
+    if (n[key]) {
+      if (auto d = DurationField(n[key], absl::StrCat("phases.", key))) out = *d;
+    }
+  };
+  field("setup", spec.phases.setup);
+  field("warmup", spec.phases.warmup);
+  field("measure", spec.phases.measure);
+  field("cooldown", spec.phases.cooldown);
+  if (spec.phases.measure <= std::chrono::nanoseconds(0)) {
+    Error(n["measure"] ? n["measure"] : n, "phases.measure is zero; expected a positive duration");
+  }
+  if (spec.phases.warmup + spec.phases.measure + spec.phases.cooldown + spec.phases.setup >
+      std::chrono::hours(24)) {
+    Error(n, "the phases add up to more than 24h; expected a bounded run");
+  }
+}
+
+void SpecParser::ParseContainers(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!n.IsSequence()) {
+    Error(n, "containers is not a list; expected a list of {path, cpu_weight, ...}");
+    return;
+  }
+  for (const auto& item : n) {
+    if (!ExpectMap(item, "a container",
+                   {"path", "agent", "cpu_weight", "cpu_limit", "cpu_period", "memory_limit",
+                    "pids_limit"})) {
+      continue;
+    }
+    ContainerSpec c;
+    c.pos = Pos(item);
+    if (!item["path"]) {
+      Error(item, "a container lacks \"path\"; expected a path under the rcbench root");
+      continue;
+    }
+    if (auto t = Template(item["path"], "container path")) c.path = *t;
+    if (item["agent"]) {
+      c.agent = Scalar(item["agent"], "container agent").value_or("");
+      agent_refs_.push_back({c.agent, Pos(item["agent"])});
+    }
+    for (const char* key : {"cpu_weight", "cpu_limit", "cpu_period", "memory_limit", "pids_limit"}) {
+      if (item[key]) {
+        if (auto t = Template(item[key], key)) c.attributes[key] = *t;
+      }
+    }
+    spec.containers.push_back(std::move(c));
+  }
+}
+
+void SpecParser::ParseSysctls(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!n.IsMap()) {
+    Error(n, "sysctls is not a mapping; expected NAME: VALUE");
+    return;
+  }
+  for (const auto& kv : n) {
+    std::string name = kv.first.Scalar();
+    bool ok = !name.empty() && name.front() != '.' && name.back() != '.' &&
+              name.find("..") == std::string::npos;
+    for (char c : name) {
+      if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-')) ok = false;
+    }
+    if (!ok) {
+      Error(kv.first, absl::StrCat("sysctl name \"", name,
+                                   "\" is invalid; expected a dotted name like "
+                                   "net.ipv4.tcp_syncookies"));
+      continue;
+    }
+    if (auto t = Template(kv.second, absl::StrCat("sysctl ", name))) spec.sysctls[name] = *t;
+  }
+}
+
+void SpecParser::ParseLoad(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!ExpectMap(n, "load", {"threads", "stats_interval", "classes", "syn_flood"})) return;
+  if (n["threads"]) spec.load_threads = Template(n["threads"], "load.threads");
+  if (n["stats_interval"]) {
+    spec.stats_interval =
+        DurationField(n["stats_interval"], "load.stats_interval").value_or(spec.stats_interval);
+  }
+  if (n["classes"]) {
+    if (!n["classes"].IsSequence()) {
+      Error(n["classes"], "load.classes is not a list; expected a list of load classes");
+    } else {
+      for (const auto& item : n["classes"]) ParseLoadClass(item, spec);
+    }
+  }
+  if (n["syn_flood"]) ParseSynFlood(n["syn_flood"], spec);
+}
+
+void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
+  static const std::map<std::string, std::vector<std::string>> kModeParams = {
+      {"sclient", {"clients", "sockets_per_client", "connect_timeout"}},
+      {"open_loop", {"rate", "arrival", "max_connections"}},
+      {"closed_loop", {"connections"}},
+  };
+  static const std::vector<std::string> kCommon = {"keep_alive", "response_timeout",
+                                                   "linger_zero"};
+  std::vector<std::string> allowed = {"name",    "loadgen",          "mode",   "target",
+                                      "paths",   "source_addresses", "headers"};
+  for (const auto& [mode, params] : kModeParams) {
+    allowed.insert(allowed.end(), params.begin(), params.end());
+  }
+  allowed.insert(allowed.end(), kCommon.begin(), kCommon.end());
+  if (!ExpectMap(n, "a load class", allowed)) return;
+  LoadClassSpec c;
+  c.pos = Pos(n);
+  if (!n["name"]) {
+    Error(n, "a load class lacks \"name\"; expected a unique class name");
+  } else if (auto s = Scalar(n["name"], "load class name")) {
+    c.name = *s;
+    if (!IsIdentifier(c.name, 32)) {
+      Error(n["name"], absl::StrCat("load class name \"", c.name,
+                                    "\" is invalid; expected [A-Za-z0-9_-]{1,32}"));
+    }
+    for (const auto& other : spec.load_classes) {
+      if (other.name == c.name) {
+        Error(n["name"], absl::StrCat("duplicate load class \"", c.name,
+                                      "\"; expected unique class names"));
+      }
+    }
+  }
+  if (n["loadgen"]) {
+    c.loadgen = Scalar(n["loadgen"], "loadgen").value_or("");
+    loadgen_refs_.push_back({c.loadgen, Pos(n["loadgen"])});
+  }
+  if (!n["mode"]) {
+    Error(n, "a load class lacks \"mode\"; expected sclient, open_loop or closed_loop");
+  } else if (auto s = Scalar(n["mode"], "mode")) {
+    c.mode = *s;
+    auto it = kModeParams.find(c.mode);
+    if (it == kModeParams.end()) {
+      Error(n["mode"], absl::StrCat("mode \"", c.mode,
+                                    "\" is unknown; expected sclient, open_loop or closed_loop"));
+    } else {
+      for (const auto& kv : n) {
+        std::string key = kv.first.Scalar();
+        bool other_mode = false;
+        for (const auto& [mode, params] : kModeParams) {
+          if (mode != c.mode && std::find(params.begin(), params.end(), key) != params.end()) {
+            other_mode = true;
+          }
+        }
+        if (other_mode && std::find(it->second.begin(), it->second.end(), key) ==
+                              it->second.end()) {
+          Error(kv.first, absl::StrCat("\"", key, "\" does not apply to mode ", c.mode,
+                                       "; expected one of ", absl::StrJoin(it->second, ", ")));
+        }
+      }
+      const char* required = c.mode == "sclient"     ? "clients"
+                             : c.mode == "open_loop" ? "rate"
+                                                     : "connections";
+      if (!n[required]) {
+        Error(n, absl::StrCat("load class \"", c.name, "\" (", c.mode, ") lacks \"", required,
+                              "\"; expected it to be set"));
+      }
+    }
+  }
+  for (const auto& kv : n) {
+    std::string key = kv.first.Scalar();
+    if (key == "name" || key == "loadgen" || key == "mode" || key == "target" ||
+        key == "paths" || key == "source_addresses" || key == "headers") {
+      continue;
+    }
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) continue;
+    if (auto t = Template(kv.second, key)) c.params[key] = *t;
+  }
+  if (n["target"]) {
+    if (auto t = Template(n["target"], "target")) c.target = *t;
+  } else {
+    bool per_class = spec.server && std::find(spec.server->classes.begin(),
+                                              spec.server->classes.end(),
+                                              c.name) != spec.server->classes.end();
+    c.target = Templated{per_class ? "{{server.http." + c.name + "}}" : "{{server.http}}",
+                         c.pos};
+    if (!spec.server) {
+      Error(n, absl::StrCat("load class \"", c.name,
+                            "\" has no target and the experiment has no server; expected "
+                            "\"target\""));
+    }
+  }
+  if (n["paths"]) c.paths = TemplateList(n["paths"], "paths");
+  if (n["source_addresses"]) {
+    c.source_addresses = TemplateList(n["source_addresses"], "source_addresses");
+  }
+  if (n["headers"]) c.headers = TemplateList(n["headers"], "headers");
+  spec.load_classes.push_back(std::move(c));
+}
+
+void SpecParser::ParseSynFlood(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!ExpectMap(n, "load.syn_flood",
+                 {"loadgen", "target", "spoof_cidr", "rate_pps", "senders", "interface"})) {
+    return;
+  }
+  SynFloodSpec f;
+  f.pos = Pos(n);
+  if (n["loadgen"]) {
+    f.loadgen = Scalar(n["loadgen"], "loadgen").value_or("");
+    loadgen_refs_.push_back({f.loadgen, Pos(n["loadgen"])});
+  }
+  for (const char* key : {"target", "spoof_cidr"}) {
+    if (!n[key]) {
+      Error(n, absl::StrCat("load.syn_flood lacks \"", key, "\"; expected it to be set"));
+    }
+  }
+  if (n["target"]) f.target = Template(n["target"], "target").value_or(Templated{});
+  if (n["spoof_cidr"]) f.spoof_cidr = Template(n["spoof_cidr"], "spoof_cidr").value_or(Templated{});
+  if (n["rate_pps"]) f.rate_pps = Template(n["rate_pps"], "rate_pps").value_or(Templated{});
+  if (n["senders"]) f.senders = Template(n["senders"], "senders").value_or(Templated{});
+  if (n["interface"]) f.interface = Template(n["interface"], "interface").value_or(Templated{});
+  spec.syn_flood = std::move(f);
+}
+
+void SpecParser::ParseRecord(const YAML::Node& n, ExperimentSpec& spec) {
+  static const std::vector<std::string> kKinds = {"classes", "containers", "samples",
+                                                  "host_facts"};
+  if (!n.IsSequence()) {
+    Error(n, absl::StrCat("record is not a list; expected a list of ",
+                          absl::StrJoin(kKinds, ", ")));
+    return;
+  }
+  for (const auto& item : n) {
+    auto s = Scalar(item, "a record item");
+    if (!s) continue;
+    if (std::find(kKinds.begin(), kKinds.end(), *s) == kKinds.end()) {
+      Error(item, absl::StrCat("record item \"", *s, "\" is unknown; expected one of ",
+                               absl::StrJoin(kKinds, ", ")));
+      continue;
+    }
+    spec.record.push_back(*s);
+  }
+}
+
+void SpecParser::ParsePlots(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!n.IsSequence()) {
+    Error(n, "plots is not a list; expected a list of {name, x, y, series, class|container}");
+    return;
+  }
+  std::set<std::string> names;
+  for (const auto& item : n) {
+    if (!ExpectMap(item, "a plot",
+                   {"name", "title", "x", "y", "series", "class", "container", "logscale_y"})) {
+      continue;
+    }
+    PlotSpec p;
+    p.pos = Pos(item);
+    for (const char* key : {"name", "x", "y"}) {
+      if (!item[key]) Error(item, absl::StrCat("a plot lacks \"", key, "\"; expected it set"));
+    }
+    if (item["name"]) p.name = Scalar(item["name"], "plot name").value_or("");
+    if (item["title"]) p.title = Scalar(item["title"], "plot title").value_or("");
+    if (item["x"]) p.x = Scalar(item["x"], "plot x").value_or("");
+    if (item["y"]) p.y = Scalar(item["y"], "plot y").value_or("");
+    if (item["series"]) p.series = Scalar(item["series"], "plot series").value_or("");
+    if (item["class"]) p.class_name = Scalar(item["class"], "plot class").value_or("");
+    if (item["container"]) p.container = Scalar(item["container"], "plot container").value_or("");
+    if (item["logscale_y"]) {
+      auto s = Scalar(item["logscale_y"], "logscale_y").value_or("false");
+      p.logscale_y = s == "true" || s == "yes" || s == "on";
+    }
+    if (!p.name.empty() && (!IsIdentifier(p.name) || !names.insert(p.name).second)) {
+      Error(item["name"], absl::StrCat("plot name \"", p.name,
+                                       "\" is invalid or repeated; expected a unique "
+                                       "[A-Za-z0-9_-] name (it names the image files)"));
+    }
+    if (!p.x.empty() && spec.FindFactor(p.x) == nullptr) {
+      Error(item["x"], absl::StrCat("plot x \"", p.x, "\" is not a factor; expected one of the "
+                                    "factors"));
+    }
+    if (!p.series.empty() && spec.FindFactor(p.series) == nullptr) {
+      Error(item["series"], absl::StrCat("plot series \"", p.series,
+                                         "\" is not a factor; expected one of the factors"));
+    }
+    if (!p.y.empty()) {
+      if (IsClassMetric(p.y)) {
+        if (p.class_name.empty()) {
+          Error(item, absl::StrCat("plot of class metric \"", p.y,
+                                   "\" lacks \"class\"; expected a load class name"));
+        }
+      } else if (IsContainerMetric(p.y)) {
+        if (p.container.empty()) {
+          Error(item, absl::StrCat("plot of container metric \"", p.y,
+                                   "\" lacks \"container\"; expected a container path"));
+        }
+      } else {
+        Error(item["y"], absl::StrCat("plot y \"", p.y, "\" is not a metric; expected one of ",
+                                      absl::StrJoin(ClassMetricNames(), ", "), ", ",
+                                      absl::StrJoin(ContainerMetricNames(), ", ")));
+      }
+    }
+    if (!p.class_name.empty()) {
+      bool found = false;
+      for (const auto& c : spec.load_classes) found |= c.name == p.class_name;
+      if (!found) {
+        Error(item["class"], absl::StrCat("plot class \"", p.class_name,
+                                          "\" is not a load class; expected one of the "
+                                          "load.classes names"));
+      }
+    }
+    spec.plots.push_back(std::move(p));
+  }
+}
+
+void SpecParser::ParseCompare(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!n.IsMap()) {
+    Error(n, "compare is not a mapping; expected METRIC: {direction, min_effect}");
+    return;
+  }
+  for (const auto& kv : n) {
+    std::string metric = kv.first.Scalar();
+    if (!IsClassMetric(metric) && !IsContainerMetric(metric)) {
+      Error(kv.first, absl::StrCat("compare names unknown metric \"", metric,
+                                   "\"; expected one of ", absl::StrJoin(ClassMetricNames(), ", "),
+                                   ", ", absl::StrJoin(ContainerMetricNames(), ", ")));
+      continue;
+    }
+    if (!ExpectMap(kv.second, absl::StrCat("compare.", metric), {"direction", "min_effect"})) {
+      continue;
+    }
+    MetricRule rule = DefaultRuleFor(metric);
+    if (kv.second["direction"]) {
+      auto d = Scalar(kv.second["direction"], "direction").value_or("");
+      if (d == "higher") {
+        rule.direction = Direction::kHigherIsBetter;
+      } else if (d == "lower") {
+        rule.direction = Direction::kLowerIsBetter;
+      } else {
+        Error(kv.second["direction"],
+              absl::StrCat("direction \"", d, "\" is unknown; expected higher or lower"));
+      }
+    }
+    if (kv.second["min_effect"]) {
+      auto s = Scalar(kv.second["min_effect"], "min_effect").value_or("");
+      auto f = ParseFraction(s, 10.0);
+      if (!f.ok()) {
+        Error(kv.second["min_effect"],
+              absl::StrCat("min_effect: ", f.status().message(), " (e.g. \"5%\")"));
+      } else {
+        rule.min_effect = *f;
+      }
+    }
+    spec.compare_rules[metric] = rule;
+  }
+}
+
+void SpecParser::CrossCheck(ExperimentSpec& spec) {
+  std::set<std::string> agents, loadgens;
+  for (const auto& a : spec.agents) agents.insert(a.name);
+  for (const auto& l : spec.loadgens) loadgens.insert(l.name);
+  for (const auto& [name, pos] : agent_refs_) {
+    if (!spec.local_mode() && !agents.count(name)) {
+      Error(pos, absl::StrCat("agent \"", name, "\" is not in hosts.agents; expected one of ",
+                              absl::StrJoin(agents, ", ")));
+    } else if (spec.local_mode() && name != kLocalHost) {
+      Error(pos, absl::StrCat("agent \"", name,
+                              "\" is named but no hosts are listed (local mode); expected \"",
+                              kLocalHost, "\" or no agent"));
+    }
+  }
+  for (const auto& [name, pos] : loadgen_refs_) {
+    if (!spec.local_mode() && !loadgens.count(name)) {
+      Error(pos, absl::StrCat("load generator \"", name,
+                              "\" is not in hosts.loadgens; expected one of ",
+                              absl::StrJoin(loadgens, ", ")));
+    } else if (spec.local_mode() && name != kLocalHost) {
+      Error(pos, absl::StrCat("load generator \"", name,
+                              "\" is named but no hosts are listed (local mode); expected \"",
+                              kLocalHost, "\" or no loadgen"));
+    }
+  }
+  // Placeholders must name a factor or a run-time fact.
+  TemplateVars runtime = PlaceholderRuntimeVars(spec);
+  for (const auto& p : pending_placeholders_) {
+    if (spec.FindFactor(p.name) != nullptr || runtime.count(p.name)) continue;
+    std::vector<std::string> known;
+    for (const auto& f : spec.factors) known.push_back(f.name);
+    for (const auto& [k, v] : runtime) known.push_back(k);
+    Error(p.pos, absl::StrCat("unknown placeholder {{", p.name, "}}; expected one of ",
+                              absl::StrJoin(known, ", ")));
+  }
+  // Every run's rendered values must be valid: render each distinct combination (unknown
+  // placeholders, reported above, render as "1" so their fields are still checked).
+  for (const auto& p : pending_placeholders_) runtime.try_emplace(p.name, "1");
+  for (const auto& zip : spec.zip_groups) {
+    for (const auto& name : zip) {
+      if (spec.FindFactor(name) == nullptr) return;  // reported above; the matrix is undefined
+    }
+  }
+  auto combos = ExpandCombinations(spec);
+  if (combos.empty()) {
+    Error(factors_pos_.line ? factors_pos_ : SourcePos{1, 1},
+          "the exclude rules remove every run; expected at least one run");
+    return;
+  }
+  for (const auto& combo : combos) {
+    TemplateVars vars = runtime;
+    for (const auto& [k, v] : combo) vars[k] = v;
+    auto report = [&](const absl::Status& s) {
+      if (s.ok()) return;
+      std::vector<std::string> levels;
+      for (const auto& [k, v] : combo) levels.push_back(absl::StrCat(k, "=", v));
+      std::string msg(s.message());
+      // Messages from workload.cc start with "LINE:COLUMN: ".
+      std::string with_run = combo.empty() ? msg
+                                           : absl::StrCat(msg, " (in the run with ",
+                                                          absl::StrJoin(levels, ", "), ")");
+      std::string line = absl::StrCat(source_, ":", with_run);
+      // One message per field and problem, not one per run.
+      std::string key = absl::StrCat(source_, ":", msg);
+      if (seen_.insert(key).second) errors_.push_back(std::move(line));
+    };
+    report(RenderServerArgs(spec, vars).status());
+    report(RenderContainers(spec, vars).status());
+    report(RenderSysctls(spec, vars).status());
+    report(RenderWorkloads(spec, vars, spec.phases.measure).status());
+    if (errors_.size() > 50) break;
+  }
+}
+
+}  // namespace
+
+bool ExperimentSpec::Records(absl::string_view what) const {
+  return std::find(record.begin(), record.end(), what) != record.end();
+}
+
+const Factor* ExperimentSpec::FindFactor(absl::string_view n) const {
+  for (const auto& f : factors) {
+    if (f.name == n) return &f;
+  }
+  return nullptr;
+}
+
+MetricRule DefaultRuleFor(absl::string_view metric) {
+  MetricRule rule;
+  if (metric == "throughput_rps") {
+    rule.direction = Direction::kHigherIsBetter;
+    rule.min_effect = 0.05;
+  } else if (absl::StartsWith(metric, "latency_")) {
+    rule.direction = Direction::kLowerIsBetter;
+    rule.min_effect = 0.10;
+  } else {
+    rule.direction = Direction::kLowerIsBetter;
+    rule.min_effect = 0.05;
+  }
+  return rule;
+}
+
+absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_view source_name) {
+  ExperimentSpec spec;
+  spec.source_name = std::string(source_name);
+  spec.yaml = std::string(yaml);
+  YAML::Node root;
+  try {
+    root = YAML::Load(spec.yaml);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": YAML syntax error: ",
+                                                   e.msg, "; expected well-formed YAML"));
+  }
+  SpecParser parser(source_name);
+  try {
+    parser.Parse(root, spec);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": ", e.msg));
+  }
+  if (!parser.errors().empty()) {
+    std::vector<std::string> errors = parser.errors();
+    auto position = [&](const std::string& e) {
+      int line = 0, column = 0;
+      std::vector<std::string> parts =
+          absl::StrSplit(absl::string_view(e).substr(source_name.size() + 1), ':');
+      if (parts.size() >= 2) {
+        (void)absl::SimpleAtoi(parts[0], &line);
+        (void)absl::SimpleAtoi(parts[1], &column);
+      }
+      return std::make_pair(line, column);
+    };
+    std::stable_sort(errors.begin(), errors.end(), [&](const auto& a, const auto& b) {
+      return position(a) < position(b);
+    });
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
+  return spec;
+}
+
+absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read experiment spec ", path));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return ParseSpec(buf.str(), path);
+}
+
+}  // namespace rcbench::controller

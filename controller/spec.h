@@ -1,0 +1,166 @@
+#pragma once
+
+// The experiment spec (experiments/*.yaml): what to run, on which hosts, with which factors,
+// and what to record and plot. ParseSpec validates the whole document and reports every
+// problem at once, each as "FILE:LINE:COLUMN: what was wrong; expected what".
+// The format is documented in controller/README.md. Value types; thread-compatible.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace rcbench::controller {
+
+// A 1-based position in the spec file.
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+// A string that may contain {{factor}} or {{server.http}} placeholders, rendered per run.
+struct Templated {
+  std::string text;
+  SourcePos pos;
+};
+
+struct Factor {
+  std::string name;
+  std::vector<std::string> levels;
+  SourcePos pos;
+};
+
+// One condition of an `exclude` entry: factor == level (all of an entry's conditions must hold).
+struct ExcludeRule {
+  std::map<std::string, std::string> when;
+  SourcePos pos;
+};
+
+struct HostEndpoint {
+  std::string name;
+  std::string address;  // host:port of its gRPC service
+  SourcePos pos;
+};
+
+struct ServerSpec {
+  // Local mode: the binary, looked up beside the rcbench binary unless it contains a '/'.
+  std::string binary = "rcbench-server";
+  // Multi-host mode: the agent service name and the agent (by name) that runs it.
+  std::string service = "rcbench-server";
+  std::string agent;
+  // Multi-host mode: the address the server listens on (and load generators target).
+  std::string listen_address = "127.0.0.1";
+  std::vector<Templated> args;
+  // Per-class listeners (`--listen-class NAME=ADDR:0`).
+  std::vector<std::string> classes;
+  // Container the agent starts it in (multi-host), relative to the agent's root.
+  std::string container;
+  std::chrono::nanoseconds ready_timeout = std::chrono::seconds(15);
+};
+
+struct ContainerSpec {
+  Templated path;
+  // cpu_weight, cpu_limit, cpu_period, memory_limit, pids_limit -> templated value.
+  std::map<std::string, Templated> attributes;
+  std::string agent;  // empty: the server's agent
+  SourcePos pos;
+};
+
+struct LoadClassSpec {
+  std::string name;
+  std::string loadgen;  // empty: the first load generator
+  std::string mode;     // "sclient", "open_loop", "closed_loop"
+  Templated target;     // default "{{server.http}}" or "{{server.http.<name>}}"
+  // Mode parameters (clients, sockets_per_client, connect_timeout, rate, arrival,
+  // max_connections, connections) and the others (keep_alive, response_timeout, linger_zero).
+  std::map<std::string, Templated> params;
+  std::vector<Templated> paths;  // "PATH" or "PATH weight"
+  std::vector<Templated> source_addresses;
+  std::vector<Templated> headers;
+  SourcePos pos;
+};
+
+struct SynFloodSpec {
+  std::string loadgen;
+  Templated target;
+  Templated spoof_cidr;
+  Templated rate_pps;
+  Templated senders;
+  Templated interface;
+  SourcePos pos;
+};
+
+struct PlotSpec {
+  std::string name;
+  std::string title;
+  std::string x;       // a factor
+  std::string y;       // a metric, e.g. "latency_p50_us"
+  std::string series;  // a factor (optional)
+  std::string class_name;
+  std::string container;
+  bool logscale_y = false;
+  SourcePos pos;
+};
+
+enum class Direction { kHigherIsBetter, kLowerIsBetter };
+
+struct MetricRule {
+  Direction direction = Direction::kHigherIsBetter;
+  double min_effect = 0.05;  // a fraction of the baseline median
+};
+
+struct Phases {
+  std::chrono::nanoseconds setup{0};
+  std::chrono::nanoseconds warmup{0};
+  std::chrono::nanoseconds measure{std::chrono::seconds(10)};
+  std::chrono::nanoseconds cooldown{0};
+};
+
+struct ExperimentSpec {
+  std::string source_name;  // file name, for messages
+  std::string yaml;         // the text as read
+  std::string name;
+  std::string description;
+  std::vector<HostEndpoint> agents;    // empty: local mode
+  std::vector<HostEndpoint> loadgens;  // empty: local mode
+  std::optional<ServerSpec> server;
+  std::vector<Factor> factors;
+  std::vector<std::vector<std::string>> zip_groups;
+  std::vector<ExcludeRule> excludes;
+  int repetitions = 1;
+  bool randomize = true;
+  uint64_t seed = 0;
+  bool seed_given = false;
+  Phases phases;
+  std::vector<ContainerSpec> containers;
+  std::map<std::string, Templated> sysctls;
+  std::vector<LoadClassSpec> load_classes;
+  std::optional<SynFloodSpec> syn_flood;
+  std::optional<Templated> load_threads;
+  std::chrono::nanoseconds stats_interval = std::chrono::seconds(1);
+  std::vector<std::string> record;  // "classes", "containers", "samples", "host_facts"
+  std::vector<PlotSpec> plots;
+  std::map<std::string, MetricRule> compare_rules;
+  // Sysctls read into each run's host facts besides the agent's defaults.
+  std::vector<std::string> facts_sysctls;
+
+  bool local_mode() const { return agents.empty() && loadgens.empty(); }
+  bool Records(absl::string_view what) const;
+  const Factor* FindFactor(absl::string_view name) const;
+};
+
+// Parses and validates `yaml`. On failure the status is INVALID_ARGUMENT and its message lists
+// every problem, one per line, as "NAME:LINE:COLUMN: problem; expected ...".
+absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_view source_name);
+
+// Reads and parses a file. NOT_FOUND if it cannot be read.
+absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path);
+
+// The built-in compare rule for a metric name ("throughput_rps" -> higher is better, 5%).
+MetricRule DefaultRuleFor(absl::string_view metric);
+
+}  // namespace rcbench::controller

@@ -1,0 +1,544 @@
+#include "controller/store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace rcbench::controller {
+namespace {
+
+// Versioned schema: migration i (1-based) moves the schema from version i-1 to i. Never edit
+// a released migration; append a new one.
+const std::vector<const char*>& Migrations() {
+  static const auto* m = new std::vector<const char*>{
+      // 1: the core tables.
+      R"sql(
+      CREATE TABLE experiments (
+        name TEXT PRIMARY KEY,
+        spec_yaml TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        experiment TEXT NOT NULL REFERENCES experiments(name),
+        ord INTEGER NOT NULL,
+        repetition INTEGER NOT NULL,
+        factors_json TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        started_at_ms INTEGER NOT NULL DEFAULT 0,
+        finished_at_ms INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE run_hosts (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        host TEXT NOT NULL,
+        hostname TEXT NOT NULL,
+        kernel_release TEXT NOT NULL,
+        facts BLOB NOT NULL,
+        PRIMARY KEY (run_id, host)
+      );
+      CREATE TABLE class_results (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        class_name TEXT NOT NULL,
+        throughput_rps REAL NOT NULL,
+        latency_p50_us REAL NOT NULL,
+        latency_p90_us REAL NOT NULL,
+        latency_p99_us REAL NOT NULL,
+        latency_p999_us REAL NOT NULL,
+        latency_max_us REAL NOT NULL,
+        errors_total INTEGER NOT NULL,
+        result BLOB NOT NULL,
+        PRIMARY KEY (run_id, class_name)
+      );
+      CREATE TABLE container_results (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        host TEXT NOT NULL,
+        path TEXT NOT NULL,
+        cpu_seconds REAL NOT NULL,
+        cpu_cores REAL NOT NULL,
+        cpu_throttled_seconds REAL NOT NULL,
+        memory_peak_bytes INTEGER NOT NULL,
+        PRIMARY KEY (run_id, host, path)
+      );
+      CREATE TABLE samples (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        source TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run_id, source, kind, sequence)
+      );
+      )sql",
+      // 2: run-time tags (compare selectors) and the lookups reports make.
+      R"sql(
+      ALTER TABLE runs ADD COLUMN tags_json TEXT NOT NULL DEFAULT '{}';
+      CREATE INDEX runs_by_experiment ON runs(experiment, ord);
+      )sql",
+  };
+  return *m;
+}
+
+// A prepared statement; finalized on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  absl::Status status() const {
+    if (rc_ == SQLITE_OK) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("sqlite prepare: ", sqlite3_errmsg(db_)));
+  }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  absl::Status Run() {
+    RCBENCH_RETURN_IF_ERROR(status());
+    int rc = Step();
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return absl::OkStatus();
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return absl::AlreadyExistsError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+    }
+    return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+  }
+  std::string Text(int col) {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, col))
+             : std::string();
+  }
+  std::string Blob(int col) {
+    const void* b = sqlite3_column_blob(stmt_, col);
+    return b ? std::string(static_cast<const char*>(b), sqlite3_column_bytes(stmt_, col))
+             : std::string();
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  double Real(int col) { return sqlite3_column_double(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+std::string MapToJson(const std::map<std::string, std::string>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  return j.dump();
+}
+
+std::map<std::string, std::string> JsonToMap(const std::string& text) {
+  std::map<std::string, std::string> out;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
+void SetTimestampMs(int64_t ms, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(ms / 1000);
+  ts->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+}
+
+uint64_t ErrorsTotal(const rcbench::v1::ErrorCounts& e) {
+  return e.connect_timeout() + e.connect_refused() + e.reset() + e.response_timeout() +
+         e.non_2xx() + e.parse_error() + e.late_send() + e.local();
+}
+
+}  // namespace
+
+const char* RunStatusName(rcbench::v1::RunStatus status) {
+  switch (status) {
+    case rcbench::v1::RUN_STATUS_PENDING:
+      return "pending";
+    case rcbench::v1::RUN_STATUS_RUNNING:
+      return "running";
+    case rcbench::v1::RUN_STATUS_COMPLETED:
+      return "completed";
+    case rcbench::v1::RUN_STATUS_FAILED:
+      return "failed";
+    case rcbench::v1::RUN_STATUS_INTERRUPTED:
+      return "interrupted";
+    default:
+      return "unspecified";
+  }
+}
+
+int SqliteResultStore::LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+absl::StatusOr<std::unique_ptr<SqliteResultStore>> SqliteResultStore::Open(
+    const std::string& path) {
+  return OpenAtVersion(path, LatestSchemaVersion());
+}
+
+absl::StatusOr<std::unique_ptr<SqliteResultStore>> SqliteResultStore::OpenAtVersion(
+    const std::string& path, int target) {
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create directory ", parent.string(), ": ", ec.message()));
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::UnavailableError(absl::StrCat("cannot open results store ", path, ": ", msg));
+  }
+  std::unique_ptr<SqliteResultStore> store(new SqliteResultStore(db));
+  sqlite3_busy_timeout(db, 10000);
+  // WAL: readers (report, list) do not block the running controller, and a crash mid-write
+  // leaves the last committed transaction intact.
+  RCBENCH_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                      "PRAGMA foreign_keys=ON;"));
+  RCBENCH_RETURN_IF_ERROR(store->Migrate(target));
+  return store;
+}
+
+SqliteResultStore::~SqliteResultStore() { sqlite3_close(db_); }
+
+absl::Status SqliteResultStore::ExecLocked(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return absl::InternalError(absl::StrCat("sqlite: ", msg));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteResultStore::Exec(const std::string& sql) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ExecLocked(sql);
+}
+
+absl::StatusOr<int> SqliteResultStore::SchemaVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "PRAGMA user_version");
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  if (s.Step() != SQLITE_ROW) return absl::InternalError("cannot read PRAGMA user_version");
+  return static_cast<int>(s.Int(0));
+}
+
+absl::Status SqliteResultStore::Migrate(int target) {
+  RCBENCH_ASSIGN_OR_RETURN(int version, SchemaVersion());
+  if (version > LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("results store has schema version ", version, " but this rcbench knows up to ",
+                     LatestSchemaVersion(), "; use a newer rcbench"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int v = version; v < target; ++v) {
+    // Each migration and its version bump commit together.
+    RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
+    absl::Status s = ExecLocked(Migrations()[v]);
+    if (s.ok()) s = ExecLocked(absl::StrCat("PRAGMA user_version = ", v + 1));
+    if (!s.ok()) {
+      ExecLocked("ROLLBACK").IgnoreError();
+      return absl::InternalError(absl::StrCat("migration to schema ", v + 1, ": ", s.message()));
+    }
+    RCBENCH_RETURN_IF_ERROR(ExecLocked("COMMIT"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<ExperimentRecord>> SqliteResultStore::GetExperiment(
+    const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT name, spec_yaml, seed, created_at FROM experiments WHERE name = ?");
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  s.Bind(1, name);
+  if (s.Step() != SQLITE_ROW) return std::optional<ExperimentRecord>();
+  ExperimentRecord r{s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2)), s.Text(3)};
+  return std::optional<ExperimentRecord>(std::move(r));
+}
+
+absl::Status SqliteResultStore::AddExperiment(const ExperimentRecord& e,
+                                              const std::vector<PlannedRun>& runs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
+  auto body = [&]() -> absl::Status {
+    Stmt ins(db_,
+             "INSERT OR IGNORE INTO experiments (name, spec_yaml, seed, created_at) "
+             "VALUES (?, ?, ?, ?)");
+    ins.Bind(1, e.name).Bind(2, e.spec_yaml).Bind(3, static_cast<int64_t>(e.seed));
+    ins.Bind(4, e.created_at);
+    RCBENCH_RETURN_IF_ERROR(ins.Run());
+    for (const PlannedRun& r : runs) {
+      Stmt s(db_,
+             "INSERT OR IGNORE INTO runs (run_id, experiment, ord, repetition, factors_json, "
+             "seed, status) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      s.Bind(1, r.run_id).Bind(2, e.name).Bind(3, static_cast<int64_t>(r.order));
+      s.Bind(4, static_cast<int64_t>(r.repetition)).Bind(5, MapToJson(r.factors));
+      s.Bind(6, static_cast<int64_t>(e.seed));
+      s.Bind(7, static_cast<int64_t>(rcbench::v1::RUN_STATUS_PENDING));
+      RCBENCH_RETURN_IF_ERROR(s.Run());
+    }
+    return absl::OkStatus();
+  };
+  absl::Status st = body();
+  if (!st.ok()) {
+    ExecLocked("ROLLBACK").IgnoreError();
+    return st;
+  }
+  return ExecLocked("COMMIT");
+}
+
+absl::StatusOr<int> SqliteResultStore::MarkStaleRunsInterrupted(const std::string& experiment) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "UPDATE runs SET status = ?, error = 'controller stopped mid-run' "
+              "WHERE experiment = ? AND status = ?");
+  s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_INTERRUPTED)).Bind(2, experiment);
+  s.Bind(3, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
+  RCBENCH_RETURN_IF_ERROR(s.Run());
+  return sqlite3_changes(db_);
+}
+
+absl::Status SqliteResultStore::MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
+                                            const std::map<std::string, std::string>& tags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "UPDATE runs SET status = ?, started_at_ms = ?, tags_json = ?, error = '' "
+         "WHERE run_id = ? AND status NOT IN (?, ?)");
+  s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING)).Bind(2, started_at_unix_ms);
+  s.Bind(3, MapToJson(tags)).Bind(4, run_id);
+  s.Bind(5, static_cast<int64_t>(rcbench::v1::RUN_STATUS_COMPLETED));
+  s.Bind(6, static_cast<int64_t>(rcbench::v1::RUN_STATUS_FAILED));
+  RCBENCH_RETURN_IF_ERROR(s.Run());
+  if (sqlite3_changes(db_) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " is unknown or already finished"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
+  auto body = [&]() -> absl::Status {
+    {
+      Stmt s(db_, "SELECT status FROM runs WHERE run_id = ?");
+      s.Bind(1, o.run_id);
+      if (s.Step() != SQLITE_ROW) return absl::NotFoundError("unknown run " + o.run_id);
+      auto status = static_cast<rcbench::v1::RunStatus>(s.Int(0));
+      if (status == rcbench::v1::RUN_STATUS_COMPLETED ||
+          status == rcbench::v1::RUN_STATUS_FAILED) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("run ", o.run_id, " is already ", RunStatusName(status)));
+      }
+    }
+    for (const auto& [host, facts] : o.hosts) {
+      Stmt s(db_,
+             "INSERT INTO run_hosts (run_id, host, hostname, kernel_release, facts) "
+             "VALUES (?, ?, ?, ?, ?)");
+      s.Bind(1, o.run_id).Bind(2, host).Bind(3, facts.hostname()).Bind(4, facts.kernel_release());
+      s.BindBlob(5, facts.SerializeAsString());
+      RCBENCH_RETURN_IF_ERROR(s.Run());
+    }
+    for (const auto& c : o.classes) {
+      Stmt s(db_,
+             "INSERT INTO class_results (run_id, class_name, throughput_rps, latency_p50_us, "
+             "latency_p90_us, latency_p99_us, latency_p999_us, latency_max_us, errors_total, "
+             "result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      s.Bind(1, o.run_id).Bind(2, c.class_name()).Bind(3, c.throughput_rps());
+      s.Bind(4, c.latency_p50_us()).Bind(5, c.latency_p90_us()).Bind(6, c.latency_p99_us());
+      s.Bind(7, c.latency_p999_us()).Bind(8, c.latency_max_us());
+      s.Bind(9, static_cast<int64_t>(ErrorsTotal(c.errors())));
+      s.BindBlob(10, c.SerializeAsString());
+      RCBENCH_RETURN_IF_ERROR(s.Run());
+    }
+    for (const auto& c : o.containers) {
+      Stmt s(db_,
+             "INSERT INTO container_results (run_id, host, path, cpu_seconds, cpu_cores, "
+             "cpu_throttled_seconds, memory_peak_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      s.Bind(1, o.run_id).Bind(2, c.id().host()).Bind(3, c.id().path());
+      s.Bind(4, c.cpu_seconds()).Bind(5, c.cpu_cores()).Bind(6, c.cpu_throttled_seconds());
+      s.Bind(7, static_cast<int64_t>(c.memory_peak_bytes()));
+      RCBENCH_RETURN_IF_ERROR(s.Run());
+    }
+    auto add_sample = [&](const std::string& source, const char* kind, uint64_t seq,
+                          const std::string& data) {
+      Stmt s(db_,
+             "INSERT INTO samples (run_id, source, sequence, kind, data) VALUES (?, ?, ?, ?, ?)");
+      s.Bind(1, o.run_id).Bind(2, source).Bind(3, static_cast<int64_t>(seq)).Bind(4, kind);
+      s.BindBlob(5, data);
+      return s.Run();
+    };
+    for (const auto& r : o.usage_samples) {
+      std::string source = r.containers_size() ? r.containers(0).id().host() : r.agent_instance();
+      if (source.empty()) source = r.agent_instance();
+      RCBENCH_RETURN_IF_ERROR(add_sample(source, "usage", r.sequence(), r.SerializeAsString()));
+    }
+    for (const auto& r : o.load_samples) {
+      RCBENCH_RETURN_IF_ERROR(add_sample(r.run_id(), "load", r.sequence(), r.SerializeAsString()));
+    }
+    Stmt s(db_, "UPDATE runs SET status = ?, error = ?, finished_at_ms = ? WHERE run_id = ?");
+    s.Bind(1, static_cast<int64_t>(o.status)).Bind(2, o.error).Bind(3, o.finished_at_unix_ms);
+    s.Bind(4, o.run_id);
+    return s.Run();
+  };
+  absl::Status st = body();
+  if (!st.ok()) {
+    ExecLocked("ROLLBACK").IgnoreError();
+    return st;
+  }
+  return ExecLocked("COMMIT");
+}
+
+absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
+    const std::string& experiment) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "SELECT experiment, run_id, ord, repetition, factors_json, status, error, "
+         "started_at_ms, finished_at_ms, seed, tags_json FROM runs "
+         "WHERE (? = '' OR experiment = ?) ORDER BY experiment, ord");
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  s.Bind(1, experiment).Bind(2, experiment);
+  std::vector<rcbench::v1::Run> out;
+  while (s.Step() == SQLITE_ROW) {
+    rcbench::v1::Run r;
+    r.set_experiment(s.Text(0));
+    r.set_run_id(s.Text(1));
+    r.set_order(static_cast<uint32_t>(s.Int(2)));
+    r.set_repetition(static_cast<uint32_t>(s.Int(3)));
+    for (const auto& [k, v] : JsonToMap(s.Text(4))) (*r.mutable_factors())[k] = v;
+    r.set_status(static_cast<rcbench::v1::RunStatus>(s.Int(5)));
+    r.set_error(s.Text(6));
+    if (s.Int(7)) SetTimestampMs(s.Int(7), r.mutable_started_at());
+    if (s.Int(8)) SetTimestampMs(s.Int(8), r.mutable_finished_at());
+    r.set_seed(static_cast<uint64_t>(s.Int(9)));
+    for (const auto& [k, v] : JsonToMap(s.Text(10))) (*r.mutable_tags())[k] = v;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteResultStore::ListExperiments() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT name FROM experiments ORDER BY created_at, name");
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  std::vector<std::string> out;
+  while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, rcbench::v1::HostFacts>> SqliteResultStore::GetHostFacts(
+    const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT host, facts FROM run_hosts WHERE run_id = ? ORDER BY host");
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  s.Bind(1, run_id);
+  std::map<std::string, rcbench::v1::HostFacts> out;
+  while (s.Step() == SQLITE_ROW) {
+    rcbench::v1::HostFacts f;
+    if (!f.ParseFromString(s.Blob(1))) {
+      return absl::DataLossError(absl::StrCat("corrupt host facts of run ", run_id));
+    }
+    out[s.Text(0)] = std::move(f);
+  }
+  return out;
+}
+
+absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
+    const std::string& run_id, bool include_samples) {
+  rcbench::v1::GetResultsResponse resp;
+  {
+    RCBENCH_ASSIGN_OR_RETURN(auto runs, ListRuns(""));
+    bool found = false;
+    for (auto& r : runs) {
+      if (r.run_id() == run_id) {
+        *resp.mutable_run() = std::move(r);
+        found = true;
+        break;
+      }
+    }
+    if (!found) return absl::NotFoundError(absl::StrCat("unknown run ", run_id));
+  }
+  RCBENCH_ASSIGN_OR_RETURN(auto hosts, GetHostFacts(run_id));
+  for (auto& [h, f] : hosts) *resp.add_hosts() = std::move(f);
+  std::lock_guard<std::mutex> lock(mu_);
+  {
+    Stmt s(db_, "SELECT result FROM class_results WHERE run_id = ? ORDER BY class_name");
+    RCBENCH_RETURN_IF_ERROR(s.status());
+    s.Bind(1, run_id);
+    while (s.Step() == SQLITE_ROW) {
+      if (!resp.add_classes()->ParseFromString(s.Blob(0))) {
+        return absl::DataLossError(absl::StrCat("corrupt class result of run ", run_id));
+      }
+    }
+  }
+  {
+    Stmt s(db_,
+           "SELECT host, path, cpu_seconds, cpu_cores, cpu_throttled_seconds, memory_peak_bytes "
+           "FROM container_results WHERE run_id = ? ORDER BY host, path");
+    RCBENCH_RETURN_IF_ERROR(s.status());
+    s.Bind(1, run_id);
+    while (s.Step() == SQLITE_ROW) {
+      auto* c = resp.add_containers();
+      c->mutable_id()->set_host(s.Text(0));
+      c->mutable_id()->set_path(s.Text(1));
+      c->set_cpu_seconds(s.Real(2));
+      c->set_cpu_cores(s.Real(3));
+      c->set_cpu_throttled_seconds(s.Real(4));
+      c->set_memory_peak_bytes(static_cast<uint64_t>(s.Int(5)));
+    }
+  }
+  if (include_samples) {
+    Stmt s(db_,
+           "SELECT data FROM samples WHERE run_id = ? AND kind = 'usage' ORDER BY source, "
+           "sequence");
+    RCBENCH_RETURN_IF_ERROR(s.status());
+    s.Bind(1, run_id);
+    while (s.Step() == SQLITE_ROW) {
+      if (!resp.add_samples()->ParseFromString(s.Blob(0))) {
+        return absl::DataLossError(absl::StrCat("corrupt sample of run ", run_id));
+      }
+    }
+  }
+  return resp;
+}
+
+absl::StatusOr<int64_t> SqliteResultStore::CountRows(const std::string& table,
+                                                     const std::string& run_id) {
+  static const std::vector<std::string> kTables = {"runs", "run_hosts", "class_results",
+                                                   "container_results", "samples"};
+  if (std::find(kTables.begin(), kTables.end(), table) == kTables.end()) {
+    return absl::InvalidArgumentError("unknown table " + table);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = absl::StrCat("SELECT COUNT(*) FROM ", table, " WHERE run_id = ?");
+  Stmt s(db_, sql.c_str());
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  s.Bind(1, run_id);
+  if (s.Step() != SQLITE_ROW) return absl::InternalError("count failed");
+  return s.Int(0);
+}
+
+}  // namespace rcbench::controller

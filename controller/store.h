@@ -1,0 +1,125 @@
+#pragma once
+
+// The results store seam and its SQLite implementation.
+//
+// Layout (schema version 2, see kMigrations in store.cc): experiments; runs (factor values,
+// repetition, seed, tags, status, error); run_hosts (host facts of every host of a run);
+// class_results; container_results; samples (the agent and load-generator time series).
+//
+// Every result row is written once: a run's results, host facts and samples are inserted in the
+// same transaction that marks the run COMPLETED (or FAILED), guarded by primary keys, so a crash
+// leaves either all of a run's rows or none, and CompleteRun on a finished run fails with
+// ALREADY_EXISTS. A run left RUNNING by a killed controller is marked INTERRUPTED by
+// MarkStaleRunsInterrupted and redone. Thread-safe (one connection behind a mutex).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/matrix.h"
+#include "rcbench/v1/controller.pb.h"
+#include "rcbench/v1/loadgen.pb.h"
+
+struct sqlite3;
+
+namespace rcbench::controller {
+
+struct ExperimentRecord {
+  std::string name;
+  std::string spec_yaml;
+  uint64_t seed = 0;
+  std::string created_at;  // RFC 3339
+};
+
+// Everything a finished run leaves behind.
+struct RunOutcome {
+  std::string run_id;
+  rcbench::v1::RunStatus status = rcbench::v1::RUN_STATUS_COMPLETED;
+  std::string error;
+  int64_t finished_at_unix_ms = 0;
+  // Host name (as the spec names it) -> facts.
+  std::map<std::string, rcbench::v1::HostFacts> hosts;
+  std::vector<rcbench::v1::ClassResult> classes;
+  std::vector<rcbench::v1::ContainerResult> containers;
+  std::vector<rcbench::v1::UsageReport> usage_samples;
+  std::vector<rcbench::v1::StatsReport> load_samples;
+};
+
+class ResultStore {
+ public:
+  virtual ~ResultStore() = default;
+
+  // The stored experiment, or nullopt.
+  virtual absl::StatusOr<std::optional<ExperimentRecord>> GetExperiment(
+      const std::string& name) = 0;
+  // Records the experiment (if new) and a PENDING row for every planned run not yet stored.
+  virtual absl::Status AddExperiment(const ExperimentRecord& experiment,
+                                     const std::vector<PlannedRun>& runs) = 0;
+  // RUNNING runs of `experiment` (their controller died) become INTERRUPTED; returns how many.
+  virtual absl::StatusOr<int> MarkStaleRunsInterrupted(const std::string& experiment) = 0;
+  virtual absl::Status MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
+                                   const std::map<std::string, std::string>& tags) = 0;
+  // Writes the outcome and the final status in one transaction. ALREADY_EXISTS if the run is
+  // already COMPLETED or FAILED; NOT_FOUND for an unknown run.
+  virtual absl::Status CompleteRun(const RunOutcome& outcome) = 0;
+  // Runs in execution order; all experiments when `experiment` is empty.
+  virtual absl::StatusOr<std::vector<rcbench::v1::Run>> ListRuns(const std::string& experiment) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> ListExperiments() = 0;
+  // A run's stored results (samples only when asked). NOT_FOUND for an unknown run.
+  virtual absl::StatusOr<rcbench::v1::GetResultsResponse> GetResults(const std::string& run_id,
+                                                                     bool include_samples) = 0;
+  // Host facts of a run by host name.
+  virtual absl::StatusOr<std::map<std::string, rcbench::v1::HostFacts>> GetHostFacts(
+      const std::string& run_id) = 0;
+};
+
+class SqliteResultStore : public ResultStore {
+ public:
+  // Opens (creating parent directories and the file as needed) and migrates to the newest
+  // schema. FAILED_PRECONDITION if the file has a newer schema than this binary knows.
+  static absl::StatusOr<std::unique_ptr<SqliteResultStore>> Open(const std::string& path);
+  ~SqliteResultStore() override;
+
+  // Current schema version (PRAGMA user_version).
+  absl::StatusOr<int> SchemaVersion();
+  static int LatestSchemaVersion();
+  // Applies migrations up to `target` only (for tests of upgrades).
+  static absl::StatusOr<std::unique_ptr<SqliteResultStore>> OpenAtVersion(const std::string& path,
+                                                                         int target);
+
+  absl::StatusOr<std::optional<ExperimentRecord>> GetExperiment(const std::string& name) override;
+  absl::Status AddExperiment(const ExperimentRecord& experiment,
+                             const std::vector<PlannedRun>& runs) override;
+  absl::StatusOr<int> MarkStaleRunsInterrupted(const std::string& experiment) override;
+  absl::Status MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
+                           const std::map<std::string, std::string>& tags) override;
+  absl::Status CompleteRun(const RunOutcome& outcome) override;
+  absl::StatusOr<std::vector<rcbench::v1::Run>> ListRuns(const std::string& experiment) override;
+  absl::StatusOr<std::vector<std::string>> ListExperiments() override;
+  absl::StatusOr<rcbench::v1::GetResultsResponse> GetResults(const std::string& run_id,
+                                                             bool include_samples) override;
+  absl::StatusOr<std::map<std::string, rcbench::v1::HostFacts>> GetHostFacts(
+      const std::string& run_id) override;
+
+  // Runs raw SQL (tests and `rcbench` maintenance only).
+  absl::Status Exec(const std::string& sql);
+  // Number of rows of `table` for a run.
+  absl::StatusOr<int64_t> CountRows(const std::string& table, const std::string& run_id);
+
+ private:
+  explicit SqliteResultStore(sqlite3* db) : db_(db) {}
+  absl::Status Migrate(int target);
+  absl::Status ExecLocked(const std::string& sql);
+
+  std::mutex mu_;
+  sqlite3* db_;
+};
+
+const char* RunStatusName(rcbench::v1::RunStatus status);
+
+}  // namespace rcbench::controller

@@ -1,0 +1,242 @@
+#include "controller/testbed.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "controller/workload.h"
+
+namespace rcbench::controller {
+
+TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready) {
+  TemplateVars vars;
+  for (const auto& [key, value] : ready) {
+    if (key == "http" || absl::StartsWith(key, "http.")) {
+      vars["server." + key] = "http://" + value;
+      if (key == "http") {
+        size_t colon = value.rfind(':');
+        std::string host = value.substr(0, colon);
+        if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+        vars["server.address"] = host;
+      }
+    } else if (key == "metrics") {
+      vars["server.metrics"] = value;
+    }
+  }
+  return vars;
+}
+
+LocalTestbed::LocalTestbed(LocalTestbedOptions options, Clock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+LocalTestbed::~LocalTestbed() { Stop(); }
+
+std::string LocalTestbed::Binary(const std::string& name) const {
+  if (name.find('/') != std::string::npos) return name;
+  return (std::filesystem::path(options_.bin_dir) / name).string();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> LocalTestbed::StartChild(
+    const std::string& name, std::vector<std::string> argv, std::unique_ptr<ChildProcess>* child) {
+  std::string ready = (std::filesystem::path(options_.work_dir) / (name + ".ready")).string();
+  std::filesystem::remove(ready);
+  argv.push_back("--ready-file");
+  argv.push_back(ready);
+  argv.push_back("--die-with-parent");
+  RCBENCH_ASSIGN_OR_RETURN(
+      *child, ChildProcess::Spawn(argv, (std::filesystem::path(options_.work_dir) /
+                                         (name + ".log"))
+                                            .string()));
+  RCBENCH_LOG(DEBUG) << "started " << name << " pid " << (*child)->pid();
+  return (*child)->WaitReady(ready, std::chrono::seconds(20), clock_);
+}
+
+absl::Status LocalTestbed::Start() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.work_dir, ec);
+  if (ec) return absl::InternalError("cannot create " + options_.work_dir + ": " + ec.message());
+  if (!agent_process_ || !agent_process_->Running()) {
+    std::vector<std::string> argv = {Binary("rcbench-agent"),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--metrics-listen",
+                                     "127.0.0.1:0",
+                                     "--interval",
+                                     FormatDuration(options_.agent_interval),
+                                     "--root",
+                                     options_.root_name};
+    if (!options_.agent_config.empty()) {
+      argv.push_back("--config");
+      argv.push_back(options_.agent_config);
+    }
+    RCBENCH_ASSIGN_OR_RETURN(agent_ready_, StartChild("agent", argv, &agent_process_));
+    if (!agent_ready_.count("grpc")) {
+      return absl::InternalError("rcbench-agent's ready file has no grpc= line");
+    }
+    agent_ = std::make_unique<GrpcAgentClient>(kLocalHost, MakeChannel(agent_ready_["grpc"]),
+                                               clock_);
+  }
+  if (!loadgen_process_ || !loadgen_process_->Running()) {
+    std::vector<std::string> argv = {Binary("rcbench-loadgen"), "serve",        "--listen",
+                                     "127.0.0.1:0",             "--metrics-listen",
+                                     "127.0.0.1:0",             "--max-duration", "10m"};
+    RCBENCH_ASSIGN_OR_RETURN(loadgen_ready_, StartChild("loadgen", argv, &loadgen_process_));
+    if (!loadgen_ready_.count("grpc")) {
+      return absl::InternalError("rcbench-loadgen's ready file has no grpc= line");
+    }
+    loadgen_ = std::make_unique<GrpcLoadGenClient>(
+        kLocalHost, MakeChannel(loadgen_ready_["grpc"]), clock_);
+  }
+  RCBENCH_RETURN_IF_ERROR(agent_->CheckHealth());
+  return loadgen_->CheckHealth();
+}
+
+std::vector<std::string> LocalTestbed::agent_names() const { return {kLocalHost}; }
+std::vector<std::string> LocalTestbed::loadgen_names() const { return {kLocalHost}; }
+
+AgentClient* LocalTestbed::agent(const std::string& name) {
+  return name == kLocalHost ? agent_.get() : nullptr;
+}
+
+LoadGenClient* LocalTestbed::loadgen(const std::string& name) {
+  return name == kLocalHost ? loadgen_.get() : nullptr;
+}
+
+absl::StatusOr<TemplateVars> LocalTestbed::StartServer(const ServerLaunch& launch) {
+  RCBENCH_RETURN_IF_ERROR(StopServer());
+  std::vector<std::string> argv = {Binary(options_.server_binary), "--listen", "127.0.0.1:0",
+                                   "--metrics-listen", "127.0.0.1:0"};
+  for (const auto& c : launch.classes) {
+    argv.push_back("--listen-class");
+    argv.push_back(c + "=127.0.0.1:0");
+  }
+  argv.insert(argv.end(), launch.args.begin(), launch.args.end());
+  std::string name = absl::StrCat("server-", ++server_starts_);
+  std::string ready = (std::filesystem::path(options_.work_dir) / (name + ".ready")).string();
+  std::filesystem::remove(ready);
+  argv.push_back("--ready-file");
+  argv.push_back(ready);
+  argv.push_back("--die-with-parent");
+  std::string log = (std::filesystem::path(options_.work_dir) / ("server.log")).string();
+  RCBENCH_ASSIGN_OR_RETURN(server_process_, ChildProcess::Spawn(argv, log));
+  auto r = server_process_->WaitReady(ready, launch.ready_timeout, clock_);
+  if (!r.ok()) return r.status();
+  return ServerVarsFromReady(*r);
+}
+
+absl::Status LocalTestbed::CheckServer() {
+  if (server_process_ && server_process_->Running()) return absl::OkStatus();
+  return absl::UnavailableError(
+      server_process_ ? absl::StrCat("rcbench-server exited: ", server_process_->LogTail(5))
+                      : "rcbench-server is not running");
+}
+
+absl::Status LocalTestbed::StopServer() {
+  if (server_process_) {
+    std::string how = server_process_->Stop();
+    RCBENCH_LOG(DEBUG) << "server stopped: " << how;
+    server_process_.reset();
+  }
+  return absl::OkStatus();
+}
+
+void LocalTestbed::Stop() {
+  StopServer().IgnoreError();
+  agent_.reset();
+  loadgen_.reset();
+  if (loadgen_process_) loadgen_process_->Stop();
+  if (agent_process_) agent_process_->Stop();
+  loadgen_process_.reset();
+  agent_process_.reset();
+}
+
+RemoteTestbed::RemoteTestbed(const ExperimentSpec& spec, Clock& clock, RetryPolicy policy)
+    : spec_(spec) {
+  for (const auto& a : spec.agents) {
+    agents_[a.name] =
+        std::make_unique<GrpcAgentClient>(a.name, MakeChannel(a.address), clock, policy);
+  }
+  for (const auto& l : spec.loadgens) {
+    loadgens_[l.name] =
+        std::make_unique<GrpcLoadGenClient>(l.name, MakeChannel(l.address), clock, policy);
+  }
+}
+
+absl::Status RemoteTestbed::Start() {
+  for (auto& [name, a] : agents_) RCBENCH_RETURN_IF_ERROR(a->CheckHealth());
+  for (auto& [name, l] : loadgens_) RCBENCH_RETURN_IF_ERROR(l->CheckHealth());
+  return absl::OkStatus();
+}
+
+std::vector<std::string> RemoteTestbed::agent_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, a] : agents_) out.push_back(n);
+  return out;
+}
+
+std::vector<std::string> RemoteTestbed::loadgen_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, l] : loadgens_) out.push_back(n);
+  return out;
+}
+
+AgentClient* RemoteTestbed::agent(const std::string& name) {
+  auto it = agents_.find(name);
+  return it == agents_.end() ? nullptr : it->second.get();
+}
+
+LoadGenClient* RemoteTestbed::loadgen(const std::string& name) {
+  auto it = loadgens_.find(name);
+  return it == loadgens_.end() ? nullptr : it->second.get();
+}
+
+absl::StatusOr<TemplateVars> RemoteTestbed::StartServer(const ServerLaunch& launch) {
+  if (!spec_.server) return absl::FailedPreconditionError("the experiment has no server");
+  AgentClient* a = agent(ServerAgentName(spec_));
+  if (a == nullptr) return absl::NotFoundError("no agent for the server");
+  RCBENCH_RETURN_IF_ERROR(StopServer());
+  const std::string& addr = spec_.server->listen_address;
+  rcbench::v1::StartServiceRequest req;
+  req.set_name(spec_.server->service);
+  for (const std::string& arg :
+       {std::string("--listen"), addr + ":0", std::string("--metrics-listen"), addr + ":0"}) {
+    req.add_args(arg);
+  }
+  for (const auto& c : launch.classes) {
+    req.add_args("--listen-class");
+    req.add_args(c + "=" + addr + ":0");
+  }
+  for (const auto& arg : launch.args) req.add_args(arg);
+  if (!spec_.server->container.empty()) req.set_container(spec_.server->container);
+  SetDuration(launch.ready_timeout, req.mutable_ready_timeout());
+  RCBENCH_ASSIGN_OR_RETURN(auto status, a->StartService(req));
+  server_started_ = true;
+  if (status.state() != rcbench::v1::ServiceStatus::STATE_RUNNING) {
+    std::string tail;
+    for (const auto& l : status.stderr_tail()) absl::StrAppend(&tail, "\n", l);
+    return absl::UnavailableError(
+        absl::StrCat("server did not become ready (state ", status.state(), ")", tail));
+  }
+  RCBENCH_ASSIGN_OR_RETURN(auto ready, ParseReadyFile(status.ready_info()));
+  return ServerVarsFromReady(ready);
+}
+
+absl::Status RemoteTestbed::CheckServer() {
+  if (!server_started_) return absl::UnavailableError("server not started");
+  return absl::OkStatus();
+}
+
+absl::Status RemoteTestbed::StopServer() {
+  if (!server_started_ || !spec_.server) return absl::OkStatus();
+  server_started_ = false;
+  AgentClient* a = agent(ServerAgentName(spec_));
+  if (a == nullptr) return absl::OkStatus();
+  return a->StopService(spec_.server->service);
+}
+
+}  // namespace rcbench::controller

@@ -1,0 +1,114 @@
+#pragma once
+
+// The testbed seam: where an experiment's agents, load generators and server under test come
+// from. LocalTestbed starts rcbench-agent, rcbench-loadgen and rcbench-server as children on
+// 127.0.0.1 with ephemeral ports (local mode); RemoteTestbed connects to the hosts the spec
+// lists and starts the server through its agent. Used from one thread (the runner's).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "controller/child_process.h"
+#include "controller/clients.h"
+#include "controller/spec.h"
+#include "controller/template.h"
+
+namespace rcbench::controller {
+
+struct ServerLaunch {
+  std::vector<std::string> args;
+  std::vector<std::string> classes;
+  std::chrono::nanoseconds ready_timeout{std::chrono::seconds(15)};
+  std::string run_id;
+};
+
+class Testbed {
+ public:
+  virtual ~Testbed() = default;
+  // Brings the hosts up (local mode: starts the children) and checks their health.
+  virtual absl::Status Start() = 0;
+  virtual std::vector<std::string> agent_names() const = 0;
+  virtual std::vector<std::string> loadgen_names() const = 0;
+  // nullptr for an unknown name.
+  virtual AgentClient* agent(const std::string& name) = 0;
+  virtual LoadGenClient* loadgen(const std::string& name) = 0;
+  // Starts the server under test; returns the run-time template variables (server.http,
+  // server.http.CLASS, server.address, server.metrics).
+  virtual absl::StatusOr<TemplateVars> StartServer(const ServerLaunch& launch) = 0;
+  // OK while the server is up; UNAVAILABLE with the reason otherwise.
+  virtual absl::Status CheckServer() = 0;
+  virtual absl::Status StopServer() = 0;
+  // Stops everything Start started. Idempotent.
+  virtual void Stop() = 0;
+};
+
+// Turns a ready file's keys into template variables (http=ADDR -> server.http=http://ADDR).
+TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready);
+
+struct LocalTestbedOptions {
+  std::string bin_dir;   // where rcbench-agent, rcbench-loadgen, rcbench-server are
+  std::string work_dir;  // ready files and logs
+  std::string agent_config;  // passed as --config when set
+  std::string root_name = "rcbench";
+  std::chrono::nanoseconds agent_interval = std::chrono::seconds(1);
+  std::string server_binary = "rcbench-server";
+};
+
+class LocalTestbed : public Testbed {
+ public:
+  LocalTestbed(LocalTestbedOptions options, Clock& clock);
+  ~LocalTestbed() override;
+  absl::Status Start() override;
+  std::vector<std::string> agent_names() const override;
+  std::vector<std::string> loadgen_names() const override;
+  AgentClient* agent(const std::string& name) override;
+  LoadGenClient* loadgen(const std::string& name) override;
+  absl::StatusOr<TemplateVars> StartServer(const ServerLaunch& launch) override;
+  absl::Status CheckServer() override;
+  absl::Status StopServer() override;
+  void Stop() override;
+
+  // Addresses from the children's ready files (for logs and tests).
+  const std::map<std::string, std::string>& agent_ready() const { return agent_ready_; }
+  const std::map<std::string, std::string>& loadgen_ready() const { return loadgen_ready_; }
+
+ private:
+  absl::StatusOr<std::map<std::string, std::string>> StartChild(
+      const std::string& name, std::vector<std::string> argv,
+      std::unique_ptr<ChildProcess>* child);
+  std::string Binary(const std::string& name) const;
+
+  LocalTestbedOptions options_;
+  Clock& clock_;
+  std::unique_ptr<ChildProcess> agent_process_, loadgen_process_, server_process_;
+  std::map<std::string, std::string> agent_ready_, loadgen_ready_;
+  std::unique_ptr<AgentClient> agent_;
+  std::unique_ptr<LoadGenClient> loadgen_;
+  int server_starts_ = 0;
+};
+
+class RemoteTestbed : public Testbed {
+ public:
+  RemoteTestbed(const ExperimentSpec& spec, Clock& clock, RetryPolicy policy = {});
+  absl::Status Start() override;
+  std::vector<std::string> agent_names() const override;
+  std::vector<std::string> loadgen_names() const override;
+  AgentClient* agent(const std::string& name) override;
+  LoadGenClient* loadgen(const std::string& name) override;
+  absl::StatusOr<TemplateVars> StartServer(const ServerLaunch& launch) override;
+  absl::Status CheckServer() override;
+  absl::Status StopServer() override;
+  void Stop() override {}
+
+ private:
+  const ExperimentSpec& spec_;
+  std::map<std::string, std::unique_ptr<AgentClient>> agents_;
+  std::map<std::string, std::unique_ptr<LoadGenClient>> loadgens_;
+  bool server_started_ = false;
+};
+
+}  // namespace rcbench::controller
