@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -305,6 +306,73 @@ TEST_F(RcPrivilegedTest, DestroyingAContainerWithAMemberMovesItToTheParent) {
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_THAT(*members, Contains(Tid()));
   EXPECT_TRUE(reset.ok()) << reset;
+}
+
+// The v2 backend against a real kernel. On hybrid hosts the unified mount carries no cpu
+// controller, but v2 membership rules, threaded mode, cpu.stat usage and PSI are all there.
+TEST(RcV2KernelTest, ThreadedContainerBindsAThreadAndMeasuresItsCpu) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  ContainerSystem::Options options;
+  options.probe.root_name = UniqueRootName();
+  options.probe.force_backend = BackendKind::kV2;
+  options.probe.require_cpu = false;
+  auto opened = ContainerSystem::Open(options);
+  if (!opened.ok()) GTEST_SKIP() << "no usable cgroup v2 mount: " << opened.status();
+  std::unique_ptr<ContainerSystem> rc = *std::move(opened);
+  struct Cleanup {
+    ContainerSystem* rc;
+    ~Cleanup() {
+      absl::Status s = rc->Destroy("", /*recursive=*/true);
+      EXPECT_TRUE(s.ok()) << "cleanup: " << s;
+      EXPECT_FALSE(rc->fs().Exists(rc->layout().Primary().subtree_dir));
+    }
+  } cleanup{rc.get()};
+
+  auto server = rc->Create("server");
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(server->BindProcess().ok());  // the threaded domain holds the process
+  CreateOptions threaded;
+  threaded.threaded = true;
+  auto conn = rc->Create("server/conn", {}, threaded);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_EQ(
+      ReadText(rc->layout().ContainerDir(rc->layout().Primary(), "server/conn") + "/cgroup.type"),
+      "threaded\n");
+
+  absl::Status bind, reset;
+  bool was_member = false;
+  int64_t thread_cpu_ns = 0;
+  std::thread worker([&] {
+    bind = conn->BindThread();
+    if (!bind.ok()) return;
+    auto members = conn->Threads();
+    was_member =
+        members.ok() && std::find(members->begin(), members->end(), Tid()) != members->end();
+    const int64_t cpu0 = ThreadCpuNs();
+    while (ThreadCpuNs() - cpu0 < 300'000'000) {
+    }
+    thread_cpu_ns = ThreadCpuNs() - cpu0;
+    reset = rc->ResetThreadBinding();
+  });
+  worker.join();
+  ASSERT_TRUE(bind.ok()) << bind;
+  EXPECT_TRUE(was_member);
+  EXPECT_TRUE(reset.ok()) << reset;
+  auto usage = conn->ReadUsage();
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_NEAR(static_cast<double>(usage->cpu_usage_ns) / static_cast<double>(thread_cpu_ns), 1.0,
+              0.05);
+  if (access("/proc/pressure/cpu", R_OK) == 0) {
+    EXPECT_TRUE(usage->Has("psi"));
+  }
+  // Without the cpu controller there are no CPU attributes, and the error says why.
+  Attributes weight;
+  weight.cpu_weight = 200;
+  if (!rc->layout().Primary().Has("cpu")) {
+    absl::Status s = conn->SetAttributes(weight);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(s.message(), HasSubstr("cpu controller is not enabled"));
+  }
 }
 
 }  // namespace
