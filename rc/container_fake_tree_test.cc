@@ -103,6 +103,19 @@ TEST_F(RcHybridTest, CreateWithoutParentIsNotFound) {
   EXPECT_THAT(c.status().message(), HasSubstr("parent container 'missing'"));
 }
 
+TEST_F(RcHybridTest, CreateParentsMakesMissingAncestors) {
+  CreateOptions options;
+  options.create_parents = true;
+  Attributes a;
+  a.cpu_weight = 300;
+  auto c = rc_->Create("exp1/high/conn", a, options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(rc_->Exists("exp1"));
+  EXPECT_TRUE(rc_->Exists("exp1/high"));
+  EXPECT_EQ(rc_->OpenContainer("exp1")->GetAttributes()->cpu_weight, 100u);
+  EXPECT_EQ(c->GetAttributes()->cpu_weight, 300u);
+}
+
 TEST_F(RcHybridTest, CreatingAnExistingContainerNeedsExistOk) {
   ASSERT_TRUE(rc_->Create("web").ok());
   EXPECT_EQ(rc_->Create("web").status().code(), absl::StatusCode::kAlreadyExists);
