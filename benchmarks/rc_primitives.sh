@@ -19,14 +19,17 @@ paper = {  # µs, Banga et al. OSDI '99, §5.4
     "BM_ChangeThreadBinding_UserLevel": 1.04, "BM_ReadUsage": 2.04, "BM_SetAttributes": 2.10,
     "BM_GetAttributes": 2.10, "BM_MoveBetweenProcesses": 3.15, "BM_ObtainHandle": 1.90,
 }
-rows = {}
-for b in json.load(open(sys.argv[1]))["benchmarks"]:
+rows, cpu = {}, {}
+data = json.load(open(sys.argv[1]))
+print(f"# load average at start: {data['context'].get('load_avg', '?')}")
+for b in data["benchmarks"]:
     if b.get("aggregate_name") == "median":
         rows[b["run_name"]] = b["real_time"] / 1000.0  # ns -> µs
-print(f"{'operation':40} {'rcbench µs':>11} {'paper µs':>9}")
+        cpu[b["run_name"]] = b["cpu_time"] / 1000.0
+print(f"{'operation':40} {'wall µs':>9} {'cpu µs':>9} {'paper µs':>9}")
 for name, us in rows.items():
     p = paper.get(name)
-    print(f"{name:40} {us:11.3f} {p if p is not None else '':>9}")
+    print(f"{name:40} {us:9.3f} {cpu[name]:9.3f} {p if p is not None else '':>9}")
 k, u = rows.get("BM_ChangeThreadBinding_Kernel"), rows.get("BM_ChangeThreadBinding_UserLevel")
 if k and u:
     print(f"kernel migration / user-level switch: {k / u:.0f}x")

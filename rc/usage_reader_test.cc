@@ -17,7 +17,7 @@ std::unique_ptr<ContainerSystem> OpenOn(const FakeCgroupTree& tree) {
   return *ContainerSystem::Open(options);
 }
 
-TEST(UsageReaderTest, RereadsKeptOpenFilesWithoutReopening) {
+TEST(RcUsageReaderTest, RereadsKeptOpenFilesWithoutReopening) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   auto rc = OpenOn(tree);
   ASSERT_TRUE(rc->Create("web").ok());
@@ -32,7 +32,7 @@ TEST(UsageReaderTest, RereadsKeptOpenFilesWithoutReopening) {
   EXPECT_EQ(u->pids_current, 9u);
 }
 
-TEST(UsageReaderTest, AgreesWithContainerReadUsageOnV2) {
+TEST(RcUsageReaderTest, AgreesWithContainerReadUsageOnV2) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
   auto rc = OpenOn(tree);
   auto c = rc->Create("web");
@@ -51,7 +51,7 @@ TEST(UsageReaderTest, AgreesWithContainerReadUsageOnV2) {
   EXPECT_EQ(a->available, b->available);
 }
 
-TEST(UsageReaderTest, MalformedFileFailsAtOpen) {
+TEST(RcUsageReaderTest, MalformedFileFailsAtOpen) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   auto rc = OpenOn(tree);
   ASSERT_TRUE(rc->Create("web").ok());
@@ -61,7 +61,7 @@ TEST(UsageReaderTest, MalformedFileFailsAtOpen) {
   EXPECT_THAT(reader.status().message(), HasSubstr("memory.usage_in_bytes"));
 }
 
-TEST(UsageReaderTest, MissingContainerIsNotFound) {
+TEST(RcUsageReaderTest, MissingContainerIsNotFound) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   auto rc = OpenOn(tree);
   EXPECT_EQ(UsageReader::Open(*rc, "nope").status().code(), absl::StatusCode::kNotFound);
