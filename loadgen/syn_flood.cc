@@ -151,7 +151,7 @@ int RawSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, int 
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), 0);
+  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
   return n < 0 ? -errno : n;
 }
 
@@ -243,7 +243,7 @@ int PacketSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, i
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), 0);
+  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
   return n < 0 ? -errno : n;
 }
 
@@ -327,6 +327,15 @@ void RunSynSender(const SynPacketTemplate& tmpl, PacketOutput* out, Clock* clock
         continue;
       }
       if (r == -EINTR) continue;
+      if (r == -EAGAIN || r == -EWOULDBLOCK) {
+        // Socket buffer full (e.g. packets held for neighbour resolution): wait briefly, but
+        // never past the run's bound.
+        if (stop.load(std::memory_order_relaxed) || clock->MonotonicNanos() >= options.end_ns) {
+          break;
+        }
+        clock->SleepFor(std::chrono::microseconds(100));
+        continue;
+      }
       // ENOBUFS and the like: the queue is full; these packets are lost (counted).
       errors->fetch_add(static_cast<uint64_t>(n - done), std::memory_order_relaxed);
       break;
