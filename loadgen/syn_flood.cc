@@ -219,6 +219,9 @@ absl::StatusOr<std::unique_ptr<PacketOutput>> PacketSocketOutput::Open(const std
     }
     return absl::InternalError(absl::StrCat("packet socket: ", std::strerror(err)));
   }
+  // Like trafgen: skip the qdisc layer (the flood is paced by its own token bucket).
+  const int one = 1;
+  setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
   auto out = std::unique_ptr<PacketSocketOutput>(new PacketSocketOutput(fd));
   auto* ll = reinterpret_cast<sockaddr_ll*>(&out->link_);
   ll->sll_family = AF_PACKET;
