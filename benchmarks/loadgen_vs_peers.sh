@@ -28,6 +28,7 @@ for tool in nginx wrk httperf hping3 trafgen ip python3; do
 done
 
 tmp=$(mktemp -d /tmp/rcbench-loadgen-bench.XXXXXX)
+chmod 755 "$tmp"  # nginx workers run as nobody
 ns_tx=rcbbs$$
 ns_rx=rcbbr$$
 nginx_pid=
@@ -73,7 +74,7 @@ CONF
   taskset -c "$srv_cpu" nginx -c "$tmp/nginx.conf" -p "$tmp/ngx" &
   nginx_pid=$!
   for _ in $(seq 50); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/index.html" && return 0
+    curl --noproxy "*" -sf -o /dev/null "http://127.0.0.1:$port/index.html" && return 0
     sleep 0.1
   done
   echo "loadgen_vs_peers: nginx did not start" >&2; exit 1
@@ -82,13 +83,16 @@ CONF
 wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$tmp/out"; }
 json_field() { python3 -c "import json,sys; print(json.load(open('$tmp/out'))['$1'])"; }
 
-http_pair() {  # $1 = metric, $2 = extra wrk args, $3 = extra loadgen args
+http_pair() {  # $1 = metric (keepalive | close), $2 = extra loadgen args
   local url="http://127.0.0.1:$port/index.html" cpu n
-  cpu=$(timed taskset -c "$gen_cpu" wrk -t1 -c50 -d"${dur}s" $2 "$url")
+  local wrk_args=()
+  # wrk only recognises a header written "Name: value" (with the space).
+  [ "$1" = close ] && wrk_args=(-H "Connection: close")
+  cpu=$(timed taskset -c "$gen_cpu" wrk -t1 -c50 -d"${dur}s" "${wrk_args[@]}" "$url")
   n=$(wrk_requests)
   record "$1" wrk "$(python3 -c "print(round($n / $cpu))")"
   record "$1.rps" wrk "$(python3 -c "print(round($n / $dur))")"
-  cpu=$(timed taskset -c "$gen_cpu" "$bin" http -t1 -c50 -d"${dur}s" --json $3 "$url")
+  cpu=$(timed taskset -c "$gen_cpu" "$bin" http -t1 -c50 -d"${dur}s" --json $2 "$url")
   n=$(json_field requests)
   record "$1" rcbench "$(python3 -c "print(round($n / $cpu))")"
   record "$1.rps" rcbench "$(python3 -c "print(round($n / $dur))")"
@@ -148,9 +152,9 @@ if [[ " $sections " == *" http "* || " $sections " == *" close "* ]]; then
 fi
 for i in $(seq "$pairs"); do
   echo "pair $i"
-  [[ " $sections " == *" http "* ]] && http_pair keepalive "" ""
+  [[ " $sections " == *" http "* ]] && http_pair keepalive ""
   if [[ " $sections " == *" close "* ]]; then
-    http_pair close "-H Connection:close" "-H Connection:close --linger-zero"
+    http_pair close "-H Connection:close --linger-zero"
     httperf_run
   fi
 done
@@ -161,8 +165,13 @@ if [[ " $sections " == *" syn "* ]]; then
     echo "pair $i"
     syn_run hping3 timeout -s INT "$syn_dur" hping3 --flood -S -p 8080 -q 10.213.0.2
     syn_run trafgen timeout -s INT "$syn_dur" trafgen --dev "rcbba$$" --conf "$tmp/syn.trafgen" --cpus 1 -Q
-    syn_run rcbench "$bin" syn --target 10.213.0.2:8080 --spoof 10.99.0.0/16 -d "${syn_dur}s" \
+    # Same packets as trafgen's (one spoofed source, random port and sequence number)...
+    syn_run rcbench "$bin" syn --target 10.213.0.2:8080 --spoof 10.99.0.1/32 -d "${syn_dur}s" \
       --senders 1 --cpus "$gen_cpu" --interface "rcbba$$" --allow-target 10.213.0.0/30 --json
+    # ...and with sources drawn from a /16, where every RST needs a fresh route on the receiver.
+    syn_run rcbench-/16 "$bin" syn --target 10.213.0.2:8080 --spoof 10.99.0.0/16 \
+      -d "${syn_dur}s" --senders 1 --cpus "$gen_cpu" --interface "rcbba$$" \
+      --allow-target 10.213.0.0/30 --json
   done
 fi
 
@@ -195,4 +204,7 @@ show("close", "conn per generator CPU-s", ["wrk", "httperf"], {"wrk": 1.0, "http
 show("syn", "SYNs received per sender CPU-second (one core)", ["trafgen", "hping3"],
      {"trafgen": 1.0, "hping3": 4.0})
 show("syn.pps", "pps (wall clock, one core, shared machine)", ["trafgen", "hping3"], {})
+for m in ("syn", "syn.pps"):
+    if (m, "rcbench-/16") in med:
+        print(f"{m} with sources from a /16: rcbench {med[(m, 'rcbench-/16')]:,.0f}")
 PY
