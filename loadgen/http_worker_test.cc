@@ -169,6 +169,19 @@ TEST(HttpEngineTest, ClosedLoopKeepAliveReusesConnections) {
   EXPECT_EQ(totals[0].latency.total_count(), totals[0].requests_ok);
 }
 
+TEST(HttpEngineTest, KeepAliveReconnectsWhenTheServerSaysConnectionClose) {
+  TestHttpServer server([](const std::string&) {
+    return std::string("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+  });
+  auto w = OneClass(server.url(), 150);
+  w.mutable_http_classes(0)->set_keep_alive(true);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(1);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 10u);
+  EXPECT_GE(totals[0].connects_attempted, totals[0].requests_ok);
+  EXPECT_EQ(totals[0].errors[kReset], 0u);
+}
+
 TEST(HttpEngineTest, NonSuccessStatusIsCountedAsNon2xx) {
   TestHttpServer server([](const std::string&) { return TestHttpServer::Ok(4, 404); });
   auto w = OneClass(server.url(), 150);
