@@ -138,8 +138,9 @@ TEST(HttpEngineTest, OpenLoopConstantRateSendsTheScheduledCount) {
   c->mutable_open_loop()->set_rate_rps(2000);
   c->mutable_open_loop()->set_max_connections(16);
   const auto totals = RunToEnd(w);
-  // 2000/s over a 500 ms window is 1000 scheduled requests; allow 2% for the edges.
-  EXPECT_NEAR(static_cast<double>(totals[0].requests_sent), 1000.0, 20.0);
+  // 2000/s over a 500 ms window is 1000 scheduled requests; allow 3% for the window's end
+  // (arrivals due while the loop is descheduled at the very end are not sent after it).
+  EXPECT_NEAR(static_cast<double>(totals[0].requests_sent), 1000.0, 30.0);
   EXPECT_EQ(totals[0].errors[kLocal], 0u);
 }
 
