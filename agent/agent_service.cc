@@ -109,11 +109,17 @@ grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AgentServiceImpl::NoAdmin() const {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "this agent does not administer containers (see its log)");
+}
+
 grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext*,
                                                const rcbench::v1::CreateContainerRequest* req,
                                                rcbench::v1::ContainerInfo* resp) {
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
   auto info = admin_->Create(req->path(), req->attributes(), req->exist_ok());
   if (!info.ok()) return ToGrpcStatus(info.status());
   *resp = *info;
@@ -125,6 +131,7 @@ grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext*,
                                                rcbench::v1::ContainerInfo* resp) {
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
   auto info = admin_->Update(req->path(), req->attributes());
   if (!info.ok()) return ToGrpcStatus(info.status());
   *resp = *info;
@@ -135,6 +142,7 @@ grpc::Status AgentServiceImpl::DeleteContainer(grpc::ServerContext*,
                                                const rcbench::v1::DeleteContainerRequest* req,
                                                rcbench::v1::DeleteContainerResponse*) {
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
   return ToGrpcStatus(admin_->Delete(req->path(), req->recursive()));
 }
 
@@ -144,6 +152,7 @@ grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext*,
   if (absl::Status s = ValidateContainerPath(req->path_prefix(), /*allow_empty=*/true); !s.ok()) {
     return Invalid(s);
   }
+  if (admin_ == nullptr) return NoAdmin();
   auto list = admin_->List(req->path_prefix());
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (auto& info : *list) *resp->add_containers() = std::move(info);
