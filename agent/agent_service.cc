@@ -83,7 +83,6 @@ grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
     }
   }
   uint64_t after = req->resume_after_sequence();
-  bool first = true;
   if (after == 0) {
     // Start with the newest report.
     uint64_t last = agent_->ring().last_sequence();
@@ -91,18 +90,20 @@ grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
   }
   while (!ctx->IsCancelled() && !shutdown_) {
     ReportRing::Batch batch = agent_->ring().WaitAfter(after, std::chrono::milliseconds(200));
-    for (const ReportPtr& r : batch.reports) {
+    for (size_t i = 0; i < batch.reports.size(); ++i) {
+      const ReportPtr& r = batch.reports[i];
+      // A gap (the subscriber fell behind the ring) is reported on the report after it.
+      const uint64_t missed = i == 0 ? batch.missed : 0;
       bool ok;
-      if (req->path_prefixes_size() > 0 || (first && batch.missed > 0)) {
+      if (req->path_prefixes_size() > 0 || missed > 0) {
         UsageReport copy = req->path_prefixes_size() > 0 ? Filtered(*r, req->path_prefixes()) : *r;
-        if (first) copy.set_missed_reports(batch.missed);
+        copy.set_missed_reports(missed);
         ok = writer->Write(copy);
       } else {
         ok = writer->Write(*r);
       }
       if (!ok) return grpc::Status::OK;  // the subscriber went away
       after = r->sequence();
-      first = false;
     }
     if (batch.closed && batch.reports.empty()) break;
   }

@@ -57,28 +57,44 @@ struct Options {
   std::string mode = "auto";
 };
 
+struct RawRun {
+  double cpu_per_tick = 0;
+  uint64_t overruns = 0;  // boundaries missed, counted as the agent counts them
+};
+
 // The raw floor: kept-open descriptors, one pread each per tick, nothing else.
-double RawSecondsPerTick(const std::vector<std::string>& paths, std::chrono::nanoseconds interval,
+RawRun RawSecondsPerTick(const std::vector<std::string>& paths, std::chrono::nanoseconds interval,
                          std::chrono::nanoseconds duration) {
   std::vector<int> fds;
   for (const auto& p : paths) fds.push_back(open(p.c_str(), O_RDONLY | O_CLOEXEC));
   char buf[16384];
   const int ticks = static_cast<int>(std::max<int64_t>(1, duration / interval));
   auto next = std::chrono::steady_clock::now();
+  const auto end = next + duration;
   double cpu = 0;
-  for (int t = 0; t < ticks; ++t) {
+  RawRun run;
+  int done = 0;
+  while (done < ticks && std::chrono::steady_clock::now() < end) {
     double c0 = ThreadCpu();
     for (int fd : fds) {
       if (fd >= 0 && pread(fd, buf, sizeof(buf), 0) < 0) std::perror("pread");
     }
     cpu += ThreadCpu() - c0;
+    ++done;
     next += interval;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next) {
+      const int64_t missed = (now - next) / interval + 1;
+      run.overruns += static_cast<uint64_t>(missed);
+      next += missed * interval;
+    }
     std::this_thread::sleep_until(next);
   }
   for (int fd : fds) {
     if (fd >= 0) close(fd);
   }
-  return cpu / ticks;
+  run.cpu_per_tick = cpu / std::max(done, 1);
+  return run;
 }
 
 // The naive way, for context: open + read + close per file per tick (a few ticks only).
@@ -102,6 +118,8 @@ struct AgentRun {
   uint64_t samples = 0;
   uint64_t overruns = 0;
   double max_sample_seconds = 0;
+  double preads_per_sample = 0;
+  uint64_t rescans = 0;
 };
 
 AgentRun RunAgent(const CgroupLayout& layout, const std::string& root,
@@ -127,6 +145,8 @@ AgentRun RunAgent(const CgroupLayout& layout, const std::string& root,
   Agent::Stats s = agent.stats();
   AgentRun r;
   r.samples = s.samples;
+  r.preads_per_sample = static_cast<double>(s.sampler.preads) / std::max<uint64_t>(1, s.samples);
+  r.rescans = s.sampler.rescans;
   r.overruns = s.overruns;
   r.cpu_per_sample = s.sampler_cpu_seconds / static_cast<double>(std::max<uint64_t>(1, s.samples));
   for (size_t i = 0; i < kSampleDurationBuckets.size(); ++i) {
@@ -262,14 +282,20 @@ int main(int argc, char** argv) {
       "%d pairs of %s per interval\n",
       mode_name.c_str(), n, static_cast<double>(paths.size()) / static_cast<double>(n), o.pairs,
       FormatDuration(o.duration).c_str());
-  std::printf("%-9s %14s %14s %7s %14s %9s %9s %12s\n", "interval", "raw_us/cont", "agent_us/cont",
-              "ratio", "naive_us/cont", "overruns", "samples", "agent_core%");
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) < 0) load[0] = -1;
+  std::printf("load average at start: %.2f (%ld CPUs)\n", load[0], sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("%-9s %12s %13s %6s %14s %13s %15s %8s %11s\n", "interval", "raw_us/cont",
+              "agent_us/cont", "ratio", "naive_us/cont", "raw_overruns", "agent_overruns",
+              "samples", "agent_core%");
   int failed = 0;
   for (auto interval : o.intervals) {
     std::vector<double> raw, agent, naive, ratios;
-    uint64_t overruns = 0, samples = 0;
+    uint64_t overruns = 0, raw_overruns = 0, samples = 0;
     for (int p = 0; p < o.pairs; ++p) {
-      double r = RawSecondsPerTick(paths, interval, o.duration) / static_cast<double>(n);
+      RawRun rr = RawSecondsPerTick(paths, interval, o.duration);
+      raw_overruns += rr.overruns;
+      double r = rr.cpu_per_tick / static_cast<double>(n);
       AgentRun a = RunAgent(layout, root, interval, o.duration);
       double a_per = a.cpu_per_sample / static_cast<double>(n);
       raw.push_back(r * 1e6);
@@ -277,18 +303,25 @@ int main(int argc, char** argv) {
       ratios.push_back(a_per / r);
       naive.push_back(NaiveSecondsPerTick(paths) / static_cast<double>(n) * 1e6);
       overruns += a.overruns;
+      if (getenv("AGENT_OVERHEAD_DEBUG")) {
+        std::fprintf(stderr, "agent run: %llu samples, %.1f preads/sample, %llu rescans\n",
+                     static_cast<unsigned long long>(a.samples), a.preads_per_sample,
+                     static_cast<unsigned long long>(a.rescans));
+      }
       samples += a.samples;
     }
     double core_pct = Median(agent) * 1e-6 * static_cast<double>(n) /
                       (static_cast<double>(interval.count()) * 1e-9) * 100;
-    std::printf("%-9s %14.2f %14.2f %7.2f %14.2f %9llu %9llu %12.2f\n",
+    std::printf("%-9s %12.2f %13.2f %6.2f %14.2f %13llu %15llu %8llu %11.2f\n",
                 FormatDuration(interval).c_str(), Median(raw), Median(agent), Median(ratios),
-                Median(naive), static_cast<unsigned long long>(overruns),
-                static_cast<unsigned long long>(samples), core_pct);
+                Median(naive), static_cast<unsigned long long>(raw_overruns),
+                static_cast<unsigned long long>(overruns), static_cast<unsigned long long>(samples),
+                core_pct);
+    std::fflush(stdout);
     if (overruns > 0) ++failed;
   }
   std::printf(
       "(medians over pairs; ratio = agent / raw pread of the same files, target <= 1.5; "
-      "overruns must be 0)\n");
+      "overruns: interval boundaries missed by the agent and by the bare pread loop)\n");
   return failed ? 1 : 0;
 }
