@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
-#include "agent/cgroup_container_admin.h"
 #include "agent/host_facts.h"
+#include "agent/rc_container_admin.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -42,7 +42,16 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
       config.sockets ? std::make_unique<SockDiagDumper>() : nullptr, RealClock::Get());
 
   std::string root = config.root == "/" ? "" : config.root;
-  s->admin_ = std::make_unique<CgroupContainerAdmin>(options.layout, root, config.host);
+  if (options.manage_containers && !root.empty()) {
+    rc::ContainerSystem::Options rco;
+    rco.probe.root_name = root;
+    auto system = rc::ContainerSystem::Open(rco);
+    if (system.ok()) {
+      s->admin_ = std::make_unique<RcContainerAdmin>(std::move(*system), config.host);
+    } else {
+      RCBENCH_LOG(WARNING) << "container admin unavailable: " << system.status();
+    }
+  }
   std::string state_dir = options.state_dir;
   if (state_dir.empty()) {
     char tmpl[] = "/tmp/rcbench-agent-XXXXXX";

@@ -25,6 +25,9 @@ struct ServerOptions {
   std::string proc_dir = "/proc";
   std::string sysctl_dir = "/proc/sys";
   std::string state_dir;  // "" = a new directory under /tmp
+  // Administer containers through rc/ on this host (false for fake trees: admin RPCs and
+  // services then fail with FAILED_PRECONDITION).
+  bool manage_containers = true;
 };
 
 class AgentServer {

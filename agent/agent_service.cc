@@ -83,7 +83,6 @@ grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
     }
   }
   uint64_t after = req->resume_after_sequence();
-  bool first = true;
   if (after == 0) {
     // Start with the newest report.
     uint64_t last = agent_->ring().last_sequence();
@@ -91,22 +90,29 @@ grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
   }
   while (!ctx->IsCancelled() && !shutdown_) {
     ReportRing::Batch batch = agent_->ring().WaitAfter(after, std::chrono::milliseconds(200));
-    for (const ReportPtr& r : batch.reports) {
+    for (size_t i = 0; i < batch.reports.size(); ++i) {
+      const ReportPtr& r = batch.reports[i];
+      // A gap (the subscriber fell behind the ring) is reported on the report after it.
+      const uint64_t missed = i == 0 ? batch.missed : 0;
       bool ok;
-      if (req->path_prefixes_size() > 0 || (first && batch.missed > 0)) {
+      if (req->path_prefixes_size() > 0 || missed > 0) {
         UsageReport copy = req->path_prefixes_size() > 0 ? Filtered(*r, req->path_prefixes()) : *r;
-        if (first) copy.set_missed_reports(batch.missed);
+        copy.set_missed_reports(missed);
         ok = writer->Write(copy);
       } else {
         ok = writer->Write(*r);
       }
       if (!ok) return grpc::Status::OK;  // the subscriber went away
       after = r->sequence();
-      first = false;
     }
     if (batch.closed && batch.reports.empty()) break;
   }
   return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::NoAdmin() const {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "this agent does not administer containers (see its log)");
 }
 
 grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext*,
@@ -114,6 +120,7 @@ grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext*,
                                                rcbench::v1::ContainerInfo* resp) {
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
   auto info = admin_->Create(req->path(), req->attributes(), req->exist_ok());
   if (!info.ok()) return ToGrpcStatus(info.status());
   *resp = *info;
@@ -125,6 +132,7 @@ grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext*,
                                                rcbench::v1::ContainerInfo* resp) {
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
   auto info = admin_->Update(req->path(), req->attributes());
   if (!info.ok()) return ToGrpcStatus(info.status());
   *resp = *info;
@@ -135,6 +143,7 @@ grpc::Status AgentServiceImpl::DeleteContainer(grpc::ServerContext*,
                                                const rcbench::v1::DeleteContainerRequest* req,
                                                rcbench::v1::DeleteContainerResponse*) {
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
   return ToGrpcStatus(admin_->Delete(req->path(), req->recursive()));
 }
 
@@ -144,6 +153,7 @@ grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext*,
   if (absl::Status s = ValidateContainerPath(req->path_prefix(), /*allow_empty=*/true); !s.ok()) {
     return Invalid(s);
   }
+  if (admin_ == nullptr) return NoAdmin();
   auto list = admin_->List(req->path_prefix());
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (auto& info : *list) *resp->add_containers() = std::move(info);

@@ -22,6 +22,7 @@ class AgentServiceImpl final : public rcbench::v1::Agent::Service {
   AgentServiceImpl(Agent* agent, ContainerAdmin* admin, ServiceManager* services,
                    SysctlStore* sysctls, FactsFn facts);
 
+  // `admin` and `services` may be null when this agent administers no containers.
   // Ends every open subscription (their streams finish with OK) so the server can shut down.
   void Shutdown();
 
@@ -56,6 +57,8 @@ class AgentServiceImpl final : public rcbench::v1::Agent::Service {
                               rcbench::v1::RestoreSysctlsResponse* resp) override;
 
  private:
+  grpc::Status NoAdmin() const;
+
   Agent* agent_;
   ContainerAdmin* admin_;
   ServiceManager* services_;

@@ -8,13 +8,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/cgroup_container_admin.h"
 #include "agent/host_facts.h"
-#include "agent/testing/fake_cgroup_tree.h"
+#include "agent/rc_container_admin.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "rc/testing/fake_cgroup_tree.h"
 #include "rcbench/v1/agent.grpc.pb.h"
 
 namespace rcbench::agent {
@@ -34,10 +34,16 @@ std::string Slurp(const std::string& path) {
 class AgentServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tree_.AddContainer("rcbench", "web");
-    tree_.AddContainer("rcbench", "db");
+    rc::ContainerSystem::Options rco;
+    rco.fs = tree_.fs();
+    auto system = rc::ContainerSystem::Open(rco);
+    ASSERT_TRUE(system.ok()) << system.status();
+    layout_ = CgroupLayout::FromRc((*system)->layout(), *tree_.fs());
+    admin_ = std::make_unique<RcContainerAdmin>(std::move(*system), "h1");
+    ASSERT_TRUE(admin_->Create("web", {}, false).ok());
+    ASSERT_TRUE(admin_->Create("db", {}, false).ok());
     SamplerOptions so;
-    so.layout = tree_.layout();
+    so.layout = layout_;
     auto sampler = CgroupSampler::Create(so, &clock_);
     ASSERT_TRUE(sampler.ok());
     AgentOptions ao;
@@ -45,7 +51,6 @@ class AgentServiceTest : public ::testing::Test {
     ao.interval = std::chrono::seconds(1);
     ao.retention = std::chrono::seconds(5);  // five reports
     agent_ = std::make_unique<Agent>(ao, std::move(*sampler), nullptr, nullptr, &clock_);
-    admin_ = std::make_unique<CgroupContainerAdmin>(tree_.layout(), "rcbench", "h1");
 
     std::map<std::string, ServiceSpec> specs;
     specs["ready"] = {"ready",
@@ -61,17 +66,17 @@ class AgentServiceTest : public ::testing::Test {
         "fails", {"/bin/sh", "-c", "echo first >&2; echo boom: $GREETING >&2; exit 3"},
         {},      "svc/fails",
         "",      {{"GREETING", "hello"}}};
-    state_dir_ = tree_.base() + "/state";
+    state_dir_ = tree_.root() + "/state";
     services_ = std::make_unique<ServiceManager>(specs, admin_.get(), state_dir_, "h1");
 
-    sys_dir_ = tree_.base() + "/sys";
+    sys_dir_ = tree_.root() + "/procsys";
     std::filesystem::create_directories(sys_dir_ + "/net/ipv4");
     std::filesystem::create_directories(sys_dir_ + "/net/core");
     std::ofstream(sys_dir_ + "/net/ipv4/tcp_syncookies") << "1\n";
     std::ofstream(sys_dir_ + "/net/core/somaxconn") << "4096\n";
     sysctls_ = std::make_unique<SysctlStore>(sys_dir_,
                                              std::vector<std::string>{"net.ipv4.tcp_syncookies"});
-    CgroupLayout layout = tree_.layout();
+    CgroupLayout layout = layout_;
     SysctlStore* sysctls = sysctls_.get();
     impl_ = std::make_unique<AgentServiceImpl>(
         agent_.get(), admin_.get(), services_.get(), sysctls_.get(),
@@ -113,10 +118,12 @@ class AgentServiceTest : public ::testing::Test {
     }
   }
 
-  testing::FakeCgroupTree tree_{rcbench::v1::CGROUP_MODE_V2};
+  // Declared first: destroyed last, after everything that uses its files.
+  rc::testing::FakeCgroupTree tree_{rc::testing::FakeCgroupTree::Kind::kV2};
+  CgroupLayout layout_;
   rcbench::testing::FakeClock clock_;
   std::unique_ptr<Agent> agent_;
-  std::unique_ptr<CgroupContainerAdmin> admin_;
+  std::unique_ptr<RcContainerAdmin> admin_;
   std::unique_ptr<ServiceManager> services_;
   std::unique_ptr<SysctlStore> sysctls_;
   std::unique_ptr<AgentServiceImpl> impl_;
@@ -220,7 +227,7 @@ TEST_F(AgentServiceTest, ContainerPathsEscapingTheSubtreeAreInvalidArgument) {
               grpc::StatusCode::INVALID_ARGUMENT)
         << path;
   }
-  EXPECT_FALSE(std::filesystem::exists(tree_.base() + "/etc"));
+  EXPECT_FALSE(tree_.Exists("/sys/fs/etc"));
 }
 
 TEST_F(AgentServiceTest, CreatedContainerIsListedSampledAndDeleted) {
@@ -231,7 +238,7 @@ TEST_F(AgentServiceTest, CreatedContainerIsListedSampledAndDeleted) {
   v1::ContainerInfo info;
   ASSERT_TRUE(stub_->CreateContainer(&c1, create, &info).ok());
   EXPECT_EQ(info.id().path(), "exp1/high");
-  EXPECT_EQ(Slurp(tree_.Dir("unified", "rcbench", "exp1/high") + "/cpu.weight"), "200");
+  EXPECT_EQ(tree_.Read("/sys/fs/cgroup/rcbench/exp1/high/cpu.weight"), "200");
 
   grpc::ClientContext c2;
   v1::ListContainersRequest list;
@@ -255,7 +262,7 @@ TEST_F(AgentServiceTest, CreatedContainerIsListedSampledAndDeleted) {
   grpc::ClientContext c4;
   del.set_recursive(true);
   EXPECT_TRUE(stub_->DeleteContainer(&c4, del, &resp).ok());
-  EXPECT_FALSE(std::filesystem::exists(tree_.Dir("unified", "rcbench", "exp1")));
+  EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/rcbench/exp1"));
 }
 
 TEST_F(AgentServiceTest, CreatingAnExistingContainerNeedsExistOk) {
@@ -323,8 +330,8 @@ TEST_F(AgentServiceTest, DeclaredServiceStartsInItsContainerReportsReadyAndStops
   EXPECT_EQ(st.state(), v1::ServiceStatus::STATE_RUNNING);
   EXPECT_EQ(st.ready_info(), "listen=127.0.0.1:1");
   EXPECT_EQ(st.container().path(), "svc/ready");
-  EXPECT_EQ(Slurp(tree_.Dir("unified", "rcbench", "svc/ready") + "/cgroup.procs"),
-            std::to_string(st.pid()));
+  EXPECT_EQ(tree_.Read("/sys/fs/cgroup/rcbench/svc/ready/cgroup.procs"),
+            std::to_string(st.pid()) + "\n");
 
   grpc::ClientContext c2;
   v1::StartServiceRequest again = req;

@@ -123,6 +123,9 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
           "argument '", arg.substr(0, 100), "' is not allowed for service '", spec.name, "'"));
     }
   }
+  if (admin_ == nullptr) {
+    return absl::FailedPreconditionError("this agent does not administer containers");
+  }
   std::string container = req.container().empty() ? spec.container : req.container();
   if (absl::Status s = ValidateContainerPath(container); !s.ok()) return s;
 

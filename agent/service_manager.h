@@ -30,7 +30,8 @@ namespace rcbench::agent {
 
 class ServiceManager {
  public:
-  // `admin` must outlive this. `state_dir` holds logs and ready files (created if missing).
+  // `admin` must outlive this (null: Start fails with FAILED_PRECONDITION). `state_dir` holds logs
+  // and ready files (created if missing).
   ServiceManager(std::map<std::string, ServiceSpec> specs, ContainerAdmin* admin,
                  std::string state_dir, std::string host);
   // Stops every running service (SIGTERM, then SIGKILL after 2 s).
