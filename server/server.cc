@@ -251,19 +251,24 @@ void Worker::Ready(Dispatchable* d) {
 }
 
 void Worker::DispatchOne() {
-  // One event per turn of the loop, so events that became ready meanwhile compete with the
-  // queued ones for the next slot.
-  if (auto* d = static_cast<Dispatchable*>(queue_->Pop())) {
+  // Like the paper's select() loop: each turn handles, in container order, as many events as
+  // were ready when it began, then lets the reactor poll again. Re-polling after every single
+  // event would cost an epoll_wait per event; events that become ready during a turn compete
+  // for the next one.
+  size_t batch = queue_->size();
+  bool switched = false;
+  for (size_t i = 0; i < batch; ++i) {
+    auto* d = static_cast<Dispatchable*>(queue_->Pop());
+    if (!d) break;
     if (accounting()) {
       // The loop's thread is "bound" to the event's container while it handles it (rc's
       // user-level accounting: a cheap-clock switch, reconciled with the thread's CPU clock).
       rc::ThreadAccounting::SwitchTo(d->Logical());
-      d->OnDispatch();
-      rc::ThreadAccounting::SwitchTo(nullptr);
-    } else {
-      d->OnDispatch();
+      switched = true;
     }
+    d->OnDispatch();
   }
+  if (switched) rc::ThreadAccounting::SwitchTo(nullptr);
   if (!queue_->empty()) {
     asio::post(io_, [this] { DispatchOne(); });
   } else {
