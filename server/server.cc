@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -120,6 +121,7 @@ class Worker {
     if (shared->policy != EventQueue::Policy::kFifo) {
       queue_.emplace(shared->policy, shared->logical, shared->clock);
     }
+    latency_.resize(shared->logical.size());
   }
   ~Worker();
 
@@ -138,6 +140,17 @@ class Worker {
   // Takes ownership of an accepted descriptor.
   void Adopt(int fd, const IpAddress& peer, uint16_t peer_port, int class_id);
   void Release(Connection* c);
+  void RecordLatency(int container, int64_t ns) {
+    std::lock_guard<std::mutex> lock(latency_mu_);
+    latency_[container].Record(static_cast<uint64_t>(ns));
+  }
+  // Adds this loop's latency histograms into `out` (one per container).
+  void MergeLatency(std::vector<LatencyHistogram>* out) {
+    std::lock_guard<std::mutex> lock(latency_mu_);
+    for (size_t i = 0; i < latency_.size() && i < out->size(); ++i) {
+      (*out)[i].Merge(latency_[i]).IgnoreError();
+    }
+  }
 
  private:
   void DispatchOne();
@@ -152,6 +165,9 @@ class Worker {
   std::optional<EventQueue> queue_;
   bool dispatch_posted_ = false;
   uint64_t connection_serial_ = 0;
+  // Written by this loop, read by scrapes from other threads.
+  std::mutex latency_mu_;
+  std::vector<LatencyHistogram> latency_;
   Connection* live_ = nullptr;  // intrusive list of open connections
   std::vector<Connection*> free_;
   friend class Connection;
@@ -502,6 +518,7 @@ void Connection::OnWrite(const boost::system::error_code& ec) {
   if (state_ == State::kClosed) return MaybeRelease();
   int64_t now = worker_->clock().MonotonicNanos();
   stats().RecordRequest(status_, now - request_start_ns_);
+  worker_->RecordLatency(container, now - request_start_ns_);
   if (ec) {
     worker_->shared().metrics->CountError(ConnError::kReset);
     return CloseNow();
@@ -891,6 +908,11 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
       return v;
     };
   }
+  sources.latency = [this] {
+    std::vector<LatencyHistogram> v(shared_.logical.size());
+    for (auto& w : workers_) w->MergeLatency(&v);
+    return v;
+  };
   sources.listeners = [this] {
     std::vector<MetricsSources::ListenerInfo> v;
     for (auto& l : listeners_) v.push_back(l->Info());
