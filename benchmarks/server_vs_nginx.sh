@@ -4,12 +4,12 @@
 # rcbench-server with containers on vs off. Server pinned to core 0, wrk to core 1 (ANCHORS.md).
 # Prints medians of requests/s and requests per server CPU-second and the ratios.
 #
-# Usage: benchmarks/server_vs_nginx.sh   (env: DURATION=10s PAIRS=3 CONNECTIONS=50)
+# Usage: benchmarks/server_vs_nginx.sh   (env: DURATION=10s PAIRS=5 CONNECTIONS=50)
 # Writes nothing outside a temp dir; everything it starts is stopped on exit.
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
-PAIRS=${PAIRS:-3}
+PAIRS=${PAIRS:-5}
 CONNECTIONS=${CONNECTIONS:-50}
 BIN=${RCBENCH_BIN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
 SERVER_CORE=0
@@ -88,16 +88,19 @@ pid_of() {
     *) grep '^pid=' "$tmp/$1.ready" | cut -d= -f2 ;;
   esac
 }
-# utime + stime of the given processes, in clock ticks.
-cpu_ticks() {
+# CPU time of every thread of the given processes, in ns (/proc/PID/task/TID/schedstat: far
+# finer than the 10 ms ticks of /proc/PID/stat, which matters when a loaded machine gives a
+# server only a second of CPU per run).
+cpu_ns() {
   local total=0
   for p in $1; do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    for t in /proc/"$p"/task/*/schedstat; do
+      total=$((total + $(awk '{print $1}' "$t")))
+    done
   done
   echo "$total"
 }
 
-hz=$(getconf CLK_TCK)
 echo "# server_vs_nginx: wrk -t1 -c$CONNECTIONS -d$DURATION, $PAIRS rounds, server core $SERVER_CORE, wrk core $CLIENT_CORE"
 echo "mode server round req_per_s server_cpu_s req_per_cpu_s"
 for mode in keepalive close; do
@@ -106,14 +109,14 @@ for mode in keepalive close; do
   for round in $(seq "$PAIRS"); do
     for s in "${servers[@]}"; do
       procs=$(pid_of "$s")
-      before=$(cpu_ticks "$procs")
+      before=$(cpu_ns "$procs")
       out=$(taskset -c $CLIENT_CORE wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "${header[@]}" "$(url_of "$s")")
-      after=$(cpu_ticks "$procs")
+      after=$(cpu_ns "$procs")
       rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
       reqs=$(awk '/requests in/ {print $1}' <<<"$out")
       errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
       [ -n "$errors" ] && echo "# $s $mode: $errors" >&2
-      cpu=$(awk -v t=$((after - before)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')
+      cpu=$(awk -v t=$((after - before)) 'BEGIN {printf "%.3f", t / 1e9}')
       per_cpu=$(awk -v r="$reqs" -v c="$cpu" 'BEGIN {printf "%.0f", (c > 0 ? r / c : 0)}')
       echo "$mode $s $round $rps $cpu $per_cpu" | tee -a "$tmp/results"
     done
