@@ -66,6 +66,13 @@ absl::StatusOr<ClassConfig> ParseClassSpec(absl::string_view spec) {
   for (absl::string_view item : absl::StrSplit(kv.second, ',')) {
     if (absl::ConsumePrefix(&item, "weight=")) {
       RCBENCH_ASSIGN_OR_RETURN(c.weight, ParsePositive("weight", item, 10000));
+    } else if (absl::ConsumePrefix(&item, "min-share=")) {
+      auto f = ParseFraction(item);
+      if (!f.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("min-share=\"", item, "\": expected a percentage, e.g. 20%"));
+      }
+      c.min_share = *f;
     } else if (absl::ConsumePrefix(&item, "priority=")) {
       if (!absl::SimpleAtoi(item, &c.priority) || c.priority < -100 || c.priority > 100) {
         return absl::InvalidArgumentError(
@@ -123,7 +130,8 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
   --threads N                threads arch: worker loops (per class with --containers on)
   --containers on|off        resource containers (default off: the unmodified system)
   --favour-high              containers off: dispatch by class priority in user space
-  --class NAME=ITEMS         ITEMS: prefixes, weight=N (1..10000), priority=N (-100..100)
+  --class NAME=ITEMS         ITEMS: prefixes, weight=N (1..10000), priority=N (-100..100),
+                             min-share=PCT (CPU share kept while higher priorities are busy)
   --syn-filter CIDR          drop SYNs from CIDR at the listeners (classic BPF socket filter)
   --vhost NAME=DOCROOT[,share=N]  virtual server selected by Host, its own container
   --docroot DIR              files served from memory (default: a generated 1 KiB /index.html)
@@ -137,7 +145,6 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
   --max-body-size SIZE       larger bodies get 413 (default 1MiB)
   --backlog N                listen backlog (default 4096)
   --container-root NAME      subtree of the kernel containers (default rcbench)
-  --cgroup-root DIR          cgroup file system (default /sys/fs/cgroup)
   --die-with-parent          exit when the parent process dies
   --log-level LEVEL          debug|info|warning|error
   --help
@@ -258,8 +265,6 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
     } else if (flag == "container-root") {
       if (!ValidName(value)) return FlagError(flag, value, "[A-Za-z0-9_-]{1,32}");
       c.container_root = value;
-    } else if (flag == "cgroup-root") {
-      c.cgroup_root = value;
     } else if (flag == "log-level") {
       auto level = ParseLogLevel(value);
       if (!level.ok()) return FlagError(flag, value, "debug, info, warning or error");

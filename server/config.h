@@ -26,6 +26,8 @@ struct ClassConfig {
   uint32_t weight = 100;
   // Strict tier: ready work of a higher priority is dispatched before any lower one's.
   int priority = 0;
+  // Fraction of the loop's recent time this class gets even while higher priorities are busy.
+  double min_share = 0;
 };
 
 // `--listen-class NAME=ADDR`: a listen socket whose connections all belong to class NAME.
@@ -76,7 +78,6 @@ struct ServerConfig {
   uint64_t max_cache_bytes = 256 << 20;
   int backlog = 4096;
   std::string container_root = "rcbench";
-  std::string cgroup_root = "/sys/fs/cgroup";
   bool die_with_parent = false;
   LogLevel log_level = LogLevel::kInfo;
 
@@ -90,7 +91,8 @@ struct ServerConfig {
 absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
                                               absl::string_view default_cgi_dir = "");
 
-// Class spec: "NAME=ITEM,ITEM..." where an item is a prefix, weight=N or priority=N.
+// Class spec: "NAME=ITEM,ITEM..." where an item is a prefix, weight=N, priority=N or
+// min-share=PCT.
 absl::StatusOr<ClassConfig> ParseClassSpec(absl::string_view spec);
 // Vhost spec: "NAME=DOCROOT[,share=N]".
 absl::StatusOr<VhostConfig> ParseVhostSpec(absl::string_view spec);

@@ -1,14 +1,15 @@
 #include "server/event_queue.h"
 
-#include <algorithm>
-
 namespace rcbench::server {
 
-EventQueue::EventQueue(Policy policy, std::vector<ContainerSpec> containers) : policy_(policy) {
-  containers_.resize(std::max<size_t>(containers.size(), 1));
-  for (size_t i = 0; i < containers.size(); ++i) {
-    containers_[i].spec = containers[i];
-    if (containers_[i].spec.weight == 0) containers_[i].spec.weight = 1;
+EventQueue::EventQueue(Policy policy, std::vector<std::shared_ptr<rc::LogicalContainer>> logical,
+                       Clock* clock)
+    : policy_(policy), logical_(std::move(logical)) {
+  if (logical_.empty()) logical_.push_back(rc::LogicalContainer::Create("default"));
+  if (policy_ == Policy::kWeighted) {
+    scheduler_.emplace(rc::EventScheduler<EventNode*>::Options{}, clock);
+  } else {
+    fifos_.resize(policy_ == Policy::kFifo ? 1 : logical_.size());
   }
 }
 
@@ -33,45 +34,43 @@ EventNode* EventQueue::TakeHead(Fifo& f) {
 void EventQueue::Push(EventNode* node) {
   node->seq = next_seq_++;
   ++size_;
-  if (policy_ == Policy::kFifo) {
-    Append(all_, node);
-    return;
+  size_t c = static_cast<size_t>(node->container) % logical_.size();
+  switch (policy_) {
+    case Policy::kFifo:
+      return Append(fifos_[0], node);
+    case Policy::kPriority:
+      return Append(fifos_[c], node);
+    case Policy::kWeighted:
+      return scheduler_->Push(logical_[c], node);
   }
-  Container& c = containers_[static_cast<size_t>(node->container) % containers_.size()];
-  if (!c.fifo.head) {
-    // A container that was idle does not bank credit: it resumes at the current virtual time,
-    // so it cannot monopolise the loop after a quiet period (start-time fair queueing).
-    c.vtime = std::max(c.vtime, virtual_now_);
-  }
-  Append(c.fifo, node);
 }
 
 EventNode* EventQueue::Pop() {
   if (size_ == 0) return nullptr;
   --size_;
-  if (policy_ == Policy::kFifo) return TakeHead(all_);
-  Container* best = nullptr;
-  for (Container& c : containers_) {
-    if (!c.fifo.head) continue;
-    if (!best || c.spec.priority > best->spec.priority) {
-      best = &c;
-      continue;
+  switch (policy_) {
+    case Policy::kFifo:
+      return TakeHead(fifos_[0]);
+    case Policy::kPriority: {
+      size_t best = fifos_.size();
+      for (size_t i = 0; i < fifos_.size(); ++i) {
+        if (!fifos_[i].head) continue;
+        if (best == fifos_.size() || logical_[i]->priority() > logical_[best]->priority() ||
+            (logical_[i]->priority() == logical_[best]->priority() &&
+             fifos_[i].head->seq < fifos_[best].head->seq)) {
+          best = i;
+        }
+      }
+      return TakeHead(fifos_[best]);
     }
-    if (c.spec.priority < best->spec.priority) continue;
-    if (policy_ == Policy::kWeighted && c.vtime != best->vtime) {
-      if (c.vtime < best->vtime) best = &c;
-    } else if (c.fifo.head->seq < best->fifo.head->seq) {
-      best = &c;
-    }
+    case Policy::kWeighted:
+      return scheduler_->Pop()->event;
   }
-  virtual_now_ = std::max(virtual_now_, best->vtime);
-  return TakeHead(best->fifo);
+  return nullptr;
 }
 
-void EventQueue::Charge(int container, int64_t nanos) {
-  if (policy_ != Policy::kWeighted || nanos <= 0) return;
-  Container& c = containers_[static_cast<size_t>(container) % containers_.size()];
-  c.vtime += static_cast<double>(nanos) / c.spec.weight;
+void EventQueue::MarkIdle() {
+  if (scheduler_) scheduler_->MarkIdle();
 }
 
 }  // namespace rcbench::server

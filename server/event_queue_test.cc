@@ -3,7 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <deque>
-#include <string>
+
+#include "common/testing/fake_clock.h"
 
 namespace rcbench::server {
 namespace {
@@ -17,8 +18,14 @@ std::deque<EventNode> Backlog(int container, int count) {
 
 constexpr int kLow = 0, kHigh = 1;
 
+std::vector<std::shared_ptr<rc::LogicalContainer>> Classes(rc::LogicalAttributes low,
+                                                           rc::LogicalAttributes high) {
+  return {rc::LogicalContainer::Create("low", nullptr, low),
+          rc::LogicalContainer::Create("high", nullptr, high)};
+}
+
 TEST(EventQueueTest, FifoKeepsArrivalOrder) {
-  EventQueue q(EventQueue::Policy::kFifo, {{0, 100}, {5, 100}});
+  EventQueue q(EventQueue::Policy::kFifo, Classes({}, {.priority = 5}));
   auto low = Backlog(kLow, 3), high = Backlog(kHigh, 1);
   q.Push(&low[0]);
   q.Push(&high[0]);
@@ -30,7 +37,7 @@ TEST(EventQueueTest, FifoKeepsArrivalOrder) {
 }
 
 TEST(EventQueueTest, PriorityServesHighBacklogBeforeLow) {
-  EventQueue q(EventQueue::Policy::kPriority, {{0, 100}, {1, 100}});
+  EventQueue q(EventQueue::Policy::kPriority, Classes({}, {.priority = 1}));
   auto low = Backlog(kLow, 100), high = Backlog(kHigh, 10);
   for (auto& n : low) q.Push(&n);
   for (auto& n : high) q.Push(&n);
@@ -39,19 +46,22 @@ TEST(EventQueueTest, PriorityServesHighBacklogBeforeLow) {
   EXPECT_TRUE(q.empty());
 }
 
-TEST(EventQueueTest, PriorityIsFifoWithinAContainer) {
-  EventQueue q(EventQueue::Policy::kPriority, {{0, 100}});
-  auto low = Backlog(kLow, 3);
-  for (auto& n : low) q.Push(&n);
+TEST(EventQueueTest, PriorityIsFifoAmongEqualPriorities) {
+  EventQueue q(EventQueue::Policy::kPriority, Classes({}, {}));
+  auto low = Backlog(kLow, 2), high = Backlog(kHigh, 1);
+  q.Push(&low[0]);
+  q.Push(&high[0]);
+  q.Push(&low[1]);
   EXPECT_EQ(q.Pop(), &low[0]);
+  EXPECT_EQ(q.Pop(), &high[0]);
   EXPECT_EQ(q.Pop(), &low[1]);
-  EXPECT_EQ(q.Pop(), &low[2]);
 }
 
-// Under a backlog of both, equal-priority containers get dispatch slots in proportion to their
-// weights when every event costs the same.
+// Each handled event costs 1 ms of (fake) time; under a backlog of both, equal-priority
+// containers get dispatch slots in proportion to their weights.
 TEST(EventQueueTest, WeightedSharesSlotsByWeightUnderBacklog) {
-  EventQueue q(EventQueue::Policy::kWeighted, {{0, 100}, {0, 300}});
+  testing::FakeClock clock;
+  EventQueue q(EventQueue::Policy::kWeighted, Classes({.weight = 100}, {.weight = 300}), &clock);
   auto low = Backlog(kLow, 400), high = Backlog(kHigh, 400);
   for (size_t i = 0; i < 400; ++i) {
     q.Push(&low[i]);
@@ -59,59 +69,58 @@ TEST(EventQueueTest, WeightedSharesSlotsByWeightUnderBacklog) {
   }
   int served[2] = {0, 0};
   for (int i = 0; i < 400; ++i) {
-    EventNode* n = q.Pop();
-    ++served[n->container];
-    q.Charge(n->container, 1000);
+    ++served[q.Pop()->container];
+    clock.Advance(std::chrono::milliseconds(1));
   }
-  EXPECT_NEAR(served[kHigh], 300, 5);
-  EXPECT_NEAR(served[kLow], 100, 5);
+  EXPECT_NEAR(served[kHigh], 300, 10);
+  EXPECT_NEAR(served[kLow], 100, 10);
 }
 
-// The high class with light load goes first even though the low class has a deep backlog:
-// its usage is far below its share.
-TEST(EventQueueTest, WeightedServesLightlyLoadedHighClassFirst) {
-  EventQueue q(EventQueue::Policy::kWeighted, {{0, 100}, {0, 100}});
+// A lightly loaded class goes first although the other has a deep backlog: its recent usage
+// is far below its share.
+TEST(EventQueueTest, WeightedServesLightlyLoadedClassFirst) {
+  testing::FakeClock clock;
+  EventQueue q(EventQueue::Policy::kWeighted, Classes({}, {}), &clock);
   auto low = Backlog(kLow, 50), high = Backlog(kHigh, 1);
   for (auto& n : low) q.Push(&n);
   for (int i = 0; i < 20; ++i) {
-    EventNode* n = q.Pop();
-    q.Charge(n->container, 1000);
+    q.Pop();
+    clock.Advance(std::chrono::milliseconds(1));
   }
   q.Push(&high[0]);
   EXPECT_EQ(q.Pop(), &high[0]);
 }
 
-TEST(EventQueueTest, IdleContainerDoesNotBankCredit) {
-  EventQueue q(EventQueue::Policy::kWeighted, {{0, 100}, {0, 100}});
-  auto low = Backlog(kLow, 100), high = Backlog(kHigh, 100);
-  for (int i = 0; i < 50; ++i) {
-    q.Push(&low[i]);
-    q.Charge(kLow, 1000);
-    q.Pop();
-  }
-  // high was idle meanwhile; once both are backlogged they alternate instead of high taking
-  // 50 slots in a row.
-  for (int i = 50; i < 100; ++i) q.Push(&low[i]);
-  for (auto& n : high) q.Push(&n);
-  int high_in_first_20 = 0;
-  for (int i = 0; i < 20; ++i) {
-    EventNode* n = q.Pop();
-    high_in_first_20 += n->container == kHigh;
-    q.Charge(n->container, 1000);
-  }
-  EXPECT_NEAR(high_in_first_20, 10, 2);
-}
-
-TEST(EventQueueTest, WeightedStillHonoursStrictPriorityTiers) {
-  EventQueue q(EventQueue::Policy::kWeighted, {{0, 10000}, {1, 1}});
+TEST(EventQueueTest, WeightedHonoursStrictPriorityOverUsage) {
+  testing::FakeClock clock;
+  EventQueue q(EventQueue::Policy::kWeighted,
+               Classes({.priority = 0, .weight = 10000}, {.priority = 1, .weight = 1}), &clock);
   auto low = Backlog(kLow, 5), high = Backlog(kHigh, 5);
   for (auto& n : low) q.Push(&n);
   for (auto& n : high) q.Push(&n);
   for (int i = 0; i < 5; ++i) {
-    EventNode* n = q.Pop();
-    EXPECT_EQ(n->container, kHigh);
-    q.Charge(n->container, 1'000'000);
+    EXPECT_EQ(q.Pop()->container, kHigh);
+    clock.Advance(std::chrono::milliseconds(10));
   }
+}
+
+// Under a flood of high-priority events, a low class with a guaranteed minimum share still
+// gets about that share of the slots.
+TEST(EventQueueTest, WeightedGivesLowPriorityItsMinimumShare) {
+  testing::FakeClock clock;
+  EventQueue q(EventQueue::Policy::kWeighted,
+               Classes({.priority = 0, .min_share = 0.2}, {.priority = 1}), &clock);
+  auto low = Backlog(kLow, 500), high = Backlog(kHigh, 500);
+  for (size_t i = 0; i < 500; ++i) {
+    q.Push(&low[i]);
+    q.Push(&high[i]);
+  }
+  int low_served = 0;
+  for (int i = 0; i < 500; ++i) {
+    low_served += q.Pop()->container == kLow;
+    clock.Advance(std::chrono::milliseconds(1));
+  }
+  EXPECT_NEAR(low_served, 100, 15);
 }
 
 }  // namespace

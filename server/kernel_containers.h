@@ -2,8 +2,8 @@
 
 // Kernel resource containers (cgroups) the server puts its work into with --containers on:
 // per-class containers for worker threads, the CGI children's CPU-limited container and one
-// container per virtual server. This is the server's seam for rc's Container API;
-// CgroupKernelContainers is a small direct implementation over cgroup v1 or v2 until rc lands.
+// container per virtual server. The seam over rc's Container API (FakeKernelContainers in
+// server/testing/ for tests that need no root).
 //
 // Thread-safe after the containers are created (Create before the server starts; the other
 // methods from any thread).
@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "rc/container.h"
 
 namespace rcbench::server {
 
@@ -44,44 +45,41 @@ class KernelContainers {
   virtual size_t size() const = 0;
 };
 
-// cgroup v2 (unified, at `root`) or v1 (cpu and cpuacct hierarchies under `root`), probed in
-// that order. Containers live at <subtree>/server-<pid>/<name>; everything created is removed
-// on destruction (members still inside are moved back to where this process started).
-class CgroupKernelContainers : public KernelContainers {
+// Kernel containers made with rc's Container API: <subtree>/server-<pid>/<name> in every
+// hierarchy rc manages. On cgroup v2, threaded containers sit below <subtree>/server-<pid>/main,
+// which the process joins (v2 binds single threads only inside a threaded subtree). Everything
+// created is removed on destruction.
+class RcKernelContainers : public KernelContainers {
  public:
-  // FAILED_PRECONDITION saying what is missing when neither cgroup version is usable.
-  static absl::StatusOr<std::unique_ptr<CgroupKernelContainers>> Open(absl::string_view root,
-                                                                      absl::string_view subtree);
-  ~CgroupKernelContainers() override;
+  // FAILED_PRECONDITION / PERMISSION_DENIED from rc saying what is missing on this host.
+  static absl::StatusOr<std::unique_ptr<RcKernelContainers>> Open(
+      rc::ContainerSystem::Options options);
+  ~RcKernelContainers() override;
 
   absl::StatusOr<int> Create(const KernelContainerSpec& spec) override;
   absl::Status BindThread(int id, pid_t tid) override;
-  std::vector<int> JoinFds(int id) override;
+  std::vector<int> JoinFds(int id) override { return containers_[id].join_fds; }
   absl::StatusOr<double> CpuSeconds(int id) override;
-  std::string Name(int id) const override { return containers_[id].spec.name; }
+  std::string Name(int id) const override { return containers_[id].name; }
   size_t size() const override { return containers_.size(); }
 
-  bool is_v2() const { return v2_; }
-  // The container's directory in each hierarchy it lives in (v1: cpu then cpuacct).
-  std::vector<std::string> Dirs(int id) const { return containers_[id].dirs; }
+  rc::ContainerSystem& system() { return *system_; }
+  // Path of container `id` relative to rc's root subtree.
+  const std::string& Path(int id) const { return containers_[id].handle.path(); }
 
  private:
-  struct Container {
-    KernelContainerSpec spec;
-    std::vector<std::string> dirs;
+  struct Entry {
+    std::string name;
+    rc::Container handle;
     std::vector<int> join_fds;
   };
-  CgroupKernelContainers() = default;
-  absl::Status EnsureThreadedRoot();
+  RcKernelContainers() = default;
 
-  bool v2_ = false;
-  std::string root_;
-  std::vector<std::string> mounts_;   // hierarchy roots
-  std::vector<std::string> bases_;    // server-<pid> directory per hierarchy
-  std::vector<std::string> created_;  // directories to remove, in creation order
-  std::vector<Container> containers_;
-  bool threaded_root_ = false;  // v2: the process moved into <base>/main
-  std::string original_v2_cgroup_;
+  std::unique_ptr<rc::ContainerSystem> system_;
+  std::string server_path_;  // "server-<pid>"
+  rc::Container server_;
+  rc::Container main_;  // v2 threaded domain, created on demand
+  std::vector<Entry> containers_;
 };
 
 }  // namespace rcbench::server

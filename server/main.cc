@@ -49,8 +49,9 @@ int main(int argc, char** argv) {
 
   Server::Options options;
   if (config->containers) {
-    auto kc =
-        rcbench::server::CgroupKernelContainers::Open(config->cgroup_root, config->container_root);
+    rcbench::rc::ContainerSystem::Options rc_options;
+    rc_options.probe.root_name = config->container_root;
+    auto kc = rcbench::server::RcKernelContainers::Open(std::move(rc_options));
     if (!kc.ok()) {
       std::cerr << "rcbench-server: --containers on: " << kc.status().message() << "\n";
       return 1;

@@ -97,6 +97,27 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
     }
   }
 
+  auto summary = Family("rcbench_server_request_latency_seconds",
+                        "Request latency percentiles since start (log-linear histogram, within "
+                        "0.8%), from a request's first byte to its response written.",
+                        T::Summary);
+  if (sources_.latency) {
+    std::vector<LatencyHistogram> h = sources_.latency();
+    for (size_t i = 0; i < h.size() && i < stats_.size(); ++i) {
+      auto& m = Add(summary, {{"class", stats_[i]->class_name}, {"container", stats_[i]->name}});
+      LatencyHistogram::Percentiles p = h[i].GetPercentiles();
+      m.summary.sample_count = h[i].total_count();
+      m.summary.sample_sum = static_cast<double>(h[i].sum_ns()) * 1e-9;
+      for (auto [q, ns] : {std::pair<double, uint64_t>{0.5, p.p50_ns},
+                           {0.9, p.p90_ns},
+                           {0.99, p.p99_ns},
+                           {0.999, p.p999_ns},
+                           {1.0, p.max_ns}}) {
+        m.summary.quantile.push_back({q, static_cast<double>(ns) * 1e-9});
+      }
+    }
+  }
+
   auto cpu = Family("rcbench_server_container_cpu_seconds_total",
                     "CPU time charged per container. accounting=user: user-level accounting of "
                     "logical containers, reconciled with the worker threads' CPU clocks; "
@@ -154,8 +175,8 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
   Add(host, {{"counter", "ListenDrops"}}).counter.value = static_cast<double>(hc.drops);
 
   std::vector<pm::MetricFamily> out;
-  for (auto* f :
-       {&requests, &latency, &accepted, &open, &cpu, &errors, &cgi, &qlen, &qmax, &qdrops, &host}) {
+  for (auto* f : {&requests, &latency, &summary, &accepted, &open, &cpu, &errors, &cgi, &qlen,
+                  &qmax, &qdrops, &host}) {
     out.push_back(std::move(*f));
   }
   return out;

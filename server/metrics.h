@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/histogram.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 
@@ -64,6 +65,9 @@ struct MetricsSources {
     uint64_t drops = 0;  // dropped by the socket (filter or memory): SO_MEMINFO
   };
   std::function<std::vector<ListenerInfo>()> listeners;
+  // Request latency per logical container (same order as the ContainerStats), merged over the
+  // loops, with common/histogram.h's log-linear buckets (values within 0.8%).
+  std::function<std::vector<LatencyHistogram>()> latency;
 };
 
 class ServerMetrics : public prometheus::Collectable {

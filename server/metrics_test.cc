@@ -42,6 +42,26 @@ TEST(MetricsTest, UserCpuIsExportedPerContainer) {
             std::string::npos);
 }
 
+TEST(MetricsTest, LatencyPercentilesComeFromTheLogLinearHistogram) {
+  ServerMetrics m({std::make_pair(std::string("class/default"), std::string("default"))});
+  MetricsSources s;
+  s.latency = [] {
+    std::vector<LatencyHistogram> v(1);
+    for (int i = 1; i <= 100; ++i) v[0].Record(uint64_t(i) * 1'000'000);  // 1..100 ms
+    return v;
+  };
+  m.set_sources(s);
+  std::string text = m.RenderText();
+  EXPECT_NE(text.find("rcbench_server_request_latency_seconds_count{class=\"default\","
+                      "container=\"class/default\"} 100"),
+            std::string::npos)
+      << text;
+  size_t at = text.find("container=\"class/default\",quantile=\"0.99\"} ");
+  ASSERT_NE(at, std::string::npos) << text;
+  double p99 = std::stod(text.substr(text.find("} ", at) + 2));
+  EXPECT_NEAR(p99, 0.099, 0.099 * 0.008);
+}
+
 TEST(MetricsTest, HostListenCountersAreReadFromNetstat) {
   std::string path =
       std::filesystem::temp_directory_path() / ("rcbench-netstat-" + std::to_string(getpid()));

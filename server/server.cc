@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -29,6 +30,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "prometheus/exposer.h"
+#include "rc/accounting.h"
 #include "server/cgi.h"
 #include "server/classifier.h"
 #include "server/event_queue.h"
@@ -74,6 +76,8 @@ class DateCache {
 struct Dispatchable : EventNode {
   virtual ~Dispatchable() = default;
   virtual void OnDispatch() = 0;
+  // The logical container its handling is charged to (containers on).
+  virtual const std::shared_ptr<rc::LogicalContainer>& Logical() const = 0;
 };
 
 }  // namespace
@@ -85,13 +89,13 @@ class Connection;
 struct Shared {
   ServerConfig config;
   Clock* clock = nullptr;
-  ThreadCpuClock* cpu_clock = nullptr;
   std::unique_ptr<KernelContainers> kernel;
   FileCache default_cache;
   std::vector<FileCache> vhost_caches;
   std::unique_ptr<Classifier> classifier;
   std::shared_ptr<ServerMetrics> metrics;
-  std::vector<EventQueue::ContainerSpec> container_specs;  // classes, then vhosts
+  // Logical containers of the classes, then of the virtual servers.
+  std::vector<std::shared_ptr<rc::LogicalContainer>> logical;
   std::vector<int> class_kernel;  // kernel container per class (threads arch), or -1
   int cgi_kernel = -1;            // kernel container of CGI children, or -1
   std::vector<int> vhost_kernel;  // kernel container per vhost, or -1
@@ -115,12 +119,9 @@ class Worker {
   Worker(Shared* shared, int index, int kernel_container)
       : shared_(shared), index_(index), kernel_container_(kernel_container), io_(1), sweep_(io_) {
     if (shared->policy != EventQueue::Policy::kFifo) {
-      queue_.emplace(shared->policy, shared->container_specs);
+      queue_.emplace(shared->policy, shared->logical, shared->clock);
     }
-    if (shared->config.containers) {
-      accounting_ =
-          std::make_unique<UserAccounting>(shared->container_specs.size(), shared->cpu_clock);
-    }
+    latency_.resize(shared->logical.size());
   }
   ~Worker();
 
@@ -128,7 +129,7 @@ class Worker {
   Shared& shared() { return *shared_; }
   const Clock& clock() const { return *shared_->clock; }
   DateCache& date() { return date_; }
-  UserAccounting* accounting() { return accounting_.get(); }
+  bool accounting() const { return shared_->config.containers; }
   int kernel_container() const { return kernel_container_; }
   int index() const { return index_; }
 
@@ -139,6 +140,17 @@ class Worker {
   // Takes ownership of an accepted descriptor.
   void Adopt(int fd, const IpAddress& peer, uint16_t peer_port, int class_id);
   void Release(Connection* c);
+  void RecordLatency(int container, int64_t ns) {
+    std::lock_guard<std::mutex> lock(latency_mu_);
+    latency_[container].Record(static_cast<uint64_t>(ns));
+  }
+  // Adds this loop's latency histograms into `out` (one per container).
+  void MergeLatency(std::vector<LatencyHistogram>* out) {
+    std::lock_guard<std::mutex> lock(latency_mu_);
+    for (size_t i = 0; i < latency_.size() && i < out->size(); ++i) {
+      (*out)[i].Merge(latency_[i]).IgnoreError();
+    }
+  }
 
  private:
   void DispatchOne();
@@ -152,7 +164,10 @@ class Worker {
   DateCache date_;
   std::optional<EventQueue> queue_;
   bool dispatch_posted_ = false;
-  std::unique_ptr<UserAccounting> accounting_;
+  uint64_t connection_serial_ = 0;
+  // Written by this loop, read by scrapes from other threads.
+  std::mutex latency_mu_;
+  std::vector<LatencyHistogram> latency_;
   Connection* live_ = nullptr;  // intrusive list of open connections
   std::vector<Connection*> free_;
   friend class Connection;
@@ -173,6 +188,7 @@ class Connection : public Dispatchable {
 
   void Open(int fd, const IpAddress& peer, uint16_t peer_port, int class_id);
   void OnDispatch() override { Process(); }
+  const std::shared_ptr<rc::LogicalContainer>& Logical() const override { return logical_; }
   void Sweep(int64_t now);
   void CloseNow();
 
@@ -221,6 +237,8 @@ class Connection : public Dispatchable {
   IpAddress peer_;
   uint16_t peer_port_ = 0;
   std::shared_ptr<CgiProcess> cgi_;
+  // This connection's own logical container (a child of its class's), with containers on.
+  std::shared_ptr<rc::LogicalContainer> logical_;
 };
 
 Worker::~Worker() {
@@ -234,10 +252,7 @@ Worker::~Worker() {
   for (Connection* c : free_) delete c;
 }
 
-void Worker::Begin() {
-  if (accounting_) accounting_->Start();
-  Sweep();
-}
+void Worker::Begin() { Sweep(); }
 
 void Worker::Ready(Dispatchable* d) {
   if (!queue_) {
@@ -252,19 +267,29 @@ void Worker::Ready(Dispatchable* d) {
 }
 
 void Worker::DispatchOne() {
-  // One event per turn of the loop, so events that became ready meanwhile compete with the
-  // queued ones for the next slot.
-  if (auto* d = static_cast<Dispatchable*>(queue_->Pop())) {
-    int64_t t0 = clock().MonotonicNanos();
+  // Like the paper's select() loop: each turn handles, in container order, as many events as
+  // were ready when it began, then lets the reactor poll again. Re-polling after every single
+  // event would cost an epoll_wait per event; events that become ready during a turn compete
+  // for the next one.
+  size_t batch = queue_->size();
+  bool switched = false;
+  for (size_t i = 0; i < batch; ++i) {
+    auto* d = static_cast<Dispatchable*>(queue_->Pop());
+    if (!d) break;
+    if (accounting()) {
+      // The loop's thread is "bound" to the event's container while it handles it (rc's
+      // user-level accounting: a cheap-clock switch, reconciled with the thread's CPU clock).
+      rc::ThreadAccounting::SwitchTo(d->Logical());
+      switched = true;
+    }
     d->OnDispatch();
-    int64_t dt = clock().MonotonicNanos() - t0;
-    queue_->Charge(d->container, dt);
-    if (accounting_) accounting_->Charge(d->container, dt);
   }
+  if (switched) rc::ThreadAccounting::SwitchTo(nullptr);
   if (!queue_->empty()) {
     asio::post(io_, [this] { DispatchOne(); });
   } else {
     dispatch_posted_ = false;
+    queue_->MarkIdle();
   }
 }
 
@@ -275,7 +300,7 @@ void Worker::Sweep() {
     c->Sweep(now);
     c = next;
   }
-  if (accounting_) accounting_->Reconcile();
+  if (accounting()) rc::ThreadAccounting::Reconcile();
   const ServerConfig& cfg = shared_->config;
   auto period = std::min({cfg.idle_timeout, cfg.request_timeout,
                           std::chrono::nanoseconds(std::chrono::seconds(1))}) /
@@ -326,6 +351,10 @@ void Connection::Open(int fd, const IpAddress& peer, uint16_t peer_port, int cla
   cpu_ns_ = 0;
   request_started_ = false;
   parser_.reset();
+  if (worker_->accounting()) {
+    logical_ = rc::LogicalContainer::Create(absl::StrCat("conn-", worker_->connection_serial_++),
+                                            worker_->shared().logical[class_id]);
+  }
   last_activity_ns_ = worker_->clock().MonotonicNanos();
   stats().connections_accepted.fetch_add(1, std::memory_order_relaxed);
   stats().connections_open.fetch_add(1, std::memory_order_relaxed);
@@ -414,6 +443,7 @@ void Connection::Handle() {
       // This request's work is charged to, and ordered by, the virtual server's container.
       vhost_ = v;
       container = sh.class_count() + v;
+      if (worker_->accounting()) rc::ThreadAccounting::SwitchTo(sh.logical[container]);
     }
   }
 
@@ -488,6 +518,7 @@ void Connection::OnWrite(const boost::system::error_code& ec) {
   if (state_ == State::kClosed) return MaybeRelease();
   int64_t now = worker_->clock().MonotonicNanos();
   stats().RecordRequest(status_, now - request_start_ns_);
+  worker_->RecordLatency(container, now - request_start_ns_);
   if (ec) {
     worker_->shared().metrics->CountError(ConnError::kReset);
     return CloseNow();
@@ -605,6 +636,7 @@ void Connection::CloseNow() {
   }
   stats().connections_open.fetch_sub(1, std::memory_order_relaxed);
   parser_.reset();
+  logical_.reset();
   MaybeRelease();
 }
 
@@ -626,6 +658,9 @@ class Listener : public Dispatchable {
   // Starts waiting for connections; call before the loop runs.
   void Arm();
   void OnDispatch() override;
+  const std::shared_ptr<rc::LogicalContainer>& Logical() const override {
+    return home_->shared().logical[container];
+  }
   void set_route(std::function<void(int, const IpAddress&, uint16_t, int)> route) {
     route_ = std::move(route);
   }
@@ -742,7 +777,6 @@ class Server::Impl {
   std::string metrics_address_;
   std::atomic<bool> stop_requested_{false};
   RealClock* real_clock_ = RealClock::Get();
-  RealThreadCpuClock real_cpu_clock_;
 };
 
 absl::Status Server::Impl::Init(ServerConfig config, Options options) {
@@ -752,7 +786,6 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
   sh.config = std::move(config);
   const ServerConfig& cfg = sh.config;
   sh.clock = options.clock ? options.clock : real_clock_;
-  sh.cpu_clock = options.cpu_clock ? options.cpu_clock : &real_cpu_clock_;
   sh.kernel = std::move(options.kernel_containers);
   if (cfg.containers && !sh.kernel) {
     return absl::InvalidArgumentError("--containers on needs kernel containers");
@@ -770,11 +803,17 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
   std::vector<std::pair<std::string, std::string>> names;
   for (const ClassConfig& c : cfg.classes) {
     names.push_back({absl::StrCat("class/", c.name), c.name});
-    sh.container_specs.push_back({c.priority, c.weight});
+    rc::LogicalAttributes a;
+    a.priority = c.priority;
+    a.weight = c.weight;
+    a.min_share = c.min_share;
+    sh.logical.push_back(rc::LogicalContainer::Create(names.back().first, nullptr, a));
   }
   for (const VhostConfig& v : cfg.vhosts) {
     names.push_back({absl::StrCat("vhost/", v.name), ""});
-    sh.container_specs.push_back({0, v.share});
+    rc::LogicalAttributes a;
+    a.weight = v.share;
+    sh.logical.push_back(rc::LogicalContainer::Create(names.back().first, nullptr, a));
   }
   sh.metrics = std::make_shared<ServerMetrics>(std::move(names));
   sh.policy = cfg.containers    ? EventQueue::Policy::kWeighted
@@ -854,10 +893,8 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
   MetricsSources sources;
   if (cfg.containers) {
     sources.user_cpu_seconds = [this] {
-      std::vector<double> v(shared_.container_specs.size(), 0);
-      for (auto& w : workers_) {
-        for (size_t i = 0; i < v.size(); ++i) v[i] += w->accounting()->ChargedNanos(i) * 1e-9;
-      }
+      std::vector<double> v;
+      for (auto& l : shared_.logical) v.push_back(l->subtree_charged_ns() * 1e-9);
       return v;
     };
   }
@@ -871,6 +908,11 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
       return v;
     };
   }
+  sources.latency = [this] {
+    std::vector<LatencyHistogram> v(shared_.logical.size());
+    for (auto& w : workers_) w->MergeLatency(&v);
+    return v;
+  };
   sources.listeners = [this] {
     std::vector<MetricsSources::ListenerInfo> v;
     for (auto& l : listeners_) v.push_back(l->Info());

@@ -18,7 +18,6 @@
 #include "server/config.h"
 #include "server/kernel_containers.h"
 #include "server/metrics.h"
-#include "server/user_accounting.h"
 
 namespace rcbench::server {
 
@@ -28,8 +27,6 @@ class Server {
     Clock* clock = nullptr;  // default RealClock
     // With containers on: where kernel containers are made. Required then.
     std::unique_ptr<KernelContainers> kernel_containers;
-    // The worker threads' CPU clock for user-level accounting (default: the real one).
-    ThreadCpuClock* cpu_clock = nullptr;
   };
 
   // INVALID_ARGUMENT for inconsistent configuration, UNAVAILABLE if a listener cannot be bound,
