@@ -8,31 +8,18 @@ namespace {
 rcbench::v1::LatencyHistogram Exact(std::vector<std::pair<uint32_t, uint64_t>> buckets) {
   rcbench::v1::LatencyHistogram h;
   h.set_sub_bucket_bits(8);
-  uint64_t total = 0;
+  uint64_t total = 0, sum = 0;
   for (auto [i, c] : buckets) {
     h.add_bucket_index(i);
     h.add_bucket_count(c);
     total += c;
+    sum += i * c;
   }
   h.set_total_count(total);
+  h.set_sum_ns(sum);
   h.set_min_ns(buckets.front().first);
   h.set_max_ns(buckets.back().first);
   return h;
-}
-
-TEST(HistogramMathTest, SmallValuesHaveExactBuckets) {
-  uint64_t lower, width;
-  BucketRange(200, 8, &lower, &width);
-  EXPECT_EQ(lower, 200u);
-  EXPECT_EQ(width, 1u);
-}
-
-TEST(HistogramMathTest, LargeValuesFollowTheLogLinearLayout) {
-  // v = 1000: b = floor(log2 1000) - 7 = 2, index = 2*128 + (1000 >> 2) = 506.
-  uint64_t lower, width;
-  BucketRange(506, 8, &lower, &width);
-  EXPECT_EQ(lower, 1000u);
-  EXPECT_EQ(width, 4u);
 }
 
 TEST(HistogramMathTest, QuantilesOfExactValues) {
@@ -57,6 +44,14 @@ TEST(HistogramMathTest, MergeAddsCountsPerBucket) {
   EXPECT_EQ(m.bucket_count(1), 5u);
   EXPECT_EQ(m.min_ns(), 10u);
   EXPECT_EQ(m.max_ns(), 30u);
+}
+
+TEST(HistogramMathTest, MalformedHistogramIsRejectedAndLeavesTheSumAlone) {
+  auto a = Exact({{10, 1}});
+  auto bad = Exact({{20, 1}, {10, 1}});  // indexes not increasing
+  rcbench::v1::LatencyHistogram m = a;
+  EXPECT_FALSE(MergeHistogram(bad, &m).ok());
+  EXPECT_EQ(m.total_count(), 1u);
 }
 
 TEST(HistogramMathTest, MergingDifferentLayoutsIsRejected) {

@@ -187,6 +187,7 @@ class FakeLoadGenClient : public LoadGenClient {
       h->set_total_count(t->requests_ok());
       h->set_min_ns(100);
       h->set_max_ns(100);
+      h->set_sum_ns(100 * t->requests_ok());
     }
     resp.set_end_reason("stopped");
     stopped_.insert(run_id);
