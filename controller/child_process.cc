@@ -104,8 +104,8 @@ absl::StatusOr<std::map<std::string, std::string>> ChildProcess::WaitReady(
       return ParseReadyFile(buf.str());
     }
     if (!Running()) {
-      return absl::UnavailableError(absl::StrCat(name_, " exited before it was ready; its log:\n",
-                                                 LogTail()));
+      return absl::UnavailableError(
+          absl::StrCat(name_, " exited before it was ready; its log:\n", LogTail()));
     }
     if (clock.MonotonicNanos() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat(

@@ -1,5 +1,6 @@
 #include "controller/cli.h"
 
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -76,7 +75,8 @@ constexpr char kReportUsage[] = R"(usage: rcbench report [options]
   --no-plots          skip the gnuplot figures
   --db PATH
 )";
-constexpr char kCompareUsage[] = R"(usage: rcbench compare --baseline SELECTOR --candidate SELECTOR [options]
+constexpr char kCompareUsage[] =
+    R"(usage: rcbench compare --baseline SELECTOR --candidate SELECTOR [options]
   SELECTOR is KEY=VALUE[,KEY=VALUE...]; KEY is experiment, factor.NAME, tag.NAME,
   host.FIELD (kernel_release, kernel_version, hostname, cpu_model, cpu_count, os_release,
   cgroup_mode, sysctl.NAME) or a bare factor/tag/host field name.
@@ -132,8 +132,7 @@ absl::Status ApplyLogLevel(const ParsedArgs& args) {
   }
   auto level = ParseLogLevel(args.Get("--log-level"));
   if (!level.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--log-level: ", level.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("--log-level: ", level.status().message()));
   }
   SetLogLevel(*level);
   return absl::OkStatus();
@@ -192,8 +191,8 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
 
 int CmdRun(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv,
-                        {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir",
-                         "--work-dir", "--agent-config", "--max-runs", "--log-level"},
+                        {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir", "--work-dir",
+                         "--agent-config", "--max-runs", "--log-level"},
                         {"--dry-run", "--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
@@ -205,8 +204,8 @@ int CmdRun(const std::vector<std::string>& argv) {
   auto tags = ParseTags(*args);
   if (!tags.ok()) return UsageError(tags.status().message(), kRunUsage);
   int max_runs = -1;
-  if (args->Has("--max-runs") && (!absl::SimpleAtoi(args->Get("--max-runs"), &max_runs) ||
-                                  max_runs < 0)) {
+  if (args->Has("--max-runs") &&
+      (!absl::SimpleAtoi(args->Get("--max-runs"), &max_runs) || max_runs < 0)) {
     return UsageError("--max-runs: expected a non-negative integer", kRunUsage);
   }
   auto spec = LoadSpecFile(args->positional[0]);
@@ -272,9 +271,8 @@ int CmdRun(const std::vector<std::string>& argv) {
       }
       if (ev.done == ev.total) std::cout << "\n";
     } else {
-      std::cout << "run " << ev.done << "/" << ev.total << " " << status << ": "
-                << ev.run.run_id() << " rep " << ev.run.repetition() << " "
-                << FactorsText(ev.run.factors())
+      std::cout << "run " << ev.done << "/" << ev.total << " " << status << ": " << ev.run.run_id()
+                << " rep " << ev.run.repetition() << " " << FactorsText(ev.run.factors())
                 << (ev.run.error().empty() ? "" : " error: " + ev.run.error()) << "\n"
                 << std::flush;
     }
@@ -396,8 +394,8 @@ int CmdReport(const std::vector<std::string>& argv) {
 
 int CmdCompare(const std::vector<std::string>& argv) {
   auto args = ParseArgs(
-      argv, {"--db", "--baseline", "--candidate", "--experiment", "--metric", "--junit",
-             "--log-level"},
+      argv,
+      {"--db", "--baseline", "--candidate", "--experiment", "--metric", "--junit", "--log-level"},
       {"--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kCompareUsage);
   if (args->Has("--help")) {
@@ -441,13 +439,13 @@ int CmdServe(const std::vector<std::string>& argv) {
   if (!store.ok()) return Fail(store.status());
   ControllerMetrics metrics;
   ParsedArgs exec_args = *args;
-  ControllerService service(**store, [&](const ExperimentSpec& spec,
-                                         const std::map<std::string, std::string>& tags) {
-    RunnerOptions o;
-    o.tags = tags;
-    o.stop_requested = &g_stop;
-    return ExecuteExperiment(spec, **store, exec_args, &metrics, o).status();
-  });
+  ControllerService service(
+      **store, [&](const ExperimentSpec& spec, const std::map<std::string, std::string>& tags) {
+        RunnerOptions o;
+        o.tags = tags;
+        o.stop_requested = &g_stop;
+        return ExecuteExperiment(spec, **store, exec_args, &metrics, o).status();
+      });
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;

@@ -119,10 +119,9 @@ absl::StatusOr<rcbench::v1::ContainerInfo> GrpcAgentClient::CreateContainer(
   *req.mutable_attributes() = attributes;
   req.set_exist_ok(true);
   rcbench::v1::ContainerInfo resp;
-  absl::Status s = Unary(host_, "CreateContainer", policy_, clock_,
-                         [&](grpc::ClientContext& ctx) {
-                           return stub_->CreateContainer(&ctx, req, &resp);
-                         });
+  absl::Status s = Unary(host_, "CreateContainer", policy_, clock_, [&](grpc::ClientContext& ctx) {
+    return stub_->CreateContainer(&ctx, req, &resp);
+  });
   if (!s.ok()) return s;
   return resp;
 }
@@ -132,9 +131,8 @@ absl::Status GrpcAgentClient::DeleteContainer(const std::string& path) {
   req.set_path(path);
   req.set_recursive(true);
   rcbench::v1::DeleteContainerResponse resp;
-  return Unary(host_, "DeleteContainer", policy_, clock_, [&](grpc::ClientContext& ctx) {
-    return stub_->DeleteContainer(&ctx, req, &resp);
-  });
+  return Unary(host_, "DeleteContainer", policy_, clock_,
+               [&](grpc::ClientContext& ctx) { return stub_->DeleteContainer(&ctx, req, &resp); });
 }
 
 absl::StatusOr<rcbench::v1::ServiceStatus> GrpcAgentClient::StartService(
@@ -142,8 +140,8 @@ absl::StatusOr<rcbench::v1::ServiceStatus> GrpcAgentClient::StartService(
   rcbench::v1::ServiceStatus resp;
   RetryPolicy p = policy_;
   // Starting waits for the service's ready file.
-  p.deadline = std::max(p.deadline, std::chrono::milliseconds(req.ready_timeout().seconds() *
-                                                              1000 + 5000));
+  p.deadline =
+      std::max(p.deadline, std::chrono::milliseconds(req.ready_timeout().seconds() * 1000 + 5000));
   absl::Status s = Unary(host_, "StartService", p, clock_, [&](grpc::ClientContext& ctx) {
     return stub_->StartService(&ctx, req, &resp);
   });
@@ -157,9 +155,8 @@ absl::Status GrpcAgentClient::StopService(const std::string& name) {
   rcbench::v1::ServiceStatus resp;
   RetryPolicy p = policy_;
   p.deadline = std::max(p.deadline, std::chrono::milliseconds(10000));
-  return Unary(host_, "StopService", p, clock_, [&](grpc::ClientContext& ctx) {
-    return stub_->StopService(&ctx, req, &resp);
-  });
+  return Unary(host_, "StopService", p, clock_,
+               [&](grpc::ClientContext& ctx) { return stub_->StopService(&ctx, req, &resp); });
 }
 
 absl::Status GrpcAgentClient::SetSysctl(const std::string& name, const std::string& value) {
@@ -167,17 +164,15 @@ absl::Status GrpcAgentClient::SetSysctl(const std::string& name, const std::stri
   req.set_name(name);
   req.set_value(value);
   rcbench::v1::SetSysctlResponse resp;
-  return Unary(host_, "SetSysctl", policy_, clock_, [&](grpc::ClientContext& ctx) {
-    return stub_->SetSysctl(&ctx, req, &resp);
-  });
+  return Unary(host_, "SetSysctl", policy_, clock_,
+               [&](grpc::ClientContext& ctx) { return stub_->SetSysctl(&ctx, req, &resp); });
 }
 
 absl::Status GrpcAgentClient::RestoreSysctls() {
   rcbench::v1::RestoreSysctlsRequest req;
   rcbench::v1::RestoreSysctlsResponse resp;
-  return Unary(host_, "RestoreSysctls", policy_, clock_, [&](grpc::ClientContext& ctx) {
-    return stub_->RestoreSysctls(&ctx, req, &resp);
-  });
+  return Unary(host_, "RestoreSysctls", policy_, clock_,
+               [&](grpc::ClientContext& ctx) { return stub_->RestoreSysctls(&ctx, req, &resp); });
 }
 
 std::unique_ptr<Stream<rcbench::v1::UsageReport>> GrpcAgentClient::SubscribeUsage(
@@ -222,9 +217,8 @@ absl::StatusOr<rcbench::v1::StartResponse> GrpcLoadGenClient::Start(
   // Not retried: a lost reply could leave a run going; the lease bounds it.
   RetryPolicy once = policy_;
   once.attempts = 1;
-  absl::Status s = Unary(host_, "Start", once, clock_, [&](grpc::ClientContext& ctx) {
-    return stub_->Start(&ctx, req, &resp);
-  });
+  absl::Status s = Unary(host_, "Start", once, clock_,
+                         [&](grpc::ClientContext& ctx) { return stub_->Start(&ctx, req, &resp); });
   if (!s.ok()) return s;
   return resp;
 }
@@ -233,9 +227,8 @@ absl::StatusOr<rcbench::v1::StopResponse> GrpcLoadGenClient::Stop(const std::str
   rcbench::v1::StopRequest req;
   req.set_run_id(run_id);
   rcbench::v1::StopResponse resp;
-  absl::Status s = Unary(host_, "Stop", policy_, clock_, [&](grpc::ClientContext& ctx) {
-    return stub_->Stop(&ctx, req, &resp);
-  });
+  absl::Status s = Unary(host_, "Stop", policy_, clock_,
+                         [&](grpc::ClientContext& ctx) { return stub_->Stop(&ctx, req, &resp); });
   if (!s.ok()) return s;
   return resp;
 }
@@ -250,9 +243,8 @@ absl::Status GrpcLoadGenClient::RenewLease(const std::string& lease_id,
   RetryPolicy p = policy_;
   p.attempts = 2;
   p.deadline = std::chrono::milliseconds(1500);
-  return Unary(host_, "RenewLease", p, clock_, [&](grpc::ClientContext& ctx) {
-    return stub_->RenewLease(&ctx, req, &resp);
-  });
+  return Unary(host_, "RenewLease", p, clock_,
+               [&](grpc::ClientContext& ctx) { return stub_->RenewLease(&ctx, req, &resp); });
 }
 
 std::unique_ptr<Stream<rcbench::v1::StatsReport>> GrpcLoadGenClient::StreamStats(

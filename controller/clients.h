@@ -5,13 +5,13 @@
 // and DEADLINE_EXCEEDED) and fakes in controller/testing/. Streams are objects the caller
 // reads from one thread and may cancel from another.
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -119,8 +119,7 @@ class GrpcLoadGenClient : public LoadGenClient {
   absl::StatusOr<rcbench::v1::StartResponse> Start(const std::string& workload_id,
                                                    std::chrono::nanoseconds lease) override;
   absl::StatusOr<rcbench::v1::StopResponse> Stop(const std::string& run_id) override;
-  absl::Status RenewLease(const std::string& lease_id,
-                          std::chrono::nanoseconds extend_by) override;
+  absl::Status RenewLease(const std::string& lease_id, std::chrono::nanoseconds extend_by) override;
   std::unique_ptr<Stream<rcbench::v1::StatsReport>> StreamStats(
       const std::string& run_id, uint64_t resume_after_sequence) override;
 

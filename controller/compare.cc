@@ -73,9 +73,8 @@ std::set<std::string> Context(const RunRecord& r, const std::set<std::string>& s
     if (!chosen("tag", k)) out.insert(absl::StrCat("tag ", k, "=", v));
   }
   for (const auto& [h, f] : r.hosts) {
-    for (const char* field :
-         {"kernel_release", "kernel_version", "cpu_model", "cpu_count", "os_release",
-          "cgroup_mode", "rcbench_version", "hostname"}) {
+    for (const char* field : {"kernel_release", "kernel_version", "cpu_model", "cpu_count",
+                              "os_release", "cgroup_mode", "rcbench_version", "hostname"}) {
       if (chosen("host", field)) continue;
       out.insert(absl::StrCat("host ", h, " ", field, "=", HostField(f, field).value_or("")));
     }
@@ -101,9 +100,10 @@ absl::StatusOr<std::vector<SelectorTerm>> ParseSelector(absl::string_view text) 
     term = absl::StripAsciiWhitespace(term);
     size_t eq = term.find('=');
     if (eq == absl::string_view::npos || eq == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "selector term \"", term, "\": expected KEY=VALUE (e.g. kernel_release=6.1.0-18-amd64, "
-          "factor.containers=on, tag.build=patched)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("selector term \"", term,
+                       "\": expected KEY=VALUE (e.g. kernel_release=6.1.0-18-amd64, "
+                       "factor.containers=on, tag.build=patched)"));
     }
     out.push_back({std::string(absl::StripAsciiWhitespace(term.substr(0, eq))),
                    std::string(absl::StripAsciiWhitespace(term.substr(eq + 1)))});
@@ -136,18 +136,16 @@ absl::StatusOr<CompareReport> Compare(ResultStore& store, const CompareOptions& 
   for (const auto& r : runs) {
     bool b = Matches(r, base_sel), c = Matches(r, cand_sel);
     if (b && c) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "run ", r.run.run_id(), " matches both selectors; expected disjoint sides"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("run ", r.run.run_id(), " matches both selectors; expected disjoint sides"));
     }
     if (b) base.push_back(&r);
     if (c) cand.push_back(&r);
   }
   if (base.empty() || cand.empty()) {
-    return absl::NotFoundError(absl::StrCat("no completed runs match the ",
-                                            base.empty() ? "baseline" : "candidate",
-                                            " selector \"",
-                                            base.empty() ? options.baseline : options.candidate,
-                                            "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no completed runs match the ", base.empty() ? "baseline" : "candidate",
+                     " selector \"", base.empty() ? options.baseline : options.candidate, "\""));
   }
   CompareReport report;
   report.baseline_runs = base.size();
@@ -213,8 +211,8 @@ absl::StatusOr<CompareReport> Compare(ResultStore& store, const CompareOptions& 
 }
 
 std::string FormatCompareText(const CompareReport& r) {
-  std::string out = absl::StrFormat("baseline: %d runs, candidate: %d runs\n", r.baseline_runs,
-                                    r.candidate_runs);
+  std::string out =
+      absl::StrFormat("baseline: %d runs, candidate: %d runs\n", r.baseline_runs, r.candidate_runs);
   for (const auto& w : r.warnings) absl::StrAppend(&out, "warning: ", w, "\n");
   std::vector<std::vector<std::string>> rows = {
       {"metric", "baseline", "candidate", "change", "95% CI", "p", "verdict"}};
@@ -245,10 +243,10 @@ std::string FormatCompareText(const CompareReport& r) {
     better += m.verdict == Verdict::kBetter;
     unknown += m.verdict == Verdict::kUnknown;
   }
-  absl::StrAppend(&out, "overall: ",
-                  worse ? "WORSE" : (better ? "BETTER" : (unknown ? "UNKNOWN" : "SAME")), " (",
-                  worse, " worse, ", better, " better, ", unknown, " unknown, ",
-                  r.metrics.size() - worse - better - unknown, " same)\n");
+  absl::StrAppend(
+      &out, "overall: ", worse ? "WORSE" : (better ? "BETTER" : (unknown ? "UNKNOWN" : "SAME")),
+      " (", worse, " worse, ", better, " better, ", unknown, " unknown, ",
+      r.metrics.size() - worse - better - unknown, " same)\n");
   return out;
 }
 
@@ -299,8 +297,8 @@ std::string FormatJunit(const CompareReport& r, const CompareOptions& options) {
     cases += "</testcase>\n";
   }
   return absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n",
-                      "  <testsuite name=\"rcbench compare ", XmlEscape(options.baseline),
-                      " vs ", XmlEscape(options.candidate), "\" tests=\"", r.metrics.size(),
+                      "  <testsuite name=\"rcbench compare ", XmlEscape(options.baseline), " vs ",
+                      XmlEscape(options.candidate), "\" tests=\"", r.metrics.size(),
                       "\" failures=\"", failures, "\" skipped=\"", skipped, "\" errors=\"0\">\n",
                       cases, "  </testsuite>\n</testsuites>\n");
 }

@@ -56,8 +56,8 @@ void ControllerMetrics::SetCurrentRun(const std::string& experiment,
   for (prometheus::Gauge* g : factor_gauges_) current_factor_.Remove(g);
   factor_gauges_.clear();
   for (const auto& [factor, level] : factors) {
-    factor_gauges_.push_back(&current_factor_.Add(
-        {{"experiment", experiment}, {"factor", factor}, {"level", level}}));
+    factor_gauges_.push_back(
+        &current_factor_.Add({{"experiment", experiment}, {"factor", factor}, {"level", level}}));
     factor_gauges_.back()->Set(1);
   }
 }
@@ -82,8 +82,7 @@ void ControllerMetrics::SetHostUp(const std::string& host, const std::string& ro
 }
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
-    const std::string& listen, std::shared_ptr<prometheus::Registry> registry,
-    std::string* bound) {
+    const std::string& listen, std::shared_ptr<prometheus::Registry> registry, std::string* bound) {
   auto hp = ParseHostPort(listen);
   if (!hp.ok()) return hp.status();
   try {
@@ -93,8 +92,7 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
     *bound = absl::StrCat(hp->host, ":", ports.empty() ? 0 : ports.front());
     return exposer;
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
+    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
   }
 }
 

@@ -3,16 +3,16 @@
 // Every Prometheus metric the controller exports, built in one place (names listed in
 // controller/README.md). Thread-safe (prometheus-cpp's types are).
 
-#include <map>
-#include <memory>
-#include <mutex>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -51,7 +51,6 @@ class ControllerMetrics {
 // Serves `registry` on `listen` ("127.0.0.1:0" for an ephemeral port). Returns the exposer
 // and writes the bound "host:port" to `bound`.
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
-    const std::string& listen, std::shared_ptr<prometheus::Registry> registry,
-    std::string* bound);
+    const std::string& listen, std::shared_ptr<prometheus::Registry> registry, std::string* bound);
 
 }  // namespace rcbench::controller

@@ -43,8 +43,8 @@ void ControllerService::Work() {
 grpc::Status ControllerService::SubmitExperiment(grpc::ServerContext*,
                                                  const rcbench::v1::SubmitExperimentRequest* req,
                                                  rcbench::v1::SubmitExperimentResponse* resp) {
-  auto spec = ParseSpec(req->spec_yaml(),
-                        req->spec_name().empty() ? "submitted.yaml" : req->spec_name());
+  auto spec =
+      ParseSpec(req->spec_yaml(), req->spec_name().empty() ? "submitted.yaml" : req->spec_name());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   auto seed = ResolveSeed(*spec, store_);
   if (!seed.ok()) return ToGrpcStatus(seed.status());
@@ -62,9 +62,8 @@ grpc::Status ControllerService::SubmitExperiment(grpc::ServerContext*,
   }
   if (req->dry_run()) return grpc::Status::OK;
   std::lock_guard<std::mutex> lock(mu_);
-  queue_.push_back(
-      Job{*std::move(spec), std::map<std::string, std::string>(req->tags().begin(),
-                                                               req->tags().end())});
+  queue_.push_back(Job{*std::move(spec),
+                       std::map<std::string, std::string>(req->tags().begin(), req->tags().end())});
   cv_.notify_all();
   return grpc::Status::OK;
 }

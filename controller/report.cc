@@ -288,8 +288,8 @@ absl::StatusOr<std::vector<std::string>> DrawPlot(const ExperimentData& d, const
         agg.values.insert(agg.values.end(), mi->second.values.begin(), mi->second.values.end());
       }
       if (agg.values.empty()) continue;
-      absl::StrAppend(&block, numeric_x ? xf->levels[xi] : absl::StrCat(xi), " \"",
-                      xf->levels[xi], "\" ", agg.Mean(), " ", agg.Stdev(), "\n");
+      absl::StrAppend(&block, numeric_x ? xf->levels[xi] : absl::StrCat(xi), " \"", xf->levels[xi],
+                      "\" ", agg.Mean(), " ", agg.Stdev(), "\n");
     }
     if (block.empty()) continue;
     absl::StrAppend(&data, blocks ? "\n\n" : "", block);
@@ -306,9 +306,9 @@ absl::StatusOr<std::vector<std::string>> DrawPlot(const ExperimentData& d, const
   }
   std::string title = p.title.empty() ? absl::StrCat(d.name, ": ", key) : p.title;
   std::string script;
-  absl::StrAppend(&script, "set title ", GnuplotQuote(title), " noenhanced\n",
-                  "set xlabel ", GnuplotQuote(p.x), " noenhanced\n", "set ylabel ",
-                  GnuplotQuote(key), " noenhanced\n", "set key outside right noenhanced\n",
+  absl::StrAppend(&script, "set title ", GnuplotQuote(title), " noenhanced\n", "set xlabel ",
+                  GnuplotQuote(p.x), " noenhanced\n", "set ylabel ", GnuplotQuote(key),
+                  " noenhanced\n", "set key outside right noenhanced\n",
                   "set grid\nset yrange [0:*]\n", p.logscale_y ? "set logscale y\n" : "",
                   numeric_x ? "" : "set xtics rotate by -30\nset offsets 0.5, 0.5, 0, 0\n");
   std::string plot_cmd = "plot ";
@@ -319,8 +319,8 @@ absl::StatusOr<std::vector<std::string>> DrawPlot(const ExperimentData& d, const
   }
   absl::StrAppend(&script, "set terminal pngcairo size 900,540\nset output ",
                   GnuplotQuote(base + ".png"), "\n", plot_cmd, "\n",
-                  "set terminal svg size 900,540 dynamic\nset output ",
-                  GnuplotQuote(base + ".svg"), "\n", plot_cmd, "\nset output\n");
+                  "set terminal svg size 900,540 dynamic\nset output ", GnuplotQuote(base + ".svg"),
+                  "\n", plot_cmd, "\nset output\n");
   {
     std::ofstream out(base + ".gp");
     out << script;
@@ -411,8 +411,8 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
       for (const PlotSpec& p : PlotsFor(d)) {
         PlotSpec named = p;
         named.name = absl::StrCat(d.name, "-", p.name);
-        auto drawn = DrawPlot(d, named, (fs::path(options.out_dir) / "plots").string(),
-                              options.gnuplot);
+        auto drawn =
+            DrawPlot(d, named, (fs::path(options.out_dir) / "plots").string(), options.gnuplot);
         if (!drawn.ok()) {
           files.warnings.push_back(std::string(drawn.status().message()));
           continue;
@@ -457,11 +457,12 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
       html += "<h2>Plots</h2>\n";
       for (const auto& [n, path] : plot_images) {
         absl::StrAppend(&md, "![", n, "](", path, ".png) ([SVG](", path, ".svg))\n\n");
-        absl::StrAppend(&html, "<p><img src=\"", path, ".svg\" alt=\"", HtmlEscape(n),
-                        "\"></p>\n");
+        absl::StrAppend(&html, "<p><img src=\"", path, ".svg\" alt=\"", HtmlEscape(n), "\"></p>\n");
       }
     }
-    md += "## Runs\n\n| order | run | repetition | factors | status | error |\n|---|---|---|---|---|---|\n";
+    md +=
+        "## Runs\n\n| order | run | repetition | factors | status | error "
+        "|\n|---|---|---|---|---|---|\n";
     for (const auto& r : d.all) {
       Combo combo(r.run.factors().begin(), r.run.factors().end());
       absl::StrAppend(&md, "| ", r.run.order(), " | ", r.run.run_id(), " | ", r.run.repetition(),

@@ -13,7 +13,7 @@
 namespace rcbench::controller {
 
 struct ReportOptions {
-  std::string experiment;  // empty: every stored experiment
+  std::string experiment;     // empty: every stored experiment
   std::string format = "md";  // md, html, csv, json
   std::string out_dir = "reports";
   bool plots = true;

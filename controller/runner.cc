@@ -200,15 +200,15 @@ std::vector<rcbench::v1::ClassResult> ComputeClassResults(
     return out;
   }
   for (const auto& t : totals) {
-    out.push_back(Summarize(t.class_name(), t.requests_ok(), IntervalSeconds(t), t.errors(),
-                            t.latency()));
+    out.push_back(
+        Summarize(t.class_name(), t.requests_ok(), IntervalSeconds(t), t.errors(), t.latency()));
   }
   return out;
 }
 
 std::vector<rcbench::v1::ContainerResult> ComputeContainerResults(
-    const std::string& host, const std::vector<rcbench::v1::UsageReport>& reports,
-    int64_t start_ms, int64_t end_ms) {
+    const std::string& host, const std::vector<rcbench::v1::UsageReport>& reports, int64_t start_ms,
+    int64_t end_ms) {
   struct Point {
     int64_t wall_ms;
     int64_t mono_ns;
@@ -279,9 +279,8 @@ absl::StatusOr<uint64_t> ResolveSeed(const ExperimentSpec& spec, ResultStore& st
   return ((static_cast<uint64_t>(rd()) << 32) | rd()) & 0x7fffffffffffffffull;
 }
 
-ExperimentRunner::ExperimentRunner(const ExperimentSpec& spec, ResultStore& store,
-                                   Testbed& testbed, Clock& clock, ControllerMetrics* metrics,
-                                   RunnerOptions options)
+ExperimentRunner::ExperimentRunner(const ExperimentSpec& spec, ResultStore& store, Testbed& testbed,
+                                   Clock& clock, ControllerMetrics* metrics, RunnerOptions options)
     : options_(std::move(options)),
       spec_(spec),
       store_(store),
@@ -313,8 +312,9 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
   RCBENCH_RETURN_IF_ERROR(store_.AddExperiment(record, planned));
   RCBENCH_ASSIGN_OR_RETURN(int interrupted, store_.MarkStaleRunsInterrupted(spec_.name));
   if (interrupted > 0) {
-    Message(absl::StrCat(interrupted, " interrupted run(s) from an earlier invocation will be "
-                                      "redone"));
+    Message(absl::StrCat(interrupted,
+                         " interrupted run(s) from an earlier invocation will be "
+                         "redone"));
   }
   RCBENCH_ASSIGN_OR_RETURN(auto stored_runs, store_.ListRuns(spec_.name));
   std::map<std::string, rcbench::v1::RunStatus> status_of;
@@ -419,19 +419,22 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
     for (const auto& name : testbed_.agent_names()) {
       absl::Status s = testbed_.agent(name)->CheckHealth();
       if (metrics_) metrics_->SetHostUp(name, "agent", s.ok());
-      if (!s.ok()) return absl::UnavailableError(absl::StrCat("agent ", name, " lost ", at, ": ", s.message()));
+      if (!s.ok())
+        return absl::UnavailableError(
+            absl::StrCat("agent ", name, " lost ", at, ": ", s.message()));
     }
     for (const auto& name : testbed_.loadgen_names()) {
       absl::Status s = testbed_.loadgen(name)->CheckHealth();
       if (metrics_) metrics_->SetHostUp(name, "loadgen", s.ok());
       if (!s.ok()) {
-        return absl::UnavailableError(absl::StrCat("load generator ", name, " lost ", at, ": ",
-                                                   s.message()));
+        return absl::UnavailableError(
+            absl::StrCat("load generator ", name, " lost ", at, ": ", s.message()));
       }
     }
     if (server_started) {
       absl::Status s = testbed_.CheckServer();
-      if (!s.ok()) return absl::UnavailableError(absl::StrCat("server lost ", at, ": ", s.message()));
+      if (!s.ok())
+        return absl::UnavailableError(absl::StrCat("server lost ", at, ": ", s.message()));
     }
     return absl::OkStatus();
   };
@@ -519,8 +522,8 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
         absl::Status st = sp->stream->Finish();
         std::lock_guard<std::mutex> lock(sp->mu);
         if (!sp->final_seen && !sp->done && !st.ok()) {
-          sp->lost = absl::StrCat("load generator ", sp->name, " lost: statistics stream: ",
-                                  st.message());
+          sp->lost =
+              absl::StrCat("load generator ", sp->name, " lost: statistics stream: ", st.message());
         }
       });
       sp->lease_thread = std::thread([this, sp] {
@@ -532,8 +535,8 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
           absl::Status st = sp->client->RenewLease(sp->lease_id, options_.lease);
           lock.lock();
           if (!st.ok() && !sp->done && !sp->final_seen) {
-            sp->lost = absl::StrCat("load generator ", sp->name, " lost: lease renewal: ",
-                                    st.message());
+            sp->lost =
+                absl::StrCat("load generator ", sp->name, " lost: lease renewal: ", st.message());
           }
         }
       });
@@ -619,10 +622,11 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
       1000;
   for (auto& [name, collector] : collectors_) {
     // Samples arrive once per interval: wait (briefly) for the one after the window.
-    for (int i = 0; i < 30; ++i) {
+    // Real time: this waits for the collector thread, not for the experiment's clock.
+    for (int i = 0; i < 60; ++i) {
       auto later = collector->Between(measure_end_ms, measure_end_ms + 600000);
       if (!later.empty()) break;
-      clock_.SleepFor(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     auto samples = collector->Between(run_start_ms - slack_ms, NowMs(clock_));
     if (spec_.Records("containers")) {

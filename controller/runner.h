@@ -99,14 +99,14 @@ std::vector<rcbench::v1::ClassResult> ComputeClassResults(
 
 // Per-container usage over [start, end] from an agent's cumulative samples.
 std::vector<rcbench::v1::ContainerResult> ComputeContainerResults(
-    const std::string& host, const std::vector<rcbench::v1::UsageReport>& reports,
-    int64_t start_ms, int64_t end_ms);
+    const std::string& host, const std::vector<rcbench::v1::UsageReport>& reports, int64_t start_ms,
+    int64_t end_ms);
 
 class ExperimentRunner {
  public:
   // All references must outlive the runner. `metrics` may be null.
-  ExperimentRunner(const ExperimentSpec& spec, ResultStore& store, Testbed& testbed,
-                   Clock& clock, ControllerMetrics* metrics, RunnerOptions options);
+  ExperimentRunner(const ExperimentSpec& spec, ResultStore& store, Testbed& testbed, Clock& clock,
+                   ControllerMetrics* metrics, RunnerOptions options);
 
   absl::StatusOr<RunSummary> Run();
 

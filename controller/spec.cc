@@ -313,8 +313,8 @@ void SpecParser::ParseServer(const YAML::Node& n, ExperimentSpec& spec) {
   }
   if (n["container"]) s.container = Scalar(n["container"], "server.container").value_or("");
   if (n["ready_timeout"]) {
-    s.ready_timeout = DurationField(n["ready_timeout"], "server.ready_timeout").value_or(
-        s.ready_timeout);
+    s.ready_timeout =
+        DurationField(n["ready_timeout"], "server.ready_timeout").value_or(s.ready_timeout);
   }
   spec.server = std::move(s);
 }
@@ -378,8 +378,8 @@ void SpecParser::ParseZip(const YAML::Node& n, ExperimentSpec& spec) {
     for (const auto& name : names) {
       const Factor* f = spec.FindFactor(name);
       if (f == nullptr) {
-        Error(group, absl::StrCat("zip names unknown factor \"", name,
-                                  "\"; expected one of the factors"));
+        Error(group,
+              absl::StrCat("zip names unknown factor \"", name, "\"; expected one of the factors"));
         continue;
       }
       if (!used.insert(name).second) {
@@ -389,9 +389,8 @@ void SpecParser::ParseZip(const YAML::Node& n, ExperimentSpec& spec) {
       if (expected_levels == 0) {
         expected_levels = f->levels.size();
       } else if (f->levels.size() != expected_levels) {
-        Error(group, absl::StrCat("zip group factors have different numbers of levels (\"",
-                                  name, "\" has ", f->levels.size(),
-                                  "); expected equal numbers"));
+        Error(group, absl::StrCat("zip group factors have different numbers of levels (\"", name,
+                                  "\" has ", f->levels.size(), "); expected equal numbers"));
       }
     }
     spec.zip_groups.push_back(std::move(names));
@@ -421,9 +420,9 @@ void SpecParser::ParseExclude(const YAML::Node& n, ExperimentSpec& spec) {
       auto level = Scalar(kv.second, "an exclude level");
       if (!level) continue;
       if (std::find(f->levels.begin(), f->levels.end(), *level) == f->levels.end()) {
-        Error(kv.second, absl::StrCat("exclude names unknown level \"", *level, "\" of factor \"",
-                                      factor, "\"; expected one of ",
-                                      absl::StrJoin(f->levels, ", ")));
+        Error(kv.second,
+              absl::StrCat("exclude names unknown level \"", *level, "\" of factor \"", factor,
+                           "\"; expected one of ", absl::StrJoin(f->levels, ", ")));
         continue;
       }
       rule.when[factor] = *level;
@@ -474,7 +473,8 @@ void SpecParser::ParseContainers(const YAML::Node& n, ExperimentSpec& spec) {
       c.agent = Scalar(item["agent"], "container agent").value_or("");
       agent_refs_.push_back({c.agent, Pos(item["agent"])});
     }
-    for (const char* key : {"cpu_weight", "cpu_limit", "cpu_period", "memory_limit", "pids_limit"}) {
+    for (const char* key :
+         {"cpu_weight", "cpu_limit", "cpu_period", "memory_limit", "pids_limit"}) {
       if (item[key]) {
         if (auto t = Template(item[key], key)) c.attributes[key] = *t;
       }
@@ -528,10 +528,9 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
       {"open_loop", {"rate", "arrival", "max_connections"}},
       {"closed_loop", {"connections"}},
   };
-  static const std::vector<std::string> kCommon = {"keep_alive", "response_timeout",
-                                                   "linger_zero"};
-  std::vector<std::string> allowed = {"name",    "loadgen",          "mode",   "target",
-                                      "paths",   "source_addresses", "headers"};
+  static const std::vector<std::string> kCommon = {"keep_alive", "response_timeout", "linger_zero"};
+  std::vector<std::string> allowed = {"name",  "loadgen",          "mode",   "target",
+                                      "paths", "source_addresses", "headers"};
   for (const auto& [mode, params] : kModeParams) {
     allowed.insert(allowed.end(), params.begin(), params.end());
   }
@@ -549,8 +548,8 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
     }
     for (const auto& other : spec.load_classes) {
       if (other.name == c.name) {
-        Error(n["name"], absl::StrCat("duplicate load class \"", c.name,
-                                      "\"; expected unique class names"));
+        Error(n["name"],
+              absl::StrCat("duplicate load class \"", c.name, "\"; expected unique class names"));
       }
     }
   }
@@ -575,8 +574,8 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
             other_mode = true;
           }
         }
-        if (other_mode && std::find(it->second.begin(), it->second.end(), key) ==
-                              it->second.end()) {
+        if (other_mode &&
+            std::find(it->second.begin(), it->second.end(), key) == it->second.end()) {
           Error(kv.first, absl::StrCat("\"", key, "\" does not apply to mode ", c.mode,
                                        "; expected one of ", absl::StrJoin(it->second, ", ")));
         }
@@ -592,8 +591,8 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
   }
   for (const auto& kv : n) {
     std::string key = kv.first.Scalar();
-    if (key == "name" || key == "loadgen" || key == "mode" || key == "target" ||
-        key == "paths" || key == "source_addresses" || key == "headers") {
+    if (key == "name" || key == "loadgen" || key == "mode" || key == "target" || key == "paths" ||
+        key == "source_addresses" || key == "headers") {
       continue;
     }
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) continue;
@@ -602,11 +601,10 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
   if (n["target"]) {
     if (auto t = Template(n["target"], "target")) c.target = *t;
   } else {
-    bool per_class = spec.server && std::find(spec.server->classes.begin(),
-                                              spec.server->classes.end(),
-                                              c.name) != spec.server->classes.end();
-    c.target = Templated{per_class ? "{{server.http." + c.name + "}}" : "{{server.http}}",
-                         c.pos};
+    bool per_class = spec.server &&
+                     std::find(spec.server->classes.begin(), spec.server->classes.end(), c.name) !=
+                         spec.server->classes.end();
+    c.target = Templated{per_class ? "{{server.http." + c.name + "}}" : "{{server.http}}", c.pos};
     if (!spec.server) {
       Error(n, absl::StrCat("load class \"", c.name,
                             "\" has no target and the experiment has no server; expected "
@@ -646,11 +644,10 @@ void SpecParser::ParseSynFlood(const YAML::Node& n, ExperimentSpec& spec) {
 }
 
 void SpecParser::ParseRecord(const YAML::Node& n, ExperimentSpec& spec) {
-  static const std::vector<std::string> kKinds = {"classes", "containers", "samples",
-                                                  "host_facts"};
+  static const std::vector<std::string> kKinds = {"classes", "containers", "samples", "host_facts"};
   if (!n.IsSequence()) {
-    Error(n, absl::StrCat("record is not a list; expected a list of ",
-                          absl::StrJoin(kKinds, ", ")));
+    Error(n,
+          absl::StrCat("record is not a list; expected a list of ", absl::StrJoin(kKinds, ", ")));
     return;
   }
   for (const auto& item : n) {
@@ -698,7 +695,8 @@ void SpecParser::ParsePlots(const YAML::Node& n, ExperimentSpec& spec) {
                                        "[A-Za-z0-9_-] name (it names the image files)"));
     }
     if (!p.x.empty() && spec.FindFactor(p.x) == nullptr) {
-      Error(item["x"], absl::StrCat("plot x \"", p.x, "\" is not a factor; expected one of the "
+      Error(item["x"], absl::StrCat("plot x \"", p.x,
+                                    "\" is not a factor; expected one of the "
                                     "factors"));
     }
     if (!p.series.empty() && spec.FindFactor(p.series) == nullptr) {
@@ -793,9 +791,9 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
   }
   for (const auto& [name, pos] : loadgen_refs_) {
     if (!spec.local_mode() && !loadgens.count(name)) {
-      Error(pos, absl::StrCat("load generator \"", name,
-                              "\" is not in hosts.loadgens; expected one of ",
-                              absl::StrJoin(loadgens, ", ")));
+      Error(pos,
+            absl::StrCat("load generator \"", name, "\" is not in hosts.loadgens; expected one of ",
+                         absl::StrJoin(loadgens, ", ")));
     } else if (spec.local_mode() && name != kLocalHost) {
       Error(pos, absl::StrCat("load generator \"", name,
                               "\" is named but no hosts are listed (local mode); expected \"",
@@ -835,9 +833,9 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
       for (const auto& [k, v] : combo) levels.push_back(absl::StrCat(k, "=", v));
       std::string msg(s.message());
       // Messages from workload.cc start with "LINE:COLUMN: ".
-      std::string with_run = combo.empty() ? msg
-                                           : absl::StrCat(msg, " (in the run with ",
-                                                          absl::StrJoin(levels, ", "), ")");
+      std::string with_run =
+          combo.empty() ? msg
+                        : absl::StrCat(msg, " (in the run with ", absl::StrJoin(levels, ", "), ")");
       std::string line = absl::StrCat(source_, ":", with_run);
       // One message per field and problem, not one per run.
       std::string key = absl::StrCat(source_, ":", msg);
@@ -887,16 +885,16 @@ absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_vi
   try {
     root = YAML::Load(spec.yaml);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": YAML syntax error: ",
-                                                   e.msg, "; expected well-formed YAML"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
+                     ": YAML syntax error: ", e.msg, "; expected well-formed YAML"));
   }
   SpecParser parser(source_name);
   try {
     parser.Parse(root, spec);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
   if (!parser.errors().empty()) {
     std::vector<std::string> errors = parser.errors();
@@ -910,9 +908,8 @@ absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_vi
       }
       return std::make_pair(line, column);
     };
-    std::stable_sort(errors.begin(), errors.end(), [&](const auto& a, const auto& b) {
-      return position(a) < position(b);
-    });
+    std::stable_sort(errors.begin(), errors.end(),
+                     [&](const auto& a, const auto& b) { return position(a) < position(b); });
     return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   }
   return spec;

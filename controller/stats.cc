@@ -16,8 +16,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 std::vector<double> UDistribution(int m, int n) {
   // f[i][j][u] built incrementally over (i, j) with the recurrence
   // f(i, j, u) = f(i-1, j, u-j) + f(i, j-1, u).
-  std::vector<std::vector<std::vector<double>>> f(
-      m + 1, std::vector<std::vector<double>>(n + 1));
+  std::vector<std::vector<std::vector<double>>> f(m + 1, std::vector<std::vector<double>>(n + 1));
   for (int i = 0; i <= m; ++i) {
     for (int j = 0; j <= n; ++j) {
       f[i][j].assign(i * j + 1, 0.0);
@@ -95,8 +94,8 @@ MannWhitneyResult MannWhitneyU(const std::vector<double>& x, const std::vector<d
 }
 
 Interval BootstrapChangeCi(const std::vector<double>& baseline,
-                           const std::vector<double>& candidate, double confidence,
-                           int resamples, uint64_t seed) {
+                           const std::vector<double>& candidate, double confidence, int resamples,
+                           uint64_t seed) {
   if (baseline.empty() || candidate.empty() || resamples < 1) return {kNaN, kNaN};
   std::mt19937_64 rng(seed);
   auto resample = [&](const std::vector<double>& v) {

@@ -216,8 +216,9 @@ absl::StatusOr<std::unique_ptr<SqliteResultStore>> SqliteResultStore::OpenAtVers
   sqlite3_busy_timeout(db, 10000);
   // WAL: readers (report, list) do not block the running controller, and a crash mid-write
   // leaves the last committed transaction intact.
-  RCBENCH_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                                      "PRAGMA foreign_keys=ON;"));
+  RCBENCH_RETURN_IF_ERROR(
+      store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                  "PRAGMA foreign_keys=ON;"));
   RCBENCH_RETURN_IF_ERROR(store->Migrate(target));
   return store;
 }
@@ -313,8 +314,9 @@ absl::Status SqliteResultStore::AddExperiment(const ExperimentRecord& e,
 
 absl::StatusOr<int> SqliteResultStore::MarkStaleRunsInterrupted(const std::string& experiment) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "UPDATE runs SET status = ?, error = 'controller stopped mid-run' "
-              "WHERE experiment = ? AND status = ?");
+  Stmt s(db_,
+         "UPDATE runs SET status = ?, error = 'controller stopped mid-run' "
+         "WHERE experiment = ? AND status = ?");
   s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_INTERRUPTED)).Bind(2, experiment);
   s.Bind(3, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
   RCBENCH_RETURN_IF_ERROR(s.Run());
@@ -348,8 +350,7 @@ absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
       s.Bind(1, o.run_id);
       if (s.Step() != SQLITE_ROW) return absl::NotFoundError("unknown run " + o.run_id);
       auto status = static_cast<rcbench::v1::RunStatus>(s.Int(0));
-      if (status == rcbench::v1::RUN_STATUS_COMPLETED ||
-          status == rcbench::v1::RUN_STATUS_FAILED) {
+      if (status == rcbench::v1::RUN_STATUS_COMPLETED || status == rcbench::v1::RUN_STATUS_FAILED) {
         return absl::AlreadyExistsError(
             absl::StrCat("run ", o.run_id, " is already ", RunStatusName(status)));
       }

@@ -90,7 +90,7 @@ class SqliteResultStore : public ResultStore {
   static int LatestSchemaVersion();
   // Applies migrations up to `target` only (for tests of upgrades).
   static absl::StatusOr<std::unique_ptr<SqliteResultStore>> OpenAtVersion(const std::string& path,
-                                                                         int target);
+                                                                          int target);
 
   absl::StatusOr<std::optional<ExperimentRecord>> GetExperiment(const std::string& name) override;
   absl::Status AddExperiment(const ExperimentRecord& experiment,

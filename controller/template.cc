@@ -56,7 +56,8 @@ absl::StatusOr<std::string> RenderTemplate(absl::string_view text, const Templat
         auto it = vars.find(std::string(name));
         if (it == vars.end()) {
           return absl::InvalidArgumentError(
-              absl::StrCat("unknown placeholder {{", name, "}}; expected a factor name or one of "
+              absl::StrCat("unknown placeholder {{", name,
+                           "}}; expected a factor name or one of "
                            "server.http, server.http.CLASS, server.address, run.repetition, "
                            "run.id"));
         }

@@ -49,9 +49,8 @@ absl::StatusOr<std::map<std::string, std::string>> LocalTestbed::StartChild(
   argv.push_back(ready);
   argv.push_back("--die-with-parent");
   RCBENCH_ASSIGN_OR_RETURN(
-      *child, ChildProcess::Spawn(argv, (std::filesystem::path(options_.work_dir) /
-                                         (name + ".log"))
-                                            .string()));
+      *child, ChildProcess::Spawn(
+                  argv, (std::filesystem::path(options_.work_dir) / (name + ".log")).string()));
   RCBENCH_LOG(DEBUG) << "started " << name << " pid " << (*child)->pid();
   return (*child)->WaitReady(ready, std::chrono::seconds(20), clock_);
 }
@@ -78,19 +77,19 @@ absl::Status LocalTestbed::Start() {
     if (!agent_ready_.count("grpc")) {
       return absl::InternalError("rcbench-agent's ready file has no grpc= line");
     }
-    agent_ = std::make_unique<GrpcAgentClient>(kLocalHost, MakeChannel(agent_ready_["grpc"]),
-                                               clock_);
+    agent_ =
+        std::make_unique<GrpcAgentClient>(kLocalHost, MakeChannel(agent_ready_["grpc"]), clock_);
   }
   if (!loadgen_process_ || !loadgen_process_->Running()) {
-    std::vector<std::string> argv = {Binary("rcbench-loadgen"), "serve",        "--listen",
-                                     "127.0.0.1:0",             "--metrics-listen",
-                                     "127.0.0.1:0",             "--max-duration", "10m"};
+    std::vector<std::string> argv = {
+        Binary("rcbench-loadgen"), "serve",       "--listen",       "127.0.0.1:0",
+        "--metrics-listen",        "127.0.0.1:0", "--max-duration", "10m"};
     RCBENCH_ASSIGN_OR_RETURN(loadgen_ready_, StartChild("loadgen", argv, &loadgen_process_));
     if (!loadgen_ready_.count("grpc")) {
       return absl::InternalError("rcbench-loadgen's ready file has no grpc= line");
     }
-    loadgen_ = std::make_unique<GrpcLoadGenClient>(
-        kLocalHost, MakeChannel(loadgen_ready_["grpc"]), clock_);
+    loadgen_ = std::make_unique<GrpcLoadGenClient>(kLocalHost, MakeChannel(loadgen_ready_["grpc"]),
+                                                   clock_);
   }
   RCBENCH_RETURN_IF_ERROR(agent_->CheckHealth());
   return loadgen_->CheckHealth();

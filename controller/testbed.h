@@ -50,8 +50,8 @@ class Testbed {
 TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready);
 
 struct LocalTestbedOptions {
-  std::string bin_dir;   // where rcbench-agent, rcbench-loadgen, rcbench-server are
-  std::string work_dir;  // ready files and logs
+  std::string bin_dir;       // where rcbench-agent, rcbench-loadgen, rcbench-server are
+  std::string work_dir;      // ready files and logs
   std::string agent_config;  // passed as --config when set
   std::string root_name = "rcbench";
   std::chrono::nanoseconds agent_interval = std::chrono::seconds(1);
@@ -78,8 +78,7 @@ class LocalTestbed : public Testbed {
 
  private:
   absl::StatusOr<std::map<std::string, std::string>> StartChild(
-      const std::string& name, std::vector<std::string> argv,
-      std::unique_ptr<ChildProcess>* child);
+      const std::string& name, std::vector<std::string> argv, std::unique_ptr<ChildProcess>* child);
   std::string Binary(const std::string& name) const;
 
   LocalTestbedOptions options_;

@@ -27,8 +27,8 @@ absl::StatusOr<uint64_t> RenderUint(const Templated& t, const TemplateVars& vars
   RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(t, vars));
   uint64_t v;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(s), &v) || v < min || v > max) {
-    return At(t.pos, absl::StrCat(what, " is \"", s, "\"; expected an integer in [", min, ", ",
-                                  max, "]"));
+    return At(t.pos,
+              absl::StrCat(what, " is \"", s, "\"; expected an integer in [", min, ", ", max, "]"));
   }
   return v;
 }
@@ -151,11 +151,11 @@ absl::StatusOr<std::vector<RenderedContainer>> RenderContainers(const Experiment
       } else if (key == "memory_limit") {
         RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(value, vars));
         auto size = ParseSize(s);
-        if (!size.ok()) return At(value.pos, absl::StrCat("memory_limit: ", size.status().message()));
+        if (!size.ok())
+          return At(value.pos, absl::StrCat("memory_limit: ", size.status().message()));
         r.attributes.set_memory_limit_bytes(*size);
       } else if (key == "pids_limit") {
-        RCBENCH_ASSIGN_OR_RETURN(uint64_t p,
-                                 RenderUint(value, vars, "pids_limit", 0, 4194304));
+        RCBENCH_ASSIGN_OR_RETURN(uint64_t p, RenderUint(value, vars, "pids_limit", 0, 4194304));
         r.attributes.set_pids_limit(p);
       }
     }

@@ -1,0 +1,145 @@
+#include "controller/compare.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_join.h"
+#include "controller/cli.h"
+
+namespace rcbench::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CompareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("rcbench-compare-test-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+    std::filesystem::remove(path_);
+    store_ = *SqliteResultStore::Open(path_.string());
+    ASSERT_TRUE(store_->AddExperiment({"e", "name: e\n", 1, "now"}, {}).ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + s);
+  }
+  // Adds a completed run with one class result.
+  void AddRun(const std::string& mode, int rep, double rps, double p50,
+              const std::string& kernel = "6.1.0", const std::string& other = "x") {
+    PlannedRun p{MakeRunId("e", {{"mode", mode}, {"other", other}}, rep),
+                 n_++,
+                 static_cast<uint32_t>(rep),
+                 {{"mode", mode}, {"other", other}}};
+    ASSERT_TRUE(store_->AddExperiment({"e", "name: e\n", 1, "now"}, {p}).ok());
+    ASSERT_TRUE(store_->MarkRunning(p.run_id, 1, {{"build", mode == "on" ? "new" : "old"}}).ok());
+    RunOutcome o;
+    o.run_id = p.run_id;
+    o.hosts["local"].set_kernel_release(kernel);
+    auto& c = o.classes.emplace_back();
+    c.set_class_name("high");
+    c.set_throughput_rps(rps);
+    c.set_latency_p50_us(p50);
+    ASSERT_TRUE(store_->CompleteRun(o).ok());
+  }
+
+  std::filesystem::path path_;
+  std::unique_ptr<SqliteResultStore> store_;
+  uint32_t n_ = 0;
+};
+
+TEST(SelectorTest, ParsesTerms) {
+  auto s = ParseSelector("kernel_release=6.1, tag.build = new");
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[1].key, "tag.build");
+  EXPECT_EQ((*s)[1].value, "new");
+}
+
+TEST(SelectorTest, TermWithoutEqualsIsRejected) {
+  EXPECT_THAT(std::string(ParseSelector("kernel").status().message()),
+              HasSubstr("expected KEY=VALUE"));
+}
+
+TEST_F(CompareTest, SlowerCandidateIsWorseAndFasterIsBetter) {
+  for (int i = 0; i < 5; ++i) AddRun("off", i + 1, 1000 + i, 100 + i);
+  for (int i = 0; i < 5; ++i) AddRun("on", i + 1, 800 + i, 80 + i);
+  auto report = Compare(*store_, {"mode=off", "mode=on", "", {}});
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->metrics.size(), 7u);
+  std::map<std::string, Verdict> verdicts;
+  for (const auto& m : report->metrics) verdicts[m.metric] = m.verdict;
+  EXPECT_EQ(verdicts["throughput_rps{class=high}"], Verdict::kWorse);
+  EXPECT_EQ(verdicts["latency_p50_us{class=high}"], Verdict::kBetter);
+  EXPECT_TRUE(report->any_worse());
+  EXPECT_THAT(FormatCompareText(*report), HasSubstr("overall: WORSE"));
+}
+
+TEST_F(CompareTest, SelectorsMatchTagsAndHostFacts) {
+  for (int i = 0; i < 4; ++i) AddRun("off", i + 1, 1000, 100, "6.1.0");
+  for (int i = 0; i < 4; ++i) AddRun("on", i + 1, 1000, 100, "6.5.0");
+  auto by_kernel = Compare(
+      *store_, {"host.kernel_release=6.1.0", "kernel_release=6.5.0", "", {"throughput_rps"}});
+  ASSERT_TRUE(by_kernel.ok()) << by_kernel.status();
+  EXPECT_EQ(by_kernel->metrics.size(), 1u);
+  EXPECT_EQ(by_kernel->metrics[0].verdict, Verdict::kSame);
+  EXPECT_FALSE(by_kernel->any_worse());
+  auto by_tag = Compare(*store_, {"tag.build=old", "tag.build=new", "", {}});
+  ASSERT_TRUE(by_tag.ok()) << by_tag.status();
+  EXPECT_EQ(by_tag->baseline_runs, 4u);
+}
+
+TEST_F(CompareTest, DifferencesBeyondTheSelectorsAreWarnedAbout) {
+  for (int i = 0; i < 3; ++i) AddRun("off", i + 1, 1000, 100, "6.1.0", "x");
+  for (int i = 0; i < 3; ++i) AddRun("on", i + 1, 1000, 100, "6.5.0", "y");
+  auto report = Compare(*store_, {"mode=off", "mode=on", "", {}});
+  ASSERT_TRUE(report.ok());
+  std::string warnings = absl::StrJoin(report->warnings, "\n");
+  EXPECT_THAT(warnings, HasSubstr("only the baseline has factor other=x"));
+  EXPECT_THAT(warnings, HasSubstr("only the candidate has host local kernel_release=6.5.0"));
+}
+
+TEST_F(CompareTest, NoMatchingRunsIsAnError) {
+  AddRun("off", 1, 1000, 100);
+  auto report = Compare(*store_, {"mode=off", "mode=nope", "", {}});
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CompareTest, JunitMarksWorseAsFailureAndUnknownAsSkipped) {
+  for (int i = 0; i < 5; ++i) AddRun("off", i + 1, 1000 + i, 100 * (i + 1));
+  for (int i = 0; i < 5; ++i) AddRun("on", i + 1, 800 + i, 100 * (5 - i));
+  CompareOptions o{"mode=off", "mode=on", "", {"throughput_rps", "latency_p50_us"}};
+  auto report = Compare(*store_, o);
+  ASSERT_TRUE(report.ok());
+  std::string xml = FormatJunit(*report, o);
+  EXPECT_THAT(xml, HasSubstr("failures=\"1\""));
+  EXPECT_THAT(xml, HasSubstr("<failure message=\"WORSE\">"));
+  EXPECT_THAT(xml, HasSubstr("tests=\"2\""));
+}
+
+TEST(CliArgsTest, ParsesValueAndBoolFlagsInBothForms) {
+  auto a = ParseArgs({"spec.yaml", "--db", "x.db", "--tag=a=b", "--tag", "c=d", "--json"},
+                     {"--db", "--tag"}, {"--json"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->positional, std::vector<std::string>{"spec.yaml"});
+  EXPECT_EQ(a->Get("--db"), "x.db");
+  EXPECT_EQ(a->flags.at("--tag"), (std::vector<std::string>{"a=b", "c=d"}));
+  EXPECT_TRUE(a->Has("--json"));
+}
+
+TEST(CliArgsTest, UnknownFlagIsNamed) {
+  auto a = ParseArgs({"--colour"}, {"--db"}, {});
+  EXPECT_THAT(std::string(a.status().message()), HasSubstr("unknown flag --colour"));
+}
+
+TEST(CliArgsTest, MissingValueIsNamed) {
+  auto a = ParseArgs({"--db"}, {"--db"}, {});
+  EXPECT_THAT(std::string(a.status().message()), HasSubstr("--db needs a value"));
+}
+
+}  // namespace
+}  // namespace rcbench::controller

@@ -1,0 +1,226 @@
+#include "controller/runner.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "common/testing/fake_clock.h"
+#include "controller/testing/fake_testbed.h"
+
+namespace rcbench::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A fake clock that also yields a little real time on each sleep, so the fakes' background
+// threads (usage samples stamped with this clock) interleave with the runner's phases.
+class YieldingFakeClock : public rcbench::testing::FakeClock {
+ public:
+  void SleepFor(std::chrono::nanoseconds d) override {
+    Advance(d);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+};
+
+constexpr char kSpec[] = R"(name: exp
+server:
+  args: ["--mode", "{{mode}}"]
+factors:
+  mode: [a, b]
+repetitions: 2
+seed: 3
+phases: {warmup: 1s, measure: 2s}
+containers:
+  - path: "exp/{{mode}}"
+    cpu_weight: 50
+sysctls:
+  net.core.somaxconn: "1024"
+load:
+  classes:
+    - name: high
+      mode: closed_loop
+      connections: 1
+    - name: low
+      mode: sclient
+      clients: 3
+)";
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("rcbench-runner-test-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+    std::filesystem::remove(path_);
+    auto spec = ParseSpec(kSpec, "exp.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    spec_ = *spec;
+    store_ = *SqliteResultStore::Open(path_.string());
+  }
+  void TearDown() override {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_.string() + suffix);
+    }
+  }
+  absl::StatusOr<RunSummary> RunAll(RunnerOptions options = {}) {
+    ExperimentRunner runner(spec_, *store_, testbed_, clock_, nullptr, std::move(options));
+    return runner.Run();
+  }
+
+  std::filesystem::path path_;
+  ExperimentSpec spec_;
+  std::unique_ptr<SqliteResultStore> store_;
+  YieldingFakeClock clock_;
+  testing::FakeTestbed testbed_{clock_};
+};
+
+TEST_F(RunnerTest, EveryRunCompletesWithClassResultsHostFactsAndUsage) {
+  auto summary = RunAll();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->total, 4);
+  EXPECT_EQ(summary->completed, 4);
+  EXPECT_EQ(summary->seed, 3u);
+  auto runs = *store_->ListRuns("exp");
+  for (const auto& run : runs) {
+    EXPECT_EQ(run.status(), rcbench::v1::RUN_STATUS_COMPLETED) << run.error();
+    auto results = *store_->GetResults(run.run_id(), true);
+    ASSERT_EQ(results.classes_size(), 2);
+    // The fake generator completes 1000 requests per second of load.
+    EXPECT_NEAR(results.classes(0).throughput_rps(), 1000, 1);
+    EXPECT_NEAR(results.classes(0).latency_p50_us(), 0.1, 1e-9);
+    ASSERT_EQ(results.hosts_size(), 1);
+    EXPECT_EQ(results.hosts(0).kernel_release(), "6.1.0-fake");
+    ASSERT_EQ(results.containers_size(), 1);
+    EXPECT_EQ(results.containers(0).id().path(), "exp/work");
+    EXPECT_NEAR(results.containers(0).cpu_cores(), 0.5, 0.01);
+    EXPECT_GT(results.samples_size(), 0);
+  }
+}
+
+TEST_F(RunnerTest, FactorLevelsAreTemplatedIntoServerArgsAndContainers) {
+  spec_.randomize = false;
+  ASSERT_TRUE(RunAll().ok());
+  ASSERT_EQ(testbed_.server_args_.size(), 4u);
+  EXPECT_EQ(testbed_.server_args_[0], (std::vector<std::string>{"--mode", "a"}));
+  EXPECT_EQ(testbed_.server_args_[3], (std::vector<std::string>{"--mode", "b"}));
+  EXPECT_EQ(testbed_.agent_.creates(), 4);
+  auto workloads = testbed_.loadgen_.workloads();
+  ASSERT_EQ(workloads.size(), 4u);
+  EXPECT_EQ(workloads[0].http_classes(0).target(), "http://127.0.0.1:8080");
+  EXPECT_EQ(workloads[0].http_classes(1).sclient().clients(), 3u);
+}
+
+TEST_F(RunnerTest, ALostLoadGeneratorFailsOnlyThatRun) {
+  testbed_.loadgen_.fail_start_ = {2};
+  auto summary = RunAll();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->completed, 3);
+  EXPECT_EQ(summary->failed, 1);
+  auto runs = *store_->ListRuns("exp");
+  EXPECT_EQ(runs[1].status(), rcbench::v1::RUN_STATUS_FAILED);
+  EXPECT_THAT(runs[1].error(), HasSubstr("fake load generator unreachable"));
+  EXPECT_EQ(runs[2].status(), rcbench::v1::RUN_STATUS_COMPLETED);
+}
+
+TEST_F(RunnerTest, TeardownRunsOnEveryPath) {
+  testbed_.loadgen_.fail_start_ = {1, 2, 3, 4};
+  auto summary = RunAll();
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->failed, 4);
+  EXPECT_TRUE(testbed_.agent_.containers().empty());
+  EXPECT_EQ(testbed_.agent_.restores(), 4);
+  EXPECT_EQ(testbed_.server_stops_, 4);
+  EXPECT_FALSE(testbed_.server_up_);
+}
+
+TEST_F(RunnerTest, AnUnhealthyAgentFailsTheRunWithTheReason) {
+  testbed_.agent_.set_healthy(false);
+  auto summary = RunAll();
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->failed, 4);
+  EXPECT_THAT((*store_->ListRuns("exp"))[0].error(), HasSubstr("agent local lost"));
+}
+
+TEST_F(RunnerTest, ResumeSkipsCompletedRunsAndRedoesInterruptedOnes) {
+  RunnerOptions first;
+  first.max_runs = 2;
+  auto one = RunAll(first);
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(one->stopped);
+  EXPECT_EQ(one->completed, 2);
+  // A controller killed mid-run leaves its run RUNNING.
+  auto runs = *store_->ListRuns("exp");
+  ASSERT_TRUE(store_->MarkRunning(runs[2].run_id(), 5, {}).ok());
+  auto two = RunAll();
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->skipped, 2);
+  EXPECT_EQ(two->completed, 2);
+  EXPECT_EQ(testbed_.loadgen_.starts(), 4);
+  runs = *store_->ListRuns("exp");
+  for (const auto& run : runs) {
+    EXPECT_EQ(run.status(), rcbench::v1::RUN_STATUS_COMPLETED);
+    EXPECT_EQ(*store_->CountRows("class_results", run.run_id()), 2);
+    EXPECT_EQ(*store_->CountRows("run_hosts", run.run_id()), 1);
+  }
+  EXPECT_EQ(store_->ListRuns("exp")->size(), 4u);
+}
+
+TEST_F(RunnerTest, TheStoredSeedIsReusedOnResume) {
+  spec_.seed_given = false;
+  RunnerOptions first;
+  first.max_runs = 1;
+  auto one = RunAll(first);
+  ASSERT_TRUE(one.ok());
+  auto two = RunAll();
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(one->seed, two->seed);
+}
+
+TEST(ComputeResultsTest, IntervalReportsInsideTheWindowAreMerged) {
+  auto stats = [](int64_t start_s, int64_t end_s, uint64_t ok) {
+    rcbench::v1::StatsReport r;
+    auto* c = r.add_classes();
+    c->set_class_name("x");
+    c->mutable_interval_start()->mutable_wall()->set_seconds(start_s);
+    c->mutable_interval_end()->mutable_wall()->set_seconds(end_s);
+    c->mutable_interval_start()->set_monotonic_ns(start_s * 1'000'000'000);
+    c->mutable_interval_end()->set_monotonic_ns(end_s * 1'000'000'000);
+    c->set_requests_ok(ok);
+    return r;
+  };
+  // Window [10 s, 13 s]: intervals ending at 11, 12, 13 count; 10 (warm-up) and 14 do not.
+  std::vector<rcbench::v1::StatsReport> reports = {stats(9, 10, 999), stats(10, 11, 100),
+                                                   stats(11, 12, 200), stats(12, 13, 300),
+                                                   stats(13, 14, 999)};
+  auto results = ComputeClassResults(reports, {}, 10'000, 13'000);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_DOUBLE_EQ(results[0].throughput_rps(), 200);
+}
+
+TEST(ComputeResultsTest, ContainerUsageIsTheDifferenceOverTheWindow) {
+  std::vector<rcbench::v1::UsageReport> reports;
+  for (int s = 0; s <= 5; ++s) {
+    rcbench::v1::UsageReport r;
+    r.mutable_time()->mutable_wall()->set_seconds(100 + s);
+    r.mutable_time()->set_monotonic_ns(s * 1'000'000'000LL);
+    auto* c = r.add_containers();
+    c->mutable_id()->set_path("p");
+    c->set_cpu_usage_ns(static_cast<uint64_t>(s) * 250'000'000);  // 0.25 cores
+    c->set_cpu_throttled_ns(static_cast<uint64_t>(s) * 1'000'000);
+    *c->mutable_time() = r.time();
+    reports.push_back(r);
+  }
+  auto results = ComputeContainerResults("h", reports, 101'000, 104'000);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].id().host(), "h");
+  EXPECT_DOUBLE_EQ(results[0].cpu_seconds(), 0.75);
+  EXPECT_DOUBLE_EQ(results[0].cpu_cores(), 0.25);
+  EXPECT_DOUBLE_EQ(results[0].cpu_throttled_seconds(), 0.003);
+}
+
+}  // namespace
+}  // namespace rcbench::controller

@@ -1,0 +1,379 @@
+#include "controller/spec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace rcbench::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kValid[] = R"(name: demo
+description: a demo
+server:
+  args: ["--containers", "{{containers}}"]
+  classes: [high]
+factors:
+  containers: ["off", "on"]
+  clients: [1, 2, 4]
+  weight: [100, 200, 400]
+zip: [[clients, weight]]
+exclude:
+  - {containers: "off", clients: 4}
+repetitions: 3
+order: sequential
+seed: 11
+phases: {setup: 1s, warmup: 2s, measure: 5s, cooldown: 500ms}
+containers:
+  - path: "demo/low"
+    cpu_weight: "{{weight}}"
+    cpu_limit: 30%
+    memory_limit: 64MiB
+sysctls:
+  net.ipv4.tcp_syncookies: "1"
+load:
+  threads: 2
+  stats_interval: 250ms
+  classes:
+    - name: high
+      mode: closed_loop
+      connections: 1
+    - name: low
+      mode: sclient
+      clients: "{{clients}}"
+      sockets_per_client: 4
+      connect_timeout: 500ms
+      paths: ["/a 3", "/b"]
+plots:
+  - {name: lat, x: clients, y: latency_p50_us, series: containers, class: high}
+compare:
+  throughput_rps: {direction: higher, min_effect: 2%}
+)";
+
+std::string ErrorsOf(const std::string& yaml) {
+  auto spec = ParseSpec(yaml, "t.yaml");
+  if (spec.ok()) return "";
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(spec.status().message());
+}
+
+std::string Minimal(const std::string& extra) { return "name: t\nfactors:\n  f: [a, b]\n" + extra; }
+
+TEST(SpecTest, ValidSpecParsesEveryField) {
+  auto spec = ParseSpec(kValid, "demo.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "demo");
+  EXPECT_TRUE(spec->local_mode());
+  ASSERT_EQ(spec->factors.size(), 3u);
+  EXPECT_EQ(spec->factors[0].name, "containers");
+  EXPECT_EQ(spec->factors[1].levels, (std::vector<std::string>{"1", "2", "4"}));
+  EXPECT_EQ(spec->zip_groups.size(), 1u);
+  EXPECT_EQ(spec->excludes.size(), 1u);
+  EXPECT_EQ(spec->repetitions, 3);
+  EXPECT_FALSE(spec->randomize);
+  EXPECT_EQ(spec->seed, 11u);
+  EXPECT_EQ(spec->phases.cooldown, std::chrono::milliseconds(500));
+  ASSERT_EQ(spec->containers.size(), 1u);
+  EXPECT_EQ(spec->containers[0].attributes.at("cpu_weight").text, "{{weight}}");
+  EXPECT_EQ(spec->containers[0].attributes.at("cpu_weight").pos.line, 19);
+  EXPECT_EQ(spec->sysctls.at("net.ipv4.tcp_syncookies").text, "1");
+  ASSERT_EQ(spec->load_classes.size(), 2u);
+  EXPECT_EQ(spec->load_classes[0].target.text, "{{server.http.high}}");
+  EXPECT_EQ(spec->load_classes[1].target.text, "{{server.http}}");
+  EXPECT_EQ(spec->stats_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(spec->plots.size(), 1u);
+  EXPECT_NEAR(spec->compare_rules.at("throughput_rps").min_effect, 0.02, 1e-9);
+  EXPECT_TRUE(spec->Records("samples"));
+}
+
+TEST(SpecTest, SmokeSpecOfTheRepositoryIsValid) {
+  // RCBENCH_SOURCE_DIR, or the tree this file was compiled from.
+  const char* env = std::getenv("RCBENCH_SOURCE_DIR");
+  std::string src = env ? env : std::filesystem::path(__FILE__).parent_path().parent_path();
+  auto spec = LoadSpecFile(src + "/experiments/smoke.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->local_mode());
+}
+
+TEST(SpecTest, YamlSyntaxErrorHasPosition) {
+  EXPECT_THAT(ErrorsOf("name: [unclosed\n"), HasSubstr("t.yaml:2:1: YAML syntax error"));
+}
+
+TEST(SpecTest, EmptyDocumentIsRejected) {
+  EXPECT_THAT(ErrorsOf(""), HasSubstr("t.yaml:1:1: the document is empty"));
+}
+
+TEST(SpecTest, TopLevelMustBeAMapping) {
+  EXPECT_THAT(ErrorsOf("- a\n- b\n"), HasSubstr("t.yaml:1:1: the experiment is not a mapping"));
+}
+
+TEST(SpecTest, UnknownTopLevelKeyIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("colour: blue\n")),
+              HasSubstr("t.yaml:4:1: unknown key \"colour\" in the experiment"));
+}
+
+TEST(SpecTest, MissingNameIsReported) {
+  EXPECT_THAT(ErrorsOf("factors:\n  f: [a]\n"), HasSubstr("t.yaml:1:1: missing key \"name\""));
+}
+
+TEST(SpecTest, InvalidNameIsReported) {
+  EXPECT_THAT(ErrorsOf("name: \"a b\"\n"), HasSubstr("t.yaml:1:7: name \"a b\" is invalid"));
+}
+
+TEST(SpecTest, NonScalarWhereScalarExpected) {
+  EXPECT_THAT(ErrorsOf("name: [a]\n"), HasSubstr("t.yaml:1:7: name is not a scalar"));
+}
+
+TEST(SpecTest, FactorWithoutLevelsIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nfactors:\n  f: []\n"),
+              HasSubstr("t.yaml:3:6: factor \"f\" has no levels"));
+}
+
+TEST(SpecTest, RepeatedLevelIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nfactors:\n  f: [a, a]\n"),
+              HasSubstr("t.yaml:3:10: level \"a\" of factor \"f\" is repeated"));
+}
+
+TEST(SpecTest, ReservedFactorNameIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nfactors:\n  server: [a]\n"), HasSubstr("is reserved"));
+}
+
+TEST(SpecTest, ZipWithUnknownFactorIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("zip: [[f, g]]\n")),
+              HasSubstr("t.yaml:4:7: zip names unknown factor \"g\""));
+}
+
+TEST(SpecTest, ZipWithDifferentLevelCountsIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nfactors:\n  f: [a, b]\n  g: [1, 2, 3]\nzip: [[f, g]]\n"),
+              HasSubstr("t.yaml:5:7: zip group factors have different numbers of levels"));
+}
+
+TEST(SpecTest, ZipWithOneFactorIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("zip: [[f]]\n")), HasSubstr("fewer than two factors"));
+}
+
+TEST(SpecTest, ExcludeOfUnknownLevelIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("exclude:\n  - {f: c}\n")),
+              HasSubstr("t.yaml:5:9: exclude names unknown level \"c\" of factor \"f\"; "
+                        "expected one of a, b"));
+}
+
+TEST(SpecTest, ExcludeOfUnknownFactorIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("exclude:\n  - {g: a}\n")),
+              HasSubstr("t.yaml:5:6: exclude names unknown factor \"g\""));
+}
+
+TEST(SpecTest, ExcludingEveryRunIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("exclude:\n  - {f: a}\n  - {f: b}\n")),
+              HasSubstr("the exclude rules remove every run"));
+}
+
+TEST(SpecTest, BadRepetitionsAreReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("repetitions: 0\n")),
+              HasSubstr("t.yaml:4:14: repetitions is \"0\"; expected an integer in [1, 1000]"));
+}
+
+TEST(SpecTest, BadOrderIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("order: shuffled\n")),
+              HasSubstr("t.yaml:4:8: order is \"shuffled\"; expected random or sequential"));
+}
+
+TEST(SpecTest, BadSeedIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("seed: -3\n")), HasSubstr("t.yaml:4:7: seed is \"-3\""));
+}
+
+TEST(SpecTest, BadDurationIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("phases: {warmup: 5 parsecs}\n")),
+              HasSubstr("t.yaml:4:18: phases.warmup: invalid duration"));
+}
+
+TEST(SpecTest, ZeroMeasurementIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("phases: {measure: 0}\n")),
+              HasSubstr("phases.measure is zero; expected a positive duration"));
+}
+
+TEST(SpecTest, UnknownPlaceholderIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("server:\n  args: [\"{{g}}\"]\n")),
+              HasSubstr("t.yaml:5:10: unknown placeholder {{g}}; expected one of f,"));
+}
+
+TEST(SpecTest, UnterminatedPlaceholderIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("server:\n  args: [\"{{f\"]\n")),
+              HasSubstr("t.yaml:5:10: server.args: unterminated placeholder"));
+}
+
+TEST(SpecTest, RenderedContainerAttributeOutOfRangeNamesTheRun) {
+  std::string yaml =
+      "name: t\nfactors:\n  w: [100, 20000]\ncontainers:\n  - path: x\n    cpu_weight: "
+      "\"{{w}}\"\n";
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("t.yaml:6:17: cpu_weight is \"20000\"; expected an "
+                                        "integer in [1, 10000] (in the run with w=20000)"));
+}
+
+TEST(SpecTest, ContainerPathEscapingTheRootIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("containers:\n  - path: ../etc\n")),
+              HasSubstr("t.yaml:5:11: container path \"../etc\" is invalid"));
+}
+
+TEST(SpecTest, ContainerWithoutPathIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("containers:\n  - cpu_weight: 5\n")),
+              HasSubstr("t.yaml:5:5: a container lacks \"path\""));
+}
+
+TEST(SpecTest, UnknownContainerAttributeIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("containers:\n  - {path: x, cpu_share: 5}\n")),
+              HasSubstr("unknown key \"cpu_share\" in a container"));
+}
+
+TEST(SpecTest, BadCpuLimitIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("containers:\n  - {path: x, cpu_limit: lots}\n")),
+              HasSubstr("t.yaml:5:26: cpu_limit: "));
+}
+
+TEST(SpecTest, BadSysctlNameIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("sysctls:\n  \"net..x\": 1\n")),
+              HasSubstr("t.yaml:5:3: sysctl name \"net..x\" is invalid"));
+}
+
+TEST(SpecTest, LoadClassWithUnknownModeIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, mode: warp, target: "
+                               "\"http://127.0.0.1:1\"}\n")),
+              HasSubstr("t.yaml:6:23: mode \"warp\" is unknown"));
+}
+
+TEST(SpecTest, LoadClassMissingItsRequiredParameterIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, mode: sclient, target: "
+                               "\"http://127.0.0.1:1\"}\n")),
+              HasSubstr("load class \"a\" (sclient) lacks \"clients\""));
+}
+
+TEST(SpecTest, ParameterOfAnotherModeIsReported) {
+  EXPECT_THAT(
+      ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, mode: closed_loop, connections: 1, "
+                       "rate: 5, target: \"http://127.0.0.1:1\"}\n")),
+      HasSubstr("\"rate\" does not apply to mode closed_loop"));
+}
+
+TEST(SpecTest, DuplicateLoadClassIsReported) {
+  std::string yaml = Minimal(
+      "load:\n  classes:\n    - {name: a, mode: closed_loop, connections: 1, target: x}\n"
+      "    - {name: a, mode: closed_loop, connections: 1, target: x}\n");
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("t.yaml:7:14: duplicate load class \"a\""));
+}
+
+TEST(SpecTest, LoadClassWithoutTargetOrServerIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, mode: closed_loop, "
+                               "connections: 1}\n")),
+              HasSubstr("has no target and the experiment has no server"));
+}
+
+TEST(SpecTest, BadRenderedLoadParameterIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, mode: sclient, clients: "
+                               "\"{{f}}\", target: x}\n")),
+              HasSubstr("clients is \"a\"; expected an integer in [1, 100000] (in the run with "
+                        "f=a)"));
+}
+
+TEST(SpecTest, BadPathWeightIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, mode: closed_loop, "
+                               "connections: 1, target: x, paths: [\"/a zero\"]}\n")),
+              HasSubstr("path weight \"zero\""));
+}
+
+TEST(SpecTest, SynFloodWithoutTargetIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  syn_flood: {spoof_cidr: 10.99.0.0/16}\n")),
+              HasSubstr("load.syn_flood lacks \"target\""));
+}
+
+TEST(SpecTest, HostsWithOnlyAgentsAreReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("hosts:\n  agents: [{name: a, address: \"10.0.0.1:5\"}]\n")),
+              HasSubstr("hosts lists only agents or only load generators"));
+}
+
+TEST(SpecTest, HostWithBadAddressIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("hosts:\n  agents: [{name: a, address: nowhere}]\n  loadgens: "
+                               "[{name: l, address: \"10.0.0.2:5\"}]\n")),
+              HasSubstr("address \"nowhere\" is invalid; expected HOST:PORT"));
+}
+
+TEST(SpecTest, DuplicateHostNameIsReported) {
+  EXPECT_THAT(
+      ErrorsOf(Minimal("hosts:\n  agents: [{name: a, address: \"1.2.3.4:5\"}, {name: a, address: "
+                       "\"1.2.3.4:6\"}]\n  loadgens: [{name: l, address: \"10.0.0.2:5\"}]\n")),
+      HasSubstr("duplicate host name \"a\""));
+}
+
+TEST(SpecTest, ReferenceToUnknownAgentIsReported) {
+  std::string yaml = Minimal(
+      "hosts:\n  agents: [{name: a, address: \"1.2.3.4:5\"}]\n  loadgens: [{name: l, address: "
+      "\"1.2.3.5:5\"}]\nserver: {agent: b, listen: 1.2.3.4}\n");
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("t.yaml:7:17: agent \"b\" is not in hosts.agents"));
+}
+
+TEST(SpecTest, LoadgenNamedInLocalModeIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, loadgen: far, mode: "
+                               "closed_loop, connections: 1, target: x}\n")),
+              HasSubstr("load generator \"far\" is named but no hosts are listed"));
+}
+
+TEST(SpecTest, BadServerListenAddressIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("server: {listen: somewhere}\n")),
+              HasSubstr("server.listen \"somewhere\" is not an IP address"));
+}
+
+TEST(SpecTest, UnknownRecordItemIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("record: [everything]\n")),
+              HasSubstr("t.yaml:4:10: record item \"everything\" is unknown"));
+}
+
+TEST(SpecTest, PlotOfUnknownFactorIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("plots:\n  - {name: p, x: g, y: cpu_cores, container: c}\n")),
+              HasSubstr("t.yaml:5:18: plot x \"g\" is not a factor"));
+}
+
+TEST(SpecTest, PlotOfUnknownMetricIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("plots:\n  - {name: p, x: f, y: speed}\n")),
+              HasSubstr("plot y \"speed\" is not a metric"));
+}
+
+TEST(SpecTest, PlotOfClassMetricWithoutClassIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("plots:\n  - {name: p, x: f, y: throughput_rps}\n")),
+              HasSubstr("lacks \"class\""));
+}
+
+TEST(SpecTest, PlotOfUnknownClassIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("plots:\n  - {name: p, x: f, y: throughput_rps, class: z}\n")),
+              HasSubstr("plot class \"z\" is not a load class"));
+}
+
+TEST(SpecTest, CompareOfUnknownMetricIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("compare:\n  speed: {direction: higher}\n")),
+              HasSubstr("t.yaml:5:3: compare names unknown metric \"speed\""));
+}
+
+TEST(SpecTest, CompareWithBadDirectionIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("compare:\n  cpu_cores: {direction: up}\n")),
+              HasSubstr("direction \"up\" is unknown; expected higher or lower"));
+}
+
+TEST(SpecTest, CompareWithBadMinEffectIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("compare:\n  cpu_cores: {min_effect: big}\n")),
+              HasSubstr("min_effect: "));
+}
+
+TEST(SpecTest, EveryProblemIsReportedInFileOrder) {
+  std::string errors = ErrorsOf("name: \"a b\"\nrepetitions: 0\norder: x\n");
+  size_t a = errors.find("t.yaml:1:");
+  size_t b = errors.find("t.yaml:2:");
+  size_t c = errors.find("t.yaml:3:");
+  ASSERT_NE(a, std::string::npos);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(c, std::string::npos);
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+}
+
+}  // namespace
+}  // namespace rcbench::controller

@@ -1,0 +1,169 @@
+#include "controller/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace rcbench::controller {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rcbench-store-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    path_ = (dir_ / "sub" / "rcbench.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::vector<PlannedRun> TwoRuns() {
+    PlannedRun a{"e-a", 0, 1, {{"f", "x"}}};
+    PlannedRun b{"e-b", 1, 1, {{"f", "y"}}};
+    return {a, b};
+  }
+  RunOutcome Outcome(const std::string& id) {
+    RunOutcome o;
+    o.run_id = id;
+    o.hosts["local"].set_kernel_release("6.1.0-test");
+    auto& c = o.classes.emplace_back();
+    c.set_class_name("high");
+    c.set_throughput_rps(123.5);
+    c.set_latency_p50_us(42);
+    auto& k = o.containers.emplace_back();
+    k.mutable_id()->set_host("local");
+    k.mutable_id()->set_path("exp/low");
+    k.set_cpu_cores(0.25);
+    auto& s = o.usage_samples.emplace_back();
+    s.set_sequence(7);
+    s.set_agent_instance("agent-1");
+    return o;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(StoreTest, NewStoreIsAtTheLatestSchemaInWalMode) {
+  auto store = SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*(*store)->SchemaVersion(), SqliteResultStore::LatestSchemaVersion());
+  EXPECT_TRUE(std::filesystem::exists(path_ + "-wal") || std::filesystem::exists(path_));
+  ASSERT_TRUE((*store)->Exec("CREATE TEMP TABLE jm AS SELECT * FROM pragma_journal_mode").ok());
+}
+
+TEST_F(StoreTest, OldSchemaIsMigratedAndKeepsItsRows) {
+  {
+    auto v1 = SqliteResultStore::OpenAtVersion(path_, 1);
+    ASSERT_TRUE(v1.ok()) << v1.status();
+    EXPECT_EQ(*(*v1)->SchemaVersion(), 1);
+    ASSERT_TRUE((*v1)
+                    ->Exec("INSERT INTO experiments VALUES ('e', 'name: e', 5, 'now');"
+                           "INSERT INTO runs (run_id, experiment, ord, repetition, "
+                           "factors_json, seed, status) VALUES ('e-a', 'e', 0, 1, '{}', 5, 1);")
+                    .ok());
+  }
+  auto store = SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*(*store)->SchemaVersion(), 2);
+  auto runs = (*store)->ListRuns("e");
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_TRUE((*runs)[0].tags().empty());
+  ASSERT_TRUE((*store)->MarkRunning("e-a", 1000, {{"build", "patched"}}).ok());
+  EXPECT_EQ((*(*store)->ListRuns("e"))[0].tags().at("build"), "patched");
+}
+
+TEST_F(StoreTest, NewerSchemaThanKnownIsRefused) {
+  {
+    auto store = SqliteResultStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Exec("PRAGMA user_version = 99").ok());
+  }
+  auto store = SqliteResultStore::Open(path_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, AddingAnExperimentTwiceDoesNotDuplicateRuns) {
+  auto store = *SqliteResultStore::Open(path_);
+  ExperimentRecord e{"e", "name: e", 5, "now"};
+  ASSERT_TRUE(store->AddExperiment(e, TwoRuns()).ok());
+  ASSERT_TRUE(store->AddExperiment(e, TwoRuns()).ok());
+  auto runs = *store->ListRuns("e");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].status(), rcbench::v1::RUN_STATUS_PENDING);
+  EXPECT_EQ(runs[1].factors().at("f"), "y");
+  EXPECT_EQ(store->GetExperiment("e")->value().seed, 5u);
+}
+
+TEST_F(StoreTest, CompletingARunWritesEveryRowOnce) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+  ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
+  for (const char* table : {"run_hosts", "class_results", "container_results", "samples"}) {
+    EXPECT_EQ(*store->CountRows(table, "e-a"), 1) << table;
+  }
+  auto results = *store->GetResults("e-a", true);
+  EXPECT_EQ(results.run().status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(results.classes(0).throughput_rps(), 123.5);
+  EXPECT_EQ(results.containers(0).cpu_cores(), 0.25);
+  EXPECT_EQ(results.hosts(0).kernel_release(), "6.1.0-test");
+  EXPECT_EQ(results.samples_size(), 1);
+}
+
+TEST_F(StoreTest, CompletingARunTwiceFailsAndLeavesItsRowsAlone) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+  ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
+  EXPECT_EQ(store->CompleteRun(Outcome("e-a")).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(*store->CountRows("class_results", "e-a"), 1);
+  EXPECT_EQ(store->MarkRunning("e-a", 2000, {}).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, AFailedWriteRollsBackTheWholeRun) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+  RunOutcome bad = Outcome("e-a");
+  bad.classes.push_back(bad.classes[0]);  // same primary key twice
+  EXPECT_FALSE(store->CompleteRun(bad).ok());
+  EXPECT_EQ(*store->CountRows("class_results", "e-a"), 0);
+  EXPECT_EQ(*store->CountRows("run_hosts", "e-a"), 0);
+  EXPECT_EQ((*store->ListRuns("e"))[0].status(), rcbench::v1::RUN_STATUS_RUNNING);
+  EXPECT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
+}
+
+TEST_F(StoreTest, RunsLeftRunningAreMarkedInterrupted) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-b", 1000, {}).ok());
+  EXPECT_EQ(*store->MarkStaleRunsInterrupted("e"), 1);
+  auto runs = *store->ListRuns("e");
+  EXPECT_EQ(runs[1].status(), rcbench::v1::RUN_STATUS_INTERRUPTED);
+  EXPECT_TRUE(store->MarkRunning("e-b", 2000, {}).ok());
+}
+
+TEST_F(StoreTest, ResultsSurviveReopening) {
+  {
+    auto store = *SqliteResultStore::Open(path_);
+    ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+    ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+    ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
+  }
+  auto store = *SqliteResultStore::Open(path_);
+  EXPECT_EQ((*store->ListRuns("e"))[0].status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(*store->ListExperiments(), std::vector<std::string>{"e"});
+}
+
+TEST_F(StoreTest, UnknownRunIsNotFound) {
+  auto store = *SqliteResultStore::Open(path_);
+  EXPECT_EQ(store->GetResults("nope", false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->CompleteRun(Outcome("nope")).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace rcbench::controller
