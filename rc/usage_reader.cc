@@ -69,7 +69,10 @@ absl::StatusOr<Usage> ReadUsageFiles(
   if (has_memory) {
     RCBENCH_RETURN_IF_ERROR(uint_file(f.memory_peak, v1, &u.memory_peak_bytes).status());
     u.memory_working_set_bytes = u.memory_usage_bytes;
-    RCBENCH_ASSIGN_OR_RETURN(std::optional<std::string> mstat, read(f.memory_stat));
+    std::optional<std::string> mstat;
+    if (!f.memory_stat.empty()) {
+      RCBENCH_ASSIGN_OR_RETURN(mstat, read(f.memory_stat));
+    }
     if (mstat.has_value()) {
       RCBENCH_ASSIGN_OR_RETURN(auto m, ParseFlatKeyed(*mstat, f.memory_stat));
       RCBENCH_ASSIGN_OR_RETURN(
@@ -99,8 +102,11 @@ absl::StatusOr<Usage> ReadUsageFiles(
 
 absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const CgroupFs& fs,
                                                                const HostLayout& layout,
-                                                               absl::string_view path) {
-  std::unique_ptr<UsageReader> reader(new UsageReader(layout, layout.UsageFilesFor(path)));
+                                                               absl::string_view path,
+                                                               Options options) {
+  UsageFiles files = layout.UsageFilesFor(path);
+  if (!options.working_set) files.memory_stat.clear();
+  std::unique_ptr<UsageReader> reader(new UsageReader(layout, files));
   const UsageFiles& f = reader->files_;
   for (const std::string* file :
        {&f.cpu_stat, &f.cpuacct_usage, &f.cpuacct_usage_user, &f.cpuacct_usage_sys,
@@ -118,11 +124,12 @@ absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const CgroupFs& f
 }
 
 absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const ContainerSystem& rc,
-                                                               absl::string_view path) {
+                                                               absl::string_view path,
+                                                               Options options) {
   if (!rc.Exists(path)) {
     return absl::NotFoundError(absl::StrCat("container '", path, "' does not exist"));
   }
-  return Open(rc.fs(), rc.layout(), path);
+  return Open(rc.fs(), rc.layout(), path, options);
 }
 
 UsageReader::~UsageReader() {

@@ -64,6 +64,18 @@ TEST(RcUsageReaderTest, WorkingSetExcludesInactiveFilePages) {
   EXPECT_EQ(u->memory_working_set_bytes, 7000u);
 }
 
+TEST(RcUsageReaderTest, WithoutWorkingSetMemoryStatIsNotRead) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto rc = OpenOn(tree);
+  ASSERT_TRUE(rc->Create("web").ok());
+  tree.Write("/sys/fs/cgroup/memory/rcbench/web/memory.usage_in_bytes", "10000\n");
+  tree.Write("/sys/fs/cgroup/memory/rcbench/web/memory.stat", "garbage");
+  auto reader = UsageReader::Open(*rc, "web", {.working_set = false});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->open_files(), 7u);
+  EXPECT_EQ((*reader)->Read()->memory_working_set_bytes, 10000u);
+}
+
 TEST(RcUsageReaderTest, LongFilesAreReadWhole) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
   auto rc = OpenOn(tree);
