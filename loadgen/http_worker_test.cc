@@ -201,6 +201,34 @@ TEST(HttpEngineTest, Http10ResponsesWithContentLengthParse) {
   EXPECT_EQ(totals[0].errors[kParseError], 0u);
 }
 
+TEST(HttpEngineTest, ChunkedResponsesParse) {
+  TestHttpServer server([](const std::string&) {
+    return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n" +
+           TestHttpServer::kSplit + "6\r\n world\r\n0\r\n\r\n";
+  });
+  auto w = OneClass(server.url(), 150);
+  w.mutable_http_classes(0)->set_keep_alive(true);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(1);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 10u);
+  EXPECT_EQ(totals[0].TotalErrors(), 0u);
+  EXPECT_EQ(totals[0].connects_attempted, 1u);
+}
+
+TEST(HttpEngineTest, BodyDelimitedByTheConnectionsEndParses) {
+  // No Content-Length: the body ends when the server closes.
+  TestHttpServer server([](const std::string&) {
+    return "HTTP/1.0 200 OK\r\n\r\n" + TestHttpServer::kSplit + "body until close";
+  });
+  auto w = OneClass(server.url(), 150);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(1);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 10u);
+  EXPECT_EQ(
+      totals[0].errors[kParseError] + totals[0].errors[kReset] + totals[0].errors[kResponseTimeout],
+      0u);
+}
+
 TEST(HttpEngineTest, NonSuccessStatusIsCountedAsNon2xx) {
   TestHttpServer server([](const std::string&) { return TestHttpServer::Ok(4, 404); });
   auto w = OneClass(server.url(), 150);

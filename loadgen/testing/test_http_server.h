@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -85,6 +86,8 @@ class TestHttpServer {
       socklen_t len = sizeof(peer);
       const int c = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
       if (c < 0) continue;
+      const int one = 1;  // split responses must not wait for Nagle
+      setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       char ip[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
       std::lock_guard<std::mutex> lock(mu_);
