@@ -59,7 +59,8 @@ class Agent {
     uint64_t socket_errors = 0;
     double sample_seconds_sum = 0;
     std::array<uint64_t, kSampleDurationBuckets.size()> bucket_counts{};  // non-cumulative
-    double sampler_cpu_seconds = 0;  // CPU time of the sampling thread
+    double sampler_cpu_seconds = 0;    // CPU time of the sampling thread
+    double sock_diag_cpu_seconds = 0;  // the part of it spent in sock_diag dumps
     SamplerStats sampler;
     size_t containers = 0;
   };
