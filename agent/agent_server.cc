@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   ao.interval = config.interval;
   ao.retention = config.retention;
   ao.max_retained_bytes = config.max_retained_bytes;
+  ao.sockets_interval = config.sockets_interval;
   s->agent_ = std::make_unique<Agent>(
       ao, std::move(sampler), host.ok() ? std::move(*host) : nullptr,
       config.sockets ? std::make_unique<SockDiagDumper>() : nullptr, RealClock::Get());
