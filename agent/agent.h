@@ -26,6 +26,9 @@ struct AgentOptions {
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   std::chrono::nanoseconds retention = std::chrono::minutes(10);
   uint64_t max_retained_bytes = 256ull << 20;
+  // How often to take the sock_diag dumps (their cost grows with every TCP socket of the
+  // host, TIME_WAIT included); samples in between reuse the last counts. 0: every sample.
+  std::chrono::nanoseconds sockets_interval = std::chrono::seconds(1);
 };
 
 // Upper bounds of the sample-duration histogram, in seconds.
@@ -59,7 +62,8 @@ class Agent {
     uint64_t socket_errors = 0;
     double sample_seconds_sum = 0;
     std::array<uint64_t, kSampleDurationBuckets.size()> bucket_counts{};  // non-cumulative
-    double sampler_cpu_seconds = 0;  // CPU time of the sampling thread
+    double sampler_cpu_seconds = 0;    // CPU time of the sampling thread
+    double sock_diag_cpu_seconds = 0;  // the part of it spent in sock_diag dumps
     SamplerStats sampler;
     size_t containers = 0;
   };
@@ -75,6 +79,8 @@ class Agent {
   std::string instance_;
   uint64_t next_sequence_ = 1;
   SocketTable socket_table_;
+  bool socket_table_ok_ = false;
+  int64_t last_dump_ns_ = 0;
 
   mutable std::mutex stats_mu_;
   Stats stats_;

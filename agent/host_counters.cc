@@ -101,8 +101,24 @@ absl::Status ParseLoadAvg(absl::string_view text, rcbench::v1::HostCounters* out
   return absl::OkStatus();
 }
 
+absl::Status ParseSockstatTimeWait(absl::string_view text, rcbench::v1::HostCounters* out) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, "TCP: ")) continue;
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    for (size_t i = 1; i + 1 < f.size(); i += 2) {
+      if (f[i] != "tw") continue;
+      uint32_t tw = 0;
+      if (!absl::SimpleAtoi(f[i + 1], &tw)) break;
+      out->set_tcp_time_wait(tw);
+      (*out->mutable_tcp_sockets())["TIME_WAIT"] = tw;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("/proc/net/sockstat: no 'TCP: ... tw N' field");
+}
+
 HostCounterReader::~HostCounterReader() {
-  for (int fd : {stat_fd_, netstat_fd_, snmp_fd_, loadavg_fd_}) {
+  for (int fd : {stat_fd_, netstat_fd_, snmp_fd_, loadavg_fd_, sockstat_fd_}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -122,6 +138,7 @@ absl::StatusOr<std::unique_ptr<HostCounterReader>> HostCounterReader::Create(
   r->netstat_fd_ = open((proc_dir + "/net/netstat").c_str(), O_RDONLY | O_CLOEXEC);
   r->snmp_fd_ = open((proc_dir + "/net/snmp").c_str(), O_RDONLY | O_CLOEXEC);
   r->loadavg_fd_ = open((proc_dir + "/loadavg").c_str(), O_RDONLY | O_CLOEXEC);
+  r->sockstat_fd_ = open((proc_dir + "/net/sockstat").c_str(), O_RDONLY | O_CLOEXEC);
   return r;
 }
 
@@ -148,6 +165,10 @@ absl::Status HostCounterReader::Read(rcbench::v1::HostCounters* out) {
   if (loadavg_fd_ >= 0) {
     RCBENCH_ASSIGN_OR_RETURN(absl::string_view t, read(loadavg_fd_, "loadavg"));
     result.Update(ParseLoadAvg(t, out));
+  }
+  if (sockstat_fd_ >= 0) {
+    RCBENCH_ASSIGN_OR_RETURN(absl::string_view t, read(sockstat_fd_, "net/sockstat"));
+    result.Update(ParseSockstatTimeWait(t, out));
   }
   return result;
 }

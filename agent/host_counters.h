@@ -2,7 +2,9 @@
 
 // Host-wide kernel counters read each interval from kept-open /proc files: the aggregate CPU
 // line of /proc/stat (softirq included), selected TCP counters of /proc/net/netstat (TcpExt)
-// and /proc/net/snmp (Tcp), and /proc/loadavg. Not thread-safe: one sampling thread owns it.
+// and /proc/net/snmp (Tcp), /proc/loadavg, and the TIME_WAIT count of /proc/net/sockstat
+// (into tcp_time_wait and tcp_sockets["TIME_WAIT"]). Not thread-safe: one sampling thread
+// owns it.
 
 #include <memory>
 #include <string>
@@ -25,6 +27,8 @@ absl::Status ParseProcStat(absl::string_view text, int64_t ticks_per_second,
 absl::Status ParseProtoCounters(absl::string_view text, absl::string_view section,
                                 rcbench::v1::HostCounters* out);
 absl::Status ParseLoadAvg(absl::string_view text, rcbench::v1::HostCounters* out);
+// The "tw N" field of the "TCP:" line of /proc/net/sockstat.
+absl::Status ParseSockstatTimeWait(absl::string_view text, rcbench::v1::HostCounters* out);
 
 class HostCounterReader {
  public:
@@ -39,7 +43,7 @@ class HostCounterReader {
 
  private:
   HostCounterReader() = default;
-  int stat_fd_ = -1, netstat_fd_ = -1, snmp_fd_ = -1, loadavg_fd_ = -1;
+  int stat_fd_ = -1, netstat_fd_ = -1, snmp_fd_ = -1, loadavg_fd_ = -1, sockstat_fd_ = -1;
   std::string proc_dir_;
   std::vector<char> buf_;
   int64_t ticks_per_second_ = 100;

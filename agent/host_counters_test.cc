@@ -31,6 +31,7 @@ class FakeProc {
     Write("net/netstat", kNetstat);
     Write("net/snmp", kSnmp);
     Write("loadavg", "0.50 0.25 0.10 1/100 1234\n");
+    Write("net/sockstat", "sockets: used 122\nTCP: inuse 105 orphan 23 tw 44928 alloc 105 mem 0\n");
   }
   ~FakeProc() { std::filesystem::remove_all(dir_); }
   void Write(const std::string& name, const std::string& text) {
@@ -59,6 +60,13 @@ TEST(HostCounterReaderTest, ReadsCpuTcpAndLoadFromProc) {
   EXPECT_EQ(h.tcp().count("Unwanted"), 0u);
   EXPECT_DOUBLE_EQ(h.loadavg_1m(), 0.5);
   EXPECT_DOUBLE_EQ(h.loadavg_15m(), 0.1);
+  EXPECT_EQ(h.tcp_time_wait(), 44928u);
+  EXPECT_EQ(h.tcp_sockets().at("TIME_WAIT"), 44928u);
+}
+
+TEST(ParseSockstatTimeWaitTest, MissingTwFieldIsInvalidArgument) {
+  rcbench::v1::HostCounters h;
+  EXPECT_EQ(ParseSockstatTimeWait("TCP: inuse 1\n", &h).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HostCounterReaderTest, RereadsTheSameDescriptorsAfterChanges) {

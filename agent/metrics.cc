@@ -208,6 +208,12 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
   MetricFamily sampler_cpu = Family("rcbench_agent_sampler_cpu_seconds_total",
                                     "CPU time of the sampling thread while sampling.", C);
   Add(&sampler_cpu, {}, stats.sampler_cpu_seconds);
+  MetricFamily sock_diag_cpu =
+      Family("rcbench_agent_sock_diag_cpu_seconds_total",
+             "The part of the sampling thread's CPU spent in sock_diag dumps (grows with the "
+             "host's TCP sockets, TIME_WAIT included: the kernel walks them all).",
+             C);
+  Add(&sock_diag_cpu, {}, stats.sock_diag_cpu_seconds);
   MetricFamily samples = Family("rcbench_agent_samples_total", "Samples taken.", C);
   Add(&samples, {}, static_cast<double>(stats.samples));
   MetricFamily overruns = Family("rcbench_agent_overruns_total",
@@ -267,6 +273,7 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
                           &duration,
                           &agent_cpu,
                           &sampler_cpu,
+                          &sock_diag_cpu,
                           &samples,
                           &overruns,
                           &errors,

@@ -66,7 +66,10 @@ absl::Status SockDiagDumper::DumpFamily(int family, bool want_inodes, SocketTabl
   msg.nlh.nlmsg_seq = 1;
   msg.req.sdiag_family = static_cast<uint8_t>(family);
   msg.req.sdiag_protocol = IPPROTO_TCP;
-  msg.req.idiag_states = ~0u;
+  // TIME_WAIT sockets carry no owner, and a busy host holds tens of thousands of them: leave
+  // them out of the dump (the kernel skips them without building messages); their count comes
+  // from /proc/net/sockstat instead (HostCounterReader).
+  msg.req.idiag_states = ~(1u << kTcpTimeWait);
   sockaddr_nl nladdr{};
   nladdr.nl_family = AF_NETLINK;
   if (sendto(fd_, &msg, sizeof(msg), 0, reinterpret_cast<sockaddr*>(&nladdr), sizeof(nladdr)) < 0) {

@@ -3,7 +3,8 @@
 // Per-container TCP socket counts from one NETLINK_SOCK_DIAG (inet_diag) dump per address
 // family. On cgroup v2 the kernel reports each socket's cgroup id; on v1 hosts sockets are
 // attributed through their owning processes (socket inode -> /proc/PID/fd of the container's
-// processes). TIME_WAIT sockets carry no owner: they are counted at host level only.
+// processes). TIME_WAIT sockets carry no owner and are not dumped at all (a loaded host holds
+// tens of thousands): HostCounterReader counts them from /proc/net/sockstat.
 
 #include <array>
 #include <cstdint>

@@ -69,6 +69,24 @@ TEST(SockDiagDumperTest, OwnListenerIsCountedUnderThisProcessCgroup2Id) {
   EXPECT_GE(t.by_cgroup.at(st.st_ino)[10], 1u);
 }
 
+TEST(SockDiagDumperTest, TimeWaitSocketsAreNotDumped) {
+  // Make one: the side that closes first ends in TIME_WAIT.
+  Listener l;
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  getsockname(l.fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  int server = accept(l.fd, nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  close(client);
+  close(server);
+  SockDiagDumper d;
+  SocketTable t;
+  ASSERT_TRUE(d.Dump(false, &t).ok());
+  EXPECT_EQ(t.host[kTcpTimeWait], 0u);
+}
+
 TEST(CountSocketsOfPidsTest, FindsTheSocketsOfAProcessOnce) {
   Listener l;
   SockDiagDumper d;
