@@ -385,6 +385,20 @@ TEST_F(ServerTest, ConnectionsAreClassifiedByListenPort) {
             1);
 }
 
+TEST_F(ServerTest, FavourHighClassifiesWithContainersOffAndChargesNoContainer) {
+  RunningServer s({"--favour-high", "--class", "high=127.0.0.2/32,priority=1"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address(), "127.0.0.2");
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(MustGet(*c, "/").status, 200);
+  std::string m = s.Metrics();
+  EXPECT_EQ(FindMetric(m,
+                       "rcbench_server_requests_total{class=\"high\",code=\"2xx\","
+                       "container=\"class/high\"}"),
+            3);
+  EXPECT_EQ(m.find("accounting=\"user\""), std::string::npos);
+}
+
 TEST_F(ServerTest, CpuIsChargedToTheClassThatUsedIt) {
   RunningServer s(
       {"--containers", "on", "--class", "high=127.0.0.2/32", "--class", "low=127.0.0.3/32"});
