@@ -138,8 +138,9 @@ TEST(HttpEngineTest, OpenLoopConstantRateSendsTheScheduledCount) {
   c->mutable_open_loop()->set_rate_rps(2000);
   c->mutable_open_loop()->set_max_connections(16);
   const auto totals = RunToEnd(w);
-  // 2000/s over a 500 ms window is 1000 scheduled requests; allow 2% for the edges.
-  EXPECT_NEAR(static_cast<double>(totals[0].requests_sent), 1000.0, 20.0);
+  // 2000/s over a 500 ms window is 1000 scheduled requests; allow 3% for the window's end
+  // (arrivals due while the loop is descheduled at the very end are not sent after it).
+  EXPECT_NEAR(static_cast<double>(totals[0].requests_sent), 1000.0, 30.0);
   EXPECT_EQ(totals[0].errors[kLocal], 0u);
 }
 
@@ -167,6 +168,19 @@ TEST(HttpEngineTest, ClosedLoopKeepAliveReusesConnections) {
   EXPECT_EQ(totals[0].connects_attempted, 4u);
   EXPECT_EQ(totals[0].bytes_received % TestHttpServer::Ok().size(), 0u);
   EXPECT_EQ(totals[0].latency.total_count(), totals[0].requests_ok);
+}
+
+TEST(HttpEngineTest, KeepAliveReconnectsWhenTheServerSaysConnectionClose) {
+  TestHttpServer server([](const std::string&) {
+    return std::string("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+  });
+  auto w = OneClass(server.url(), 150);
+  w.mutable_http_classes(0)->set_keep_alive(true);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(1);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 10u);
+  EXPECT_GE(totals[0].connects_attempted, totals[0].requests_ok);
+  EXPECT_EQ(totals[0].errors[kReset], 0u);
 }
 
 TEST(HttpEngineTest, NonSuccessStatusIsCountedAsNon2xx) {

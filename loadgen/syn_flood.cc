@@ -151,7 +151,7 @@ int RawSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, int 
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), 0);
+  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
   return n < 0 ? -errno : n;
 }
 
@@ -219,6 +219,9 @@ absl::StatusOr<std::unique_ptr<PacketOutput>> PacketSocketOutput::Open(const std
     }
     return absl::InternalError(absl::StrCat("packet socket: ", std::strerror(err)));
   }
+  // Like trafgen: skip the qdisc layer (the flood is paced by its own token bucket).
+  const int one = 1;
+  setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
   auto out = std::unique_ptr<PacketSocketOutput>(new PacketSocketOutput(fd));
   auto* ll = reinterpret_cast<sockaddr_ll*>(&out->link_);
   ll->sll_family = AF_PACKET;
@@ -243,7 +246,7 @@ int PacketSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, i
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), 0);
+  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
   return n < 0 ? -errno : n;
 }
 
@@ -327,6 +330,15 @@ void RunSynSender(const SynPacketTemplate& tmpl, PacketOutput* out, Clock* clock
         continue;
       }
       if (r == -EINTR) continue;
+      if (r == -EAGAIN || r == -EWOULDBLOCK) {
+        // Socket buffer full (e.g. packets held for neighbour resolution): wait briefly, but
+        // never past the run's bound.
+        if (stop.load(std::memory_order_relaxed) || clock->MonotonicNanos() >= options.end_ns) {
+          break;
+        }
+        clock->SleepFor(std::chrono::microseconds(100));
+        continue;
+      }
       // ENOBUFS and the like: the queue is full; these packets are lost (counted).
       errors->fetch_add(static_cast<uint64_t>(n - done), std::memory_order_relaxed);
       break;
