@@ -13,10 +13,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <cerrno>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace rcbench::loadgen {
 namespace {
@@ -346,7 +348,9 @@ void HttpWorker::BeginRequest(Conn* c, int64_t now) {
   c->arena.Reset();
   c->parser.emplace(Header(Fields(ArenaAllocator<char>(&c->arena))));
   c->parser->eager(true);
-  c->parser->body_limit(boost::none);
+  // An explicit maximum, not boost::none: Beast 1.74 compares Content-Length against the
+  // optional limit with ">", and "n > none" is true.
+  c->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   c->pending.clear();
   c->state = Conn::kWriting;
   c->deadline_ns = now + cls->spec->response_timeout_ns;
@@ -420,6 +424,8 @@ bool HttpWorker::Feed(Conn* c, const char* data, size_t n, int64_t now) {
     off += used;
     if (ec == http::error::need_more) break;
     if (ec) {
+      RCBENCH_LOG(DEBUG) << "class " << c->cls->spec->name
+                         << ": response parse error: " << ec.message();
       Fail(c, kParseError, now);
       return false;
     }

@@ -183,6 +183,52 @@ TEST(HttpEngineTest, KeepAliveReconnectsWhenTheServerSaysConnectionClose) {
   EXPECT_EQ(totals[0].errors[kReset], 0u);
 }
 
+TEST(HttpEngineTest, Http10ResponsesWithContentLengthParse) {
+  // Python's http.server answers like this, header and body in separate segments; Beast 1.74
+  // refused it with body_limit = none.
+  TestHttpServer server([](const std::string&) {
+    return std::string(
+        "HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3.11.7\r\nDate: Mon, 23 Nov 2026 "
+        "02:12:17 GMT\r\nContent-type: text/html\r\nContent-Length: 6\r\nLast-Modified: Mon, 23 "
+        "Nov 2026 02:08:04 GMT\r\n\r\n" +
+        TestHttpServer::kSplit + "hello\n");
+  });
+  auto w = OneClass(server.url(), 150);
+  w.mutable_http_classes(0)->set_keep_alive(true);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(1);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 10u);
+  EXPECT_EQ(totals[0].errors[kParseError], 0u);
+}
+
+TEST(HttpEngineTest, ChunkedResponsesParse) {
+  TestHttpServer server([](const std::string&) {
+    return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n" +
+           TestHttpServer::kSplit + "6\r\n world\r\n0\r\n\r\n";
+  });
+  auto w = OneClass(server.url(), 150);
+  w.mutable_http_classes(0)->set_keep_alive(true);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(1);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 10u);
+  EXPECT_EQ(totals[0].TotalErrors(), 0u);
+  EXPECT_EQ(totals[0].connects_attempted, 1u);
+}
+
+TEST(HttpEngineTest, BodyDelimitedByTheConnectionsEndParses) {
+  // No Content-Length: the body ends when the server closes.
+  TestHttpServer server([](const std::string&) {
+    return "HTTP/1.0 200 OK\r\n\r\n" + TestHttpServer::kSplit + "body until close";
+  });
+  auto w = OneClass(server.url(), 150);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(1);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 10u);
+  EXPECT_EQ(
+      totals[0].errors[kParseError] + totals[0].errors[kReset] + totals[0].errors[kResponseTimeout],
+      0u);
+}
+
 TEST(HttpEngineTest, NonSuccessStatusIsCountedAsNon2xx) {
   TestHttpServer server([](const std::string&) { return TestHttpServer::Ok(4, 404); });
   auto w = OneClass(server.url(), 150);

@@ -6,11 +6,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -25,6 +27,9 @@ class TestHttpServer {
   // Returns the raw bytes to send for a request path; an empty string closes the connection
   // without answering.
   using Handler = std::function<std::string(const std::string& path)>;
+
+  // Marks where a response is split into two sends.
+  static inline const std::string kSplit = std::string("\0SPLIT\0", 7);
 
   static std::string Ok(size_t body_size = 16, int status = 200) {
     return "HTTP/1.1 " + std::to_string(status) +
@@ -81,6 +86,8 @@ class TestHttpServer {
       socklen_t len = sizeof(peer);
       const int c = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
       if (c < 0) continue;
+      const int one = 1;  // split responses must not wait for Nagle
+      setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       char ip[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
       std::lock_guard<std::mutex> lock(mu_);
@@ -116,7 +123,18 @@ class TestHttpServer {
       }
       const std::string response = handler_(path);
       if (response.empty()) break;
-      if (send(c, response.data(), response.size(), MSG_NOSIGNAL) < 0) break;
+      // kSplit in a response sends the parts as separate segments, 1 ms apart.
+      bool failed = false;
+      size_t from = 0;
+      for (;;) {
+        const size_t at = response.find(kSplit, from);
+        const std::string part = response.substr(from, at == std::string::npos ? at : at - from);
+        if (send(c, part.data(), part.size(), MSG_NOSIGNAL) < 0) failed = true;
+        if (at == std::string::npos || failed) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        from = at + kSplit.size();
+      }
+      if (failed) break;
       if (head.find("Connection: close") != std::string::npos) break;
     }
     close(c);
