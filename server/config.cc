@@ -289,6 +289,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
   if (c.favour_high && c.containers) {
     return absl::InvalidArgumentError("--favour-high: only with --containers off");
   }
+  if (!c.containers && (!c.class_listeners.empty() || !c.syn_filter.empty())) {
+    // The unmodified system has one listen socket and no kernel filter.
+    return absl::InvalidArgumentError("--listen-class and --syn-filter: only with --containers on");
+  }
   if (c.cgi_cpu_limit && !c.containers) {
     return absl::InvalidArgumentError("--cgi-cpu-limit: needs --containers on");
   }

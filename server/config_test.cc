@@ -61,6 +61,11 @@ TEST(ConfigTest, CgiCpuLimitParsesPercentAndNeedsContainers) {
   EXPECT_FALSE(Parse({"--cgi-cpu-limit", "30%"}).ok());
 }
 
+TEST(ConfigTest, ContainersOffHasOneListenSocketAndNoFilter) {
+  EXPECT_FALSE(Parse({"--listen-class", "high=127.0.0.1:0"}).ok());
+  EXPECT_FALSE(Parse({"--syn-filter", "10.0.0.0/8"}).ok());
+}
+
 TEST(ConfigTest, UnknownFlagIsAnError) {
   auto c = Parse({"--frobnicate"});
   ASSERT_FALSE(c.ok());

@@ -33,6 +33,13 @@ absl::StatusOr<int> RcKernelContainers::Create(const KernelContainerSpec& spec) 
   const rc::Container* parent = &server_;
   if (spec.threaded && layout.backend == rc::BackendKind::kV2) {
     if (!main_.valid()) {
+      // Remember where the process was, to put it back before the subtree is removed.
+      std::string self = absl::StrCat("/proc/", getpid(), "/cgroup");
+      RCBENCH_ASSIGN_OR_RETURN(std::string content, system_->fs().ReadFile(self));
+      RCBENCH_ASSIGN_OR_RETURN(auto entries, rc::ParseProcCgroup(content, self));
+      for (const rc::ProcCgroupEntry& e : entries) {
+        if (e.hierarchy_id == 0 && e.controllers.empty()) original_v2_cgroup_ = e.path;
+      }
       RCBENCH_ASSIGN_OR_RETURN(main_, system_->CreateChild(&server_, "main"));
       RCBENCH_RETURN_IF_ERROR(main_.BindProcess(0));
     }
@@ -71,6 +78,13 @@ RcKernelContainers::~RcKernelContainers() {
     for (int fd : e.join_fds) close(fd);
   }
   containers_.clear();
+  if (main_.valid() && system_->layout().Unified() != nullptr) {
+    system_->fs()
+        .WriteFile(absl::StrCat(system_->layout().Unified()->mount_point, original_v2_cgroup_,
+                                original_v2_cgroup_ == "/" ? "" : "/", "cgroup.procs"),
+                   absl::StrCat(getpid()))
+        .IgnoreError();
+  }
   main_.Release();
   // Removes server-<pid> and everything below it, moving any member left to the parent.
   server_.Release();

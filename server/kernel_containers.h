@@ -78,7 +78,8 @@ class RcKernelContainers : public KernelContainers {
   std::unique_ptr<rc::ContainerSystem> system_;
   std::string server_path_;  // "server-<pid>"
   rc::Container server_;
-  rc::Container main_;  // v2 threaded domain, created on demand
+  rc::Container main_;                    // v2 threaded domain, created on demand
+  std::string original_v2_cgroup_ = "/";  // where the process was before joining main_
   std::vector<Entry> containers_;
 };
 

@@ -88,6 +88,27 @@ TEST(RcKernelContainersTest, EverythingIsRemovedOnDestruction) {
   EXPECT_FALSE(tree.Exists("/sys/fs/cgroup/cpu/rcbench"));
 }
 
+TEST(RcKernelContainersTest, V2ThreadedClassesLiveInAThreadedSubtreeRemovedAfterwards) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
+  tree.WriteProcCgroup(getpid());
+  std::string server = absl::StrCat("/sys/fs/cgroup/rcbench/server-", getpid());
+  {
+    auto kc = OpenOn(tree);
+    ASSERT_NE(kc, nullptr);
+    KernelContainerSpec spec;
+    spec.name = "class-high";
+    spec.threaded = true;
+    auto id = kc->Create(spec);
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(tree.Read(server + "/main/class-high/cgroup.type"), "threaded");
+    EXPECT_NE(tree.Read(server + "/main/cgroup.procs").find(std::to_string(getpid())),
+              std::string::npos);
+  }
+  EXPECT_FALSE(tree.Exists(server));
+  EXPECT_NE(tree.Read("/sys/fs/cgroup/cgroup.procs").find(std::to_string(getpid())),
+            std::string::npos);
+}
+
 TEST(RcKernelContainersTest, BadNameIsInvalidArgument) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   auto kc = OpenOn(tree);

@@ -35,6 +35,7 @@
 #include "server/classifier.h"
 #include "server/event_queue.h"
 #include "server/file_cache.h"
+#include "server/handler_memory.h"
 #include "server/http_request.h"
 #include "server/syn_filter.h"
 
@@ -164,6 +165,7 @@ class Worker {
   DateCache date_;
   std::optional<EventQueue> queue_;
   bool dispatch_posted_ = false;
+  HandlerMemory dispatch_memory_;  // the one posted DispatchOne
   uint64_t connection_serial_ = 0;
   // Written by this loop, read by scrapes from other threads.
   std::mutex latency_mu_;
@@ -224,6 +226,8 @@ class Connection : public Dispatchable {
   std::string path_;
   std::string dynamic_;  // a dynamic response (errors, metrics, CGI), reused
   std::array<asio::const_buffer, 4> out_{};
+  HandlerMemory read_memory_;
+  HandlerMemory write_memory_;
   State state_ = State::kClosed;
   int class_id_ = 0;
   int vhost_ = -1;
@@ -233,7 +237,6 @@ class Connection : public Dispatchable {
   int pending_ = 0;  // outstanding async operations, a queued event, a CGI run
   int64_t request_start_ns_ = 0;
   int64_t last_activity_ns_ = 0;
-  int64_t cpu_ns_ = 0;  // this connection's own logical container
   IpAddress peer_;
   uint16_t peer_port_ = 0;
   std::shared_ptr<CgiProcess> cgi_;
@@ -262,7 +265,7 @@ void Worker::Ready(Dispatchable* d) {
   queue_->Push(d);
   if (!dispatch_posted_) {
     dispatch_posted_ = true;
-    asio::post(io_, [this] { DispatchOne(); });
+    asio::post(io_, BindMemory(dispatch_memory_, [this] { DispatchOne(); }));
   }
 }
 
@@ -286,7 +289,7 @@ void Worker::DispatchOne() {
   }
   if (switched) rc::ThreadAccounting::SwitchTo(nullptr);
   if (!queue_->empty()) {
-    asio::post(io_, [this] { DispatchOne(); });
+    asio::post(io_, BindMemory(dispatch_memory_, [this] { DispatchOne(); }));
   } else {
     dispatch_posted_ = false;
     queue_->MarkIdle();
@@ -348,7 +351,6 @@ void Connection::Open(int fd, const IpAddress& peer, uint16_t peer_port, int cla
   peer_port_ = peer_port;
   begin_ = end_ = 0;
   pending_ = 0;
-  cpu_ns_ = 0;
   request_started_ = false;
   parser_.reset();
   if (worker_->accounting()) {
@@ -372,7 +374,8 @@ void Connection::StartRead() {
   state_ = state_ == State::kDraining ? State::kDraining : State::kReading;
   ++pending_;
   socket_.async_read_some(asio::buffer(buf_.get() + end_, cap_ - end_),
-                          [this](const boost::system::error_code& ec, size_t n) { OnRead(ec, n); });
+                          BindMemory(read_memory_, [this](const boost::system::error_code& ec,
+                                                          size_t n) { OnRead(ec, n); }));
 }
 
 void Connection::OnRead(const boost::system::error_code& ec, size_t n) {
@@ -505,7 +508,8 @@ void Connection::StartWrite(size_t nbufs) {
   state_ = State::kWriting;
   last_activity_ns_ = worker_->clock().MonotonicNanos();
   ++pending_;
-  auto done = [this](const boost::system::error_code& ec, size_t) { OnWrite(ec); };
+  auto done = BindMemory(write_memory_,
+                         [this](const boost::system::error_code& ec, size_t) { OnWrite(ec); });
   if (nbufs == 1) {
     asio::async_write(socket_, asio::buffer(out_[0]), done);
   } else {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/testing/fake_kernel_containers.h"
 #include "server/testing/http_client.h"
+#include "server/testing/running_server.h"
 
 namespace rcbench::server {
 namespace {
@@ -24,56 +25,7 @@ using testing::FakeKernelContainers;
 using testing::FindMetric;
 using testing::HttpClient;
 using testing::HttpResponse;
-
-// Starts a server with `flags` on a background thread; stops and joins it on destruction.
-class RunningServer {
- public:
-  RunningServer(std::vector<std::string> flags, FakeKernelContainers** fake_out = nullptr) {
-    std::vector<const char*> argv = {"rcbench-server", "--listen", "127.0.0.1:0"};
-    for (const auto& f : flags) argv.push_back(f.c_str());
-    auto config = ParseServerFlags(static_cast<int>(argv.size()), argv.data());
-    EXPECT_TRUE(config.ok()) << config.status();
-    if (!config.ok()) return;
-    const char* bin = std::getenv("RCBENCH_BIN_DIR");
-    if (bin) config->cgi.push_back({"spin", absl::StrCat(bin, "/rcbench-cgi-spin")});
-    Server::Options options;
-    if (config->containers) {
-      auto fake = std::make_unique<FakeKernelContainers>();
-      if (fake_out) *fake_out = fake.get();
-      options.kernel_containers = std::move(fake);
-    }
-    auto server = Server::Create(*std::move(config), std::move(options));
-    EXPECT_TRUE(server.ok()) << server.status();
-    if (!server.ok()) return;
-    server_ = *std::move(server);
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-  ~RunningServer() {
-    if (!server_) return;
-    server_->Stop();
-    thread_.join();
-  }
-  bool ok() const { return server_ != nullptr; }
-  Server& operator*() { return *server_; }
-  Server* operator->() { return server_.get(); }
-  std::string address() const { return server_->http_address(); }
-  std::string address_of(const std::string& name) const {
-    for (auto& [n, a] : server_->listener_addresses()) {
-      if (n == name) return a;
-    }
-    return "";
-  }
-  std::string Metrics() {
-    auto c = HttpClient::Connect(address());
-    if (!c.ok()) return "";
-    auto r = c->Get("/metrics");
-    return r.ok() ? r->body : "";
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-};
+using testing::RunningServer;
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -383,6 +335,20 @@ TEST_F(ServerTest, ConnectionsAreClassifiedByListenPort) {
                        "rcbench_server_requests_total{class=\"high\",code=\"2xx\","
                        "container=\"class/high\"}"),
             1);
+}
+
+TEST_F(ServerTest, FavourHighClassifiesWithContainersOffAndChargesNoContainer) {
+  RunningServer s({"--favour-high", "--class", "high=127.0.0.2/32,priority=1"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address(), "127.0.0.2");
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(MustGet(*c, "/").status, 200);
+  std::string m = s.Metrics();
+  EXPECT_EQ(FindMetric(m,
+                       "rcbench_server_requests_total{class=\"high\",code=\"2xx\","
+                       "container=\"class/high\"}"),
+            3);
+  EXPECT_EQ(m.find("accounting=\"user\""), std::string::npos);
 }
 
 TEST_F(ServerTest, CpuIsChargedToTheClassThatUsedIt) {

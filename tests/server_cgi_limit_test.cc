@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -89,6 +90,34 @@ TEST(ServerCgiLimitTest, CgiChildrenStayWithinTheirCpuLimitWhileStaticIsServed) 
     std::cout << "CGI CPU share " << share << ", static requests served " << served_during << "\n";
     EXPECT_NEAR(share, 0.30, 0.05) << "CGI CPU " << (cpu1 - cpu0) << " s over " << wall << " s";
     EXPECT_GT(served_during, 100) << "static requests served while the CGI ran";
+    EXPECT_EQ(p.Stop(), 0) << p.Stderr();
+  }
+  EXPECT_FALSE(Leftovers()) << "cgroups named " << RootName() << " left behind";
+}
+
+// Threads arch: each class's worker threads sit in that class's kernel container.
+TEST(ServerCgiLimitTest, ThreadsArchBindsWorkersToTheirClassContainers) {
+  if (!CgroupsWritable()) GTEST_SKIP() << "needs root and a writable cgroup cpu controller";
+  if (!std::filesystem::exists("/sys/fs/cgroup/cpu/cpu.shares")) {
+    GTEST_SKIP() << "checks the v1 cpu hierarchy's tasks files";
+  }
+  {
+    ServerProcess p({"--containers", "on", "--arch", "threads", "--threads", "2", "--class",
+                     "high=127.0.0.2/32,weight=400", "--container-root", RootName(), "--log-level",
+                     "warning"});
+    ASSERT_TRUE(p.WaitReady()) << p.Stderr();
+    auto c = HttpClient::Connect(p.value("http"), "127.0.0.2");
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Get("/").ok());
+    std::string dir = "/sys/fs/cgroup/cpu/" + RootName() + "/server-" + std::to_string(p.pid());
+    std::ifstream shares(dir + "/class-high/cpu.shares");
+    int value = 0;
+    shares >> value;
+    EXPECT_EQ(value, 4096);
+    std::ifstream tasks(dir + "/class-high/tasks");
+    int n = 0;
+    for (std::string line; std::getline(tasks, line);) ++n;
+    EXPECT_EQ(n, 2) << "two worker threads of class high";
     EXPECT_EQ(p.Stop(), 0) << p.Stderr();
   }
   EXPECT_FALSE(Leftovers()) << "cgroups named " << RootName() << " left behind";
