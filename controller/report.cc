@@ -310,7 +310,8 @@ absl::StatusOr<std::vector<std::string>> DrawPlot(const ExperimentData& d, const
                   GnuplotQuote(p.x), " noenhanced\n", "set ylabel ", GnuplotQuote(key),
                   " noenhanced\n", "set key outside right noenhanced\n",
                   "set grid\nset yrange [0:*]\n", p.logscale_y ? "set logscale y\n" : "",
-                  numeric_x ? "" : "set xtics rotate by -30\nset offsets 0.5, 0.5, 0, 0\n");
+                  numeric_x ? "set offsets graph 0.05, graph 0.05, 0, 0\n"
+                            : "set xtics rotate by -30\nset offsets 0.5, 0.5, 0, 0\n");
   std::string plot_cmd = "plot ";
   for (int b = 0; b < blocks; ++b) {
     absl::StrAppend(&plot_cmd, b ? ", " : "", GnuplotQuote(base + ".dat"), " index ", b,
