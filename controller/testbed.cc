@@ -215,6 +215,7 @@ absl::StatusOr<TemplateVars> RemoteTestbed::StartServer(const ServerLaunch& laun
   SetDuration(launch.ready_timeout, req.mutable_ready_timeout());
   RCBENCH_ASSIGN_OR_RETURN(auto status, a->StartService(req));
   server_started_ = true;
+  server_container_ = status.container().path();
   if (status.state() != rcbench::v1::ServiceStatus::STATE_RUNNING) {
     std::string tail;
     for (const auto& l : status.stderr_tail()) absl::StrAppend(&tail, "\n", l);
@@ -235,7 +236,17 @@ absl::Status RemoteTestbed::StopServer() {
   server_started_ = false;
   AgentClient* a = agent(ServerAgentName(spec_));
   if (a == nullptr) return absl::OkStatus();
-  return a->StopService(spec_.server->service);
+  absl::Status stopped = a->StopService(spec_.server->service);
+  // The agent made the service's container for this run: remove it with the server.
+  if (!server_container_.empty()) {
+    absl::Status deleted = a->DeleteContainer(server_container_);
+    if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) {
+      RCBENCH_LOG(WARNING) << "deleting the server's container " << server_container_ << ": "
+                           << deleted;
+    }
+    server_container_.clear();
+  }
+  return stopped;
 }
 
 }  // namespace rcbench::controller

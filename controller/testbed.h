@@ -108,6 +108,7 @@ class RemoteTestbed : public Testbed {
   std::map<std::string, std::unique_ptr<AgentClient>> agents_;
   std::map<std::string, std::unique_ptr<LoadGenClient>> loadgens_;
   bool server_started_ = false;
+  std::string server_container_;
 };
 
 }  // namespace rcbench::controller

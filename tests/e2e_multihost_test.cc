@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -71,12 +73,39 @@ class Topology {
   std::string error_;
 };
 
-// A child process in a namespace (`ip netns exec` execs in place, so the pid is the binary's).
+// This test's own container root; every hierarchy's copy (and what is left under it) is
+// removed on destruction, deepest first.
+class CgroupRoot {
+ public:
+  explicit CgroupRoot(std::string name) : name_(std::move(name)) {}
+  ~CgroupRoot() {
+    std::error_code ec;
+    for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+      std::filesystem::path top = h.path() / name_;
+      if (!std::filesystem::exists(top, ec)) continue;
+      std::vector<std::filesystem::path> dirs;
+      for (const auto& d : std::filesystem::recursive_directory_iterator(top, ec)) {
+        if (d.is_directory(ec)) dirs.push_back(d.path());
+      }
+      std::sort(dirs.begin(), dirs.end(),
+                [](const auto& a, const auto& b) { return a.string().size() > b.string().size(); });
+      for (const auto& d : dirs) rmdir(d.c_str());
+      rmdir(top.c_str());
+    }
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+// A child process in a network namespace (nsenter execs in place: the pid is the binary's).
 class NsChild {
  public:
   NsChild(const std::string& ns, std::vector<std::string> argv, const std::string& log) {
-    std::vector<std::string> full = {"/usr/sbin/ip", "netns", "exec", ns};
-    if (access(full[0].c_str(), X_OK) != 0) full[0] = "/sbin/ip";
+    // nsenter enters only the network namespace; `ip netns exec` would also remount /sys,
+    // hiding the cgroup hierarchies from the agent and the server.
+    std::vector<std::string> full = {"/usr/bin/nsenter", "--net=/run/netns/" + ns};
     full.insert(full.end(), argv.begin(), argv.end());
     pid_ = fork();
     if (pid_ == 0) {
@@ -118,7 +147,9 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
   if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
   if (Sh("ip netns list") != 0) GTEST_SKIP() << "no iproute2 with netns support";
+  if (access("/usr/bin/nsenter", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/nsenter (util-linux)";
   TempDir dir("e2e-multihost");
+  CgroupRoot root("rcbench-ctl" + std::to_string(getpid()));
   Topology topo;
   ASSERT_TRUE(topo.Create()) << "failed: " << topo.error();
 
@@ -126,6 +157,7 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   {
     std::ofstream cfg(dir / "agent.yaml");
     cfg << "interval: 500ms\n"
+        << "root: " << root.name() << "\n"
         << "services:\n"
         << "  rcbench-server:\n"
         << "    command: [\"" << bin << "/rcbench-server\", \"--die-with-parent\"]\n"
@@ -158,6 +190,10 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   smoke.insert(at, hosts);
   smoke.replace(smoke.find("server:\n"), 8, "server:\n  agent: srv\n  listen: 10.231.0.9\n");
   smoke.replace(smoke.find("name: smoke"), 11, "name: smoke_multihost");
+  // The server's kernel containers go under this test's own root.
+  size_t args = smoke.find("\"--arch\"");
+  ASSERT_NE(args, std::string::npos);
+  smoke.insert(args, "\"--container-root\", \"" + root.name() + "\", ");
   {
     std::ofstream spec(dir / "multihost.yaml");
     spec << smoke;
