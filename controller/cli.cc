@@ -115,6 +115,15 @@ std::string SelfDir() {
   return ec ? "." : p.parent_path().string();
 }
 
+// Read-only commands must not create an empty store where none is.
+absl::StatusOr<std::unique_ptr<SqliteResultStore>> OpenExisting(const std::string& path) {
+  if (!fs::exists(path)) {
+    return absl::NotFoundError(absl::StrCat("no results store at ", path,
+                                            " (run an experiment first, or pass --db PATH)"));
+  }
+  return SqliteResultStore::Open(path);
+}
+
 int Fail(const absl::Status& s) {
   std::cerr << "rcbench: " << s.message() << "\n";
   return 2;
@@ -257,7 +266,8 @@ int CmdRun(const std::vector<std::string>& argv) {
   options.tags = *tags;
   options.max_runs = max_runs;
   options.stop_requested = &g_stop;
-  options.on_progress = [tty](const ProgressEvent& ev) {
+  bool line_open = false;  // a progress bar without its newline yet
+  options.on_progress = [tty, &line_open](const ProgressEvent& ev) {
     std::string status = RunStatusName(ev.run.status());
     if (tty) {
       const int width = 30;
@@ -266,10 +276,15 @@ int CmdRun(const std::vector<std::string>& argv) {
                 << ev.done << "/" << ev.total << " runs, ETA " << FormatEta(ev.eta) << "  "
                 << (ev.run.status() == rcbench::v1::RUN_STATUS_FAILED ? "(last failed) " : "")
                 << "\x1b[K" << std::flush;
+      line_open = true;
       if (ev.run.status() == rcbench::v1::RUN_STATUS_FAILED) {
         std::cerr << "\nrun " << ev.run.run_id() << " failed: " << ev.run.error() << "\n";
+        line_open = false;
       }
-      if (ev.done == ev.total) std::cout << "\n";
+      if (ev.done == ev.total) {
+        std::cout << "\n";
+        line_open = false;
+      }
     } else {
       std::cout << "run " << ev.done << "/" << ev.total << " " << status << ": " << ev.run.run_id()
                 << " rep " << ev.run.repetition() << " " << FactorsText(ev.run.factors())
@@ -278,6 +293,7 @@ int CmdRun(const std::vector<std::string>& argv) {
     }
   };
   auto summary = ExecuteExperiment(*spec, **store, *args, &metrics, options);
+  if (line_open) std::cout << "\n";
   if (!summary.ok()) return Fail(summary.status());
   std::cout << spec->name << ": " << summary->completed << " completed, " << summary->failed
             << " failed, " << summary->skipped << " already done, of " << summary->total
@@ -334,7 +350,7 @@ int CmdList(const std::vector<std::string>& argv) {
     std::cout << kListUsage;
     return 0;
   }
-  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto runs = (*store)->ListRuns(args->Get("--experiment"));
   if (!runs.ok()) return Fail(runs.status());
@@ -382,7 +398,7 @@ int CmdReport(const std::vector<std::string>& argv) {
     return UsageError(absl::StrCat("--format \"", o.format, "\": expected md, html, csv or json"),
                       kReportUsage);
   }
-  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto files = WriteReport(**store, o);
   if (!files.ok()) return Fail(files.status());
@@ -410,7 +426,7 @@ int CmdCompare(const std::vector<std::string>& argv) {
   o.candidate = args->Get("--candidate");
   o.experiment = args->Get("--experiment");
   if (auto it = args->flags.find("--metric"); it != args->flags.end()) o.metrics = it->second;
-  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto report = Compare(**store, o);
   if (!report.ok()) return Fail(report.status());
