@@ -1,0 +1,138 @@
+#include "agent/agent_server.h"
+
+#include <stdlib.h>
+
+#include "absl/strings/str_cat.h"
+#include "agent/host_facts.h"
+#include "agent/rc_container_admin.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace rcbench::agent {
+
+absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfig& config,
+                                                                const ServerOptions& options) {
+  std::unique_ptr<AgentServer> s(new AgentServer());
+  s->config_ = config;
+  s->options_ = options;
+  RCBENCH_ASSIGN_OR_RETURN(auto listen, ParseHostPort(options.listen));
+
+  SamplerOptions so;
+  so.layout = options.layout;
+  so.root = config.root;
+  so.io = config.io;
+  so.psi = config.psi;
+  so.proc_dir = options.proc_dir;
+  RCBENCH_ASSIGN_OR_RETURN(auto sampler, CgroupSampler::Create(so, RealClock::Get()));
+  auto host = HostCounterReader::Create(options.proc_dir);
+  if (!host.ok()) {
+    RCBENCH_LOG(WARNING) << "no host counters: " << host.status();
+  }
+  AgentOptions ao;
+  ao.host = config.host;
+  ao.interval = config.interval;
+  ao.retention = config.retention;
+  ao.max_retained_bytes = config.max_retained_bytes;
+  s->agent_ = std::make_unique<Agent>(
+      ao, std::move(sampler), host.ok() ? std::move(*host) : nullptr,
+      config.sockets ? std::make_unique<SockDiagDumper>() : nullptr, RealClock::Get());
+
+  std::string root = config.root == "/" ? "" : config.root;
+  if (options.manage_containers && !root.empty()) {
+    rc::ContainerSystem::Options rco;
+    rco.probe.root_name = root;
+    auto system = rc::ContainerSystem::Open(rco);
+    if (system.ok()) {
+      s->admin_ = std::make_unique<RcContainerAdmin>(std::move(*system), config.host);
+    } else {
+      RCBENCH_LOG(WARNING) << "container admin unavailable: " << system.status();
+    }
+  }
+  std::string state_dir = options.state_dir;
+  if (state_dir.empty()) {
+    char tmpl[] = "/tmp/rcbench-agent-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return absl::UnavailableError("cannot create a state dir");
+    state_dir = tmpl;
+  }
+  s->services_ =
+      std::make_unique<ServiceManager>(config.services, s->admin_.get(), state_dir, config.host);
+  s->sysctls_ = std::make_unique<SysctlStore>(options.sysctl_dir, config.sysctl_allow);
+  CgroupLayout layout = options.layout;
+  SysctlStore* sysctls = s->sysctls_.get();
+  std::vector<std::string> fact_sysctls = config.fact_sysctls;
+  std::string proc_dir = options.proc_dir;
+  s->service_ = std::make_unique<AgentServiceImpl>(
+      s->agent_.get(), s->admin_.get(), s->services_.get(), s->sysctls_.get(),
+      [layout, sysctls, fact_sysctls, proc_dir](const std::vector<std::string>& extra) {
+        std::vector<std::string> names = fact_sysctls;
+        names.insert(names.end(), extra.begin(), extra.end());
+        HostFactsSources src;
+        src.proc_dir = proc_dir;
+        return CollectHostFacts(src, layout, *sysctls, names);
+      });
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  std::string addr = listen.host.find(':') != std::string::npos
+                         ? absl::StrCat("[", listen.host, "]:", listen.port)
+                         : absl::StrCat(listen.host, ":", listen.port);
+  builder.AddListeningPort(addr, grpc::InsecureServerCredentials(), &s->grpc_port_);
+  builder.RegisterService(s->service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options.listen));
+  }
+  if (!options.metrics_listen.empty()) {
+    auto collector =
+        std::make_shared<AgentCollector>(s->agent_.get(), root, config.metrics_max_containers);
+    auto metrics = MetricsServer::Start(options.metrics_listen, collector);
+    if (!metrics.ok()) {
+      s->server_->Shutdown();
+      return metrics.status();
+    }
+    s->metrics_ = std::move(*metrics);
+  }
+  Agent* agent = s->agent_.get();
+  s->sampler_thread_ = std::thread([agent] { agent->Run(); });
+  RCBENCH_LOG(INFO) << "agent sampling " << so.root << " every " << FormatDuration(config.interval)
+                    << "; gRPC on " << s->grpc_address() << ", metrics on " << s->metrics_address();
+  return s;
+}
+
+std::string AgentServer::grpc_address() const {
+  auto hp = ParseHostPort(options_.listen);
+  return absl::StrCat(hp.ok() ? hp->host : "127.0.0.1", ":", grpc_port_);
+}
+
+std::string AgentServer::metrics_address() const {
+  if (!metrics_) return "";
+  auto hp = ParseHostPort(options_.metrics_listen);
+  return absl::StrCat(hp.ok() ? hp->host : "127.0.0.1", ":", metrics_->port());
+}
+
+std::shared_ptr<grpc::Channel> AgentServer::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
+void AgentServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  agent_->Stop();
+  service_->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (sampler_thread_.joinable()) sampler_thread_.join();
+  services_->StopAll(std::chrono::seconds(5));
+  auto restored = sysctls_->Restore();
+  for (const auto& [name, value] : restored) {
+    RCBENCH_LOG(INFO) << "restored sysctl " << name << " = " << value;
+  }
+  metrics_.reset();
+}
+
+AgentServer::~AgentServer() { Shutdown(); }
+
+}  // namespace rcbench::agent

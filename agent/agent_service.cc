@@ -1,0 +1,221 @@
+#include "agent/agent_service.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/container_path.h"
+#include "agent/sysctl_store.h"
+#include "common/grpc_status.h"
+
+namespace rcbench::agent {
+namespace {
+
+using rcbench::v1::UsageReport;
+
+grpc::Status Invalid(const absl::Status& s) { return ToGrpcStatus(s); }
+
+// Filters a report down to the containers under one of `prefixes` (a prefix matches whole
+// path components: "exp1" matches "exp1" and "exp1/high", not "exp10").
+UsageReport Filtered(const UsageReport& in,
+                     const google::protobuf::RepeatedPtrField<std::string>& prefixes) {
+  UsageReport out;
+  out.set_sequence(in.sequence());
+  out.set_agent_instance(in.agent_instance());
+  *out.mutable_time() = in.time();
+  *out.mutable_host() = in.host();
+  out.set_sample_duration_ns(in.sample_duration_ns());
+  for (const auto& c : in.containers()) {
+    const std::string& path = c.id().path();
+    for (const std::string& p : prefixes) {
+      if (p.empty() || path == p || absl::StartsWith(path, p + "/")) {
+        *out.add_containers() = c;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status ValidateAttributes(const rcbench::v1::ContainerAttributes& a) {
+  if (a.has_cpu_weight() && (a.cpu_weight() < 1 || a.cpu_weight() > 10000)) {
+    return absl::InvalidArgumentError("cpu_weight must be in 1..10000");
+  }
+  if (a.has_cpu_limit_cores() && !(a.cpu_limit_cores() >= 0 && a.cpu_limit_cores() <= 4096)) {
+    return absl::InvalidArgumentError("cpu_limit_cores must be in 0..4096");
+  }
+  if (a.has_cpu_period_us() && (a.cpu_period_us() < 1000 || a.cpu_period_us() > 1000000)) {
+    return absl::InvalidArgumentError("cpu_period_us must be in 1000..1000000");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AgentServiceImpl::AgentServiceImpl(Agent* agent, ContainerAdmin* admin, ServiceManager* services,
+                                   SysctlStore* sysctls, FactsFn facts)
+    : agent_(agent),
+      admin_(admin),
+      services_(services),
+      sysctls_(sysctls),
+      facts_(std::move(facts)) {}
+
+void AgentServiceImpl::Shutdown() {
+  shutdown_ = true;
+  agent_->ring().Close();
+}
+
+grpc::Status AgentServiceImpl::GetHostFacts(grpc::ServerContext*,
+                                            const rcbench::v1::GetHostFactsRequest* req,
+                                            rcbench::v1::HostFacts* resp) {
+  for (const std::string& name : req->sysctls()) {
+    if (absl::Status s = ValidateSysctlName(name); !s.ok()) return Invalid(s);
+  }
+  std::vector<std::string> extra(req->sysctls().begin(), req->sysctls().end());
+  *resp = facts_(extra);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
+                                              const rcbench::v1::SubscribeUsageRequest* req,
+                                              grpc::ServerWriter<UsageReport>* writer) {
+  for (const std::string& p : req->path_prefixes()) {
+    if (absl::Status s = ValidateContainerPath(p, /*allow_empty=*/true); !s.ok()) {
+      return Invalid(s);
+    }
+  }
+  uint64_t after = req->resume_after_sequence();
+  if (after == 0) {
+    // Start with the newest report.
+    uint64_t last = agent_->ring().last_sequence();
+    after = last > 0 ? last - 1 : 0;
+  }
+  while (!ctx->IsCancelled() && !shutdown_) {
+    ReportRing::Batch batch = agent_->ring().WaitAfter(after, std::chrono::milliseconds(200));
+    for (size_t i = 0; i < batch.reports.size(); ++i) {
+      const ReportPtr& r = batch.reports[i];
+      // A gap (the subscriber fell behind the ring) is reported on the report after it.
+      const uint64_t missed = i == 0 ? batch.missed : 0;
+      bool ok;
+      if (req->path_prefixes_size() > 0 || missed > 0) {
+        UsageReport copy = req->path_prefixes_size() > 0 ? Filtered(*r, req->path_prefixes()) : *r;
+        copy.set_missed_reports(missed);
+        ok = writer->Write(copy);
+      } else {
+        ok = writer->Write(*r);
+      }
+      if (!ok) return grpc::Status::OK;  // the subscriber went away
+      after = r->sequence();
+    }
+    if (batch.closed && batch.reports.empty()) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::NoAdmin() const {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "this agent does not administer containers (see its log)");
+}
+
+grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext*,
+                                               const rcbench::v1::CreateContainerRequest* req,
+                                               rcbench::v1::ContainerInfo* resp) {
+  if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
+  if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
+  auto info = admin_->Create(req->path(), req->attributes(), req->exist_ok());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  *resp = *info;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext*,
+                                               const rcbench::v1::UpdateContainerRequest* req,
+                                               rcbench::v1::ContainerInfo* resp) {
+  if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
+  if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
+  auto info = admin_->Update(req->path(), req->attributes());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  *resp = *info;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::DeleteContainer(grpc::ServerContext*,
+                                               const rcbench::v1::DeleteContainerRequest* req,
+                                               rcbench::v1::DeleteContainerResponse*) {
+  if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
+  if (admin_ == nullptr) return NoAdmin();
+  return ToGrpcStatus(admin_->Delete(req->path(), req->recursive()));
+}
+
+grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext*,
+                                              const rcbench::v1::ListContainersRequest* req,
+                                              rcbench::v1::ListContainersResponse* resp) {
+  if (absl::Status s = ValidateContainerPath(req->path_prefix(), /*allow_empty=*/true); !s.ok()) {
+    return Invalid(s);
+  }
+  if (admin_ == nullptr) return NoAdmin();
+  auto list = admin_->List(req->path_prefix());
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (auto& info : *list) *resp->add_containers() = std::move(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::StartService(grpc::ServerContext*,
+                                            const rcbench::v1::StartServiceRequest* req,
+                                            rcbench::v1::ServiceStatus* resp) {
+  if (!req->container().empty()) {
+    if (absl::Status s = ValidateContainerPath(req->container()); !s.ok()) return Invalid(s);
+  }
+  if (absl::Status s = ValidateAttributes(req->container_attributes()); !s.ok()) {
+    return Invalid(s);
+  }
+  auto status = services_->Start(*req);
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *resp = *status;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::StopService(grpc::ServerContext*,
+                                           const rcbench::v1::StopServiceRequest* req,
+                                           rcbench::v1::ServiceStatus* resp) {
+  std::chrono::nanoseconds grace = std::chrono::seconds(5);
+  if (req->has_grace()) {
+    grace = std::chrono::seconds(req->grace().seconds()) +
+            std::chrono::nanoseconds(req->grace().nanos());
+    if (grace < std::chrono::nanoseconds(0) || grace > std::chrono::minutes(5)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "grace must be in 0..5m");
+    }
+  }
+  auto status = services_->Stop(req->name(), grace);
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *resp = *status;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::GetServiceStatus(grpc::ServerContext*,
+                                                const rcbench::v1::GetServiceStatusRequest* req,
+                                                rcbench::v1::ServiceStatus* resp) {
+  auto status = services_->Status(req->name());
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *resp = *status;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::SetSysctl(grpc::ServerContext*,
+                                         const rcbench::v1::SetSysctlRequest* req,
+                                         rcbench::v1::SetSysctlResponse* resp) {
+  auto change = sysctls_->Set(req->name(), req->value());
+  if (!change.ok()) return ToGrpcStatus(change.status());
+  resp->set_previous_value(change->previous_value);
+  resp->set_original_value(change->original_value);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::RestoreSysctls(grpc::ServerContext*,
+                                              const rcbench::v1::RestoreSysctlsRequest*,
+                                              rcbench::v1::RestoreSysctlsResponse* resp) {
+  for (auto& [name, value] : sysctls_->Restore()) (*resp->mutable_restored())[name] = value;
+  return grpc::Status::OK;
+}
+
+}  // namespace rcbench::agent

@@ -1,0 +1,103 @@
+#pragma once
+
+// Discovers the containers (cgroups) under the agent's root subtree and samples their usage
+// files. Every file is opened once, when its container is discovered, and re-read with one
+// pread(2) per sample; nothing is opened, stat'ed or listed per sample unless the tree changed.
+//
+// Discovery: inotify watches on every directory of the subtree in every hierarchy read (and on
+// the ancestors of the root, so a root created later is found). Pending events are drained
+// once per sample (one non-blocking read); any relevant event triggers a rescan of the subtree
+// before that sample, so containers created or removed are noticed within one interval. When
+// inotify is unavailable (or the queue overflows) the subtree is rescanned every sample.
+//
+// Not thread-safe: one sampling thread owns it.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "agent/cgroup_layout.h"
+#include "agent/sock_diag.h"
+#include "common/clock.h"
+#include "google/protobuf/repeated_field.h"
+#include "rcbench/v1/agent.pb.h"
+
+namespace rcbench::agent {
+
+struct SamplerOptions {
+  CgroupLayout layout;
+  // The root subtree, relative to each hierarchy's mount point ("rcbench", "a/b"); "" or "/"
+  // samples the whole hierarchy. Container paths are reported relative to it.
+  std::string root = "rcbench";
+  bool io = true;
+  bool psi = true;
+  bool use_inotify = true;
+  // Where /PID/fd lives, for v1 socket attribution.
+  std::string proc_dir = "/proc";
+};
+
+// Counters about the sampler itself, cumulative.
+struct SamplerStats {
+  uint64_t rescans = 0;
+  uint64_t read_errors = 0;  // a file that could not be read or parsed (malformed)
+  uint64_t containers_added = 0;
+  uint64_t containers_removed = 0;
+  uint64_t preads = 0;
+};
+
+class CgroupSampler {
+ public:
+  // INVALID_ARGUMENT for a root that escapes the hierarchy; the root need not exist yet.
+  static absl::StatusOr<std::unique_ptr<CgroupSampler>> Create(SamplerOptions options,
+                                                               Clock* clock);
+  ~CgroupSampler();
+  CgroupSampler(const CgroupSampler&) = delete;
+  CgroupSampler& operator=(const CgroupSampler&) = delete;
+
+  // Applies pending inotify events (rescanning if any was relevant). Cheap when nothing
+  // changed: one failed non-blocking read.
+  void Refresh();
+  // Walks the whole subtree now.
+  void Rescan();
+
+  // Appends one ContainerUsage per live container to *out (sorted by path). `sockets`, when
+  // given, is this interval's dump: counts are attributed by socket cgroup id where the
+  // container has a cgroup2 directory, else (v1) through its processes.
+  void Sample(const std::string& host, const SocketTable* sockets,
+              google::protobuf::RepeatedPtrField<rcbench::v1::ContainerUsage>* out);
+
+  size_t container_count() const { return containers_.size(); }
+  // True when socket attribution needs socket inodes (some container has no cgroup2 dir).
+  bool needs_socket_inodes() const;
+  const SamplerStats& stats() const { return stats_; }
+  const SamplerOptions& options() const { return options_; }
+  // Paths of every file kept open, for measuring the raw cost of reading the same files.
+  std::vector<std::string> OpenFilePaths() const;
+
+ private:
+  struct Container;
+  CgroupSampler(SamplerOptions options, Clock* clock);
+  void WatchAncestors();
+  void Walk(const std::string& hierarchy, const std::string& dir, const std::string& rel,
+            absl::flat_hash_map<std::string, int>* found);
+  void OpenFiles(Container* c);
+  bool ReadFile(Container* c, int kind, absl::string_view* text);
+
+  SamplerOptions options_;
+  Clock* clock_;
+  std::vector<std::string> hierarchies_;                // controller names whose subtree is walked
+  std::vector<std::unique_ptr<Container>> containers_;  // sorted by path
+  int inotify_fd_ = -1;
+  bool rescan_needed_ = true;
+  // Watches on the root's ancestors: only events naming the next component matter.
+  absl::flat_hash_map<int, std::string> ancestor_watches_;
+  SamplerStats stats_;
+  std::vector<char> buf_;
+  std::vector<int> pids_scratch_;
+  int64_t ticks_per_second_ = 100;
+};
+
+}  // namespace rcbench::agent

@@ -1,0 +1,265 @@
+#include "agent/cgroup_sampler.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "agent/testing/fake_cgroup_tree.h"
+#include "common/testing/fake_clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rcbench::agent {
+namespace {
+
+using rcbench::v1::CGROUP_MODE_HYBRID;
+using rcbench::v1::CGROUP_MODE_V1;
+using rcbench::v1::CGROUP_MODE_V2;
+using rcbench::v1::ContainerUsage;
+using ::testing::ElementsAre;
+using testing::FakeCgroupTree;
+using testing::FakeUsage;
+using ::testing::UnorderedElementsAre;
+
+class SamplerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<CgroupSampler> Make(const FakeCgroupTree& tree, bool inotify = true,
+                                      std::string root = "rcbench") {
+    SamplerOptions o;
+    o.layout = tree.layout();
+    o.root = root;
+    o.use_inotify = inotify;
+    auto s = CgroupSampler::Create(o, &clock_);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  }
+  std::vector<ContainerUsage> Sample(CgroupSampler& s, const SocketTable* sockets = nullptr) {
+    google::protobuf::RepeatedPtrField<ContainerUsage> out;
+    s.Refresh();
+    s.Sample("h1", sockets, &out);
+    return {out.begin(), out.end()};
+  }
+  static std::vector<std::string> Paths(const std::vector<ContainerUsage>& v) {
+    std::vector<std::string> p;
+    for (const auto& u : v) p.push_back(u.id().path());
+    return p;
+  }
+  static std::vector<std::string> Available(const ContainerUsage& u) {
+    return {u.available().begin(), u.available().end()};
+  }
+  rcbench::testing::FakeClock clock_;
+};
+
+TEST_F(SamplerTest, V2TreeReportsEveryCounterInItsUnit) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "");
+  tree.AddContainer("rcbench", "web");
+  auto s = Make(tree);
+  auto v = Sample(*s);
+  ASSERT_THAT(Paths(v), ElementsAre("", "web"));
+  const ContainerUsage& u = v[1];
+  FakeUsage f;
+  EXPECT_EQ(u.id().host(), "h1");
+  EXPECT_NE(u.id().cgroup_id(), 0u);
+  EXPECT_EQ(u.cpu_usage_ns(), f.cpu_usage_us * 1000);
+  EXPECT_EQ(u.cpu_user_ns(), f.cpu_user_us * 1000);
+  EXPECT_EQ(u.cpu_system_ns(), f.cpu_system_us * 1000);
+  EXPECT_EQ(u.cpu_periods(), f.nr_periods);
+  EXPECT_EQ(u.cpu_throttled_periods(), f.nr_throttled);
+  EXPECT_EQ(u.cpu_throttled_ns(), f.throttled_us * 1000);
+  EXPECT_EQ(u.memory_usage_bytes(), f.memory_bytes);
+  EXPECT_EQ(u.memory_working_set_bytes(), f.memory_bytes - f.inactive_file_bytes);
+  EXPECT_EQ(u.memory_peak_bytes(), f.peak_bytes);
+  EXPECT_EQ(u.pids_current(), f.pids);
+  EXPECT_EQ(u.io_read_bytes(), f.read_bytes);
+  EXPECT_EQ(u.io_write_ops(), f.write_ops);
+  EXPECT_EQ(u.cpu_pressure().some_total_us(), f.psi_some_us);
+  EXPECT_EQ(u.io_pressure().full_total_us(), f.psi_full_us);
+  EXPECT_EQ(u.time().monotonic_ns(), clock_.MonotonicNanos());
+  EXPECT_THAT(Available(u), ElementsAre("cpu", "memory", "pids", "io", "psi"));
+}
+
+TEST_F(SamplerTest, V1TreeTakesCpuFromCpuacctAndThrottlingFromCpuStat) {
+  FakeCgroupTree tree(CGROUP_MODE_V1);
+  FakeUsage f;
+  f.cpu_user_us = 2'000'000;  // 200 ticks
+  f.cpu_system_us = 500'000;  // 50 ticks
+  tree.AddContainer("rcbench", "db", f);
+  auto s = Make(tree);
+  auto v = Sample(*s);
+  ASSERT_THAT(Paths(v), ElementsAre("", "db"));  // the root exists as a parent directory
+  const ContainerUsage& u = v[1];
+  EXPECT_EQ(u.cpu_usage_ns(), f.cpu_usage_us * 1000);
+  EXPECT_EQ(u.cpu_user_ns(), 2'000'000'000u);
+  EXPECT_EQ(u.cpu_system_ns(), 500'000'000u);
+  EXPECT_EQ(u.cpu_throttled_ns(), f.throttled_us * 1000);
+  EXPECT_EQ(u.memory_working_set_bytes(), f.memory_bytes - f.inactive_file_bytes);
+  EXPECT_EQ(u.memory_peak_bytes(), f.peak_bytes);
+  EXPECT_EQ(u.io_read_bytes(), f.read_bytes);
+  EXPECT_EQ(u.io_write_bytes(), f.write_bytes);
+  EXPECT_EQ(u.io_read_ops(), f.read_ops);
+  EXPECT_FALSE(u.has_cpu_pressure());  // v1 hierarchies carry no PSI
+  EXPECT_THAT(Available(u), ElementsAre("cpu", "memory", "pids", "io"));
+}
+
+TEST_F(SamplerTest, HybridTreeReadsPsiFromTheUnifiedDirectory) {
+  FakeCgroupTree tree(CGROUP_MODE_HYBRID);
+  tree.AddContainer("rcbench", "web");
+  auto s = Make(tree);
+  auto v = Sample(*s);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[1].cpu_pressure().some_total_us(), FakeUsage().psi_some_us);
+  EXPECT_EQ(v[1].cpu_usage_ns(), FakeUsage().cpu_usage_us * 1000);
+  EXPECT_THAT(Available(v[1]), ElementsAre("cpu", "memory", "pids", "io", "psi"));
+}
+
+TEST_F(SamplerTest, CgroupIdIsTheInodeOfThePrimaryDirectory) {
+  FakeCgroupTree tree(CGROUP_MODE_V1);
+  tree.AddContainer("rcbench", "a");
+  auto s = Make(tree);
+  auto v = Sample(*s);
+  struct stat st;
+  ASSERT_EQ(stat(tree.Dir("cpu", "rcbench", "a").c_str(), &st), 0);
+  EXPECT_EQ(v[1].id().cgroup_id(), st.st_ino);
+}
+
+TEST_F(SamplerTest, NestedContainersAreReportedWithPathsRelativeToTheRoot) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "exp1/high");
+  tree.AddContainer("rcbench", "exp1/low");
+  auto s = Make(tree);
+  EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "exp1", "exp1/high", "exp1/low"));
+}
+
+TEST_F(SamplerTest, NewContainerIsNoticedAtTheNextSample) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "a");
+  auto s = Make(tree);
+  ASSERT_EQ(Sample(*s).size(), 2u);
+  tree.AddContainer("rcbench", "b");
+  EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "a", "b"));
+  EXPECT_EQ(s->stats().containers_added, 3u);
+}
+
+TEST_F(SamplerTest, RemovedContainerDisappearsAtTheNextSample) {
+  FakeCgroupTree tree(CGROUP_MODE_V1);
+  tree.AddContainer("rcbench", "a");
+  tree.AddContainer("rcbench", "b");
+  auto s = Make(tree);
+  ASSERT_EQ(Sample(*s).size(), 3u);
+  tree.RemoveContainer("rcbench", "a");
+  EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "b"));
+  EXPECT_EQ(s->stats().containers_removed, 1u);
+}
+
+TEST_F(SamplerTest, UnchangedTreeIsNotRescanned) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "a");
+  auto s = Make(tree);
+  Sample(*s);
+  uint64_t rescans = s->stats().rescans;
+  Sample(*s);
+  Sample(*s);
+  EXPECT_EQ(s->stats().rescans, rescans);
+}
+
+TEST_F(SamplerTest, WithoutInotifyEverySampleRescans) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "a");
+  auto s = Make(tree, /*inotify=*/false);
+  Sample(*s);
+  tree.AddContainer("rcbench", "b");
+  EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "a", "b"));
+}
+
+TEST_F(SamplerTest, RootCreatedAfterStartIsFound) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  auto s = Make(tree);
+  EXPECT_TRUE(Sample(*s).empty());
+  tree.AddContainer("rcbench", "late");
+  EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "late"));
+}
+
+TEST_F(SamplerTest, WholeHierarchyRootReportsPathsFromTheMount) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("system.slice", "x");
+  auto s = Make(tree, true, "/");
+  EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "system.slice", "system.slice/x"));
+}
+
+TEST_F(SamplerTest, MalformedCpuStatIsCountedAndCpuLeftOut) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "a");
+  tree.WriteFile("unified", "rcbench", "a", "cpu.stat", "usage_usec twelve\n");
+  auto s = Make(tree);
+  auto v = Sample(*s);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_THAT(Available(v[1]), ElementsAre("memory", "pids", "io", "psi"));
+  EXPECT_GE(s->stats().read_errors, 1u);
+}
+
+TEST_F(SamplerTest, EmptyAndGarbageFilesNeverCrashTheSampler) {
+  FakeCgroupTree tree(CGROUP_MODE_V1);
+  tree.AddContainer("rcbench", "a");
+  tree.WriteFile("cpuacct", "rcbench", "a", "cpuacct.usage", "");
+  tree.WriteFile("cpuacct", "rcbench", "a", "cpuacct.stat", "user\nsystem -1\n");
+  tree.WriteFile("memory", "rcbench", "a", "memory.usage_in_bytes", "18446744073709551616\n");
+  tree.WriteFile("memory", "rcbench", "a", "memory.stat", std::string(40000, 'x'));
+  tree.WriteFile("pids", "rcbench", "a", "pids.current", "max\n");
+  tree.WriteFile("blkio", "rcbench", "a", "blkio.throttle.io_service_bytes_recursive",
+                 "8:0 Read\n");
+  auto s = Make(tree);
+  auto v = Sample(*s);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_TRUE(Available(v[1]).empty());
+  EXPECT_GE(s->stats().read_errors, 5u);
+}
+
+TEST_F(SamplerTest, MissingFilesLeaveTheirGroupUnavailable) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.WriteFile("unified", "rcbench", "bare", "cpu.stat",
+                 "usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
+  auto s = Make(tree);
+  auto v = Sample(*s);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_THAT(Available(v[1]), ElementsAre("cpu"));
+  EXPECT_EQ(s->stats().read_errors, 0u);
+}
+
+TEST_F(SamplerTest, V2SocketsAreAttributedByCgroupId) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "web");
+  auto s = Make(tree);
+  struct stat st;
+  ASSERT_EQ(stat(tree.Dir("unified", "rcbench", "web").c_str(), &st), 0);
+  SocketTable sockets;
+  sockets.by_cgroup[st.st_ino][10] = 2;  // LISTEN
+  sockets.by_cgroup[st.st_ino][1] = 5;   // ESTABLISHED
+  auto v = Sample(*s, &sockets);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[1].tcp_sockets().at("LISTEN"), 2u);
+  EXPECT_EQ(v[1].tcp_sockets().at("ESTABLISHED"), 5u);
+  EXPECT_TRUE(v[0].tcp_sockets().empty());
+  EXPECT_THAT(Available(v[1]), ::testing::Contains("sockets"));
+}
+
+TEST_F(SamplerTest, OpenFilePathsListsEveryKeptOpenFile) {
+  FakeCgroupTree tree(CGROUP_MODE_V1);
+  tree.AddContainer("rcbench", "a");
+  auto s = Make(tree);
+  auto paths = s->OpenFilePaths();
+  EXPECT_EQ(paths.size(), 9u);  // the root is a bare parent directory here
+  EXPECT_THAT(paths, ::testing::Contains(tree.Dir("memory", "rcbench", "a") + "/memory.stat"));
+}
+
+TEST(SamplerCreateTest, RootThatEscapesTheHierarchyIsInvalidArgument) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  SamplerOptions o;
+  o.layout = tree.layout();
+  o.root = "../etc";
+  rcbench::testing::FakeClock clock;
+  EXPECT_EQ(CgroupSampler::Create(o, &clock).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace rcbench::agent

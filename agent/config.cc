@@ -1,0 +1,218 @@
+#include "agent/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/container_path.h"
+#include "agent/sysctl_store.h"
+#include "common/flags.h"
+#include "common/status_macros.h"
+
+namespace rcbench::agent {
+namespace {
+
+absl::Status Bad(absl::string_view origin, const YAML::Node& node, absl::string_view key,
+                 absl::string_view why) {
+  std::string where(origin);
+  if (node.Mark().line >= 0) absl::StrAppend(&where, ":", node.Mark().line + 1);
+  return absl::InvalidArgumentError(absl::StrCat(where, ": '", key, "': ", why));
+}
+
+absl::Status CheckKeys(absl::string_view origin, const YAML::Node& map, absl::string_view what,
+                       const std::set<std::string>& allowed) {
+  if (!map.IsMap()) return Bad(origin, map, what, "expected a mapping");
+  for (const auto& kv : map) {
+    std::string key = kv.first.as<std::string>();
+    if (!allowed.count(key)) {
+      return Bad(origin, kv.first, key, absl::StrCat("unknown key in ", what));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Scalar(absl::string_view origin, const YAML::Node& n,
+                                   absl::string_view key) {
+  if (!n.IsScalar()) return Bad(origin, n, key, "expected a string");
+  return n.as<std::string>();
+}
+
+absl::StatusOr<std::vector<std::string>> StringList(absl::string_view origin, const YAML::Node& n,
+                                                    absl::string_view key) {
+  if (!n.IsSequence()) return Bad(origin, n, key, "expected a list of strings");
+  std::vector<std::string> out;
+  for (const auto& e : n) {
+    RCBENCH_ASSIGN_OR_RETURN(std::string s, Scalar(origin, e, key));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<bool> Bool(absl::string_view origin, const YAML::Node& n, absl::string_view key) {
+  bool b = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) {
+    return Bad(origin, n, key, "expected true or false");
+  }
+  return b;
+}
+
+absl::Status ParseServices(absl::string_view origin, const YAML::Node& node, AgentConfig* cfg) {
+  if (!node.IsMap()) return Bad(origin, node, "services", "expected a mapping of name -> service");
+  for (const auto& kv : node) {
+    std::string name = kv.first.as<std::string>();
+    std::string key = absl::StrCat("services.", name);
+    if (name.empty() || name.size() > 64 ||
+        name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+            std::string::npos) {
+      return Bad(origin, kv.first, key, "service names use [A-Za-z0-9_.-], at most 64");
+    }
+    const YAML::Node& s = kv.second;
+    RCBENCH_RETURN_IF_ERROR(
+        CheckKeys(origin, s, key, {"command", "args", "container", "ready_file_flag", "env"}));
+    ServiceSpec spec;
+    spec.name = name;
+    if (!s["command"]) return Bad(origin, s, key, "missing 'command'");
+    RCBENCH_ASSIGN_OR_RETURN(spec.command, StringList(origin, s["command"], key + ".command"));
+    if (spec.command.empty() || spec.command[0].empty() || spec.command[0][0] != '/') {
+      return Bad(origin, s["command"], key + ".command",
+                 "must be a non-empty list starting with an absolute path");
+    }
+    if (s["args"]) {
+      RCBENCH_ASSIGN_OR_RETURN(spec.allowed_args, StringList(origin, s["args"], key + ".args"));
+      for (const std::string& pattern : spec.allowed_args) {
+        try {
+          std::regex re(pattern);
+        } catch (const std::regex_error& e) {
+          return Bad(origin, s["args"], key + ".args",
+                     absl::StrCat("bad regular expression '", pattern, "': ", e.what()));
+        }
+      }
+    }
+    spec.container = name;
+    if (s["container"]) {
+      RCBENCH_ASSIGN_OR_RETURN(spec.container, Scalar(origin, s["container"], key + ".container"));
+    }
+    absl::Status cs = ValidateContainerPath(spec.container);
+    if (!cs.ok()) return Bad(origin, s, key + ".container", cs.message());
+    if (s["ready_file_flag"]) {
+      RCBENCH_ASSIGN_OR_RETURN(spec.ready_file_flag,
+                               Scalar(origin, s["ready_file_flag"], key + ".ready_file_flag"));
+    }
+    if (s["env"]) {
+      if (!s["env"].IsMap()) return Bad(origin, s["env"], key + ".env", "expected a mapping");
+      for (const auto& e : s["env"]) {
+        RCBENCH_ASSIGN_OR_RETURN(spec.env[e.first.as<std::string>()],
+                                 Scalar(origin, e.second, key + ".env"));
+      }
+    }
+    cfg->services[name] = std::move(spec);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentConfig* cfg) {
+  if (root.IsNull()) return absl::OkStatus();  // an empty file: all defaults
+  RCBENCH_RETURN_IF_ERROR(
+      CheckKeys(origin, root, "the top level",
+                {"root", "interval", "retention", "max_retained_bytes", "host", "sockets", "io",
+                 "psi", "metrics_max_containers", "fact_sysctls", "sysctls", "services"}));
+  if (root["root"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->root, Scalar(origin, root["root"], "root"));
+    if (cfg->root != "/" && !ValidateContainerPath(cfg->root).ok()) {
+      return Bad(origin, root["root"], "root", "expected a subtree name like 'rcbench' or '/'");
+    }
+  }
+  for (const char* key : {"interval", "retention"}) {
+    if (!root[key]) continue;
+    RCBENCH_ASSIGN_OR_RETURN(std::string text, Scalar(origin, root[key], key));
+    auto d = ParseDuration(text);
+    if (!d.ok()) return Bad(origin, root[key], key, d.status().message());
+    (std::string(key) == "interval" ? cfg->interval : cfg->retention) = *d;
+  }
+  absl::Status is = ValidateInterval(cfg->interval);
+  if (!is.ok()) return Bad(origin, root["interval"], "interval", is.message());
+  if (cfg->retention < cfg->interval) {
+    return Bad(origin, root["retention"], "retention", "must be at least one interval");
+  }
+  if (root["max_retained_bytes"]) {
+    RCBENCH_ASSIGN_OR_RETURN(std::string text,
+                             Scalar(origin, root["max_retained_bytes"], "max_retained_bytes"));
+    auto size = ParseSize(text);
+    if (!size.ok())
+      return Bad(origin, root["max_retained_bytes"], "max_retained_bytes", size.status().message());
+    cfg->max_retained_bytes = *size;
+  }
+  if (root["host"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->host, Scalar(origin, root["host"], "host"));
+  }
+  if (root["sockets"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->sockets, Bool(origin, root["sockets"], "sockets"));
+  }
+  if (root["io"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->io, Bool(origin, root["io"], "io"));
+  }
+  if (root["psi"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->psi, Bool(origin, root["psi"], "psi"));
+  }
+  if (root["metrics_max_containers"]) {
+    const YAML::Node& n = root["metrics_max_containers"];
+    uint32_t v = 0;
+    if (!n.IsScalar() || !YAML::convert<uint32_t>::decode(n, v) || v == 0) {
+      return Bad(origin, n, "metrics_max_containers", "expected a positive integer");
+    }
+    cfg->metrics_max_containers = v;
+  }
+  if (root["fact_sysctls"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->fact_sysctls,
+                             StringList(origin, root["fact_sysctls"], "fact_sysctls"));
+  }
+  if (root["sysctls"]) {
+    const YAML::Node& s = root["sysctls"];
+    RCBENCH_RETURN_IF_ERROR(CheckKeys(origin, s, "sysctls", {"allow"}));
+    if (s["allow"]) {
+      RCBENCH_ASSIGN_OR_RETURN(cfg->sysctl_allow, StringList(origin, s["allow"], "sysctls.allow"));
+    }
+    for (const std::string& name : cfg->sysctl_allow) {
+      absl::Status ns = ValidateSysctlName(name);
+      if (!ns.ok()) return Bad(origin, s["allow"], "sysctls.allow", ns.message());
+    }
+  }
+  if (root["services"]) RCBENCH_RETURN_IF_ERROR(ParseServices(origin, root["services"], cfg));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateInterval(std::chrono::nanoseconds interval) {
+  if (interval < kMinInterval || interval > std::chrono::hours(1)) {
+    return absl::InvalidArgumentError(absl::StrCat("interval ", FormatDuration(interval),
+                                                   " is outside the supported range 10ms..1h"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml, absl::string_view origin) {
+  AgentConfig cfg;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    RCBENCH_RETURN_IF_ERROR(ParseRoot(origin, root, &cfg));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", e.what()));
+  }
+  return cfg;
+}
+
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseAgentConfig(ss.str(), path);
+}
+
+}  // namespace rcbench::agent

@@ -1,0 +1,77 @@
+// rcbench-agent: parses flags, builds the agent, writes the ready file and waits for SIGTERM
+// or SIGINT. The logic lives in the rcbench::agent library.
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent_server.h"
+#include "agent/cli.h"
+#include "common/logging.h"
+
+int main(int argc, char** argv) {
+  using namespace rcbench::agent;
+  auto flags = ParseAgentFlags(argc, argv);
+  if (!flags.ok()) {
+    std::cerr << "rcbench-agent: " << flags.status().message() << "\n";
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << AgentUsage();
+    return 0;
+  }
+  rcbench::SetLogLevel(flags->log_level);
+  if (flags->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  auto config = ResolveConfig(*flags);
+  if (!config.ok()) {
+    std::cerr << "rcbench-agent: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (flags->snapshot) {
+    auto report = TakeSnapshot(*config, *flags);
+    if (!report.ok()) {
+      std::cerr << "rcbench-agent snapshot: " << report.status().message() << "\n";
+      return 1;
+    }
+    std::cout << (flags->json ? FormatReportJson(*report) : FormatReportTable(*report));
+    return 0;
+  }
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto layout = ResolveLayout(*flags);
+  if (!layout.ok()) {
+    std::cerr << "rcbench-agent: " << layout.status().message() << "\n";
+    return 1;
+  }
+  ServerOptions options{
+      flags->listen,    flags->metrics_listen,     *layout, flags->proc_dir, flags->sysctl_dir,
+      flags->state_dir, flags->cgroup_base.empty()};
+  auto server = AgentServer::Start(*config, options);
+  if (!server.ok()) {
+    RCBENCH_LOG(ERROR) << server.status();
+    return 1;
+  }
+  if (!flags->ready_file.empty()) {
+    auto s =
+        WriteReadyFile(flags->ready_file, {absl::StrCat("pid=", getpid()),
+                                           absl::StrCat("grpc=", (*server)->grpc_address()),
+                                           absl::StrCat("metrics=", (*server)->metrics_address())});
+    if (!s.ok()) {
+      RCBENCH_LOG(ERROR) << s;
+      return 1;
+    }
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  RCBENCH_LOG(INFO) << "signal " << sig << ": shutting down";
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,112 @@
+#include "agent/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent/testing/fake_cgroup_tree.h"
+#include "common/testing/fake_clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/text_serializer.h"
+
+namespace rcbench::agent {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Plain HTTP GET on 127.0.0.1:port; returns the whole response.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)!write(fd, req.data(), req.size());
+  std::string out;
+  char buf[8192];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tree_.AddContainer("rcbench", "");
+    tree_.AddContainer("rcbench", "web");
+    tree_.AddContainer("rcbench", "db");
+    SamplerOptions so;
+    so.layout = tree_.layout();
+    auto sampler = CgroupSampler::Create(so, &clock_);
+    ASSERT_TRUE(sampler.ok());
+    auto host = HostCounterReader::Create("/proc");
+    agent_ = std::make_unique<Agent>(AgentOptions{}, std::move(*sampler), std::move(*host), nullptr,
+                                     &clock_);
+  }
+  std::string Text(size_t max_containers) {
+    AgentCollector c(agent_.get(), "rcbench", max_containers);
+    return prometheus::TextSerializer().Serialize(c.Collect());
+  }
+  testing::FakeCgroupTree tree_{rcbench::v1::CGROUP_MODE_V2};
+  rcbench::testing::FakeClock clock_;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(MetricsTest, ContainerMetricsUseCadvisorNamesUnitsAndLabels) {
+  agent_->SampleOnce();
+  std::string text = Text(100);
+  // 1000 us of CPU = 0.001 s.
+  EXPECT_THAT(
+      text, HasSubstr("container_cpu_usage_seconds_total{id=\"/rcbench/web\",name=\"web\"} 0.001"));
+  EXPECT_THAT(text, HasSubstr("container_memory_working_set_bytes{id=\"/rcbench/web\""));
+  EXPECT_THAT(text, HasSubstr("container_cpu_cfs_throttled_seconds_total{"));
+  EXPECT_THAT(text, HasSubstr("container_pressure_cpu_waiting_seconds_total{"));
+  EXPECT_THAT(text, HasSubstr("name=\"rcbench\""));  // the root subtree itself
+  EXPECT_THAT(text, HasSubstr("# TYPE container_cpu_usage_seconds_total counter"));
+  EXPECT_THAT(text, HasSubstr("# TYPE container_memory_usage_bytes gauge"));
+}
+
+TEST_F(MetricsTest, HostAndAgentOwnCostAreExported) {
+  agent_->SampleOnce();
+  std::string text = Text(100);
+  EXPECT_THAT(text, HasSubstr("rcbench_host_cpu_seconds_total{mode=\"softirq\"}"));
+  EXPECT_THAT(text, HasSubstr("rcbench_host_tcp_events_total{counter=\"ListenOverflows\"}"));
+  EXPECT_THAT(text, HasSubstr("rcbench_agent_sample_duration_seconds_count 1"));
+  EXPECT_THAT(text, HasSubstr("rcbench_agent_cpu_seconds_total{mode=\"user\"}"));
+  EXPECT_THAT(text, HasSubstr("rcbench_agent_samples_total 1"));
+  EXPECT_THAT(text, HasSubstr("rcbench_agent_containers 3"));
+}
+
+TEST_F(MetricsTest, ContainerLabelsAreBounded) {
+  agent_->SampleOnce();
+  std::string text = Text(1);
+  EXPECT_THAT(text, Not(HasSubstr("name=\"web\"")));
+  EXPECT_THAT(text, HasSubstr("rcbench_agent_containers_not_exported 2"));
+}
+
+TEST_F(MetricsTest, ScrapeOverHttpShowsTheContainer) {
+  agent_->SampleOnce();
+  auto server = MetricsServer::Start(
+      "127.0.0.1:0", std::make_shared<AgentCollector>(agent_.get(), "rcbench", 100));
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
+  std::string resp = HttpGet((*server)->port(), "/metrics");
+  EXPECT_THAT(resp, HasSubstr("200 OK"));
+  EXPECT_THAT(resp, HasSubstr("container_cpu_usage_seconds_total{id=\"/rcbench/db\",name=\"db\"}"));
+}
+
+TEST(MetricsServerTest, BadListenAddressIsAnError) {
+  EXPECT_FALSE(MetricsServer::Start("nonsense", nullptr).ok());
+}
+
+}  // namespace
+}  // namespace rcbench::agent

@@ -1,0 +1,60 @@
+#pragma once
+
+// Starts, stops and reports on the named services declared in the agent's config, each in a
+// container. Nothing else can be started: the command line is the declaration's, plus extra
+// arguments that each match one of its allowed patterns. Children get PR_SET_PDEATHSIG
+// (SIGTERM), their own process group, stdin from /dev/null, and stdout/stderr in a log file
+// under the state directory (the tail is reported). Thread-safe.
+//
+// Errors: NOT_FOUND (undeclared service), PERMISSION_DENIED (argument not allowed),
+// INVALID_ARGUMENT (bad container path), ALREADY_EXISTS (already running),
+// DEADLINE_EXCEEDED (not ready in time: it is stopped), and fork/exec/container errors.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/config.h"
+#include "agent/container_admin.h"
+#include "rcbench/v1/agent.pb.h"
+
+namespace rcbench::agent {
+
+class ServiceManager {
+ public:
+  // `admin` must outlive this (null: Start fails with FAILED_PRECONDITION). `state_dir` holds logs
+  // and ready files (created if missing).
+  ServiceManager(std::map<std::string, ServiceSpec> specs, ContainerAdmin* admin,
+                 std::string state_dir, std::string host);
+  // Stops every running service (SIGTERM, then SIGKILL after 2 s).
+  ~ServiceManager();
+
+  absl::StatusOr<rcbench::v1::ServiceStatus> Start(const rcbench::v1::StartServiceRequest& req);
+  absl::StatusOr<rcbench::v1::ServiceStatus> Stop(absl::string_view name,
+                                                  std::chrono::nanoseconds grace);
+  absl::StatusOr<rcbench::v1::ServiceStatus> Status(absl::string_view name);
+  void StopAll(std::chrono::nanoseconds grace);
+
+ private:
+  struct Running;
+  rcbench::v1::ServiceStatus StatusLocked(const std::string& name, Running* r);
+  void Reap(std::shared_ptr<Running> r);
+
+  const std::map<std::string, ServiceSpec> specs_;
+  ContainerAdmin* const admin_;
+  const std::string state_dir_;
+  const std::string host_;
+  std::mutex mu_;
+  std::condition_variable exited_;
+  std::map<std::string, std::shared_ptr<Running>> running_;
+};
+
+}  // namespace rcbench::agent

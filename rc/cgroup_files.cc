@@ -1,0 +1,178 @@
+#include "rc/cgroup_files.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace rcbench::rc {
+namespace {
+
+std::string Quote(absl::string_view s) {
+  if (s.size() > 60) s = s.substr(0, 60);
+  std::string out = "'";
+  for (unsigned char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c >= 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out + "'";
+}
+
+absl::Status Malformed(absl::string_view source, absl::string_view what, absl::string_view got) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": expected ", what, ", got ", Quote(got)));
+}
+
+// Cgroup files end with exactly one newline; a missing one means a truncated read.
+absl::StatusOr<absl::string_view> SingleLine(absl::string_view content, absl::string_view source,
+                                             absl::string_view what) {
+  absl::string_view s = absl::StripAsciiWhitespace(content);
+  if (s.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": empty, expected ", what));
+  }
+  if (s.find('\n') != absl::string_view::npos) return Malformed(source, what, content);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> ParseUint(absl::string_view content, absl::string_view source) {
+  auto line = SingleLine(content, source, "an unsigned integer");
+  if (!line.ok()) return line.status();
+  uint64_t v;
+  if (!absl::SimpleAtoi(*line, &v) || (*line)[0] == '-' || (*line)[0] == '+') {
+    return Malformed(source, "an unsigned integer", content);
+  }
+  return v;
+}
+
+absl::StatusOr<int64_t> ParseInt(absl::string_view content, absl::string_view source) {
+  auto line = SingleLine(content, source, "an integer");
+  if (!line.ok()) return line.status();
+  int64_t v;
+  if (!absl::SimpleAtoi(*line, &v)) return Malformed(source, "an integer", content);
+  return v;
+}
+
+absl::StatusOr<std::optional<uint64_t>> ParseUintOrMax(absl::string_view content,
+                                                       absl::string_view source) {
+  auto line = SingleLine(content, source, "an unsigned integer or 'max'");
+  if (!line.ok()) return line.status();
+  if (*line == "max") return std::optional<uint64_t>();
+  uint64_t v;
+  if (!absl::SimpleAtoi(*line, &v) || (*line)[0] == '-' || (*line)[0] == '+') {
+    return Malformed(source, "an unsigned integer or 'max'", content);
+  }
+  return std::optional<uint64_t>(v);
+}
+
+absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view content,
+                                                               absl::string_view source) {
+  std::map<std::string, uint64_t> out;
+  if (!content.empty() && content.back() != '\n') {
+    const size_t nl = content.rfind('\n');
+    absl::string_view last = nl == absl::string_view::npos ? content : content.substr(nl + 1);
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": truncated (no newline after the last line ", Quote(last), ")"));
+  }
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(content, '\n', absl::SkipEmpty())) {
+    ++line_no;
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    uint64_t v;
+    if (f.size() != 2 || !absl::SimpleAtoi(f[1], &v) || f[1][0] == '-') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": line ", line_no, ": expected '<key> <unsigned value>', got ", Quote(line)));
+    }
+    out.emplace(std::string(f[0]), v);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> RequireKey(const std::map<std::string, uint64_t>& map,
+                                    absl::string_view key, absl::string_view source) {
+  auto it = map.find(std::string(key));
+  if (it == map.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": missing key '", key, "'"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<CpuMax> ParseCpuMax(absl::string_view content, absl::string_view source) {
+  auto line = SingleLine(content, source, "'<quota|max> <period>'");
+  if (!line.ok()) return line.status();
+  std::vector<absl::string_view> f = absl::StrSplit(*line, ' ', absl::SkipEmpty());
+  CpuMax out;
+  if (f.size() != 2 || !absl::SimpleAtoi(f[1], &out.period_us) || out.period_us == 0) {
+    return Malformed(source, "'<quota|max> <period>'", content);
+  }
+  if (f[0] != "max") {
+    uint64_t q;
+    if (!absl::SimpleAtoi(f[0], &q)) return Malformed(source, "'<quota|max> <period>'", content);
+    out.quota_us = q;
+  }
+  return out;
+}
+
+absl::StatusOr<PressureTotals> ParsePressure(absl::string_view content, absl::string_view source) {
+  PressureTotals out;
+  bool has_some = false;
+  if (!content.empty() && content.back() != '\n') {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": truncated (no final newline)"));
+  }
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(content, '\n', absl::SkipEmpty())) {
+    ++line_no;
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    std::optional<uint64_t> total;
+    for (size_t i = 1; i < f.size(); ++i) {
+      if (absl::ConsumePrefix(&f[i], "total=")) {
+        uint64_t v;
+        if (absl::SimpleAtoi(f[i], &v)) total = v;
+      }
+    }
+    if (f.empty() || (f[0] != "some" && f[0] != "full") || !total.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": line ", line_no,
+                       ": expected '<some|full> avg10=.. total=<us>', got ", Quote(line)));
+    }
+    if (f[0] == "some") {
+      out.some_total_us = *total;
+      has_some = true;
+    } else {
+      out.full_total_us = *total;
+    }
+  }
+  if (!has_some) return absl::InvalidArgumentError(absl::StrCat(source, ": no 'some' line"));
+  return out;
+}
+
+absl::StatusOr<std::vector<int>> ParseIdList(absl::string_view content, absl::string_view source) {
+  std::vector<int> out;
+  for (absl::string_view tok : absl::StrSplit(content, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+    int v;
+    if (!absl::SimpleAtoi(tok, &v) || v <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": expected process/thread ids, got ", Quote(tok)));
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<std::string> ParseWords(absl::string_view content) {
+  std::vector<std::string> out;
+  for (absl::string_view tok :
+       absl::StrSplit(content, absl::ByAnyChar(" \n\t"), absl::SkipEmpty())) {
+    out.emplace_back(tok);
+  }
+  return out;
+}
+
+}  // namespace rcbench::rc

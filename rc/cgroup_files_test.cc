@@ -1,0 +1,110 @@
+#include "rc/cgroup_files.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rcbench::rc {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(CgroupFilesTest, ParsesSingleUnsignedInteger) {
+  auto v = ParseUint("1234\n", "f");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 1234u);
+}
+
+TEST(CgroupFilesTest, EmptyFileIsAClearError) {
+  auto v = ParseUint("", "/x/cpuacct.usage");
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(v.status().message(), HasSubstr("/x/cpuacct.usage: empty"));
+}
+
+TEST(CgroupFilesTest, GarbageIntegerNamesFileAndContent) {
+  auto v = ParseUint("12ab\n", "/x/pids.current");
+  EXPECT_THAT(v.status().message(), HasSubstr("/x/pids.current"));
+  EXPECT_THAT(v.status().message(), HasSubstr("'12ab\\n'"));
+}
+
+TEST(CgroupFilesTest, NegativeIsNotUnsigned) { EXPECT_FALSE(ParseUint("-1\n", "f").ok()); }
+
+TEST(CgroupFilesTest, ParsesSignedInteger) {
+  auto v = ParseInt("-1\n", "f");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, -1);
+}
+
+TEST(CgroupFilesTest, MaxMeansNoLimit) {
+  auto v = ParseUintOrMax("max\n", "f");
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->has_value());
+  auto w = ParseUintOrMax("64\n", "f");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(**w, 64u);
+}
+
+TEST(CgroupFilesTest, ParsesFlatKeyedFile) {
+  auto m = ParseFlatKeyed("usage_usec 10\nuser_usec 7\nsystem_usec 3\n", "cpu.stat");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->at("usage_usec"), 10u);
+  EXPECT_EQ(m->at("system_usec"), 3u);
+}
+
+TEST(CgroupFilesTest, TruncatedFlatKeyedFileIsRejected) {
+  auto m = ParseFlatKeyed("usage_usec 10\nuser_us", "/c/cpu.stat");
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(m.status().message(), HasSubstr("/c/cpu.stat: truncated"));
+}
+
+TEST(CgroupFilesTest, MalformedFlatKeyedLineNamesTheLine) {
+  auto m = ParseFlatKeyed("a 1\nb two\n", "/c/cpu.stat");
+  EXPECT_THAT(m.status().message(), HasSubstr("line 2"));
+}
+
+TEST(CgroupFilesTest, MissingKeyIsNamed) {
+  auto m = ParseFlatKeyed("a 1\n", "/c/cpu.stat");
+  ASSERT_TRUE(m.ok());
+  auto v = RequireKey(*m, "usage_usec", "/c/cpu.stat");
+  EXPECT_THAT(v.status().message(), HasSubstr("missing key 'usage_usec'"));
+}
+
+TEST(CgroupFilesTest, ParsesCpuMaxWithAndWithoutQuota) {
+  auto a = ParseCpuMax("max 100000\n", "f");
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->quota_us.has_value());
+  auto b = ParseCpuMax("20000 50000\n", "f");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b->quota_us, 20000u);
+  EXPECT_EQ(b->period_us, 50000u);
+}
+
+TEST(CgroupFilesTest, CpuMaxWithoutPeriodIsRejected) {
+  EXPECT_FALSE(ParseCpuMax("20000\n", "f").ok());
+  EXPECT_FALSE(ParseCpuMax("20000 0\n", "f").ok());
+}
+
+TEST(CgroupFilesTest, ParsesPressureTotals) {
+  auto p = ParsePressure(
+      "some avg10=0.00 avg60=0.00 avg300=0.00 total=123\n"
+      "full avg10=0.00 avg60=0.00 avg300=0.00 total=45\n",
+      "f");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->some_total_us, 123u);
+  EXPECT_EQ(*p->full_total_us, 45u);
+}
+
+TEST(CgroupFilesTest, PressureWithoutTotalIsRejected) {
+  auto p = ParsePressure("some avg10=0.00 avg60=0.00\n", "/c/cpu.pressure");
+  EXPECT_THAT(p.status().message(), HasSubstr("/c/cpu.pressure: line 1"));
+}
+
+TEST(CgroupFilesTest, ParsesIdLists) {
+  auto ids = ParseIdList("12\n13\n", "tasks");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_THAT(*ids, ::testing::ElementsAre(12, 13));
+  EXPECT_TRUE(ParseIdList("", "tasks")->empty());
+  EXPECT_FALSE(ParseIdList("12\nx\n", "tasks").ok());
+}
+
+}  // namespace
+}  // namespace rcbench::rc

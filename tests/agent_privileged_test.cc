@@ -1,0 +1,232 @@
+// End to end on this host's real cgroups: the rcbench-agent binary starts a declared busy
+// service in a real container; the CPU the agent reports for that container must agree with
+// the process's own accounting within 5%, its listening socket must be attributed to the
+// container, and /metrics scraped over HTTP must show the container.
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "agent/cgroup_layout.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rcbench/v1/agent.grpc.pb.h"
+
+namespace rcbench::agent {
+namespace {
+
+namespace v1 = rcbench::v1;
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string HttpGet(const std::string& host, int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
+    (void)!write(fd, req.data(), req.size());
+    char buf[16384];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+// CPU time of every thread of `pid`, in ns, from the scheduler's own accounting.
+uint64_t ProcessCpuNs(pid_t pid) {
+  uint64_t total = 0;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& e : fs::directory_iterator(dir)) {
+    total += std::strtoull(Slurp(e.path().string() + "/schedstat").c_str(), nullptr, 10);
+  }
+  return total;
+}
+
+// Removes the test's root subtree from every hierarchy (moving stray processes to the
+// hierarchy root first) and stops the agent, on every exit path.
+class Cleanup {
+ public:
+  Cleanup(CgroupLayout layout, std::string root) : layout_(std::move(layout)), root_(root) {}
+  ~Cleanup() {
+    if (agent_pid > 0) {
+      kill(agent_pid, SIGKILL);
+      waitpid(agent_pid, nullptr, 0);
+    }
+    if (service_pid > 0) kill(service_pid, SIGKILL);
+    for (const auto& [controller, mount] : layout_.mounts) Remove(mount, mount + "/" + root_);
+    if (!tmp_dir.empty()) fs::remove_all(tmp_dir);
+  }
+  pid_t agent_pid = -1;
+  pid_t service_pid = -1;
+  std::string tmp_dir;
+
+ private:
+  static void Remove(const std::string& mount, const std::string& dir) {
+    if (!fs::is_directory(dir)) return;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.is_directory()) Remove(mount, e.path().string());
+    }
+    std::istringstream procs(Slurp(dir + "/cgroup.procs"));
+    for (std::string pid; std::getline(procs, pid);) {
+      std::ofstream(mount + "/cgroup.procs") << pid;
+    }
+    for (int i = 0; i < 100 && rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  CgroupLayout layout_;
+  std::string root_;
+};
+
+TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetricsShowIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  const char* bin_dir = getenv("RCBENCH_BIN_DIR");
+  std::string agent_bin = std::string(bin_dir ? bin_dir : "") + "/rcbench-agent";
+  if (access(agent_bin.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << agent_bin;
+  if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/perl for the busy service";
+  auto layout = ProbeCgroupLayout();
+  if (!layout.ok()) GTEST_SKIP() << "no usable cgroups: " << layout.status();
+
+  const std::string root = "rcbench-agenttest-" + std::to_string(getpid());
+  Cleanup cleanup(*layout, root);
+  char tmpl[] = "/tmp/rcbench-agenttest-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  cleanup.tmp_dir = tmpl;
+  const std::string config = cleanup.tmp_dir + "/agent.yaml";
+  const std::string ready = cleanup.tmp_dir + "/ready";
+  std::ofstream(config) << "root: " << root << "\n"
+                        << "interval: 100ms\n"
+                        << "services:\n"
+                        << "  busy:\n"
+                        << "    command: [/usr/bin/perl, -e, 'use Socket; socket(S, PF_INET, "
+                           "SOCK_STREAM, 0) or die; bind(S, pack_sockaddr_in(0, "
+                           "inet_aton(\"127.0.0.1\"))) or die; listen(S, 5) or die; 1 while 1']\n"
+                        << "    container: busy\n";
+
+  cleanup.agent_pid = fork();
+  if (cleanup.agent_pid == 0) {
+    std::string log = cleanup.tmp_dir + "/agent.log";
+    freopen(log.c_str(), "w", stderr);
+    execl(agent_bin.c_str(), agent_bin.c_str(), "--listen", "127.0.0.1:0", "--metrics-listen",
+          "127.0.0.1:0", "--config", config.c_str(), "--ready-file", ready.c_str(),
+          "--die-with-parent", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 200 && !fs::exists(ready); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(ready)) << Slurp(cleanup.tmp_dir + "/agent.log");
+  std::map<std::string, std::string> kv;
+  std::istringstream lines(Slurp(ready));
+  for (std::string line; std::getline(lines, line);) {
+    kv[line.substr(0, line.find('='))] = line.substr(line.find('=') + 1);
+  }
+  ASSERT_EQ(kv["pid"], std::to_string(cleanup.agent_pid));
+
+  auto stub =
+      v1::Agent::NewStub(grpc::CreateChannel(kv["grpc"], grpc::InsecureChannelCredentials()));
+  v1::ServiceStatus st;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::StartServiceRequest req;
+    req.set_name("busy");
+    grpc::Status s = stub->StartService(&ctx, req, &st);
+    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << Slurp(cleanup.tmp_dir + "/agent.log");
+  }
+  cleanup.service_pid = st.pid();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let it burn CPU
+  ASSERT_EQ(kill(st.pid(), SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const uint64_t own_ns = ProcessCpuNs(st.pid());
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const int64_t stopped_at = now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+
+  // The first report sampled after the process stopped.
+  v1::ContainerUsage usage;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::SubscribeUsageRequest req;
+    req.add_path_prefixes("busy");
+    auto reader = stub->SubscribeUsage(&ctx, req);
+    v1::UsageReport r;
+    while (reader->Read(&r)) {
+      if (r.containers_size() == 1 && r.containers(0).time().monotonic_ns() > stopped_at) {
+        usage = r.containers(0);
+        break;
+      }
+    }
+    ctx.TryCancel();
+  }
+  ASSERT_EQ(usage.id().path(), "busy");
+  ASSERT_GT(own_ns, 200'000'000u) << "the busy process barely ran (a loaded machine?)";
+  const double ratio = static_cast<double>(usage.cpu_usage_ns()) / static_cast<double>(own_ns);
+  EXPECT_NEAR(ratio, 1.0, 0.05) << "agent " << usage.cpu_usage_ns() << " ns, process " << own_ns
+                                << " ns";
+  EXPECT_EQ(usage.tcp_sockets().count("LISTEN") ? usage.tcp_sockets().at("LISTEN") : 0u, 1u);
+  EXPECT_GE(usage.pids_current(), 1u);
+
+  std::string metrics_addr = kv["metrics"];
+  std::string text =
+      HttpGet(metrics_addr.substr(0, metrics_addr.rfind(':')),
+              std::stoi(metrics_addr.substr(metrics_addr.rfind(':') + 1)), "/metrics");
+  EXPECT_THAT(text, HasSubstr("container_cpu_usage_seconds_total{id=\"/" + root +
+                              "/busy\",name=\"busy\"}"));
+  EXPECT_THAT(text, HasSubstr("rcbench_container_tcp_sockets{id=\"/" + root +
+                              "/busy\",name=\"busy\",state=\"LISTEN\"} 1"));
+
+  kill(st.pid(), SIGCONT);
+  {
+    grpc::ClientContext ctx;
+    v1::StopServiceRequest req;
+    req.set_name("busy");
+    ASSERT_TRUE(stub->StopService(&ctx, req, &st).ok());
+    EXPECT_EQ(st.state(), v1::ServiceStatus::STATE_STOPPED);
+    cleanup.service_pid = -1;
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteContainerRequest req;
+    req.set_path("busy");
+    v1::DeleteContainerResponse resp;
+    grpc::Status s = stub->DeleteContainer(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_EQ(kill(cleanup.agent_pid, SIGTERM), 0);
+  int wstatus = 0;
+  waitpid(cleanup.agent_pid, &wstatus, 0);
+  cleanup.agent_pid = -1;
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+}
+
+}  // namespace
+}  // namespace rcbench::agent
