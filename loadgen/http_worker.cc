@@ -1,0 +1,639 @@
+#include "loadgen/http_worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <cerrno>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace rcbench::loadgen {
+namespace {
+
+namespace http = boost::beast::http;
+
+// A body that counts nothing and keeps nothing: the generator only needs the status, the
+// framing and the byte count (taken from the socket reads).
+struct DiscardBody {
+  struct value_type {};
+  struct reader {
+    template <bool isRequest, class Fields>
+    explicit reader(http::header<isRequest, Fields>&, value_type&) {}
+    void init(const boost::optional<std::uint64_t>&, boost::beast::error_code& ec) { ec = {}; }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
+      ec = {};
+      return boost::asio::buffer_size(buffers);
+    }
+    void finish(boost::beast::error_code& ec) { ec = {}; }
+  };
+};
+
+// Storage for one response's header fields, reused for every response on a connection, so
+// parsing allocates nothing in steady state. Oversized headers fall back to the heap.
+class HeaderArena {
+ public:
+  static constexpr size_t kSize = 4096;
+  void* Allocate(size_t n, size_t align) {
+    const size_t start = (used_ + align - 1) & ~(align - 1);
+    if (start + n <= kSize) {
+      used_ = start + n;
+      return buf_ + start;
+    }
+    return ::operator new(n);
+  }
+  void Deallocate(void* p) {
+    if (p < static_cast<void*>(buf_) || p >= static_cast<void*>(buf_ + kSize)) ::operator delete(p);
+  }
+  void Reset() { used_ = 0; }
+
+ private:
+  alignas(std::max_align_t) char buf_[kSize];
+  size_t used_ = 0;
+};
+
+template <class T>
+class ArenaAllocator {
+ public:
+  using value_type = T;
+  explicit ArenaAllocator(HeaderArena* arena) noexcept : arena_(arena) {}
+  template <class U>
+  ArenaAllocator(const ArenaAllocator<U>& other) noexcept : arena_(other.arena()) {}
+  T* allocate(size_t n) { return static_cast<T*>(arena_->Allocate(n * sizeof(T), alignof(T))); }
+  void deallocate(T* p, size_t) noexcept { arena_->Deallocate(p); }
+  HeaderArena* arena() const { return arena_; }
+  template <class U>
+  bool operator==(const ArenaAllocator<U>& o) const {
+    return arena_ == o.arena();
+  }
+  template <class U>
+  bool operator!=(const ArenaAllocator<U>& o) const {
+    return arena_ != o.arena();
+  }
+
+ private:
+  HeaderArena* arena_;
+};
+
+using Fields = http::basic_fields<ArenaAllocator<char>>;
+using Header = http::response_header<Fields>;
+
+// Beast's response parser, minus storing header fields nobody reads: the status, framing and
+// keep-alive (tracked by basic_parser itself from Connection, Content-Length and
+// Transfer-Encoding) are all the generator needs.
+class Parser : public http::response_parser<DiscardBody, ArenaAllocator<char>> {
+ public:
+  using http::response_parser<DiscardBody, ArenaAllocator<char>>::response_parser;
+
+ private:
+  void on_field_impl(http::field, boost::beast::string_view, boost::beast::string_view,
+                     boost::beast::error_code& ec) override {
+    ec = {};
+  }
+};
+
+constexpr size_t kReadSize = 64 * 1024;
+constexpr int64_t kScanIntervalNs = 5'000'000;
+constexpr int64_t kBackoffNs = 5'000'000;
+
+}  // namespace
+
+struct HttpWorker::Conn {
+  enum State : uint8_t { kFree, kBackoff, kConnecting, kWriting, kReading, kIdle };
+  int fd = -1;
+  State state = kFree;
+  ClassRuntime* cls = nullptr;
+  int64_t deadline_ns = 0;
+  int64_t connect_start_ns = 0;
+  int64_t send_ns = 0;
+  int64_t intended_ns = 0;
+  bool has_request = false;
+  const std::string* request = nullptr;
+  size_t written = 0;
+  HeaderArena arena;
+  std::optional<Parser> parser;
+  std::string pending;
+};
+
+struct HttpWorker::ClassRuntime {
+  WorkerClassPlan plan;
+  const ClassSpec* spec = nullptr;
+  bool open_loop = false;
+  std::vector<std::string> requests;
+  std::vector<uint64_t> cumulative_weights;
+  uint64_t total_weight = 0;
+  size_t next_source = 0;
+  Conn* first = nullptr;
+  uint32_t num_conns = 0;
+  // Open loop.
+  double mean_gap_ns = 0;
+  int64_t next_intended_ns = 0;
+  std::vector<int64_t> backlog;  // ring of intended send times waiting for a connection
+  size_t backlog_head = 0;
+  size_t backlog_size = 0;
+  std::vector<Conn*> idle;
+  std::vector<Conn*> free;
+  ClassCounters* counters = nullptr;
+
+  const std::string* PickRequest(uint64_t random) const {
+    if (requests.size() == 1) return &requests[0];
+    const uint64_t r = random % total_weight;
+    for (size_t i = 0; i < cumulative_weights.size(); ++i) {
+      if (r < cumulative_weights[i]) return &requests[i];
+    }
+    return &requests.back();
+  }
+};
+
+std::vector<std::vector<WorkerClassPlan>> PlanWorkers(const RunSpec& spec, uint32_t workers) {
+  std::vector<std::vector<WorkerClassPlan>> plans(workers);
+  for (size_t i = 0; i < spec.classes.size(); ++i) {
+    const ClassSpec& c = spec.classes[i];
+    const uint32_t sockets = c.TotalSockets();
+    // A worker needs at least one socket to do anything for a class.
+    const uint32_t used = std::max<uint32_t>(1, std::min(workers, sockets));
+    for (uint32_t w = 0; w < used; ++w) {
+      WorkerClassPlan p;
+      p.spec = &c;
+      p.class_index = i;
+      p.sockets = sockets / used + (w < sockets % used ? 1 : 0);
+      if (c.mode == Mode::kOpenLoop) {
+        p.rate_rps = c.rate_rps / used;
+        p.start_offset_ns = static_cast<int64_t>(w * 1e9 / c.rate_rps);
+      }
+      if (p.sockets > 0) plans[w].push_back(p);
+    }
+  }
+  return plans;
+}
+
+HttpWorker::HttpWorker(std::vector<WorkerClassPlan> plans, size_t num_classes, const Clock* clock,
+                       uint64_t seed)
+    : clock_(clock), rng_(seed | 1), read_buffer_(new char[kReadSize]), counters_(num_classes) {
+  for (const auto& p : plans) num_conns_ += p.sockets;
+  conns_.reset(new Conn[num_conns_]);
+  size_t next = 0;
+  for (const auto& p : plans) {
+    auto cls = std::make_unique<ClassRuntime>();
+    cls->plan = p;
+    cls->spec = p.spec;
+    cls->open_loop = p.spec->mode == Mode::kOpenLoop;
+    cls->counters = &counters_[p.class_index];
+    for (const auto& [path, weight] : p.spec->paths) {
+      std::string req =
+          absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", p.spec->host_header, "\r\n");
+      for (const auto& h : p.spec->headers) absl::StrAppend(&req, h, "\r\n");
+      if (!p.spec->keep_alive) req += "Connection: close\r\n";
+      req += "\r\n";
+      cls->requests.push_back(std::move(req));
+      cls->total_weight += weight;
+      cls->cumulative_weights.push_back(cls->total_weight);
+    }
+    cls->first = &conns_[next];
+    cls->num_conns = p.sockets;
+    for (uint32_t i = 0; i < p.sockets; ++i) conns_[next + i].cls = cls.get();
+    next += p.sockets;
+    if (cls->open_loop) {
+      cls->mean_gap_ns = 1e9 / p.rate_rps;
+      const double cap = std::clamp(p.rate_rps * 2.0, 1024.0, 4'194'304.0);
+      cls->backlog.resize(static_cast<size_t>(cap));
+      cls->idle.reserve(p.sockets);
+      cls->free.reserve(p.sockets);
+    }
+    classes_.push_back(std::move(cls));
+  }
+}
+
+HttpWorker::~HttpWorker() {
+  for (size_t i = 0; i < num_conns_; ++i) CloseSocket(&conns_[i]);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+uint64_t HttpWorker::NextRandom() {
+  // xorshift64*
+  rng_ ^= rng_ >> 12;
+  rng_ ^= rng_ << 25;
+  rng_ ^= rng_ >> 27;
+  return rng_ * 0x2545F4914F6CDD1DULL;
+}
+
+int64_t HttpWorker::NextGap(ClassRuntime* cls) {
+  if (!cls->spec->poisson) return static_cast<int64_t>(cls->mean_gap_ns);
+  const double u = (static_cast<double>(NextRandom() >> 11) + 1.0) * 0x1.0p-53;
+  return static_cast<int64_t>(-std::log(u) * cls->mean_gap_ns);
+}
+
+void HttpWorker::CloseSocket(Conn* c) {
+  if (c->fd >= 0) {
+    close(c->fd);
+    c->fd = -1;
+  }
+  c->parser.reset();
+  c->arena.Reset();
+  c->pending.clear();
+}
+
+void HttpWorker::StartConnect(Conn* c, int64_t now) {
+  ClassRuntime* cls = c->cls;
+  const ClassSpec& spec = *cls->spec;
+  ClassCounters& k = *cls->counters;
+  auto backoff = [&] {
+    k.errors[kLocal]++;
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    c->state = Conn::kBackoff;
+    c->deadline_ns = now + kBackoffNs;
+  };
+  c->fd = socket(spec.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c->fd < 0) return backoff();
+  const int one = 1;
+  if (spec.keep_alive) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (spec.linger_zero) {
+    const linger lz{1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lz, sizeof(lz));
+  }
+  if (!spec.sources.empty()) {
+    const SocketAddress& src = spec.sources[cls->next_source++ % spec.sources.size()];
+    // Defer the port choice to connect(), so ports are shared across destinations.
+    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    if (bind(c->fd, src.get(), src.length) != 0) return backoff();
+  }
+  k.connects_attempted++;
+  c->connect_start_ns = now;
+  const int r = connect(c->fd, spec.target.get(), spec.target.length);
+  if (r != 0 && errno != EINPROGRESS) {
+    if (errno == ECONNREFUSED) {
+      k.errors[kConnectRefused]++;
+      k.errors[kLocal]--;  // backoff() counts local; this one is the server's
+    }
+    return backoff();
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = c;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev) != 0) return backoff();
+  c->state = Conn::kConnecting;
+  c->deadline_ns = now + spec.connect_timeout_ns;
+  if (r == 0) OnConnected(c, now);
+}
+
+void HttpWorker::OnEvent(Conn* c, uint32_t events, int64_t now) {
+  switch (c->state) {
+    case Conn::kConnecting:
+      if (events & (EPOLLERR | EPOLLHUP)) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        Fail(c, err == ECONNREFUSED ? kConnectRefused : err == ECONNRESET ? kReset : kLocal, now);
+      } else if (events & EPOLLOUT) {
+        OnConnected(c, now);
+      }
+      break;
+    case Conn::kWriting:
+      if (events & (EPOLLERR | EPOLLHUP)) {
+        Fail(c, kReset, now);
+      } else if (events & EPOLLOUT) {
+        ContinueWrite(c, now);
+      }
+      break;
+    case Conn::kReading:
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) OnReadable(c, now);
+      break;
+    case Conn::kIdle:
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+        // The server closed an idle keep-alive connection: not an error.
+        auto& idle = c->cls->idle;
+        idle.erase(std::remove(idle.begin(), idle.end(), c), idle.end());
+        CloseSocket(c);
+        AfterClose(c, now);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void HttpWorker::OnConnected(Conn* c, int64_t now) {
+  ClassCounters& k = *c->cls->counters;
+  k.connects_established++;
+  k.connect_latency.Record(static_cast<uint64_t>(now - c->connect_start_ns));
+  if (c->cls->open_loop && !c->has_request) {
+    UseIdleOrFree(c, now);
+    return;
+  }
+  BeginRequest(c, now);
+}
+
+void HttpWorker::BeginRequest(Conn* c, int64_t now) {
+  ClassRuntime* cls = c->cls;
+  c->request = cls->PickRequest(NextRandom());
+  c->written = 0;
+  c->send_ns = now;
+  if (!cls->open_loop) c->intended_ns = now;
+  c->has_request = false;
+  cls->counters->requests_sent++;
+  c->arena.Reset();
+  c->parser.emplace(Header(Fields(ArenaAllocator<char>(&c->arena))));
+  c->parser->eager(true);
+  // An explicit maximum, not boost::none: Beast 1.74 compares Content-Length against the
+  // optional limit with ">", and "n > none" is true.
+  c->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+  c->pending.clear();
+  c->state = Conn::kWriting;
+  c->deadline_ns = now + cls->spec->response_timeout_ns;
+  ContinueWrite(c, now);
+}
+
+void HttpWorker::ContinueWrite(Conn* c, int64_t now) {
+  const std::string& req = *c->request;
+  while (c->written < req.size()) {
+    const ssize_t r = send(c->fd, req.data() + c->written, req.size() - c->written, MSG_NOSIGNAL);
+    if (r > 0) {
+      c->written += static_cast<size_t>(r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    Fail(c, kReset, now);
+    return;
+  }
+  c->state = Conn::kReading;
+}
+
+void HttpWorker::OnReadable(Conn* c, int64_t now) {
+  ClassCounters& k = *c->cls->counters;
+  for (;;) {
+    const ssize_t r = recv(c->fd, read_buffer_.get(), kReadSize, 0);
+    if (r > 0) {
+      k.bytes_received += static_cast<uint64_t>(r);
+      if (!Feed(c, read_buffer_.get(), static_cast<size_t>(r), now)) return;
+      // A short read drained the socket; with edge triggering the next data brings a new
+      // event. A peer's FIN after the data, though, would not: keep reading to see it.
+      if (static_cast<size_t>(r) < kReadSize) {
+        // Only a body delimited by the connection's end needs that extra recv.
+        if (c->parser && c->parser->is_header_done() && !c->parser->content_length() &&
+            !c->parser->chunked()) {
+          continue;
+        }
+        return;
+      }
+      continue;
+    }
+    if (r == 0) {
+      boost::beast::error_code ec;
+      // A peer that closes before sending anything has not answered at all.
+      const bool answered = c->parser && c->parser->got_some();
+      if (answered) c->parser->put_eof(ec);
+      if (answered && !ec && c->parser->is_done()) {
+        Complete(c, now);
+      } else {
+        Fail(c, kReset, now);
+      }
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    Fail(c, kReset, now);
+    return;
+  }
+}
+
+bool HttpWorker::Feed(Conn* c, const char* data, size_t n, int64_t now) {
+  if (!c->pending.empty()) {
+    c->pending.append(data, n);
+    data = c->pending.data();
+    n = c->pending.size();
+  }
+  size_t off = 0;
+  boost::beast::error_code ec;
+  while (off < n) {
+    const size_t used = c->parser->put(boost::asio::const_buffer(data + off, n - off), ec);
+    off += used;
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      RCBENCH_LOG(DEBUG) << "class " << c->cls->spec->name
+                         << ": response parse error: " << ec.message();
+      Fail(c, kParseError, now);
+      return false;
+    }
+    if (c->parser->is_done()) {
+      Complete(c, now);
+      return false;
+    }
+    if (used == 0) break;
+  }
+  if (off >= n) {
+    c->pending.clear();
+  } else if (data == c->pending.data()) {
+    c->pending.erase(0, off);
+  } else {
+    c->pending.assign(data + off, n - off);
+  }
+  return true;
+}
+
+void HttpWorker::Complete(Conn* c, int64_t now) {
+  ClassRuntime* cls = c->cls;
+  ClassCounters& k = *cls->counters;
+  const unsigned status = c->parser->get().result_int();
+  const bool keep = cls->spec->keep_alive && c->parser->keep_alive();
+  if (status >= 200 && status < 300) {
+    k.requests_ok++;
+    k.latency.Record(static_cast<uint64_t>(now - c->intended_ns));
+    if (cls->open_loop) k.latency_uncorrected.Record(static_cast<uint64_t>(now - c->send_ns));
+  } else {
+    k.errors[kNon2xx]++;
+  }
+  c->parser.reset();
+  c->arena.Reset();
+  c->pending.clear();
+  if (keep) {
+    if (cls->open_loop) {
+      UseIdleOrFree(c, now);
+    } else {
+      BeginRequest(c, now);
+    }
+    return;
+  }
+  CloseSocket(c);
+  AfterClose(c, now);
+}
+
+void HttpWorker::Fail(Conn* c, int kind, int64_t now) {
+  c->cls->counters->errors[kind]++;
+  CloseSocket(c);
+  c->has_request = false;
+  AfterClose(c, now);
+}
+
+void HttpWorker::AfterClose(Conn* c, int64_t now) {
+  ClassRuntime* cls = c->cls;
+  if (!cls->open_loop) {
+    // S-Client and closed loop: the next attempt starts at once (no TCP back-off).
+    StartConnect(c, now);
+    return;
+  }
+  c->state = Conn::kFree;
+  if (c->has_request) {
+    StartConnect(c, now);
+    return;
+  }
+  if (cls->backlog_size > 0) {
+    c->intended_ns = cls->backlog[cls->backlog_head];
+    cls->backlog_head = (cls->backlog_head + 1) % cls->backlog.size();
+    cls->backlog_size--;
+    c->has_request = true;
+    StartConnect(c, now);
+    return;
+  }
+  cls->free.push_back(c);
+}
+
+void HttpWorker::UseIdleOrFree(Conn* c, int64_t now) {
+  ClassRuntime* cls = c->cls;
+  if (cls->backlog_size > 0) {
+    c->intended_ns = cls->backlog[cls->backlog_head];
+    cls->backlog_head = (cls->backlog_head + 1) % cls->backlog.size();
+    cls->backlog_size--;
+    BeginRequest(c, now);
+    return;
+  }
+  c->state = Conn::kIdle;
+  c->deadline_ns = 0;
+  cls->idle.push_back(c);
+}
+
+void HttpWorker::Dispatch(ClassRuntime* cls, int64_t intended, int64_t now) {
+  if (!cls->idle.empty()) {
+    Conn* c = cls->idle.back();
+    cls->idle.pop_back();
+    c->intended_ns = intended;
+    BeginRequest(c, now);
+    return;
+  }
+  if (!cls->free.empty()) {
+    Conn* c = cls->free.back();
+    cls->free.pop_back();
+    c->intended_ns = intended;
+    c->has_request = true;
+    StartConnect(c, now);
+    return;
+  }
+  if (cls->backlog_size == cls->backlog.size()) {
+    // More than ~2 s of arrivals queued: the request is dropped and counted.
+    cls->counters->errors[kLocal]++;
+    return;
+  }
+  cls->backlog[(cls->backlog_head + cls->backlog_size) % cls->backlog.size()] = intended;
+  cls->backlog_size++;
+}
+
+void HttpWorker::OpenLoopTick(ClassRuntime* cls, int64_t now) {
+  // Bounded so a stalled loop catching up cannot starve socket events for long.
+  for (int i = 0; i < 4096 && cls->next_intended_ns <= now; ++i) {
+    const int64_t intended = cls->next_intended_ns;
+    if (now - intended > kLateThresholdNs) cls->counters->errors[kLateSend]++;
+    Dispatch(cls, intended, now);
+    cls->next_intended_ns += std::max<int64_t>(1, NextGap(cls));
+  }
+}
+
+void HttpWorker::ScanTimers(int64_t now) {
+  for (size_t i = 0; i < num_conns_; ++i) {
+    Conn* c = &conns_[i];
+    switch (c->state) {
+      case Conn::kBackoff:
+        if (c->deadline_ns <= now) StartConnect(c, now);
+        break;
+      case Conn::kConnecting:
+        if (c->deadline_ns <= now) {
+          // S-Client: close and retry at once instead of waiting for SYN retransmission.
+          Fail(c, kConnectTimeout, now);
+        }
+        break;
+      case Conn::kWriting:
+      case Conn::kReading:
+        if (c->deadline_ns <= now) Fail(c, kResponseTimeout, now);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, int64_t end_ns) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll_create1: errno ", errno));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = clock_->MonotonicNanos();
+    for (auto& cls : classes_) {
+      if (cls->open_loop) {
+        for (uint32_t i = 0; i < cls->num_conns; ++i) cls->free.push_back(&cls->first[i]);
+        std::reverse(cls->free.begin(), cls->free.end());
+        cls->next_intended_ns = start_ns + cls->plan.start_offset_ns;
+        if (cls->spec->poisson) cls->next_intended_ns += NextGap(cls.get());
+      } else {
+        for (uint32_t i = 0; i < cls->num_conns; ++i) StartConnect(&cls->first[i], now);
+      }
+    }
+  }
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int64_t next_scan = clock_->MonotonicNanos() + kScanIntervalNs;
+  while (!stop.load(std::memory_order_relaxed)) {
+    int64_t now = clock_->MonotonicNanos();
+    if (now >= end_ns) break;
+    int64_t wake = std::min(end_ns, next_scan);
+    for (auto& cls : classes_) {
+      if (cls->open_loop) wake = std::min(wake, cls->next_intended_ns);
+    }
+    const int64_t timeout_ns = std::max<int64_t>(0, wake - now);
+    timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
+                static_cast<long>(timeout_ns % 1'000'000'000)};
+    const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, &ts, nullptr);
+    if (n < 0 && errno != EINTR)
+      return absl::InternalError(absl::StrCat("epoll_pwait2: errno ", errno));
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < n; ++i) {
+      OnEvent(static_cast<Conn*>(events[i].data.ptr), events[i].events, clock_->MonotonicNanos());
+    }
+    now = clock_->MonotonicNanos();
+    for (auto& cls : classes_) {
+      if (cls->open_loop) OpenLoopTick(cls.get(), now);
+    }
+    if (now >= next_scan) {
+      ScanTimers(now);
+      next_scan = now + kScanIntervalNs;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < num_conns_; ++i) {
+    CloseSocket(&conns_[i]);
+    conns_[i].state = Conn::kFree;
+  }
+  return absl::OkStatus();
+}
+
+void HttpWorker::Collect(std::vector<ClassCounters>* into) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < counters_.size() && i < into->size(); ++i) {
+    (*into)[i].Merge(counters_[i]);
+    counters_[i].Reset();
+  }
+}
+
+}  // namespace rcbench::loadgen

@@ -1,0 +1,220 @@
+#include "loadgen/service.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+
+namespace rcbench::loadgen {
+namespace {
+
+constexpr size_t kRetainedRuns = 8;
+constexpr int64_t kMaxLeaseNs = 3600'000'000'000;
+
+int64_t ToNanos(const google::protobuf::Duration& d) {
+  return d.seconds() * 1'000'000'000 + d.nanos();
+}
+
+std::string RandomSuffix() {
+  static std::mt19937_64 rng(std::random_device{}());
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  return absl::StrFormat("%08x", static_cast<uint32_t>(rng()));
+}
+
+}  // namespace
+
+LoadGenService::LoadGenService(AllowList allow, int64_t max_duration_ns, Clock* clock,
+                               LoadgenMetrics* metrics)
+    : allow_(std::move(allow)),
+      max_duration_ns_(max_duration_ns),
+      clock_(clock),
+      metrics_(metrics) {
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
+}
+
+LoadGenService::~LoadGenService() { Shutdown(); }
+
+void LoadGenService::Shutdown() {
+  std::shared_ptr<LoadRun> run;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutdown_ = true;
+    run = current_;
+    cv_.notify_all();
+  }
+  if (run) {
+    run->Stop("stopped");
+    run->Wait();
+  }
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+google::protobuf::Timestamp LoadGenService::WallAt(int64_t mono_ns) const {
+  const int64_t wall =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock_->Now().time_since_epoch())
+          .count() +
+      (mono_ns - clock_->MonotonicNanos());
+  google::protobuf::Timestamp t;
+  t.set_seconds(wall / 1'000'000'000);
+  t.set_nanos(static_cast<int32_t>(wall % 1'000'000'000));
+  return t;
+}
+
+void LoadGenService::WatchdogLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!shutdown_) {
+    cv_.wait_for(lock, std::chrono::nanoseconds(kWatchdogPeriodNs));
+    if (current_ && !current_->done() && clock_->MonotonicNanos() >= lease_expires_ns_) {
+      RCBENCH_LOG(WARNING) << "lease " << lease_id_ << " expired: stopping run " << current_->id();
+      current_->Stop("lease-expired");
+    }
+  }
+}
+
+grpc::Status LoadGenService::Configure(grpc::ServerContext*,
+                                       const rcbench::v1::ConfigureRequest* request,
+                                       rcbench::v1::ConfigureResponse* response) {
+  auto spec = ValidateWorkload(request->workload(), allow_, max_duration_ns_);
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
+  const std::string id = absl::StrCat("w", next_id_++, "-", RandomSuffix());
+  workloads_[id] = request->workload();
+  response->set_workload_id(id);
+  return grpc::Status::OK;
+}
+
+grpc::Status LoadGenService::Start(grpc::ServerContext*, const rcbench::v1::StartRequest* request,
+                                   rcbench::v1::StartResponse* response) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
+  auto it = workloads_.find(request->workload_id());
+  if (it == workloads_.end()) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("workload_id \"", request->workload_id(), "\" is not configured"));
+  }
+  if (current_ && !current_->done()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("run ", current_->id(), " is still running; Stop it first"));
+  }
+  int64_t lease = kDefaultLeaseNs;
+  if (request->has_lease()) {
+    lease = ToNanos(request->lease());
+    if (lease <= 0 || lease > kMaxLeaseNs) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "lease: must be in (0, 1h]");
+    }
+  }
+  auto spec = ValidateWorkload(it->second, allow_, max_duration_ns_);
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  const std::string run_id = absl::StrCat("run", next_id_++, "-", RandomSuffix());
+  LoadgenMetrics* metrics = metrics_;
+  auto run = LoadRun::Start(*std::move(spec), run_id, clock_,
+                            [metrics](const rcbench::v1::StatsReport& r) {
+                              if (metrics == nullptr) return;
+                              metrics->AddReport(r);
+                              if (r.final()) metrics->SetRunActive(false);
+                            });
+  if (!run.ok()) return ToGrpcStatus(run.status());
+  if (metrics_) metrics_->SetRunActive(true);
+  current_ = std::shared_ptr<LoadRun>(std::move(*run));
+  runs_[run_id] = current_;
+  while (runs_.size() > kRetainedRuns) {
+    auto oldest = runs_.begin();
+    for (auto r = runs_.begin(); r != runs_.end(); ++r) {
+      if (r->second != current_ && r->second->done()) {
+        oldest = r;
+        break;
+      }
+    }
+    if (oldest->second == current_) break;
+    runs_.erase(oldest);
+  }
+  const int64_t now = clock_->MonotonicNanos();
+  lease_id_ = absl::StrCat("lease-", RandomSuffix(), RandomSuffix());
+  lease_length_ns_ = lease;
+  lease_expires_ns_ = now + lease;
+  response->set_run_id(run_id);
+  response->set_lease_id(lease_id_);
+  *response->mutable_lease_expires() = WallAt(lease_expires_ns_);
+  *response->mutable_started_at() = WallAt(now);
+  RCBENCH_LOG(INFO) << "started " << run_id << " with " << lease_id_;
+  return grpc::Status::OK;
+}
+
+std::shared_ptr<LoadRun> LoadGenService::FindRun(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = runs_.find(run_id);
+  return it == runs_.end() ? nullptr : it->second;
+}
+
+grpc::Status LoadGenService::Stop(grpc::ServerContext*, const rcbench::v1::StopRequest* request,
+                                  rcbench::v1::StopResponse* response) {
+  auto run = FindRun(request->run_id());
+  if (!run) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("run_id \"", request->run_id(), "\" is unknown"));
+  }
+  run->Stop("stopped");
+  run->Wait();
+  for (auto& t : run->Totals()) *response->add_totals() = std::move(t);
+  response->set_end_reason(run->end_reason());
+  return grpc::Status::OK;
+}
+
+grpc::Status LoadGenService::StreamStats(grpc::ServerContext* context,
+                                         const rcbench::v1::StreamStatsRequest* request,
+                                         grpc::ServerWriter<rcbench::v1::StatsReport>* writer) {
+  auto run = FindRun(request->run_id());
+  if (!run) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("run_id \"", request->run_id(), "\" is unknown"));
+  }
+  uint64_t after = request->resume_after_sequence();
+  if (after == 0) {
+    after = run->sequence();
+    // Live only, but a run that has ended still owes the caller its final report.
+    if (run->done() && after > 0) after -= 1;
+  }
+  for (;;) {
+    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    bool ended = false;
+    auto reports = run->ReportsAfter(after, std::chrono::milliseconds(200), &ended);
+    for (const auto& r : reports) {
+      if (!writer->Write(r)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      after = r.sequence();
+      if (r.final()) return grpc::Status::OK;
+    }
+    if (ended && reports.empty()) return grpc::Status::OK;
+  }
+}
+
+grpc::Status LoadGenService::RenewLease(grpc::ServerContext*,
+                                        const rcbench::v1::RenewLeaseRequest* request,
+                                        rcbench::v1::RenewLeaseResponse* response) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (request->lease_id().empty() || request->lease_id() != lease_id_) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("lease_id \"", request->lease_id(), "\" is unknown"));
+  }
+  const int64_t now = clock_->MonotonicNanos();
+  if (!current_ || current_->done() || now >= lease_expires_ns_) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "the lease has expired or its run has ended");
+  }
+  int64_t extend = lease_length_ns_;
+  if (request->has_extend_by()) {
+    extend = ToNanos(request->extend_by());
+    if (extend <= 0 || extend > kMaxLeaseNs) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "extend_by: must be in (0, 1h]");
+    }
+  }
+  lease_expires_ns_ = now + extend;
+  *response->mutable_lease_expires() = WallAt(lease_expires_ns_);
+  return grpc::Status::OK;
+}
+
+}  // namespace rcbench::loadgen

@@ -1,0 +1,77 @@
+#pragma once
+
+// The rcbench.v1.LoadGen gRPC service (sync API): Configure validates a workload against the
+// generator's own allow-list and duration bound (nothing is sent), Start runs it under a lease,
+// RenewLease extends the lease, StreamStats streams interval reports, Stop ends the run.
+// A watchdog stops the run with end reason "lease-expired" within 100 ms of an unrenewed
+// lease's expiry (the contract allows 2 s). One run at a time.
+//
+// The allow-list is fixed at construction: nothing in the API can widen it.
+// Thread safety: all RPCs may run concurrently.
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "loadgen/allow_list.h"
+#include "loadgen/load_run.h"
+#include "loadgen/metrics.h"
+#include "rcbench/v1/loadgen.grpc.pb.h"
+
+namespace rcbench::loadgen {
+
+class LoadGenService final : public rcbench::v1::LoadGen::Service {
+ public:
+  static constexpr int64_t kDefaultLeaseNs = 10'000'000'000;
+  static constexpr int64_t kWatchdogPeriodNs = 100'000'000;
+
+  // `metrics` may be null. `clock` must outlive the service.
+  LoadGenService(AllowList allow, int64_t max_duration_ns, Clock* clock, LoadgenMetrics* metrics);
+  ~LoadGenService() override;
+
+  grpc::Status Configure(grpc::ServerContext* context, const rcbench::v1::ConfigureRequest* request,
+                         rcbench::v1::ConfigureResponse* response) override;
+  grpc::Status Start(grpc::ServerContext* context, const rcbench::v1::StartRequest* request,
+                     rcbench::v1::StartResponse* response) override;
+  grpc::Status Stop(grpc::ServerContext* context, const rcbench::v1::StopRequest* request,
+                    rcbench::v1::StopResponse* response) override;
+  grpc::Status StreamStats(grpc::ServerContext* context,
+                           const rcbench::v1::StreamStatsRequest* request,
+                           grpc::ServerWriter<rcbench::v1::StatsReport>* writer) override;
+  grpc::Status RenewLease(grpc::ServerContext* context,
+                          const rcbench::v1::RenewLeaseRequest* request,
+                          rcbench::v1::RenewLeaseResponse* response) override;
+
+  // Stops any run (end reason "stopped") and the watchdog; RPCs after this fail UNAVAILABLE.
+  void Shutdown();
+
+ private:
+  std::shared_ptr<LoadRun> FindRun(const std::string& run_id);
+  void WatchdogLoop();
+  google::protobuf::Timestamp WallAt(int64_t mono_ns) const;
+
+  const AllowList allow_;
+  const int64_t max_duration_ns_;
+  Clock* clock_;
+  LoadgenMetrics* metrics_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool shutdown_ = false;
+  uint64_t next_id_ = 1;
+  std::map<std::string, rcbench::v1::Workload> workloads_;
+  std::map<std::string, std::shared_ptr<LoadRun>> runs_;  // the last few runs, by id
+  std::shared_ptr<LoadRun> current_;
+  std::string lease_id_;
+  int64_t lease_length_ns_ = 0;
+  int64_t lease_expires_ns_ = 0;  // monotonic
+  std::thread watchdog_;
+};
+
+}  // namespace rcbench::loadgen

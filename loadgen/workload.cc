@@ -1,0 +1,412 @@
+#include "loadgen/workload.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/flags.h"
+#include "common/status_macros.h"
+
+namespace rcbench::loadgen {
+namespace {
+
+int64_t ToNanos(const google::protobuf::Duration& d) {
+  return d.seconds() * 1'000'000'000 + d.nanos();
+}
+
+void SetDuration(int64_t ns, google::protobuf::Duration* d) {
+  d->set_seconds(ns / 1'000'000'000);
+  d->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+bool ValidClassName(absl::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+SocketAddress SocketAddress::From(const IpAddress& ip, uint16_t port) {
+  SocketAddress out;
+  if (ip.family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&out.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    std::memcpy(&sin->sin_addr, ip.bytes.data(), 4);
+    out.length = sizeof(sockaddr_in);
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    std::memcpy(&sin6->sin6_addr, ip.bytes.data(), 16);
+    out.length = sizeof(sockaddr_in6);
+  }
+  return out;
+}
+
+uint32_t ClassSpec::TotalSockets() const {
+  switch (mode) {
+    case Mode::kSClient:
+      return clients * sockets_per_client;
+    case Mode::kOpenLoop:
+      return max_connections;
+    case Mode::kClosedLoop:
+      return connections;
+  }
+  return 0;
+}
+
+absl::StatusOr<HttpUrl> ParseHttpUrl(absl::string_view url) {
+  HttpUrl out;
+  absl::string_view rest = url;
+  if (!absl::ConsumePrefix(&rest, "http://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "URL \"", url, "\": expected http://HOST:PORT[/path] (https is not supported)"));
+  }
+  const size_t slash = rest.find('/');
+  absl::string_view authority = rest.substr(0, slash);
+  if (slash != absl::string_view::npos) out.path = std::string(rest.substr(slash));
+  std::string hostport(authority);
+  bool has_port = false;
+  if (!authority.empty() && authority[0] == '[') {
+    has_port = authority.find("]:") != absl::string_view::npos;
+  } else {
+    has_port = authority.find(':') != absl::string_view::npos;
+  }
+  if (!has_port) hostport = absl::StrCat(authority, ":80");
+  auto hp = ParseHostPort(hostport);
+  if (!hp.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("URL \"", url, "\": ", hp.status().message()));
+  }
+  auto ip = IpAddress::Parse(hp->host);
+  if (!ip.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("URL \"", url, "\": the host must be a literal IPv4 or [IPv6] address (got \"",
+                     hp->host, "\"); names are not resolved"));
+  }
+  if (hp->port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("URL \"", url, "\": port 0 is not a target"));
+  }
+  out.ip = *ip;
+  out.port = hp->port;
+  out.host_header = std::string(authority);
+  return out;
+}
+
+absl::StatusOr<RunSpec> ValidateWorkload(const rcbench::v1::Workload& workload,
+                                         const AllowList& allow, int64_t max_duration_ns) {
+  RunSpec spec;
+  spec.duration_ns = ToNanos(workload.duration());
+  if (spec.duration_ns <= 0) {
+    return Invalid("duration", "is required and must be positive (every run is bounded)");
+  }
+  if (spec.duration_ns > max_duration_ns) {
+    return Invalid("duration",
+                   absl::StrCat(FormatDuration(std::chrono::nanoseconds(spec.duration_ns)),
+                                " exceeds the generator's maximum of ",
+                                FormatDuration(std::chrono::nanoseconds(max_duration_ns)),
+                                " (--max-duration)"));
+  }
+  spec.threads = workload.threads();
+  if (spec.threads == 0) spec.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (spec.threads > 1024) return Invalid("threads", "at most 1024");
+  if (workload.has_stats_interval()) {
+    spec.stats_interval_ns = ToNanos(workload.stats_interval());
+    if (spec.stats_interval_ns < 10'000'000) return Invalid("stats_interval", "at least 10ms");
+  }
+  if (workload.http_classes().empty() && !workload.has_syn_flood()) {
+    return Invalid("workload", "has neither http_classes nor a syn_flood");
+  }
+
+  for (int i = 0; i < workload.http_classes_size(); ++i) {
+    const auto& in = workload.http_classes(i);
+    const std::string f = absl::StrCat("http_classes[", i, "]");
+    ClassSpec c;
+    c.name = in.name();
+    if (!ValidClassName(c.name)) {
+      return Invalid(f + ".name", absl::StrCat("\"", c.name, "\" must match [A-Za-z0-9_-]{1,32}"));
+    }
+    for (const auto& other : spec.classes) {
+      if (other.name == c.name)
+        return Invalid(f + ".name", absl::StrCat("\"", c.name, "\" repeats"));
+    }
+    auto url = ParseHttpUrl(in.target());
+    if (!url.ok()) return Invalid(f + ".target", url.status().message());
+    if (url->path != "/") {
+      return Invalid(f + ".target", "must be http://HOST:PORT; put paths in `paths`");
+    }
+    RCBENCH_RETURN_IF_ERROR(allow.Check(url->ip, absl::StrCat(f, ".target")));
+    c.target_ip = url->ip;
+    c.target_port = url->port;
+    c.target = SocketAddress::From(url->ip, url->port);
+    c.host_header = url->host_header;
+    for (int j = 0; j < in.source_addresses_size(); ++j) {
+      auto ip = IpAddress::Parse(in.source_addresses(j));
+      if (!ip.ok()) {
+        return Invalid(absl::StrCat(f, ".source_addresses[", j, "]"), ip.status().message());
+      }
+      if (ip->family != url->ip.family) {
+        return Invalid(absl::StrCat(f, ".source_addresses[", j, "]"),
+                       "address family differs from the target's");
+      }
+      c.sources.push_back(SocketAddress::From(*ip, 0));
+    }
+    for (int j = 0; j < in.paths_size(); ++j) {
+      const auto& p = in.paths(j);
+      const std::string pf = absl::StrCat(f, ".paths[", j, "]");
+      if (p.path().empty() || p.path()[0] != '/') return Invalid(pf + ".path", "must start with /");
+      for (char ch : p.path()) {
+        if (ch <= ' ' || ch == 0x7f)
+          return Invalid(pf + ".path", "contains a space or control byte");
+      }
+      if (p.weight() == 0) return Invalid(pf + ".weight", "must be > 0");
+      c.paths.emplace_back(p.path(), p.weight());
+    }
+    if (c.paths.empty()) c.paths.emplace_back("/", 1);
+    for (int j = 0; j < in.headers_size(); ++j) {
+      const std::string& h = in.headers(j);
+      const size_t colon = h.find(':');
+      if (colon == std::string::npos || colon == 0 ||
+          h.find_first_of("\r\n") != std::string::npos) {
+        return Invalid(absl::StrCat(f, ".headers[", j, "]"),
+                       absl::StrCat("\"", h, "\" is not \"Name: value\""));
+      }
+      c.headers.push_back(h);
+    }
+    c.keep_alive = in.keep_alive();
+    c.linger_zero = in.linger_zero();
+    if (in.has_response_timeout()) {
+      c.response_timeout_ns = ToNanos(in.response_timeout());
+      if (c.response_timeout_ns <= 0) return Invalid(f + ".response_timeout", "must be positive");
+    }
+    switch (in.mode_case()) {
+      case rcbench::v1::HttpClass::kSclient: {
+        c.mode = Mode::kSClient;
+        c.clients = in.sclient().clients();
+        c.sockets_per_client = in.sclient().sockets_per_client();
+        if (c.clients == 0) return Invalid(f + ".sclient.clients", "must be > 0");
+        if (c.sockets_per_client == 0)
+          return Invalid(f + ".sclient.sockets_per_client", "must be > 0");
+        if (in.sclient().has_connect_timeout()) {
+          c.connect_timeout_ns = ToNanos(in.sclient().connect_timeout());
+          if (c.connect_timeout_ns <= 0)
+            return Invalid(f + ".sclient.connect_timeout", "must be positive");
+        }
+        break;
+      }
+      case rcbench::v1::HttpClass::kOpenLoop: {
+        c.mode = Mode::kOpenLoop;
+        c.rate_rps = in.open_loop().rate_rps();
+        if (!(c.rate_rps > 0) || !std::isfinite(c.rate_rps) || c.rate_rps > 1e7) {
+          return Invalid(f + ".open_loop.rate_rps", "must be in (0, 1e7]");
+        }
+        c.poisson = in.open_loop().arrival() == rcbench::v1::OpenLoopMode::ARRIVAL_POISSON;
+        if (in.open_loop().max_connections() != 0)
+          c.max_connections = in.open_loop().max_connections();
+        c.connect_timeout_ns = c.response_timeout_ns;
+        break;
+      }
+      case rcbench::v1::HttpClass::kClosedLoop: {
+        c.mode = Mode::kClosedLoop;
+        c.connections = in.closed_loop().connections();
+        if (c.connections == 0) return Invalid(f + ".closed_loop.connections", "must be > 0");
+        c.connect_timeout_ns = c.response_timeout_ns;
+        break;
+      }
+      default:
+        return Invalid(f, "needs a mode: sclient, open_loop or closed_loop");
+    }
+    if (c.TotalSockets() > 1'000'000) return Invalid(f, "more than 1,000,000 sockets");
+    spec.classes.push_back(std::move(c));
+  }
+
+  if (workload.has_syn_flood()) {
+    const auto& in = workload.syn_flood();
+    FloodSpec fl;
+    auto hp = ParseHostPort(in.target());
+    if (!hp.ok()) return Invalid("syn_flood.target", hp.status().message());
+    auto ip = IpAddress::Parse(hp->host);
+    if (!ip.ok()) return Invalid("syn_flood.target", "host must be a literal IP address");
+    if (hp->port == 0) return Invalid("syn_flood.target", "port must be > 0");
+    RCBENCH_RETURN_IF_ERROR(allow.Check(*ip, "syn_flood.target"));
+    fl.target_ip = *ip;
+    fl.target_port = hp->port;
+    auto spoof = Cidr::Parse(in.spoof_cidr());
+    if (!spoof.ok()) return Invalid("syn_flood.spoof_cidr", spoof.status().message());
+    if (spoof->family() != ip->family) {
+      return Invalid("syn_flood.spoof_cidr", "address family differs from the target's");
+    }
+    fl.spoof = *spoof;
+    fl.rate_pps = in.rate_pps();
+    if (fl.rate_pps < 0 || !std::isfinite(fl.rate_pps) || fl.rate_pps > 1e8) {
+      return Invalid("syn_flood.rate_pps", "must be in [0, 1e8] (0: as fast as possible)");
+    }
+    fl.senders = in.senders();
+    if (fl.senders == 0) fl.senders = std::max(1u, std::thread::hardware_concurrency());
+    if (fl.senders > 256) return Invalid("syn_flood.senders", "at most 256");
+    fl.interface = in.interface();
+    spec.flood = fl;
+  }
+  return spec;
+}
+
+namespace {
+
+absl::StatusOr<int64_t> YamlDuration(const YAML::Node& node, const std::string& where) {
+  auto d = ParseDuration(node.as<std::string>());
+  if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", d.status().message()));
+  return d->count();
+}
+
+absl::Status CheckKeys(const YAML::Node& node, const std::string& where,
+                       std::initializer_list<absl::string_view> known) {
+  if (!node.IsMap()) return absl::InvalidArgumentError(absl::StrCat(where, ": expected a mapping"));
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    bool ok = false;
+    for (absl::string_view k : known) ok = ok || k == key;
+    if (!ok) return absl::InvalidArgumentError(absl::StrCat(where, ": unknown key \"", key, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<rcbench::v1::Workload> ParseConfig(const YAML::Node& root, const std::string& file,
+                                                  AllowList* allow) {
+  rcbench::v1::Workload w;
+  RCBENCH_RETURN_IF_ERROR(CheckKeys(
+      root, file,
+      {"allow_targets", "duration", "threads", "stats_interval", "classes", "syn_flood"}));
+  if (root["allow_targets"]) {
+    for (const auto& p : root["allow_targets"]) {
+      if (allow != nullptr) {
+        absl::Status s = allow->Add(p.as<std::string>());
+        if (!s.ok())
+          return absl::InvalidArgumentError(absl::StrCat(file, ": allow_targets: ", s.message()));
+      }
+    }
+  }
+  if (root["duration"]) {
+    RCBENCH_ASSIGN_OR_RETURN(int64_t d, YamlDuration(root["duration"], file + ": duration"));
+    SetDuration(d, w.mutable_duration());
+  }
+  if (root["threads"]) w.set_threads(root["threads"].as<uint32_t>());
+  if (root["stats_interval"]) {
+    RCBENCH_ASSIGN_OR_RETURN(int64_t d,
+                             YamlDuration(root["stats_interval"], file + ": stats_interval"));
+    SetDuration(d, w.mutable_stats_interval());
+  }
+  if (root["classes"]) {
+    int i = 0;
+    for (const auto& n : root["classes"]) {
+      const std::string where = absl::StrCat(file, ": classes[", i++, "]");
+      RCBENCH_RETURN_IF_ERROR(
+          CheckKeys(n, where,
+                    {"name", "target", "source_addresses", "paths", "mode", "clients", "sockets",
+                     "connect_timeout", "rate", "arrival", "max_connections", "connections",
+                     "keep_alive", "response_timeout", "linger_zero", "headers"}));
+      auto* c = w.add_http_classes();
+      c->set_name(n["name"] ? n["name"].as<std::string>() : "");
+      c->set_target(n["target"] ? n["target"].as<std::string>() : "");
+      if (n["source_addresses"]) {
+        for (const auto& s : n["source_addresses"]) c->add_source_addresses(s.as<std::string>());
+      }
+      if (n["paths"]) {
+        for (const auto& p : n["paths"]) {
+          auto* rp = c->add_paths();
+          if (p.IsScalar()) {
+            rp->set_path(p.as<std::string>());
+            rp->set_weight(1);
+          } else {
+            RCBENCH_RETURN_IF_ERROR(CheckKeys(p, where + ".paths", {"path", "weight"}));
+            rp->set_path(p["path"] ? p["path"].as<std::string>() : "");
+            rp->set_weight(p["weight"] ? p["weight"].as<uint32_t>() : 1);
+          }
+        }
+      }
+      const std::string mode = n["mode"] ? n["mode"].as<std::string>() : "";
+      if (mode == "sclient") {
+        auto* m = c->mutable_sclient();
+        m->set_clients(n["clients"] ? n["clients"].as<uint32_t>() : 1);
+        m->set_sockets_per_client(n["sockets"] ? n["sockets"].as<uint32_t>() : 1);
+        if (n["connect_timeout"]) {
+          RCBENCH_ASSIGN_OR_RETURN(int64_t d,
+                                   YamlDuration(n["connect_timeout"], where + ".connect_timeout"));
+          SetDuration(d, m->mutable_connect_timeout());
+        }
+      } else if (mode == "open") {
+        auto* m = c->mutable_open_loop();
+        m->set_rate_rps(n["rate"] ? n["rate"].as<double>() : 0);
+        const std::string arrival = n["arrival"] ? n["arrival"].as<std::string>() : "constant";
+        if (arrival == "poisson") {
+          m->set_arrival(rcbench::v1::OpenLoopMode::ARRIVAL_POISSON);
+        } else if (arrival == "constant") {
+          m->set_arrival(rcbench::v1::OpenLoopMode::ARRIVAL_CONSTANT);
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ".arrival: \"", arrival, "\" is not constant or poisson"));
+        }
+        if (n["max_connections"]) m->set_max_connections(n["max_connections"].as<uint32_t>());
+      } else if (mode == "closed") {
+        c->mutable_closed_loop()->set_connections(n["connections"] ? n["connections"].as<uint32_t>()
+                                                                   : 1);
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".mode: \"", mode, "\" is not sclient, open or closed"));
+      }
+      if (n["keep_alive"]) c->set_keep_alive(n["keep_alive"].as<bool>());
+      if (n["linger_zero"]) c->set_linger_zero(n["linger_zero"].as<bool>());
+      if (n["response_timeout"]) {
+        RCBENCH_ASSIGN_OR_RETURN(int64_t d,
+                                 YamlDuration(n["response_timeout"], where + ".response_timeout"));
+        SetDuration(d, c->mutable_response_timeout());
+      }
+      if (n["headers"]) {
+        for (const auto& h : n["headers"]) c->add_headers(h.as<std::string>());
+      }
+    }
+  }
+  if (root["syn_flood"]) {
+    const auto& n = root["syn_flood"];
+    RCBENCH_RETURN_IF_ERROR(
+        CheckKeys(n, file + ": syn_flood", {"target", "spoof", "rate", "senders", "interface"}));
+    auto* f = w.mutable_syn_flood();
+    f->set_target(n["target"] ? n["target"].as<std::string>() : "");
+    f->set_spoof_cidr(n["spoof"] ? n["spoof"].as<std::string>() : "");
+    if (n["rate"]) f->set_rate_pps(n["rate"].as<double>());
+    if (n["senders"]) f->set_senders(n["senders"].as<uint32_t>());
+    if (n["interface"]) f->set_interface(n["interface"].as<std::string>());
+  }
+  return w;
+}
+
+}  // namespace
+
+absl::StatusOr<rcbench::v1::Workload> LoadWorkloadConfig(const std::string& path,
+                                                         AllowList* allow) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    return ParseConfig(root, path, allow);
+  } catch (const YAML::BadFile& e) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read the config file"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ":", e.mark.line + 1, ": ", e.msg));
+  }
+}
+
+}  // namespace rcbench::loadgen

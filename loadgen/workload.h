@@ -1,0 +1,104 @@
+#pragma once
+
+// Validated, ready-to-run form of a rcbench.v1.Workload, and the two ways to build one besides
+// gRPC: the `classes --config FILE` YAML format (documented in loadgen/README.md) and the
+// command-line subcommands. ValidateWorkload is the single place where targets are checked
+// against the allow-list, so every entry point (CLI, config, gRPC) goes through it before
+// anything is sent.
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/cidr.h"
+#include "loadgen/allow_list.h"
+#include "rcbench/v1/loadgen.pb.h"
+
+namespace rcbench::loadgen {
+
+// A socket address (v4 or v6) with its length.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  static SocketAddress From(const IpAddress& ip, uint16_t port);
+};
+
+enum class Mode { kSClient, kOpenLoop, kClosedLoop };
+
+struct ClassSpec {
+  std::string name;
+  IpAddress target_ip;
+  uint16_t target_port = 0;
+  SocketAddress target;
+  std::string host_header;  // "HOST:PORT" as written in the target
+  std::vector<SocketAddress> sources;
+  std::vector<std::pair<std::string, uint32_t>> paths;  // path, weight
+  Mode mode = Mode::kClosedLoop;
+  // S-Client.
+  uint32_t clients = 0;
+  uint32_t sockets_per_client = 0;
+  int64_t connect_timeout_ns = 500'000'000;
+  // Open loop.
+  double rate_rps = 0;
+  bool poisson = false;
+  uint32_t max_connections = 1000;
+  // Closed loop.
+  uint32_t connections = 0;
+  bool keep_alive = false;
+  int64_t response_timeout_ns = 5'000'000'000;
+  bool linger_zero = false;
+  std::vector<std::string> headers;
+
+  // Sockets this class keeps busy at once (S-Client: clients x sockets; closed: connections;
+  // open loop: max_connections).
+  uint32_t TotalSockets() const;
+};
+
+struct FloodSpec {
+  IpAddress target_ip;
+  uint16_t target_port = 0;
+  Cidr spoof;
+  double rate_pps = 0;  // 0: as fast as possible
+  uint32_t senders = 0;
+  std::string interface;
+};
+
+struct RunSpec {
+  std::vector<ClassSpec> classes;
+  std::optional<FloodSpec> flood;
+  int64_t duration_ns = 0;
+  uint32_t threads = 0;
+  int64_t stats_interval_ns = 1'000'000'000;
+  // CPUs to pin workers (and flood senders) to, round-robin; empty: not pinned (workers) or
+  // one per CPU (senders).
+  std::vector<int> cpus;
+};
+
+// "http://HOST:PORT[/path]" with HOST a literal IPv4 address or a bracketed IPv6 address.
+// Sets `path` to the path part ("/" when absent) if non-null.
+struct HttpUrl {
+  IpAddress ip;
+  uint16_t port = 80;
+  std::string host_header;
+  std::string path = "/";
+};
+absl::StatusOr<HttpUrl> ParseHttpUrl(absl::string_view url);
+
+// Checks every field (INVALID_ARGUMENT naming it, e.g. "http_classes[1].paths[0].weight") and
+// every target against `allow` (PERMISSION_DENIED). duration must be in (0, max_duration_ns].
+absl::StatusOr<RunSpec> ValidateWorkload(const rcbench::v1::Workload& workload,
+                                         const AllowList& allow, int64_t max_duration_ns);
+
+// Reads the YAML config of `rcbench-loadgen classes --config FILE` (and `serve --config`):
+// the workload, plus `allow_targets` prefixes, which are added to `allow` (it may be null when
+// the caller has no use for them). Errors name the file and the key.
+absl::StatusOr<rcbench::v1::Workload> LoadWorkloadConfig(const std::string& path, AllowList* allow);
+
+}  // namespace rcbench::loadgen

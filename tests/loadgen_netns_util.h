@@ -1,0 +1,77 @@
+#pragma once
+
+// Helpers for the load generator's privileged tests: run shell commands, read counters inside
+// a network namespace, and a guard that removes the namespaces a test made on every path.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace rcbench::loadgen::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult RunCommand(const std::string& command) {
+  CommandResult r;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+inline bool HaveRootAndIp() {
+  return geteuid() == 0 && RunCommand("ip netns list").exit_code == 0 &&
+         RunCommand("unshare --help").exit_code == 0;
+}
+
+inline std::string LoadgenBinary() {
+  const char* dir = std::getenv("RCBENCH_BIN_DIR");
+  const std::string path = std::string(dir ? dir : "bin") + "/rcbench-loadgen";
+  return access(path.c_str(), X_OK) == 0 ? path : "";
+}
+
+// Tcp: counters from /proc/net/snmp inside namespace `ns` (name -> value).
+inline std::map<std::string, long long> TcpCounters(const std::string& ns) {
+  const auto r = RunCommand("ip netns exec " + ns + " cat /proc/net/snmp");
+  std::map<std::string, long long> out;
+  std::istringstream in(r.output);
+  std::string names, values;
+  while (std::getline(in, names)) {
+    if (names.rfind("Tcp:", 0) != 0) continue;
+    std::getline(in, values);
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    n >> name;
+    v >> value;
+    while (n >> name && v >> value) out[name] = std::stoll(value);
+    break;
+  }
+  return out;
+}
+
+// Deletes the namespaces (and with them their veths) when it goes out of scope.
+class NetnsGuard {
+ public:
+  explicit NetnsGuard(std::vector<std::string> names) : names_(std::move(names)) {}
+  ~NetnsGuard() {
+    for (const auto& n : names_) RunCommand("ip netns del " + n);
+  }
+
+ private:
+  std::vector<std::string> names_;
+};
+
+}  // namespace rcbench::loadgen::testing

@@ -1,0 +1,180 @@
+// The real rcbench-loadgen binary as the controller uses it: `serve` on ephemeral ports with a
+// ready file, gRPC health and LoadGen, /metrics, clean exit on SIGTERM; and the one-shot CLI's
+// exit codes and --json output.
+
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "loadgen/testing/test_http_server.h"
+#include "rcbench/v1/loadgen.grpc.pb.h"
+#include "tests/loadgen_netns_util.h"
+
+namespace rcbench::loadgen::testing {
+namespace {
+
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::string& binary) {
+    ready_ = ::testing::TempDir() + "/loadgen_ready_" + std::to_string(getpid());
+    std::remove(ready_.c_str());
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(binary.c_str(), binary.c_str(), "serve", "--listen", "127.0.0.1:0", "--metrics-listen",
+            "127.0.0.1:0", "--ready-file", ready_.c_str(), "--log-level", "warning", nullptr);
+      _exit(127);
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::remove(ready_.c_str());
+  }
+  // Waits for the ready file; returns its key=value lines.
+  std::map<std::string, std::string> WaitReady() {
+    std::map<std::string, std::string> kv;
+    for (int i = 0; i < 200 && kv.empty(); ++i) {
+      std::ifstream in(ready_);
+      std::string line;
+      while (std::getline(in, line)) {
+        const size_t eq = line.find('=');
+        if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+      }
+      if (kv.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return kv;
+  }
+  int Terminate() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string ready_;
+  pid_t pid_ = -1;
+};
+
+std::string HttpGet(const std::string& hostport, const std::string& path) {
+  const size_t colon = hostport.rfind(':');
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
+  inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &a.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
+  send(fd, req.data(), req.size(), 0);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+class LoadgenBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    binary_ = LoadgenBinary();
+    if (binary_.empty()) GTEST_SKIP() << "rcbench-loadgen not built (RCBENCH_BIN_DIR)";
+  }
+  std::string binary_;
+};
+
+TEST_F(LoadgenBinaryTest, ServeWritesReadyFileAnswersHealthAndMetricsAndExitsCleanly) {
+  ServeProcess serve(binary_);
+  auto ready = serve.WaitReady();
+  ASSERT_EQ(ready.count("grpc"), 1u) << "no ready file";
+  EXPECT_EQ(ready["pid"], std::to_string(serve.pid()));
+  ASSERT_EQ(ready.count("metrics"), 1u);
+
+  auto channel = grpc::CreateChannel(ready["grpc"], grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext hctx;
+  grpc::health::v1::HealthCheckRequest hreq;
+  grpc::health::v1::HealthCheckResponse hresp;
+  ASSERT_TRUE(health->Check(&hctx, hreq, &hresp).ok());
+  EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // The API cannot widen the allow-list.
+  auto loadgen = rcbench::v1::LoadGen::NewStub(channel);
+  grpc::ClientContext cctx;
+  rcbench::v1::ConfigureRequest creq;
+  creq.mutable_workload()->mutable_duration()->set_seconds(1);
+  auto* c = creq.mutable_workload()->add_http_classes();
+  c->set_name("x");
+  c->set_target("http://203.0.113.5:80");
+  c->mutable_closed_loop()->set_connections(1);
+  rcbench::v1::ConfigureResponse cresp;
+  EXPECT_EQ(loadgen->Configure(&cctx, creq, &cresp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  const std::string metrics = HttpGet(ready["metrics"], "/metrics");
+  EXPECT_NE(metrics.find("rcbench_loadgen_run_active 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("rcbench_loadgen_syn_packets_sent_total"), std::string::npos);
+
+  EXPECT_EQ(serve.Terminate(), 0);
+}
+
+TEST_F(LoadgenBinaryTest, UnknownFlagExitsTwoNamingTheFlag) {
+  const auto r = RunCommand(binary_ + " http --bogus http://127.0.0.1:1/");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--bogus"), std::string::npos) << r.output;
+}
+
+TEST_F(LoadgenBinaryTest, BadFlagValueExitsTwoSayingWhatWasExpected) {
+  const auto r = RunCommand(binary_ + " http -c many http://127.0.0.1:1/");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--connections: expected an integer"), std::string::npos) << r.output;
+}
+
+TEST_F(LoadgenBinaryTest, HttpJsonReportsRequestsLatencyErrorsAndCpu) {
+  TestHttpServer server;
+  const auto r =
+      RunCommand(binary_ + " http -t1 -c2 -d300ms --json " + server.url() + "/x 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_GT(j["requests"].get<int>(), 10);
+  EXPECT_GT(j["rps"].get<double>(), 0);
+  EXPECT_GT(j["latency_us"]["p50"].get<double>(), 0);
+  EXPECT_GE(j["latency_us"]["p99_9"].get<double>(), j["latency_us"]["p50"].get<double>());
+  EXPECT_EQ(j["errors"]["reset"].get<int>(), 0);
+  EXPECT_GT(j["cpu_seconds"].get<double>(), 0);
+  EXPECT_EQ(j["end_reason"], "duration");
+  EXPECT_GT(server.paths().at("/x"), 10);
+}
+
+TEST_F(LoadgenBinaryTest, SigtermEndsAOneShotRunEarlyWithItsResults) {
+  TestHttpServer server;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = RunCommand("(" + binary_ + " http -t1 -c1 -d30s --json " + server.url() +
+                            " 2>/dev/null & p=$!; sleep 0.5; kill -TERM $p; wait $p)");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"end_reason\":\"interrupted\""), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace rcbench::loadgen::testing
