@@ -134,8 +134,6 @@ ThreadState::~ThreadState() {
   }
 }
 
-const std::shared_ptr<LogicalContainer> kNoContainer;
-
 }  // namespace
 
 std::shared_ptr<LogicalContainer> LogicalContainer::Create(std::string name,
@@ -186,9 +184,9 @@ void ThreadAccounting::SwitchTo(const std::shared_ptr<LogicalContainer>& next) {
   s.current = next.get();
 }
 
-const std::shared_ptr<LogicalContainer>& ThreadAccounting::Current() {
+std::shared_ptr<LogicalContainer> ThreadAccounting::Current() {
   ThreadState& s = t_state;
-  if (s.current == nullptr) return kNoContainer;
+  if (s.current == nullptr) return nullptr;
   return s.slots[s.current_slot].container;
 }
 

@@ -120,7 +120,7 @@ class ThreadAccounting {
   static void SwitchTo(const std::shared_ptr<LogicalContainer>& next);
   // The current container of the calling thread (nullptr if none). A new thread starts with
   // none; pass the creator's Current() to it to inherit the binding.
-  static const std::shared_ptr<LogicalContainer>& Current();
+  static std::shared_ptr<LogicalContainer> Current();
   // Reconciles now: charges pending slices against the thread's CPU clock. Call before
   // reading counters that must include this thread's latest work.
   static void Reconcile();

@@ -21,7 +21,7 @@ void RunFor(int64_t ns) {
   g_cpu_ns += ns;
 }
 
-class AccountingTest : public ::testing::Test {
+class RcAccountingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     g_now_ns = 1'000'000;
@@ -35,7 +35,7 @@ class AccountingTest : public ::testing::Test {
   std::shared_ptr<LogicalContainer> b_ = LogicalContainer::Create("b");
 };
 
-TEST_F(AccountingTest, SwitchChargesElapsedTimeToTheContainerLeft) {
+TEST_F(RcAccountingTest, SwitchChargesElapsedTimeToTheContainerLeft) {
   ThreadAccounting::SwitchTo(a_);
   RunFor(300);
   ThreadAccounting::SwitchTo(b_);
@@ -46,14 +46,14 @@ TEST_F(AccountingTest, SwitchChargesElapsedTimeToTheContainerLeft) {
   EXPECT_EQ(b_->charged_ns(), 100u);
 }
 
-TEST_F(AccountingTest, NothingIsChargedBeforeReconciliation) {
+TEST_F(RcAccountingTest, NothingIsChargedBeforeReconciliation) {
   ThreadAccounting::SwitchTo(a_);
   RunFor(300);
   ThreadAccounting::SwitchTo(b_);
   EXPECT_EQ(a_->charged_ns(), 0u);
 }
 
-TEST_F(AccountingTest, SlicesAreScaledDownToTheThreadsCpuTime) {
+TEST_F(RcAccountingTest, SlicesAreScaledDownToTheThreadsCpuTime) {
   ThreadAccounting::SwitchTo(a_);
   g_now_ns += 300;
   g_cpu_ns += 150;  // preempted half the time
@@ -67,7 +67,7 @@ TEST_F(AccountingTest, SlicesAreScaledDownToTheThreadsCpuTime) {
   EXPECT_EQ(ThreadAccounting::Totals().charged_ns, 200u);
 }
 
-TEST_F(AccountingTest, IdleTimeIsNotChargedAndIdleCpuIsUnattributed) {
+TEST_F(RcAccountingTest, IdleTimeIsNotChargedAndIdleCpuIsUnattributed) {
   ThreadAccounting::SwitchTo(nullptr);
   g_now_ns += 10'000;  // blocked in epoll_wait
   g_cpu_ns += 40;      // the system call itself
@@ -79,7 +79,7 @@ TEST_F(AccountingTest, IdleTimeIsNotChargedAndIdleCpuIsUnattributed) {
   EXPECT_EQ(ThreadAccounting::Totals().unattributed_ns, 40u);
 }
 
-TEST_F(AccountingTest, ChargesAndUnattributedSumToTheThreadsCpuTime) {
+TEST_F(RcAccountingTest, ChargesAndUnattributedSumToTheThreadsCpuTime) {
   const int64_t cpu_start = g_cpu_ns;
   ThreadAccounting::SwitchTo(a_);
   for (int i = 0; i < 100; ++i) {
@@ -96,7 +96,7 @@ TEST_F(AccountingTest, ChargesAndUnattributedSumToTheThreadsCpuTime) {
   EXPECT_EQ(a_->charged_ns() + b_->charged_ns(), t.charged_ns);
 }
 
-TEST_F(AccountingTest, ChargesPropagateToEveryAncestor) {
+TEST_F(RcAccountingTest, ChargesPropagateToEveryAncestor) {
   auto web = LogicalContainer::Create("web");
   auto conn = LogicalContainer::Create("conn", web);
   auto leaf = LogicalContainer::Create("req", conn);
@@ -113,7 +113,7 @@ TEST_F(AccountingTest, ChargesPropagateToEveryAncestor) {
   EXPECT_EQ(leaf->Path(), "web/conn/req");
 }
 
-TEST_F(AccountingTest, ReconciliationHappensAtTheFirstSwitchAfterThePeriod) {
+TEST_F(RcAccountingTest, ReconciliationHappensAtTheFirstSwitchAfterThePeriod) {
   ThreadAccounting::SetReconcilePeriod(std::chrono::microseconds(1));
   ThreadAccounting::SwitchTo(a_);
   RunFor(2000);
@@ -122,7 +122,7 @@ TEST_F(AccountingTest, ReconciliationHappensAtTheFirstSwitchAfterThePeriod) {
   EXPECT_EQ(ThreadAccounting::Totals().reconciliations, 1u);
 }
 
-TEST_F(AccountingTest, CurrentIsTheContainerSwitchedTo) {
+TEST_F(RcAccountingTest, CurrentIsTheContainerSwitchedTo) {
   EXPECT_EQ(ThreadAccounting::Current(), nullptr);
   ThreadAccounting::SwitchTo(a_);
   EXPECT_EQ(ThreadAccounting::Current(), a_);
@@ -132,7 +132,7 @@ TEST_F(AccountingTest, CurrentIsTheContainerSwitchedTo) {
   EXPECT_EQ(ThreadAccounting::Current(), nullptr);
 }
 
-TEST_F(AccountingTest, AContainerDroppedByItsOwnerIsStillChargedThenFreed) {
+TEST_F(RcAccountingTest, AContainerDroppedByItsOwnerIsStillChargedThenFreed) {
   auto c = LogicalContainer::Create("conn");
   std::weak_ptr<LogicalContainer> weak = c;
   ThreadAccounting::SwitchTo(c);
@@ -144,7 +144,7 @@ TEST_F(AccountingTest, AContainerDroppedByItsOwnerIsStillChargedThenFreed) {
   EXPECT_TRUE(weak.expired());
 }
 
-TEST_F(AccountingTest, ManyContainersPerPeriodAreEachChargedOnce) {
+TEST_F(RcAccountingTest, ManyContainersPerPeriodAreEachChargedOnce) {
   std::vector<std::shared_ptr<LogicalContainer>> conns;
   for (int i = 0; i < 100; ++i) conns.push_back(LogicalContainer::Create("c"));
   for (int round = 0; round < 3; ++round) {
@@ -158,7 +158,7 @@ TEST_F(AccountingTest, ManyContainersPerPeriodAreEachChargedOnce) {
   for (auto& c : conns) EXPECT_EQ(c->charged_ns(), 30u);
 }
 
-TEST_F(AccountingTest, AttributesAreClamped) {
+TEST_F(RcAccountingTest, AttributesAreClamped) {
   auto c = LogicalContainer::Create("c", nullptr, {.priority = 2, .weight = 0, .min_share = 3});
   EXPECT_EQ(c->priority(), 2);
   EXPECT_EQ(c->weight(), 1u);
@@ -179,7 +179,7 @@ void SpinFor(int64_t cpu_ns) {
 
 // With the real clocks: what the thread charged matches its CPU clock within 5%, and the split
 // between containers follows the work done in each.
-TEST(AccountingRealClockTest, ChargedTotalsMatchTheThreadsCpuTime) {
+TEST(RcAccountingRealClockTest, ChargedTotalsMatchTheThreadsCpuTime) {
   std::thread worker([] {
     ThreadAccounting::ResetThreadForTesting(nullptr);
     auto a = LogicalContainer::Create("a");
@@ -201,7 +201,7 @@ TEST(AccountingRealClockTest, ChargedTotalsMatchTheThreadsCpuTime) {
   worker.join();
 }
 
-TEST(AccountingRealClockTest, ThreadsChargingOneContainerAddUp) {
+TEST(RcAccountingRealClockTest, ThreadsChargingOneContainerAddUp) {
   auto shared = LogicalContainer::Create("shared");
   auto work = [&] {
     ThreadAccounting::SwitchTo(shared);

@@ -8,33 +8,33 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(CgroupFilesTest, ParsesSingleUnsignedInteger) {
+TEST(RcCgroupFilesTest, ParsesSingleUnsignedInteger) {
   auto v = ParseUint("1234\n", "f");
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(*v, 1234u);
 }
 
-TEST(CgroupFilesTest, EmptyFileIsAClearError) {
+TEST(RcCgroupFilesTest, EmptyFileIsAClearError) {
   auto v = ParseUint("", "/x/cpuacct.usage");
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(v.status().message(), HasSubstr("/x/cpuacct.usage: empty"));
 }
 
-TEST(CgroupFilesTest, GarbageIntegerNamesFileAndContent) {
+TEST(RcCgroupFilesTest, GarbageIntegerNamesFileAndContent) {
   auto v = ParseUint("12ab\n", "/x/pids.current");
   EXPECT_THAT(v.status().message(), HasSubstr("/x/pids.current"));
   EXPECT_THAT(v.status().message(), HasSubstr("'12ab\\n'"));
 }
 
-TEST(CgroupFilesTest, NegativeIsNotUnsigned) { EXPECT_FALSE(ParseUint("-1\n", "f").ok()); }
+TEST(RcCgroupFilesTest, NegativeIsNotUnsigned) { EXPECT_FALSE(ParseUint("-1\n", "f").ok()); }
 
-TEST(CgroupFilesTest, ParsesSignedInteger) {
+TEST(RcCgroupFilesTest, ParsesSignedInteger) {
   auto v = ParseInt("-1\n", "f");
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(*v, -1);
 }
 
-TEST(CgroupFilesTest, MaxMeansNoLimit) {
+TEST(RcCgroupFilesTest, MaxMeansNoLimit) {
   auto v = ParseUintOrMax("max\n", "f");
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->has_value());
@@ -43,32 +43,32 @@ TEST(CgroupFilesTest, MaxMeansNoLimit) {
   EXPECT_EQ(**w, 64u);
 }
 
-TEST(CgroupFilesTest, ParsesFlatKeyedFile) {
+TEST(RcCgroupFilesTest, ParsesFlatKeyedFile) {
   auto m = ParseFlatKeyed("usage_usec 10\nuser_usec 7\nsystem_usec 3\n", "cpu.stat");
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->at("usage_usec"), 10u);
   EXPECT_EQ(m->at("system_usec"), 3u);
 }
 
-TEST(CgroupFilesTest, TruncatedFlatKeyedFileIsRejected) {
+TEST(RcCgroupFilesTest, TruncatedFlatKeyedFileIsRejected) {
   auto m = ParseFlatKeyed("usage_usec 10\nuser_us", "/c/cpu.stat");
   EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(m.status().message(), HasSubstr("/c/cpu.stat: truncated"));
 }
 
-TEST(CgroupFilesTest, MalformedFlatKeyedLineNamesTheLine) {
+TEST(RcCgroupFilesTest, MalformedFlatKeyedLineNamesTheLine) {
   auto m = ParseFlatKeyed("a 1\nb two\n", "/c/cpu.stat");
   EXPECT_THAT(m.status().message(), HasSubstr("line 2"));
 }
 
-TEST(CgroupFilesTest, MissingKeyIsNamed) {
+TEST(RcCgroupFilesTest, MissingKeyIsNamed) {
   auto m = ParseFlatKeyed("a 1\n", "/c/cpu.stat");
   ASSERT_TRUE(m.ok());
   auto v = RequireKey(*m, "usage_usec", "/c/cpu.stat");
   EXPECT_THAT(v.status().message(), HasSubstr("missing key 'usage_usec'"));
 }
 
-TEST(CgroupFilesTest, ParsesCpuMaxWithAndWithoutQuota) {
+TEST(RcCgroupFilesTest, ParsesCpuMaxWithAndWithoutQuota) {
   auto a = ParseCpuMax("max 100000\n", "f");
   ASSERT_TRUE(a.ok());
   EXPECT_FALSE(a->quota_us.has_value());
@@ -78,12 +78,12 @@ TEST(CgroupFilesTest, ParsesCpuMaxWithAndWithoutQuota) {
   EXPECT_EQ(b->period_us, 50000u);
 }
 
-TEST(CgroupFilesTest, CpuMaxWithoutPeriodIsRejected) {
+TEST(RcCgroupFilesTest, CpuMaxWithoutPeriodIsRejected) {
   EXPECT_FALSE(ParseCpuMax("20000\n", "f").ok());
   EXPECT_FALSE(ParseCpuMax("20000 0\n", "f").ok());
 }
 
-TEST(CgroupFilesTest, ParsesPressureTotals) {
+TEST(RcCgroupFilesTest, ParsesPressureTotals) {
   auto p = ParsePressure(
       "some avg10=0.00 avg60=0.00 avg300=0.00 total=123\n"
       "full avg10=0.00 avg60=0.00 avg300=0.00 total=45\n",
@@ -93,12 +93,12 @@ TEST(CgroupFilesTest, ParsesPressureTotals) {
   EXPECT_EQ(*p->full_total_us, 45u);
 }
 
-TEST(CgroupFilesTest, PressureWithoutTotalIsRejected) {
+TEST(RcCgroupFilesTest, PressureWithoutTotalIsRejected) {
   auto p = ParsePressure("some avg10=0.00 avg60=0.00\n", "/c/cpu.pressure");
   EXPECT_THAT(p.status().message(), HasSubstr("/c/cpu.pressure: line 1"));
 }
 
-TEST(CgroupFilesTest, ParsesIdLists) {
+TEST(RcCgroupFilesTest, ParsesIdLists) {
   auto ids = ParseIdList("12\n13\n", "tasks");
   ASSERT_TRUE(ids.ok());
   EXPECT_THAT(*ids, ::testing::ElementsAre(12, 13));

@@ -167,6 +167,12 @@ absl::StatusOr<int> LocalCgroupFs::OpenDir(absl::string_view path) const {
   return fd;
 }
 
+absl::StatusOr<int> LocalCgroupFs::OpenFile(absl::string_view path) const {
+  int fd = open(RealPath(path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  return fd;
+}
+
 absl::StatusOr<std::string> LocalCgroupFs::PathOfDescriptor(int fd) const {
   char buf[PATH_MAX];
   const std::string link = absl::StrCat("/proc/self/fd/", fd);

@@ -38,6 +38,8 @@ class CgroupFs {
   virtual bool Exists(absl::string_view path) const = 0;
   // Opens a directory (O_RDONLY|O_DIRECTORY|O_CLOEXEC). The caller owns the descriptor.
   virtual absl::StatusOr<int> OpenDir(absl::string_view path) const = 0;
+  // Opens a file for reading with pread (O_RDONLY|O_CLOEXEC). The caller owns the descriptor.
+  virtual absl::StatusOr<int> OpenFile(absl::string_view path) const = 0;
   // The host path a descriptor refers to (inverse of OpenDir); NOT_FOUND if it lies outside
   // this filesystem's root.
   virtual absl::StatusOr<std::string> PathOfDescriptor(int fd) const = 0;
@@ -70,6 +72,7 @@ class LocalCgroupFs : public CgroupFs {
   bool IsDir(absl::string_view path) const override;
   bool Exists(absl::string_view path) const override;
   absl::StatusOr<int> OpenDir(absl::string_view path) const override;
+  absl::StatusOr<int> OpenFile(absl::string_view path) const override;
   absl::StatusOr<std::string> PathOfDescriptor(int fd) const override;
   absl::StatusOr<uint64_t> Inode(absl::string_view path) const override;
   std::string RealPath(absl::string_view path) const override;

@@ -8,6 +8,7 @@
 #include "rc/backend.h"
 #include "rc/cgroup_files.h"
 #include "rc/names.h"
+#include "rc/usage_reader.h"
 
 namespace rcbench::rc::internal {
 namespace {
@@ -112,33 +113,17 @@ class V1Backend : public Backend {
   }
 
   absl::StatusOr<Usage> ReadUsage(absl::string_view path) const override {
-    Usage u;
-    if (const Hierarchy* h = layout_.ForController("cpuacct")) {
-      const std::string dir = Dir(*h, path);
-      RCBENCH_ASSIGN_OR_RETURN(u.cpu_usage_ns, ReadUint(dir + "/cpuacct.usage"));
-      RCBENCH_ASSIGN_OR_RETURN(u.cpu_user_ns, ReadUint(dir + "/cpuacct.usage_user"));
-      RCBENCH_ASSIGN_OR_RETURN(u.cpu_system_ns, ReadUint(dir + "/cpuacct.usage_sys"));
-      u.available.push_back("cpu");
-    }
-    {
-      const std::string file = Dir(*layout_.ForController("cpu"), path) + "/cpu.stat";
-      RCBENCH_ASSIGN_OR_RETURN(std::string t, fs_->ReadFile(file));
-      RCBENCH_ASSIGN_OR_RETURN(auto stat, ParseFlatKeyed(t, file));
-      RCBENCH_ASSIGN_OR_RETURN(u.cpu_periods, RequireKey(stat, "nr_periods", file));
-      RCBENCH_ASSIGN_OR_RETURN(u.cpu_throttled_periods, RequireKey(stat, "nr_throttled", file));
-      RCBENCH_ASSIGN_OR_RETURN(u.cpu_throttled_ns, RequireKey(stat, "throttled_time", file));
-    }
-    if (const Hierarchy* h = layout_.ForController("memory")) {
-      const std::string dir = Dir(*h, path);
-      RCBENCH_ASSIGN_OR_RETURN(u.memory_usage_bytes, ReadUint(dir + "/memory.usage_in_bytes"));
-      RCBENCH_ASSIGN_OR_RETURN(u.memory_peak_bytes, ReadUint(dir + "/memory.max_usage_in_bytes"));
-      u.available.push_back("memory");
-    }
-    if (const Hierarchy* h = layout_.ForController("pids")) {
-      RCBENCH_ASSIGN_OR_RETURN(u.pids_current, ReadUint(Dir(*h, path) + "/pids.current"));
-      u.available.push_back("pids");
-    }
-    return u;
+    return ReadUsageFiles(
+        layout_, layout_.UsageFilesFor(path),
+        [this](const std::string& file) -> absl::StatusOr<std::optional<std::string>> {
+          auto t = fs_->ReadFile(file);
+          if (t.ok()) return std::optional<std::string>(*std::move(t));
+          // Absent (controller not enabled) or EOPNOTSUPP (PSI disabled at boot).
+          if (absl::IsNotFound(t.status()) || absl::IsFailedPrecondition(t.status())) {
+            return std::optional<std::string>();
+          }
+          return t.status();
+        });
   }
 
   absl::Status BindThread(absl::string_view path, pid_t tid) override {

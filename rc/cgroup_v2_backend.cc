@@ -12,6 +12,7 @@
 #include "rc/backend.h"
 #include "rc/cgroup_files.h"
 #include "rc/names.h"
+#include "rc/usage_reader.h"
 
 namespace rcbench::rc::internal {
 namespace {
@@ -141,55 +142,17 @@ class V2Backend : public Backend {
   }
 
   absl::StatusOr<Usage> ReadUsage(absl::string_view path) const override {
-    const std::string dir = Dir(layout_.Primary(), path);
-    Usage u;
-    {
-      const std::string file = dir + "/cpu.stat";
-      RCBENCH_ASSIGN_OR_RETURN(std::string t, fs_->ReadFile(file));
-      RCBENCH_ASSIGN_OR_RETURN(auto stat, ParseFlatKeyed(t, file));
-      RCBENCH_ASSIGN_OR_RETURN(uint64_t usage, RequireKey(stat, "usage_usec", file));
-      RCBENCH_ASSIGN_OR_RETURN(uint64_t user, RequireKey(stat, "user_usec", file));
-      RCBENCH_ASSIGN_OR_RETURN(uint64_t system, RequireKey(stat, "system_usec", file));
-      u.cpu_usage_ns = usage * 1000;
-      u.cpu_user_ns = user * 1000;
-      u.cpu_system_ns = system * 1000;
-      // Throttling keys exist only where the cpu controller is enabled.
-      auto get = [&](const char* key) {
-        auto it = stat.find(key);
-        return it == stat.end() ? 0 : it->second;
-      };
-      u.cpu_periods = get("nr_periods");
-      u.cpu_throttled_periods = get("nr_throttled");
-      u.cpu_throttled_ns = get("throttled_usec") * 1000;
-      u.available.push_back("cpu");
-    }
-    RCBENCH_ASSIGN_OR_RETURN(std::optional<std::string> mem, ReadOptional(dir + "/memory.current"));
-    if (mem.has_value()) {
-      RCBENCH_ASSIGN_OR_RETURN(u.memory_usage_bytes, ParseUint(*mem, dir + "/memory.current"));
-      RCBENCH_ASSIGN_OR_RETURN(std::optional<std::string> peak, ReadOptional(dir + "/memory.peak"));
-      if (peak.has_value()) {
-        RCBENCH_ASSIGN_OR_RETURN(u.memory_peak_bytes, ParseUint(*peak, dir + "/memory.peak"));
-      }
-      u.available.push_back("memory");
-    }
-    RCBENCH_ASSIGN_OR_RETURN(std::optional<std::string> pids, ReadOptional(dir + "/pids.current"));
-    if (pids.has_value()) {
-      RCBENCH_ASSIGN_OR_RETURN(u.pids_current, ParseUint(*pids, dir + "/pids.current"));
-      u.available.push_back("pids");
-    }
-    bool psi = false;
-    for (auto [name, field] : {std::pair{"cpu.pressure", &u.cpu_pressure},
-                               std::pair{"memory.pressure", &u.memory_pressure},
-                               std::pair{"io.pressure", &u.io_pressure}}) {
-      const std::string file = absl::StrCat(dir, "/", name);
-      RCBENCH_ASSIGN_OR_RETURN(std::optional<std::string> t, ReadOptional(file));
-      if (!t.has_value()) continue;
-      RCBENCH_ASSIGN_OR_RETURN(PressureTotals p, ParsePressure(*t, file));
-      *field = Pressure{p.some_total_us, p.full_total_us.value_or(0)};
-      psi = true;
-    }
-    if (psi) u.available.push_back("psi");
-    return u;
+    return ReadUsageFiles(
+        layout_, layout_.UsageFilesFor(path),
+        [this](const std::string& file) -> absl::StatusOr<std::optional<std::string>> {
+          auto t = fs_->ReadFile(file);
+          if (t.ok()) return std::optional<std::string>(*std::move(t));
+          // Absent (controller not enabled) or EOPNOTSUPP (PSI disabled at boot).
+          if (absl::IsNotFound(t.status()) || absl::IsFailedPrecondition(t.status())) {
+            return std::optional<std::string>();
+          }
+          return t.status();
+        });
   }
 
   absl::Status BindThread(absl::string_view path, pid_t tid) override {

@@ -187,12 +187,19 @@ absl::StatusOr<Container> ContainerSystem::Create(absl::string_view path,
                                                   const CreateOptions& options) {
   RCBENCH_RETURN_IF_ERROR(ValidatePath(path));
   if (path.empty()) return absl::InvalidArgumentError("cannot create the root subtree itself");
+  RCBENCH_RETURN_IF_ERROR(internal::ValidateAttributes(attributes));
   const std::string parent = ParentPath(path);
   if (!backend_->Exists(parent)) {
-    return absl::NotFoundError(
-        absl::StrCat("parent container '", parent, "' of '", path, "' does not exist"));
+    if (!options.create_parents) {
+      return absl::NotFoundError(
+          absl::StrCat("parent container '", parent, "' of '", path, "' does not exist"));
+    }
+    CreateOptions parent_options;
+    parent_options.exist_ok = true;
+    parent_options.create_parents = true;
+    parent_options.threaded = options.threaded;
+    RCBENCH_RETURN_IF_ERROR(Create(parent, {}, parent_options).status());
   }
-  RCBENCH_RETURN_IF_ERROR(internal::ValidateAttributes(attributes));
   bool created = false;
   if (backend_->Exists(path)) {
     if (!options.exist_ok) {

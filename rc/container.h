@@ -114,6 +114,9 @@ class Container {
 struct CreateOptions {
   // Succeed (applying the attributes) when the container exists.
   bool exist_ok = false;
+  // Create missing ancestors too (with default attributes, same type), as the agent's
+  // CreateContainer does; otherwise a missing parent is NOT_FOUND.
+  bool create_parents = false;
   // Remove the cgroup when the returned handle is released or destroyed.
   bool remove_on_release = false;
   // v2: make it a threaded cgroup so single threads can be bound (only threaded controllers,

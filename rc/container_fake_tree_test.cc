@@ -27,26 +27,26 @@ std::unique_ptr<ContainerSystem> OpenOn(const FakeCgroupTree& tree) {
   return rc.ok() ? *std::move(rc) : nullptr;
 }
 
-class HybridTest : public ::testing::Test {
+class RcHybridTest : public ::testing::Test {
  protected:
   FakeCgroupTree tree_{FakeCgroupTree::Kind::kHybrid};
   std::unique_ptr<ContainerSystem> rc_ = OpenOn(tree_);
 };
 
-class V2Test : public ::testing::Test {
+class RcV2Test : public ::testing::Test {
  protected:
   FakeCgroupTree tree_{FakeCgroupTree::Kind::kV2};
   std::unique_ptr<ContainerSystem> rc_ = OpenOn(tree_);
 };
 
-TEST_F(HybridTest, OpenCreatesTheSubtreeInEveryManagedHierarchy) {
+TEST_F(RcHybridTest, OpenCreatesTheSubtreeInEveryManagedHierarchy) {
   for (const char* h : {"cpu", "cpuacct", "memory", "pids"}) {
     EXPECT_TRUE(tree_.Exists(absl::StrCat("/sys/fs/cgroup/", h, "/rcbench"))) << h;
   }
   EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/unified/rcbench"));
 }
 
-TEST_F(HybridTest, CreateWritesAttributesToV1Files) {
+TEST_F(RcHybridTest, CreateWritesAttributesToV1Files) {
   Attributes a;
   a.cpu_weight = 200;
   a.cpu_limit_cores = 0.2;
@@ -61,7 +61,7 @@ TEST_F(HybridTest, CreateWritesAttributesToV1Files) {
   EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/cpuacct/rcbench/web"));
 }
 
-TEST_F(HybridTest, GetAttributesReadsBackWhatWasSet) {
+TEST_F(RcHybridTest, GetAttributesReadsBackWhatWasSet) {
   Attributes a;
   a.cpu_weight = 50;
   a.cpu_limit_cores = 1.5;
@@ -75,7 +75,7 @@ TEST_F(HybridTest, GetAttributesReadsBackWhatWasSet) {
   EXPECT_EQ(*got, a);
 }
 
-TEST_F(HybridTest, RemovingTheCpuLimitWritesMinusOne) {
+TEST_F(RcHybridTest, RemovingTheCpuLimitWritesMinusOne) {
   Attributes a;
   a.cpu_limit_cores = 0.5;
   auto c = rc_->Create("web", a);
@@ -85,7 +85,7 @@ TEST_F(HybridTest, RemovingTheCpuLimitWritesMinusOne) {
   EXPECT_EQ(tree_.Read("/sys/fs/cgroup/cpu/rcbench/web/cpu.cfs_quota_us"), "-1");
 }
 
-TEST_F(HybridTest, OutOfRangeAttributesAreInvalidArguments) {
+TEST_F(RcHybridTest, OutOfRangeAttributesAreInvalidArguments) {
   Attributes weight;
   weight.cpu_weight = 0;
   EXPECT_EQ(rc_->Create("a", weight).status().code(), absl::StatusCode::kInvalidArgument);
@@ -97,13 +97,26 @@ TEST_F(HybridTest, OutOfRangeAttributesAreInvalidArguments) {
   EXPECT_FALSE(rc_->Exists("b"));
 }
 
-TEST_F(HybridTest, CreateWithoutParentIsNotFound) {
+TEST_F(RcHybridTest, CreateWithoutParentIsNotFound) {
   auto c = rc_->Create("missing/child");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(c.status().message(), HasSubstr("parent container 'missing'"));
 }
 
-TEST_F(HybridTest, CreatingAnExistingContainerNeedsExistOk) {
+TEST_F(RcHybridTest, CreateParentsMakesMissingAncestors) {
+  CreateOptions options;
+  options.create_parents = true;
+  Attributes a;
+  a.cpu_weight = 300;
+  auto c = rc_->Create("exp1/high/conn", a, options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(rc_->Exists("exp1"));
+  EXPECT_TRUE(rc_->Exists("exp1/high"));
+  EXPECT_EQ(rc_->OpenContainer("exp1")->GetAttributes()->cpu_weight, 100u);
+  EXPECT_EQ(c->GetAttributes()->cpu_weight, 300u);
+}
+
+TEST_F(RcHybridTest, CreatingAnExistingContainerNeedsExistOk) {
   ASSERT_TRUE(rc_->Create("web").ok());
   EXPECT_EQ(rc_->Create("web").status().code(), absl::StatusCode::kAlreadyExists);
   CreateOptions options;
@@ -111,13 +124,13 @@ TEST_F(HybridTest, CreatingAnExistingContainerNeedsExistOk) {
   EXPECT_TRUE(rc_->Create("web", {}, options).ok());
 }
 
-TEST_F(HybridTest, EscapingNamesNeverTouchTheFilesystem) {
+TEST_F(RcHybridTest, EscapingNamesNeverTouchTheFilesystem) {
   EXPECT_EQ(rc_->Create("../escape").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/cpu/escape"));
   EXPECT_EQ(rc_->OpenContainer("a/../..").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(HybridTest, ReadUsageCombinesCpuacctCpuMemoryAndPids) {
+TEST_F(RcHybridTest, ReadUsageCombinesCpuacctCpuMemoryAndPids) {
   ASSERT_TRUE(rc_->Create("web").ok());
   tree_.Write("/sys/fs/cgroup/cpuacct/rcbench/web/cpuacct.usage", "3000\n");
   tree_.Write("/sys/fs/cgroup/cpuacct/rcbench/web/cpuacct.usage_user", "2000\n");
@@ -141,7 +154,7 @@ TEST_F(HybridTest, ReadUsageCombinesCpuacctCpuMemoryAndPids) {
   EXPECT_FALSE(u->cpu_pressure.has_value());
 }
 
-TEST_F(HybridTest, TruncatedCpuStatIsAClearError) {
+TEST_F(RcHybridTest, TruncatedCpuStatIsAClearError) {
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
   tree_.Write("/sys/fs/cgroup/cpu/rcbench/web/cpu.stat", "nr_periods 10\nnr_thr");
@@ -150,7 +163,7 @@ TEST_F(HybridTest, TruncatedCpuStatIsAClearError) {
   EXPECT_THAT(u.status().message(), HasSubstr("/sys/fs/cgroup/cpu/rcbench/web/cpu.stat"));
 }
 
-TEST_F(HybridTest, GarbageInCpuSharesIsAClearError) {
+TEST_F(RcHybridTest, GarbageInCpuSharesIsAClearError) {
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
   tree_.Write("/sys/fs/cgroup/cpu/rcbench/web/cpu.shares", "lots\n");
@@ -159,7 +172,7 @@ TEST_F(HybridTest, GarbageInCpuSharesIsAClearError) {
   EXPECT_THAT(a.status().message(), HasSubstr("cpu.shares"));
 }
 
-TEST_F(HybridTest, MissingUsageFileIsNotFoundNamingIt) {
+TEST_F(RcHybridTest, MissingUsageFileIsNotFoundNamingIt) {
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
   unlink((tree_.root() + "/sys/fs/cgroup/cpuacct/rcbench/web/cpuacct.usage_user").c_str());
@@ -168,7 +181,7 @@ TEST_F(HybridTest, MissingUsageFileIsNotFoundNamingIt) {
   EXPECT_THAT(u.status().message(), HasSubstr("cpuacct.usage_user"));
 }
 
-TEST_F(HybridTest, BindThreadWritesTasksOfCpuCpuacctAndPidsButNotMemory) {
+TEST_F(RcHybridTest, BindThreadWritesTasksOfCpuCpuacctAndPidsButNotMemory) {
   tree_.WriteProcCgroup(4242);
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
@@ -180,7 +193,7 @@ TEST_F(HybridTest, BindThreadWritesTasksOfCpuCpuacctAndPidsButNotMemory) {
   EXPECT_THAT(*c->Threads(), ElementsAre(4242));
 }
 
-TEST_F(HybridTest, ResetThreadBindingReturnsTheThreadWhereItWas) {
+TEST_F(RcHybridTest, ResetThreadBindingReturnsTheThreadWhereItWas) {
   tree_.WriteProcCgroup(4242);
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
@@ -191,7 +204,7 @@ TEST_F(HybridTest, ResetThreadBindingReturnsTheThreadWhereItWas) {
   EXPECT_EQ(rc_->ResetThreadBinding(4242).code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(HybridTest, MalformedProcCgroupFailsTheBinding) {
+TEST_F(RcHybridTest, MalformedProcCgroupFailsTheBinding) {
   tree_.Write("/proc/4242/cgroup", "nonsense\n");
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
@@ -200,7 +213,7 @@ TEST_F(HybridTest, MalformedProcCgroupFailsTheBinding) {
   EXPECT_THAT(s.message(), HasSubstr("/proc/4242/cgroup: line 1"));
 }
 
-TEST_F(HybridTest, BindProcessUsesCgroupProcsInEveryHierarchy) {
+TEST_F(RcHybridTest, BindProcessUsesCgroupProcsInEveryHierarchy) {
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c->BindProcess(777).ok());
@@ -211,7 +224,7 @@ TEST_F(HybridTest, BindProcessUsesCgroupProcsInEveryHierarchy) {
   }
 }
 
-TEST_F(HybridTest, DestroyMovesMembersToTheParentAndRemovesEveryDirectory) {
+TEST_F(RcHybridTest, DestroyMovesMembersToTheParentAndRemovesEveryDirectory) {
   tree_.WriteProcCgroup(4242);
   auto parent = rc_->Create("web");
   auto child = rc_->Create("web/a");
@@ -224,7 +237,7 @@ TEST_F(HybridTest, DestroyMovesMembersToTheParentAndRemovesEveryDirectory) {
   EXPECT_THAT(tree_.Read("/sys/fs/cgroup/cpu/rcbench/web/tasks"), HasSubstr("4242"));
 }
 
-TEST_F(HybridTest, DestroyWithChildrenNeedsRecursive) {
+TEST_F(RcHybridTest, DestroyWithChildrenNeedsRecursive) {
   ASSERT_TRUE(rc_->Create("web").ok());
   ASSERT_TRUE(rc_->Create("web/a").ok());
   EXPECT_EQ(rc_->Destroy("web").code(), absl::StatusCode::kFailedPrecondition);
@@ -233,14 +246,14 @@ TEST_F(HybridTest, DestroyWithChildrenNeedsRecursive) {
   EXPECT_EQ(rc_->Destroy("web").code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(HybridTest, DestroyCopesWithANodeMissingInSomeHierarchies) {
+TEST_F(RcHybridTest, DestroyCopesWithANodeMissingInSomeHierarchies) {
   // As left by a process killed half-way through a create.
   ASSERT_TRUE(tree_.fs()->MakeDir("/sys/fs/cgroup/cpu/rcbench/partial").ok());
   ASSERT_TRUE(rc_->Destroy("partial").ok());
   EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/cpu/rcbench/partial"));
 }
 
-TEST_F(HybridTest, ListIsDepthFirstParentsBeforeChildren) {
+TEST_F(RcHybridTest, ListIsDepthFirstParentsBeforeChildren) {
   for (const char* p : {"a", "a/x", "a/y", "b"}) ASSERT_TRUE(rc_->Create(p).ok()) << p;
   auto all = rc_->List();
   ASSERT_TRUE(all.ok());
@@ -248,7 +261,7 @@ TEST_F(HybridTest, ListIsDepthFirstParentsBeforeChildren) {
   EXPECT_THAT(*rc_->List("a"), ElementsAre("a/x", "a/y"));
 }
 
-TEST_F(HybridTest, RemoveOnReleaseRemovesTheCgroupWithTheHandle) {
+TEST_F(RcHybridTest, RemoveOnReleaseRemovesTheCgroupWithTheHandle) {
   CreateOptions options;
   options.remove_on_release = true;
   {
@@ -259,7 +272,7 @@ TEST_F(HybridTest, RemoveOnReleaseRemovesTheCgroupWithTheHandle) {
   EXPECT_FALSE(rc_->Exists("tmp"));
 }
 
-TEST_F(HybridTest, ReleasingAnOrdinaryHandleKeepsTheCgroup) {
+TEST_F(RcHybridTest, ReleasingAnOrdinaryHandleKeepsTheCgroup) {
   {
     auto c = rc_->Create("kept");
     ASSERT_TRUE(c.ok());
@@ -269,7 +282,7 @@ TEST_F(HybridTest, ReleasingAnOrdinaryHandleKeepsTheCgroup) {
   EXPECT_TRUE(rc_->Exists("kept"));
 }
 
-TEST_F(HybridTest, SetParentRecreatesTheSubtreeUnderTheNewParent) {
+TEST_F(RcHybridTest, SetParentRecreatesTheSubtreeUnderTheNewParent) {
   tree_.WriteProcCgroup(4242);
   Attributes a;
   a.cpu_weight = 300;
@@ -288,20 +301,20 @@ TEST_F(HybridTest, SetParentRecreatesTheSubtreeUnderTheNewParent) {
   EXPECT_THAT(*c->Threads(), ElementsAre(4242));
 }
 
-TEST_F(HybridTest, ClearingTheParentMovesToTheTopLevel) {
+TEST_F(RcHybridTest, ClearingTheParentMovesToTheTopLevel) {
   ASSERT_TRUE(rc_->Create("web").ok());
   auto c = rc_->Create("web/c");
   ASSERT_TRUE(rc_->SetParent(*c, nullptr).ok());
   EXPECT_EQ(c->path(), "c");
 }
 
-TEST_F(HybridTest, SetParentBelowItselfIsInvalid) {
+TEST_F(RcHybridTest, SetParentBelowItselfIsInvalid) {
   auto web = rc_->Create("web");
   auto c = rc_->Create("web/c");
   EXPECT_EQ(rc_->SetParent(*web, &*c).code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(HybridTest, SetParentOntoAnExistingNameIsAlreadyExists) {
+TEST_F(RcHybridTest, SetParentOntoAnExistingNameIsAlreadyExists) {
   auto web = rc_->Create("web");
   auto other = rc_->Create("other");
   auto c = rc_->Create("web/c");
@@ -310,7 +323,7 @@ TEST_F(HybridTest, SetParentOntoAnExistingNameIsAlreadyExists) {
   EXPECT_EQ(c->path(), "web/c");
 }
 
-TEST_F(HybridTest, HandlesPassOverUnixSocketsWithScmRights) {
+TEST_F(RcHybridTest, HandlesPassOverUnixSocketsWithScmRights) {
   auto c = rc_->Create("shared");
   ASSERT_TRUE(c.ok());
   int sv[2];
@@ -325,7 +338,7 @@ TEST_F(HybridTest, HandlesPassOverUnixSocketsWithScmRights) {
   EXPECT_NE(got->fd(), c->fd());
 }
 
-TEST_F(HybridTest, ReceivingWithoutADescriptorIsInvalid) {
+TEST_F(RcHybridTest, ReceivingWithoutADescriptorIsInvalid) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   ASSERT_EQ(write(sv[0], "hello", 5), 5);
@@ -335,14 +348,14 @@ TEST_F(HybridTest, ReceivingWithoutADescriptorIsInvalid) {
   EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(HybridTest, DescriptorsOutsideTheSubtreeAreRejected) {
+TEST_F(RcHybridTest, DescriptorsOutsideTheSubtreeAreRejected) {
   int fd = open(tree_.root().c_str(), O_RDONLY | O_DIRECTORY);
   ASSERT_GE(fd, 0);
   auto got = rc_->FromDescriptor(fd);
   EXPECT_FALSE(got.ok());
 }
 
-TEST_F(HybridTest, BindSocketRecordsTheContainerAndSetsThePriority) {
+TEST_F(RcHybridTest, BindSocketRecordsTheContainerAndSetsThePriority) {
   auto c = rc_->Create("web");
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
@@ -359,7 +372,7 @@ TEST_F(HybridTest, BindSocketRecordsTheContainerAndSetsThePriority) {
   close(fd);
 }
 
-TEST_F(HybridTest, BindingANonSocketIsInvalid) {
+TEST_F(RcHybridTest, BindingANonSocketIsInvalid) {
   auto c = rc_->Create("web");
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
@@ -368,7 +381,7 @@ TEST_F(HybridTest, BindingANonSocketIsInvalid) {
   close(fds[1]);
 }
 
-TEST(V1OnlyTest, V1HostWithoutMemoryHierarchyReportsMissingController) {
+TEST(RcV1OnlyTest, V1HostWithoutMemoryHierarchyReportsMissingController) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV1);
   tree.Write("/proc/self/mountinfo",
              "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n");
@@ -381,7 +394,7 @@ TEST(V1OnlyTest, V1HostWithoutMemoryHierarchyReportsMissingController) {
   EXPECT_THAT(c.status().message(), HasSubstr("memory controller"));
 }
 
-TEST_F(V2Test, CreateEnablesDomainControllersInTheParents) {
+TEST_F(RcV2Test, CreateEnablesDomainControllersInTheParents) {
   ASSERT_TRUE(rc_->Create("web").ok());
   ASSERT_TRUE(rc_->Create("web/a").ok());
   EXPECT_EQ(tree_.Read("/sys/fs/cgroup/cgroup.subtree_control"), "cpu memory pids io\n");
@@ -390,7 +403,7 @@ TEST_F(V2Test, CreateEnablesDomainControllersInTheParents) {
             "cpu memory pids io\n");
 }
 
-TEST_F(V2Test, AttributesUseV2Files) {
+TEST_F(RcV2Test, AttributesUseV2Files) {
   Attributes a;
   a.cpu_weight = 250;
   a.cpu_limit_cores = 0.2;
@@ -406,7 +419,7 @@ TEST_F(V2Test, AttributesUseV2Files) {
   EXPECT_EQ(*c->GetAttributes(), a);
 }
 
-TEST_F(V2Test, ReadUsageConvertsMicrosecondsAndReadsPressure) {
+TEST_F(RcV2Test, ReadUsageConvertsMicrosecondsAndReadsPressure) {
   auto c = rc_->Create("web");
   ASSERT_TRUE(c.ok());
   tree_.Write("/sys/fs/cgroup/rcbench/web/cpu.stat",
@@ -426,7 +439,7 @@ TEST_F(V2Test, ReadUsageConvertsMicrosecondsAndReadsPressure) {
   EXPECT_TRUE(u->Has("psi"));
 }
 
-TEST_F(V2Test, MalformedPressureIsAClearError) {
+TEST_F(RcV2Test, MalformedPressureIsAClearError) {
   auto c = rc_->Create("web");
   tree_.Write("/sys/fs/cgroup/rcbench/web/cpu.pressure", "some avg10=0.00\n");
   auto u = c->ReadUsage();
@@ -434,7 +447,7 @@ TEST_F(V2Test, MalformedPressureIsAClearError) {
   EXPECT_THAT(u.status().message(), HasSubstr("cpu.pressure"));
 }
 
-TEST_F(V2Test, ThreadedContainersGetOnlyThreadedControllers) {
+TEST_F(RcV2Test, ThreadedContainersGetOnlyThreadedControllers) {
   CreateOptions threaded;
   threaded.threaded = true;
   ASSERT_TRUE(rc_->Create("server").ok());
@@ -444,7 +457,7 @@ TEST_F(V2Test, ThreadedContainersGetOnlyThreadedControllers) {
   EXPECT_EQ(tree_.Read("/sys/fs/cgroup/rcbench/server/conn/cgroup.type"), "threaded");
 }
 
-TEST_F(V2Test, MemoryLimitOnAThreadedContainerExplainsWhy) {
+TEST_F(RcV2Test, MemoryLimitOnAThreadedContainerExplainsWhy) {
   CreateOptions threaded;
   threaded.threaded = true;
   ASSERT_TRUE(rc_->Create("server").ok());
@@ -457,7 +470,7 @@ TEST_F(V2Test, MemoryLimitOnAThreadedContainerExplainsWhy) {
   EXPECT_THAT(s.message(), HasSubstr("threaded"));
 }
 
-TEST_F(V2Test, ThreadedChildUnderADomainParentWithMemoryIsRefused) {
+TEST_F(RcV2Test, ThreadedChildUnderADomainParentWithMemoryIsRefused) {
   ASSERT_TRUE(rc_->Create("mixed").ok());
   ASSERT_TRUE(rc_->Create("mixed/domain").ok());
   CreateOptions threaded;
@@ -467,7 +480,7 @@ TEST_F(V2Test, ThreadedChildUnderADomainParentWithMemoryIsRefused) {
   EXPECT_THAT(t.status().message(), HasSubstr("memory"));
 }
 
-TEST_F(V2Test, BindThreadWritesCgroupThreads) {
+TEST_F(RcV2Test, BindThreadWritesCgroupThreads) {
   tree_.WriteProcCgroup(99);
   CreateOptions threaded;
   threaded.threaded = true;
@@ -477,7 +490,7 @@ TEST_F(V2Test, BindThreadWritesCgroupThreads) {
   EXPECT_EQ(tree_.Read("/sys/fs/cgroup/rcbench/server/conn/cgroup.threads"), "99\n");
 }
 
-TEST_F(V2Test, DestroyMovesProcessesUpAndRemovesTheDirectory) {
+TEST_F(RcV2Test, DestroyMovesProcessesUpAndRemovesTheDirectory) {
   auto c = rc_->Create("web");
   ASSERT_TRUE(c->BindProcess(555).ok());
   ASSERT_TRUE(rc_->Destroy("web").ok());

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -65,7 +66,7 @@ std::string UniqueRootName() {
   return absl::StrCat("rcbench-test-", getpid(), "-", counter++);
 }
 
-class PrivilegedTest : public ::testing::Test {
+class RcPrivilegedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
@@ -94,7 +95,7 @@ class PrivilegedTest : public ::testing::Test {
   std::unique_ptr<ContainerSystem> rc_;
 };
 
-TEST_F(PrivilegedTest, NestedContainersAreCreatedAndDestroyedInEveryHierarchy) {
+TEST_F(RcPrivilegedTest, NestedContainersAreCreatedAndDestroyedInEveryHierarchy) {
   Attributes a;
   a.cpu_weight = 200;
   a.memory_limit_bytes = 256 << 20;
@@ -120,7 +121,7 @@ TEST_F(PrivilegedTest, NestedContainersAreCreatedAndDestroyedInEveryHierarchy) {
   }
 }
 
-TEST_F(PrivilegedTest, BusyThreadWithA20PercentLimitGets20PercentAndUsageMatchesItsClock) {
+TEST_F(RcPrivilegedTest, BusyThreadWithA20PercentLimitGets20PercentAndUsageMatchesItsClock) {
   if (rc_->layout().backend == BackendKind::kV2) {
     GTEST_SKIP() << "binding a single thread needs a threaded domain on v2; covered on v1 hosts";
   }
@@ -169,7 +170,42 @@ TEST_F(PrivilegedTest, BusyThreadWithA20PercentLimitGets20PercentAndUsageMatches
   EXPECT_GT(after->cpu_throttled_periods, before->cpu_throttled_periods);
 }
 
-TEST_F(PrivilegedTest, ResetThreadBindingReturnsTheThreadToItsCgroup) {
+TEST_F(RcPrivilegedTest, AParentsCpuLimitCapsItsWholeSubtree) {
+  if (rc_->layout().backend == BackendKind::kV2) GTEST_SKIP() << "v1 thread binding";
+  auto root = rc_->OpenContainer("");
+  ASSERT_TRUE(root.ok());
+  Attributes heavy;
+  heavy.cpu_weight = 10000;
+  ASSERT_TRUE(root->SetAttributes(heavy).ok());
+  Attributes parent_attrs = heavy;
+  parent_attrs.cpu_limit_cores = 0.3;
+  ASSERT_TRUE(rc_->Create("capped", parent_attrs).ok());
+  auto x = rc_->Create("capped/x", heavy);  // children have no limit of their own
+  auto y = rc_->Create("capped/y", heavy);
+  ASSERT_TRUE(x.ok() && y.ok());
+  std::atomic<int64_t> total_cpu_ns{0};
+  std::atomic<bool> failed{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto spin = [&](Container* c) {
+    if (!c->BindThread().ok()) {
+      failed = true;
+      return;
+    }
+    const int64_t cpu0 = ThreadCpuNs();
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1500)) {
+    }
+    total_cpu_ns += ThreadCpuNs() - cpu0;
+    if (!rc_->ResetThreadBinding().ok()) failed = true;
+  };
+  std::thread tx(spin, &*x), ty(spin, &*y);
+  tx.join();
+  ty.join();
+  ASSERT_FALSE(failed);
+  const double share = static_cast<double>(total_cpu_ns) / 1.5e9;
+  EXPECT_NEAR(share, 0.30, 0.05) << "two unlimited children of a 30% parent got " << share;
+}
+
+TEST_F(RcPrivilegedTest, ResetThreadBindingReturnsTheThreadToItsCgroup) {
   if (rc_->layout().backend == BackendKind::kV2) GTEST_SKIP() << "v1 thread binding";
   auto c = rc_->Create("bound");
   ASSERT_TRUE(c.ok());
@@ -182,7 +218,7 @@ TEST_F(PrivilegedTest, ResetThreadBindingReturnsTheThreadToItsCgroup) {
   EXPECT_EQ(ReadText(task_cgroup), original);
 }
 
-TEST_F(PrivilegedTest, ReparentingKeepsBoundThreadsAndAttributes) {
+TEST_F(RcPrivilegedTest, ReparentingKeepsBoundThreadsAndAttributes) {
   if (rc_->layout().backend == BackendKind::kV2) GTEST_SKIP() << "v1 thread binding";
   auto a = rc_->Create("a");
   auto b = rc_->Create("b");
@@ -200,7 +236,7 @@ TEST_F(PrivilegedTest, ReparentingKeepsBoundThreadsAndAttributes) {
   EXPECT_TRUE(reset.ok()) << reset;
 }
 
-TEST_F(PrivilegedTest, AHandleSentToAChildProcessLetsItJoinTheContainer) {
+TEST_F(RcPrivilegedTest, AHandleSentToAChildProcessLetsItJoinTheContainer) {
   auto c = rc_->Create("shared");
   ASSERT_TRUE(c.ok()) << c.status();
   int sv[2];
@@ -239,7 +275,7 @@ TEST_F(PrivilegedTest, AHandleSentToAChildProcessLetsItJoinTheContainer) {
   EXPECT_THAT(procs, Contains(child));
 }
 
-TEST_F(PrivilegedTest, BoundSocketsCarryTheMarkAndPriority) {
+TEST_F(RcPrivilegedTest, BoundSocketsCarryTheMarkAndPriority) {
   auto c = rc_->Create("net");
   ASSERT_TRUE(c.ok());
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -258,7 +294,7 @@ TEST_F(PrivilegedTest, BoundSocketsCarryTheMarkAndPriority) {
   EXPECT_EQ(*owner, "net");
 }
 
-TEST_F(PrivilegedTest, DestroyingAContainerWithAMemberMovesItToTheParent) {
+TEST_F(RcPrivilegedTest, DestroyingAContainerWithAMemberMovesItToTheParent) {
   if (rc_->layout().backend == BackendKind::kV2) GTEST_SKIP() << "v1 thread binding";
   auto p = rc_->Create("p");
   auto c = rc_->Create("p/c");
@@ -270,6 +306,73 @@ TEST_F(PrivilegedTest, DestroyingAContainerWithAMemberMovesItToTheParent) {
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_THAT(*members, Contains(Tid()));
   EXPECT_TRUE(reset.ok()) << reset;
+}
+
+// The v2 backend against a real kernel. On hybrid hosts the unified mount carries no cpu
+// controller, but v2 membership rules, threaded mode, cpu.stat usage and PSI are all there.
+TEST(RcV2KernelTest, ThreadedContainerBindsAThreadAndMeasuresItsCpu) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  ContainerSystem::Options options;
+  options.probe.root_name = UniqueRootName();
+  options.probe.force_backend = BackendKind::kV2;
+  options.probe.require_cpu = false;
+  auto opened = ContainerSystem::Open(options);
+  if (!opened.ok()) GTEST_SKIP() << "no usable cgroup v2 mount: " << opened.status();
+  std::unique_ptr<ContainerSystem> rc = *std::move(opened);
+  struct Cleanup {
+    ContainerSystem* rc;
+    ~Cleanup() {
+      absl::Status s = rc->Destroy("", /*recursive=*/true);
+      EXPECT_TRUE(s.ok()) << "cleanup: " << s;
+      EXPECT_FALSE(rc->fs().Exists(rc->layout().Primary().subtree_dir));
+    }
+  } cleanup{rc.get()};
+
+  auto server = rc->Create("server");
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(server->BindProcess().ok());  // the threaded domain holds the process
+  CreateOptions threaded;
+  threaded.threaded = true;
+  auto conn = rc->Create("server/conn", {}, threaded);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_EQ(
+      ReadText(rc->layout().ContainerDir(rc->layout().Primary(), "server/conn") + "/cgroup.type"),
+      "threaded\n");
+
+  absl::Status bind, reset;
+  bool was_member = false;
+  int64_t thread_cpu_ns = 0;
+  std::thread worker([&] {
+    bind = conn->BindThread();
+    if (!bind.ok()) return;
+    auto members = conn->Threads();
+    was_member =
+        members.ok() && std::find(members->begin(), members->end(), Tid()) != members->end();
+    const int64_t cpu0 = ThreadCpuNs();
+    while (ThreadCpuNs() - cpu0 < 300'000'000) {
+    }
+    thread_cpu_ns = ThreadCpuNs() - cpu0;
+    reset = rc->ResetThreadBinding();
+  });
+  worker.join();
+  ASSERT_TRUE(bind.ok()) << bind;
+  EXPECT_TRUE(was_member);
+  EXPECT_TRUE(reset.ok()) << reset;
+  auto usage = conn->ReadUsage();
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_NEAR(static_cast<double>(usage->cpu_usage_ns) / static_cast<double>(thread_cpu_ns), 1.0,
+              0.05);
+  if (access("/proc/pressure/cpu", R_OK) == 0) {
+    EXPECT_TRUE(usage->Has("psi"));
+  }
+  // Without the cpu controller there are no CPU attributes, and the error says why.
+  Attributes weight;
+  weight.cpu_weight = 200;
+  if (!rc->layout().Primary().Has("cpu")) {
+    absl::Status s = conn->SetAttributes(weight);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(s.message(), HasSubstr("cpu controller is not enabled"));
+  }
 }
 
 }  // namespace

@@ -12,8 +12,9 @@
 // Pop (or MarkIdle), charged to the container of the popped event, decaying exponentially
 // with `half_life`; Charge adds usage measured elsewhere.
 //
-// Not thread-safe: one scheduler per event loop. Pop is O(number of containers with queued
-// events).
+// Not thread-safe: one scheduler per event loop. Pop is O(number of containers known to the
+// scheduler); containers with no queued events and negligible recent usage are forgotten every
+// 4096 pops (or on Prune).
 
 #include <chrono>
 #include <cmath>
@@ -66,6 +67,8 @@ class EventScheduler {
     if (!pick->queue.empty()) pick->head_seq = pick->queue.front().seq;
     running_ = pick;
     running_since_ns_ = now;
+    // Per-connection containers come and go; forget idle ones now and then.
+    if (++pops_ % kPruneEvery == 0) Prune();
     return ready;
   }
 
@@ -89,8 +92,7 @@ class EventScheduler {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
-  // Forgets containers with no queued events and negligible usage (call now and then when
-  // containers are per connection).
+  // Forgets containers with no queued events and negligible (< 1 ns) recent usage.
   void Prune() {
     const int64_t now = clock_->MonotonicNanos();
     for (auto it = entries_.begin(); it != entries_.end();) {
@@ -176,8 +178,11 @@ class EventScheduler {
     return best;
   }
 
+  static constexpr uint64_t kPruneEvery = 4096;
+
   Options options_;
   Clock* clock_;
+  uint64_t pops_ = 0;
   std::unordered_map<const LogicalContainer*, Entry> entries_;
   Entry* running_ = nullptr;
   int64_t running_since_ns_ = 0;

@@ -10,7 +10,7 @@ namespace {
 
 using ::rcbench::testing::FakeClock;
 
-class EventSchedulerTest : public ::testing::Test {
+class RcEventSchedulerTest : public ::testing::Test {
  protected:
   FakeClock clock_;
   EventScheduler<int> scheduler_{{}, &clock_};
@@ -20,11 +20,11 @@ class EventSchedulerTest : public ::testing::Test {
       LogicalContainer::Create("low", nullptr, {.priority = 0});
 };
 
-TEST_F(EventSchedulerTest, EmptySchedulerYieldsNothing) {
+TEST_F(RcEventSchedulerTest, EmptySchedulerYieldsNothing) {
   EXPECT_FALSE(scheduler_.Pop().has_value());
 }
 
-TEST_F(EventSchedulerTest, HigherPriorityEventsComeFirst) {
+TEST_F(RcEventSchedulerTest, HigherPriorityEventsComeFirst) {
   scheduler_.Push(low_, 1);
   scheduler_.Push(high_, 2);
   EXPECT_EQ(scheduler_.Pop()->event, 2);
@@ -32,12 +32,12 @@ TEST_F(EventSchedulerTest, HigherPriorityEventsComeFirst) {
   EXPECT_TRUE(scheduler_.empty());
 }
 
-TEST_F(EventSchedulerTest, EventsOfOneContainerAreFifo) {
+TEST_F(RcEventSchedulerTest, EventsOfOneContainerAreFifo) {
   for (int i = 0; i < 5; ++i) scheduler_.Push(low_, i);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(scheduler_.Pop()->event, i);
 }
 
-TEST_F(EventSchedulerTest, EqualPrioritiesShareByRecentUsagePerWeight) {
+TEST_F(RcEventSchedulerTest, EqualPrioritiesShareByRecentUsagePerWeight) {
   auto a = LogicalContainer::Create("a", nullptr, {.weight = 300});
   auto b = LogicalContainer::Create("b", nullptr, {.weight = 100});
   for (int i = 0; i < 400; ++i) {
@@ -53,7 +53,7 @@ TEST_F(EventSchedulerTest, EqualPrioritiesShareByRecentUsagePerWeight) {
   EXPECT_NEAR(count_a, 300, 12);
 }
 
-TEST_F(EventSchedulerTest, MinShareLetsLowPriorityProgressUnderAFlood) {
+TEST_F(RcEventSchedulerTest, MinShareLetsLowPriorityProgressUnderAFlood) {
   low_->SetAttributes({.priority = 0, .min_share = 0.2});
   for (int i = 0; i < 1000; ++i) {
     scheduler_.Push(high_, 1);
@@ -67,7 +67,7 @@ TEST_F(EventSchedulerTest, MinShareLetsLowPriorityProgressUnderAFlood) {
   EXPECT_NEAR(low, 200, 20);
 }
 
-TEST_F(EventSchedulerTest, WithoutMinShareLowPriorityWaits) {
+TEST_F(RcEventSchedulerTest, WithoutMinShareLowPriorityWaits) {
   for (int i = 0; i < 100; ++i) {
     scheduler_.Push(high_, 1);
     scheduler_.Push(low_, 0);
@@ -78,7 +78,7 @@ TEST_F(EventSchedulerTest, WithoutMinShareLowPriorityWaits) {
   }
 }
 
-TEST_F(EventSchedulerTest, PopChargesTheTimeUntilTheNextPop) {
+TEST_F(RcEventSchedulerTest, PopChargesTheTimeUntilTheNextPop) {
   scheduler_.Push(low_, 1);
   scheduler_.Push(low_, 2);
   scheduler_.Pop();
@@ -87,7 +87,7 @@ TEST_F(EventSchedulerTest, PopChargesTheTimeUntilTheNextPop) {
   EXPECT_NEAR(scheduler_.RecentUsageNs(low_.get()), 250'000, 1);
 }
 
-TEST_F(EventSchedulerTest, IdleTimeIsNotCharged) {
+TEST_F(RcEventSchedulerTest, IdleTimeIsNotCharged) {
   scheduler_.Push(low_, 1);
   scheduler_.Pop();
   clock_.Advance(std::chrono::microseconds(10));
@@ -98,13 +98,13 @@ TEST_F(EventSchedulerTest, IdleTimeIsNotCharged) {
   EXPECT_NEAR(scheduler_.RecentUsageNs(low_.get()), 10'000.0 / 1024, 1);
 }
 
-TEST_F(EventSchedulerTest, RecentUsageHalvesEveryHalfLife) {
+TEST_F(RcEventSchedulerTest, RecentUsageHalvesEveryHalfLife) {
   scheduler_.Charge(low_, 1'000'000);
   clock_.Advance(std::chrono::milliseconds(100));
   EXPECT_NEAR(scheduler_.RecentUsageNs(low_.get()), 500'000, 1);
 }
 
-TEST_F(EventSchedulerTest, PruneForgetsIdleContainers) {
+TEST_F(RcEventSchedulerTest, PruneForgetsIdleContainers) {
   auto conn = LogicalContainer::Create("conn");
   std::weak_ptr<LogicalContainer> weak = conn;
   scheduler_.Push(conn, 1);

@@ -217,10 +217,10 @@ absl::StatusOr<HostLayout> ProbeHost(const CgroupFs& fs, const ProbeOptions& opt
   } else {
     backend = v2_cpu ? BackendKind::kV2 : BackendKind::kV1;
   }
-  if (backend == BackendKind::kV2 && !v2_cpu) {
-    if (unified == nullptr) {
-      return absl::FailedPreconditionError("cgroup v2 backend requested but no cgroup2 mount");
-    }
+  if (backend == BackendKind::kV2 && unified == nullptr) {
+    return absl::FailedPreconditionError("cgroup v2 backend requested but no cgroup2 mount");
+  }
+  if (backend == BackendKind::kV2 && !v2_cpu && options.require_cpu) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the cgroup v2 hierarchy at ", unified->mount_point, " lacks the cpu controller (",
         unified->mount_point, "/cgroup.controllers: '", absl::StrJoin(unified->controllers, " "),

@@ -90,6 +90,11 @@ struct ProbeOptions {
   std::string mountinfo_path = "/proc/self/mountinfo";
   // Force a backend (e.g. v2 on a hybrid host); FAILED_PRECONDITION if it cannot work.
   std::optional<BackendKind> force_backend;
+  // With force_backend = kV2: accept a unified hierarchy without the cpu controller (e.g. the
+  // hugetlb-only v2 mount of a hybrid host). Containers then have no CPU attributes, but
+  // membership, threaded mode, cpu.stat usage and PSI work; tests use it to run the v2
+  // backend against a real kernel on hybrid hosts.
+  bool require_cpu = true;
 };
 
 // Reads mountinfo (and the v2 root's cgroup.controllers) through `fs`. Creates nothing.

@@ -10,7 +10,7 @@ namespace {
 using testing::FakeCgroupTree;
 using ::testing::HasSubstr;
 
-TEST(HostLayoutTest, HybridHostUsesV1BackendWithSeparateCpuAndCpuacct) {
+TEST(RcHostLayoutTest, HybridHostUsesV1BackendWithSeparateCpuAndCpuacct) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   auto layout = ProbeHost(*tree.fs());
   ASSERT_TRUE(layout.ok()) << layout.status();
@@ -23,7 +23,7 @@ TEST(HostLayoutTest, HybridHostUsesV1BackendWithSeparateCpuAndCpuacct) {
   EXPECT_EQ(layout->Managed().size(), 4u);
 }
 
-TEST(HostLayoutTest, V1HostHasNoUnifiedMount) {
+TEST(RcHostLayoutTest, V1HostHasNoUnifiedMount) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV1);
   auto layout = ProbeHost(*tree.fs());
   ASSERT_TRUE(layout.ok()) << layout.status();
@@ -31,7 +31,7 @@ TEST(HostLayoutTest, V1HostHasNoUnifiedMount) {
   EXPECT_EQ(layout->Unified(), nullptr);
 }
 
-TEST(HostLayoutTest, V2HostUsesV2BackendForEveryController) {
+TEST(RcHostLayoutTest, V2HostUsesV2BackendForEveryController) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
   auto layout = ProbeHost(*tree.fs());
   ASSERT_TRUE(layout.ok()) << layout.status();
@@ -41,7 +41,7 @@ TEST(HostLayoutTest, V2HostUsesV2BackendForEveryController) {
   EXPECT_EQ(layout->Primary().subtree_dir, "/sys/fs/cgroup/rcbench");
 }
 
-TEST(HostLayoutTest, UsageFilesPointIntoTheRightHierarchies) {
+TEST(RcHostLayoutTest, UsageFilesPointIntoTheRightHierarchies) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   auto layout = ProbeHost(*tree.fs());
   ASSERT_TRUE(layout.ok());
@@ -52,7 +52,7 @@ TEST(HostLayoutTest, UsageFilesPointIntoTheRightHierarchies) {
   EXPECT_TRUE(f.cpu_pressure.empty());
 }
 
-TEST(HostLayoutTest, RootNameIsConfigurableAndValidated) {
+TEST(RcHostLayoutTest, RootNameIsConfigurableAndValidated) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
   ProbeOptions options;
   options.root_name = "exp1";
@@ -61,7 +61,7 @@ TEST(HostLayoutTest, RootNameIsConfigurableAndValidated) {
   EXPECT_EQ(ProbeHost(*tree.fs(), options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(HostLayoutTest, ForcingV2OnHybridHostSaysCpuIsMissing) {
+TEST(RcHostLayoutTest, ForcingV2OnHybridHostSaysCpuIsMissing) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   ProbeOptions options;
   options.force_backend = BackendKind::kV2;
@@ -71,7 +71,7 @@ TEST(HostLayoutTest, ForcingV2OnHybridHostSaysCpuIsMissing) {
   EXPECT_THAT(layout.status().message(), HasSubstr("hugetlb"));
 }
 
-TEST(HostLayoutTest, NoCgroupMountIsAClearError) {
+TEST(RcHostLayoutTest, NoCgroupMountIsAClearError) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV1);
   tree.Write("/proc/self/mountinfo", "22 1 0:21 / /proc rw - proc proc rw\n");
   auto layout = ProbeHost(*tree.fs());
@@ -79,7 +79,7 @@ TEST(HostLayoutTest, NoCgroupMountIsAClearError) {
   EXPECT_THAT(layout.status().message(), HasSubstr("no cgroup filesystem is mounted"));
 }
 
-TEST(HostLayoutTest, V2WithoutCpuControllerNamesWhatIsAvailable) {
+TEST(RcHostLayoutTest, V2WithoutCpuControllerNamesWhatIsAvailable) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
   tree.Write("/sys/fs/cgroup/cgroup.controllers", "memory pids\n");
   auto layout = ProbeHost(*tree.fs());
@@ -87,7 +87,7 @@ TEST(HostLayoutTest, V2WithoutCpuControllerNamesWhatIsAvailable) {
   EXPECT_THAT(layout.status().message(), HasSubstr("memory pids"));
 }
 
-TEST(HostLayoutTest, ReadOnlyMountIsAClearError) {
+TEST(RcHostLayoutTest, ReadOnlyMountIsAClearError) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
   tree.Write("/proc/self/mountinfo",
              "31 23 0:28 / /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n");
@@ -96,7 +96,7 @@ TEST(HostLayoutTest, ReadOnlyMountIsAClearError) {
   EXPECT_THAT(layout.status().message(), HasSubstr("read-only"));
 }
 
-TEST(HostLayoutTest, MalformedMountinfoLineIsNamed) {
+TEST(RcHostLayoutTest, MalformedMountinfoLineIsNamed) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV1);
   tree.Write("/proc/self/mountinfo",
              "22 1 0:21 / /proc rw - proc proc rw\n31 23 0:28 / /sys/fs/cgroup/cpu rw\n");
@@ -105,7 +105,7 @@ TEST(HostLayoutTest, MalformedMountinfoLineIsNamed) {
   EXPECT_THAT(layout.status().message(), HasSubstr("/proc/self/mountinfo: line 2"));
 }
 
-TEST(HostLayoutTest, TruncatedControllersFileIsAClearError) {
+TEST(RcHostLayoutTest, TruncatedControllersFileIsAClearError) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
   tree.Write("/sys/fs/cgroup/cgroup.controllers", "cpu mem");
   auto layout = ProbeHost(*tree.fs());
@@ -113,14 +113,14 @@ TEST(HostLayoutTest, TruncatedControllersFileIsAClearError) {
   EXPECT_THAT(layout.status().message(), HasSubstr("cgroup.controllers: truncated"));
 }
 
-TEST(HostLayoutTest, MissingMountinfoIsNotFound) {
+TEST(RcHostLayoutTest, MissingMountinfoIsNotFound) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV1);
   ProbeOptions options;
   options.mountinfo_path = "/proc/nonexistent/mountinfo";
   EXPECT_EQ(ProbeHost(*tree.fs(), options).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(HostLayoutTest, EscapedMountPointsAreDecoded) {
+TEST(RcHostLayoutTest, EscapedMountPointsAreDecoded) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV1);
   tree.Write("/proc/self/mountinfo",
              "32 31 0:29 / /sys/fs/cgroup/my\\040cpu rw,relatime - cgroup cgroup rw,cpu\n");
@@ -129,7 +129,7 @@ TEST(HostLayoutTest, EscapedMountPointsAreDecoded) {
   EXPECT_EQ(layout->Primary().mount_point, "/sys/fs/cgroup/my cpu");
 }
 
-TEST(HostLayoutTest, ParsesProcCgroup) {
+TEST(RcHostLayoutTest, ParsesProcCgroup) {
   auto e = ParseProcCgroup("4:memory:/process_api/x\n1:cpu,cpuacct:/\n0::/\n", "p");
   ASSERT_TRUE(e.ok()) << e.status();
   ASSERT_EQ(e->size(), 3u);

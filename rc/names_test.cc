@@ -7,17 +7,17 @@
 namespace rcbench::rc {
 namespace {
 
-TEST(NamesTest, OrdinaryNamesAreValid) {
+TEST(RcNamesTest, OrdinaryNamesAreValid) {
   EXPECT_TRUE(ValidateName("web").ok());
   EXPECT_TRUE(ValidateName("conn-17_a.b").ok());
 }
 
-TEST(NamesTest, DotAndDotDotAreRejected) {
+TEST(RcNamesTest, DotAndDotDotAreRejected) {
   EXPECT_EQ(ValidateName(".").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateName("..").code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(NamesTest, SlashNulAndControlCharactersAreRejected) {
+TEST(RcNamesTest, SlashNulAndControlCharactersAreRejected) {
   EXPECT_FALSE(ValidateName("a/b").ok());
   EXPECT_FALSE(ValidateName(std::string("a\0b", 3)).ok());
   EXPECT_FALSE(ValidateName("a\nb").ok());
@@ -25,29 +25,29 @@ TEST(NamesTest, SlashNulAndControlCharactersAreRejected) {
   EXPECT_FALSE(ValidateName("a b").ok());
 }
 
-TEST(NamesTest, ErrorNamesTheOffendingNameEscaped) {
+TEST(RcNamesTest, ErrorNamesTheOffendingNameEscaped) {
   absl::Status s = ValidateName("bad\x01name");
   EXPECT_NE(s.message().find("bad\\x01name"), absl::string_view::npos) << s;
 }
 
-TEST(NamesTest, OverlongNamesAreRejected) {
+TEST(RcNamesTest, OverlongNamesAreRejected) {
   EXPECT_TRUE(ValidateName(std::string(kMaxNameLength, 'a')).ok());
   EXPECT_FALSE(ValidateName(std::string(kMaxNameLength + 1, 'a')).ok());
 }
 
-TEST(NamesTest, ControlFilePrefixesAreRejected) {
+TEST(RcNamesTest, ControlFilePrefixesAreRejected) {
   EXPECT_FALSE(ValidateName("cgroup.procs").ok());
   EXPECT_FALSE(ValidateName("cpu.max").ok());
   EXPECT_FALSE(ValidateName("tasks").ok());
 }
 
-TEST(NamesTest, EmptyPathIsTheSubtree) {
+TEST(RcNamesTest, EmptyPathIsTheSubtree) {
   auto parts = SplitPath("");
   ASSERT_TRUE(parts.ok());
   EXPECT_TRUE(parts->empty());
 }
 
-TEST(NamesTest, PathsWithEscapingComponentsAreRejected) {
+TEST(RcNamesTest, PathsWithEscapingComponentsAreRejected) {
   EXPECT_FALSE(ValidatePath("a/../b").ok());
   EXPECT_FALSE(ValidatePath("/a").ok());
   EXPECT_FALSE(ValidatePath("a/").ok());
@@ -55,14 +55,14 @@ TEST(NamesTest, PathsWithEscapingComponentsAreRejected) {
   EXPECT_TRUE(ValidatePath("a/b/c").ok());
 }
 
-TEST(NamesTest, TooDeepPathsAreRejected) {
+TEST(RcNamesTest, TooDeepPathsAreRejected) {
   std::string path = "a";
   for (size_t i = 1; i < kMaxPathDepth; ++i) path += "/a";
   EXPECT_TRUE(ValidatePath(path).ok());
   EXPECT_FALSE(ValidatePath(path + "/a").ok());
 }
 
-TEST(NamesTest, PathHelpersSplitAndJoin) {
+TEST(RcNamesTest, PathHelpersSplitAndJoin) {
   EXPECT_EQ(JoinPath("", "b"), "b");
   EXPECT_EQ(JoinPath("a", "b"), "a/b");
   EXPECT_EQ(ParentPath("a/b/c"), "a/b");

@@ -1,0 +1,63 @@
+#pragma once
+
+// Reading a container's usage cheaply and repeatedly: UsageReader opens the container's usage
+// files once (rc/host_layout.h UsageFiles) and re-reads them with pread, as a sampler should.
+// Container::ReadUsage uses the same parsing with open/read/close per call.
+//
+// Which files are required: v1 — cpuacct.usage{,_user,_sys} when a cpuacct hierarchy exists,
+// cpu.stat (throttling), memory.usage_in_bytes/max_usage_in_bytes and pids.current when those
+// hierarchies exist; v2 — cpu.stat, and memory.*, pids.current, *.pressure when present.
+// A required file missing is NOT_FOUND; malformed content INVALID_ARGUMENT naming the file.
+// A UsageReader owns its descriptors; thread-compatible (Read is const but shares offsets-free
+// pread, so concurrent Reads are safe).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "rc/attributes.h"
+#include "rc/cgroup_fs.h"
+#include "rc/host_layout.h"
+
+namespace rcbench::rc {
+
+class ContainerSystem;
+
+class UsageReader {
+ public:
+  static absl::StatusOr<std::unique_ptr<UsageReader>> Open(const CgroupFs& fs,
+                                                           const HostLayout& layout,
+                                                           absl::string_view path);
+  static absl::StatusOr<std::unique_ptr<UsageReader>> Open(const ContainerSystem& rc,
+                                                           absl::string_view path);
+  ~UsageReader();
+  UsageReader(const UsageReader&) = delete;
+  UsageReader& operator=(const UsageReader&) = delete;
+
+  absl::StatusOr<Usage> Read() const;
+  // Number of files kept open.
+  size_t open_files() const;
+
+ private:
+  struct File {
+    std::string path;
+    int fd = -1;
+  };
+  UsageReader(HostLayout layout, UsageFiles files) : layout_(std::move(layout)), files_(files) {}
+
+  HostLayout layout_;
+  UsageFiles files_;
+  std::vector<File> open_;
+};
+
+// The parsing shared by UsageReader and Container::ReadUsage. `read` returns a file's content,
+// nullopt when it does not exist (or is unsupported, e.g. PSI disabled), or an error.
+absl::StatusOr<Usage> ReadUsageFiles(
+    const HostLayout& layout, const UsageFiles& files,
+    absl::FunctionRef<absl::StatusOr<std::optional<std::string>>(const std::string&)> read);
+
+}  // namespace rcbench::rc

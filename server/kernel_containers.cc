@@ -1,0 +1,97 @@
+#include "server/kernel_containers.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace rcbench::server {
+
+absl::StatusOr<std::unique_ptr<RcKernelContainers>> RcKernelContainers::Open(
+    rc::ContainerSystem::Options options) {
+  std::unique_ptr<RcKernelContainers> kc(new RcKernelContainers());
+  RCBENCH_ASSIGN_OR_RETURN(kc->system_, rc::ContainerSystem::Open(std::move(options)));
+  kc->server_path_ = absl::StrCat("server-", getpid());
+  rc::CreateOptions create;
+  create.remove_on_release = true;
+  RCBENCH_ASSIGN_OR_RETURN(kc->server_,
+                           kc->system_->Create(kc->server_path_, rc::Attributes{}, create));
+  return kc;
+}
+
+absl::StatusOr<int> RcKernelContainers::Create(const KernelContainerSpec& spec) {
+  rc::Attributes attrs;
+  attrs.cpu_weight = spec.weight;
+  if (spec.cpu_limit) attrs.cpu_limit_cores = *spec.cpu_limit;
+  rc::CreateOptions create;
+  create.threaded = spec.threaded;
+  const rc::HostLayout& layout = system_->layout();
+  const rc::Container* parent = &server_;
+  if (spec.threaded && layout.backend == rc::BackendKind::kV2) {
+    if (!main_.valid()) {
+      // Remember where the process was, to put it back before the subtree is removed.
+      std::string self = absl::StrCat("/proc/", getpid(), "/cgroup");
+      RCBENCH_ASSIGN_OR_RETURN(std::string content, system_->fs().ReadFile(self));
+      RCBENCH_ASSIGN_OR_RETURN(auto entries, rc::ParseProcCgroup(content, self));
+      for (const rc::ProcCgroupEntry& e : entries) {
+        if (e.hierarchy_id == 0 && e.controllers.empty()) original_v2_cgroup_ = e.path;
+      }
+      RCBENCH_ASSIGN_OR_RETURN(main_, system_->CreateChild(&server_, "main"));
+      RCBENCH_RETURN_IF_ERROR(main_.BindProcess(0));
+    }
+    parent = &main_;
+  }
+  Entry e;
+  e.name = spec.name;
+  RCBENCH_ASSIGN_OR_RETURN(e.handle, system_->CreateChild(parent, spec.name, attrs, create));
+  if (!spec.threaded) {
+    // Descriptors a forked child writes "0" to before exec, so it never runs outside.
+    for (const rc::Hierarchy* h : layout.Managed()) {
+      std::string procs = system_->fs().RealPath(
+          absl::StrCat(layout.ContainerDir(*h, e.handle.path()), "/cgroup.procs"));
+      int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) {
+        return absl::UnavailableError(absl::StrCat("open ", procs, ": ", std::strerror(errno)));
+      }
+      e.join_fds.push_back(fd);
+    }
+  }
+  containers_.push_back(std::move(e));
+  return static_cast<int>(containers_.size() - 1);
+}
+
+absl::Status RcKernelContainers::BindThread(int id, pid_t tid) {
+  return containers_[id].handle.BindThread(tid);
+}
+
+absl::StatusOr<double> RcKernelContainers::CpuSeconds(int id) {
+  RCBENCH_ASSIGN_OR_RETURN(rc::Usage u, containers_[id].handle.ReadUsage());
+  return static_cast<double>(u.cpu_usage_ns) * 1e-9;
+}
+
+RcKernelContainers::~RcKernelContainers() {
+  for (Entry& e : containers_) {
+    for (int fd : e.join_fds) close(fd);
+  }
+  containers_.clear();
+  if (main_.valid() && system_->layout().Unified() != nullptr) {
+    system_->fs()
+        .WriteFile(absl::StrCat(system_->layout().Unified()->mount_point, original_v2_cgroup_,
+                                original_v2_cgroup_ == "/" ? "" : "/", "cgroup.procs"),
+                   absl::StrCat(getpid()))
+        .IgnoreError();
+  }
+  main_.Release();
+  // Removes server-<pid> and everything below it, moving any member left to the parent.
+  server_.Release();
+  // The root subtree too, if nobody else uses it (rmdir fails harmlessly otherwise).
+  for (const rc::Hierarchy* h : system_->layout().Managed()) {
+    system_->fs().RemoveDir(h->subtree_dir).IgnoreError();
+  }
+}
+
+}  // namespace rcbench::server

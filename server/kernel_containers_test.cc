@@ -1,0 +1,122 @@
+#include "server/kernel_containers.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "rc/testing/fake_cgroup_tree.h"
+
+namespace rcbench::server {
+namespace {
+
+using rc::testing::FakeCgroupTree;
+
+std::unique_ptr<RcKernelContainers> OpenOn(const FakeCgroupTree& tree) {
+  rc::ContainerSystem::Options options;
+  options.fs = tree.fs();
+  auto kc = RcKernelContainers::Open(options);
+  EXPECT_TRUE(kc.ok()) << kc.status();
+  return kc.ok() ? *std::move(kc) : nullptr;
+}
+
+std::string ServerDir(absl::string_view hierarchy) {
+  return absl::StrCat("/sys/fs/cgroup/", hierarchy, "/rcbench/server-", getpid());
+}
+
+TEST(RcKernelContainersTest, CgiContainerGetsTheCfsLimitOnHybridHost) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  KernelContainerSpec spec;
+  spec.name = "cgi";
+  spec.cpu_limit = 0.3;
+  auto id = kc->Create(spec);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(tree.Read(ServerDir("cpu") + "/cgi/cpu.cfs_quota_us"), "30000");
+  EXPECT_TRUE(tree.Exists(ServerDir("cpuacct") + "/cgi"));
+  // One join descriptor per managed hierarchy (cpu, cpuacct, memory, pids here).
+  EXPECT_GE(kc->JoinFds(*id).size(), 2u);
+}
+
+TEST(RcKernelContainersTest, ClassWeightBecomesCpuShares) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  KernelContainerSpec spec;
+  spec.name = "class-high";
+  spec.weight = 400;
+  spec.threaded = true;
+  ASSERT_TRUE(kc->Create(spec).ok());
+  EXPECT_EQ(tree.Read(ServerDir("cpu") + "/class-high/cpu.shares"), "4096");
+}
+
+TEST(RcKernelContainersTest, UsageIsReadFromTheContainer) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  KernelContainerSpec spec;
+  spec.name = "cgi";
+  int id = *kc->Create(spec);
+  tree.Write(ServerDir("cpuacct") + "/cgi/cpuacct.usage", "2500000000\n");
+  auto s = kc->CpuSeconds(id);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_DOUBLE_EQ(*s, 2.5);
+}
+
+TEST(RcKernelContainersTest, V2LimitGoesToCpuMax) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  KernelContainerSpec spec;
+  spec.name = "cgi";
+  spec.cpu_limit = 0.3;
+  ASSERT_TRUE(kc->Create(spec).ok());
+  std::string dir = absl::StrCat("/sys/fs/cgroup/rcbench/server-", getpid(), "/cgi");
+  EXPECT_EQ(tree.Read(dir + "/cpu.max").substr(0, 12), "30000 100000");
+}
+
+TEST(RcKernelContainersTest, EverythingIsRemovedOnDestruction) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  {
+    auto kc = OpenOn(tree);
+    ASSERT_NE(kc, nullptr);
+    KernelContainerSpec spec;
+    spec.name = "cgi";
+    ASSERT_TRUE(kc->Create(spec).ok());
+  }
+  EXPECT_FALSE(tree.Exists(ServerDir("cpu")));
+  EXPECT_FALSE(tree.Exists("/sys/fs/cgroup/cpu/rcbench"));
+}
+
+TEST(RcKernelContainersTest, V2ThreadedClassesLiveInAThreadedSubtreeRemovedAfterwards) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
+  tree.WriteProcCgroup(getpid());
+  std::string server = absl::StrCat("/sys/fs/cgroup/rcbench/server-", getpid());
+  {
+    auto kc = OpenOn(tree);
+    ASSERT_NE(kc, nullptr);
+    KernelContainerSpec spec;
+    spec.name = "class-high";
+    spec.threaded = true;
+    auto id = kc->Create(spec);
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(tree.Read(server + "/main/class-high/cgroup.type"), "threaded");
+    EXPECT_NE(tree.Read(server + "/main/cgroup.procs").find(std::to_string(getpid())),
+              std::string::npos);
+  }
+  EXPECT_FALSE(tree.Exists(server));
+  EXPECT_NE(tree.Read("/sys/fs/cgroup/cgroup.procs").find(std::to_string(getpid())),
+            std::string::npos);
+}
+
+TEST(RcKernelContainersTest, BadNameIsInvalidArgument) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  KernelContainerSpec spec;
+  spec.name = "../escape";
+  EXPECT_TRUE(absl::IsInvalidArgument(kc->Create(spec).status()));
+}
+
+}  // namespace
+}  // namespace rcbench::server

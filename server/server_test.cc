@@ -1,0 +1,446 @@
+// End-to-end tests of the server in this process: real sockets on 127.0.0.1:0, real CGI
+// children. Every wait is bounded.
+
+#include "server/server.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "server/testing/fake_kernel_containers.h"
+#include "server/testing/http_client.h"
+#include "server/testing/running_server.h"
+
+namespace rcbench::server {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeKernelContainers;
+using testing::FindMetric;
+using testing::HttpClient;
+using testing::HttpResponse;
+using testing::RunningServer;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  ServerTest() {
+    dir_ = fs::temp_directory_path() /
+           absl::StrCat("rcbench-srv-", getpid(), "-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  ~ServerTest() override { fs::remove_all(dir_); }
+
+  std::string Script(const std::string& name, const std::string& body) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    chmod(path.c_str(), 0755);
+    return absl::StrCat(name, "=", path);
+  }
+  fs::path dir_;
+};
+
+HttpResponse MustGet(HttpClient& c, absl::string_view path, absl::string_view extra = "") {
+  auto r = c.Get(path, extra);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : HttpResponse{};
+}
+
+TEST_F(ServerTest, ServesTheGenerated1KiBFile) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok()) << c.status();
+  HttpResponse r = MustGet(*c, "/index.html");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), 1024u);
+  EXPECT_EQ(r.headers["content-type"], "text/html");
+  EXPECT_FALSE(r.headers["date"].empty());
+}
+
+TEST_F(ServerTest, ServesFilesFromTheDocroot) {
+  std::ofstream(dir_ / "hello.txt") << "hello";
+  RunningServer s({"--docroot", dir_.string()});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/hello.txt");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+  EXPECT_EQ(MustGet(*c, "/nope").status, 404);
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 50; ++i) {
+    HttpResponse r = MustGet(*c, "/");
+    ASSERT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.headers["connection"], "keep-alive");
+  }
+}
+
+TEST_F(ServerTest, ConnectionCloseClosesAfterTheResponse) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/", "Connection: close\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["connection"], "close");
+  EXPECT_TRUE(c->WaitForClose(std::chrono::seconds(5)));
+}
+
+TEST_F(ServerTest, Http10WithoutKeepAliveIsOneRequestPerConnection) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("GET / HTTP/1.0\r\n\r\n").ok());
+  auto r = c->Read();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(c->WaitForClose(std::chrono::seconds(5)));
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  std::ofstream(dir_ / "a") << "A";
+  std::ofstream(dir_ / "b") << "B";
+  RunningServer s({"--docroot", dir_.string()});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto a = c->Read();
+  auto b = c->Read();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->body, "A");
+  EXPECT_EQ(b->body, "B");
+}
+
+TEST_F(ServerTest, HeadSendsHeadersOnly) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto r = c->Read(/*head=*/true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->headers["content-length"], "1024");
+  // The next response follows directly: no body bytes in between.
+  HttpResponse next = MustGet(*c, "/healthz");
+  EXPECT_EQ(next.status, 200);
+}
+
+TEST_F(ServerTest, MalformedRequestGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("THIS IS NOT HTTP\r\n\r\n").ok());
+  auto r = c->Read();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->headers["connection"], "close");
+  EXPECT_TRUE(c->WaitForClose(std::chrono::seconds(5)));
+}
+
+TEST_F(ServerTest, TraversalOutsideTheRootIs400) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/../../etc/passwd").status, 400);
+}
+
+TEST_F(ServerTest, OversizedHeadersGet431) {
+  RunningServer s({"--max-header-size", "1KiB"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/", absl::StrCat("X-Big: ", std::string(4000, 'a'), "\r\n"));
+  EXPECT_EQ(r.status, 431);
+  EXPECT_TRUE(c->WaitForClose(std::chrono::seconds(5)));
+}
+
+TEST_F(ServerTest, OversizedBodyGets413) {
+  RunningServer s({"--max-body-size", "10"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n").ok());
+  auto r = c->Read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(ServerTest, UnsupportedMethodsAreRefused) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto r = c->Read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 405);
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
+  RunningServer s({"--idle-timeout", "100ms"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/").status, 200);
+  EXPECT_TRUE(c->WaitForClose(std::chrono::seconds(3)));
+}
+
+TEST_F(ServerTest, SlowRequestGets408) {
+  RunningServer s({"--request-timeout", "150ms"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("GET / HTTP/1.1\r\nHost: x\r\n").ok());  // never finished
+  auto r = c->Read(false, std::chrono::seconds(3));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 408);
+}
+
+TEST_F(ServerTest, HealthzAndMetricsAnswer) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/healthz").body, "ok\n");
+  MustGet(*c, "/");
+  HttpResponse m = MustGet(*c, "/metrics");
+  EXPECT_EQ(m.status, 200);
+  auto n = FindMetric(m.body,
+                      "rcbench_server_requests_total{class=\"default\",code=\"2xx\","
+                      "container=\"class/default\"}");
+  ASSERT_TRUE(n.has_value()) << m.body;
+  EXPECT_GE(*n, 2);
+  EXPECT_NE(m.body.find("rcbench_server_listen_queue_max{listener=\"http\"}"), std::string::npos);
+}
+
+TEST_F(ServerTest, CgiGetsTheRfc3875Environment) {
+  RunningServer s({"--cgi", Script("env", "printf 'Content-Type: text/plain\\r\\n\\r\\n'; env")});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/cgi-bin/env/x/y?q=1", "X-Test: yes\r\n");
+  EXPECT_EQ(r.status, 200);
+  for (const char* want :
+       {"GATEWAY_INTERFACE=CGI/1.1", "REQUEST_METHOD=GET", "SCRIPT_NAME=/cgi-bin/env",
+        "PATH_INFO=/x/y", "QUERY_STRING=q=1", "REMOTE_ADDR=127.0.0.1", "SERVER_PROTOCOL=HTTP/1.1",
+        "HTTP_X_TEST=yes", "SERVER_NAME=test"}) {
+    EXPECT_NE(r.body.find(want), std::string::npos) << want << "\n" << r.body;
+  }
+}
+
+TEST_F(ServerTest, CgiPostBodyReachesStdinAndStatusIsPassedOn) {
+  RunningServer s(
+      {"--cgi",
+       Script("echo", "printf 'Status: 201 Created\\nContent-Type: text/plain\\n\\n'; cat")});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      c->Send("POST /cgi-bin/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello").ok());
+  auto r = c->Read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "hello");
+}
+
+TEST_F(ServerTest, FailingCgiGives502AndTheServerCarriesOn) {
+  RunningServer s({"--cgi", Script("bad", "exit 1"), "--cgi", Script("junk", "echo garbage")});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/cgi-bin/bad").status, 502);
+  EXPECT_EQ(MustGet(*c, "/cgi-bin/junk").status, 502);
+  EXPECT_EQ(MustGet(*c, "/").status, 200);
+  auto failed = FindMetric(s.Metrics(), "rcbench_server_cgi_total{outcome=\"failed\"}");
+  EXPECT_EQ(failed, 2);
+}
+
+TEST_F(ServerTest, OverrunningCgiGives504) {
+  RunningServer s({"--cgi", Script("slow", "exec sleep 30"), "--cgi-timeout", "200ms"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/cgi-bin/slow").status, 504);
+  EXPECT_EQ(MustGet(*c, "/").status, 200);
+}
+
+TEST_F(ServerTest, StaticRequestsAreServedWhileCgiRuns) {
+  RunningServer s({"--cgi", Script("slow", "sleep 1; printf 'Content-Type: text/plain\\n\\nok'")});
+  ASSERT_TRUE(s.ok());
+  auto slow = HttpClient::Connect(s.address());
+  auto fast = HttpClient::Connect(s.address());
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  ASSERT_TRUE(slow->Send("GET /cgi-bin/slow HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(MustGet(*fast, "/").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  auto r = slow->Read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "ok");
+}
+
+TEST_F(ServerTest, BundledSpinBurnsTheRequestedCpu) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/cgi-bin/spin?ms=50");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("burned 5"), std::string::npos) << r.body;
+  EXPECT_EQ(MustGet(*c, "/cgi-bin/spin?ms=x").status, 400);
+}
+
+TEST_F(ServerTest, ConnectionsAreClassifiedBySourcePrefix) {
+  RunningServer s({"--containers", "on", "--class", "high=127.0.0.2/32,weight=300"});
+  ASSERT_TRUE(s.ok());
+  auto high = HttpClient::Connect(s.address(), "127.0.0.2");
+  auto other = HttpClient::Connect(s.address(), "127.0.0.3");
+  ASSERT_TRUE(high.ok() && other.ok());
+  for (int i = 0; i < 3; ++i) MustGet(*high, "/");
+  MustGet(*other, "/");
+  std::string m = s.Metrics();
+  EXPECT_EQ(FindMetric(m,
+                       "rcbench_server_requests_total{class=\"high\",code=\"2xx\","
+                       "container=\"class/high\"}"),
+            3);
+  EXPECT_EQ(FindMetric(m, "rcbench_server_connections_accepted_total{class=\"high\"}"), 1);
+}
+
+TEST_F(ServerTest, ConnectionsAreClassifiedByListenPort) {
+  RunningServer s({"--containers", "on", "--listen-class", "high=127.0.0.1:0"});
+  ASSERT_TRUE(s.ok());
+  std::string addr = s.address_of("http.high");
+  ASSERT_FALSE(addr.empty());
+  auto c = HttpClient::Connect(addr);
+  ASSERT_TRUE(c.ok());
+  MustGet(*c, "/");
+  EXPECT_EQ(FindMetric(s.Metrics(),
+                       "rcbench_server_requests_total{class=\"high\",code=\"2xx\","
+                       "container=\"class/high\"}"),
+            1);
+}
+
+TEST_F(ServerTest, FavourHighClassifiesWithContainersOffAndChargesNoContainer) {
+  RunningServer s({"--favour-high", "--class", "high=127.0.0.2/32,priority=1"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address(), "127.0.0.2");
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(MustGet(*c, "/").status, 200);
+  std::string m = s.Metrics();
+  EXPECT_EQ(FindMetric(m,
+                       "rcbench_server_requests_total{class=\"high\",code=\"2xx\","
+                       "container=\"class/high\"}"),
+            3);
+  EXPECT_EQ(m.find("accounting=\"user\""), std::string::npos);
+}
+
+TEST_F(ServerTest, CpuIsChargedToTheClassThatUsedIt) {
+  RunningServer s(
+      {"--containers", "on", "--class", "high=127.0.0.2/32", "--class", "low=127.0.0.3/32"});
+  ASSERT_TRUE(s.ok());
+  auto high = HttpClient::Connect(s.address(), "127.0.0.2");
+  ASSERT_TRUE(high.ok());
+  for (int i = 0; i < 300; ++i) MustGet(*high, "/");
+  // Charges are reconciled on the loop's sweep (at most every 250 ms): poll for them.
+  std::optional<double> h, l;
+  for (int i = 0; i < 100; ++i) {
+    std::string m = s.Metrics();
+    h = FindMetric(m,
+                   "rcbench_server_container_cpu_seconds_total{accounting=\"user\","
+                   "container=\"class/high\"}");
+    l = FindMetric(m,
+                   "rcbench_server_container_cpu_seconds_total{accounting=\"user\","
+                   "container=\"class/low\"}");
+    if (h && *h > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(h && l);
+  EXPECT_GT(*h, 0);
+  EXPECT_EQ(*l, 0);
+}
+
+TEST_F(ServerTest, ContainersOnCreatesCgiAndPerClassKernelContainersInThreadsMode) {
+  FakeKernelContainers* fake = nullptr;
+  RunningServer s({"--containers", "on", "--arch", "threads", "--threads", "2", "--class",
+                   "high=127.0.0.2/32,weight=400", "--cgi-cpu-limit", "30%"},
+                  &fake);
+  ASSERT_TRUE(s.ok());
+  ASSERT_NE(fake, nullptr);
+  auto c = HttpClient::Connect(s.address(), "127.0.0.2");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/").status, 200);
+  auto specs = fake->specs();
+  bool cgi = false, high = false;
+  for (const auto& sp : specs) {
+    if (sp.name == "cgi") cgi = sp.cpu_limit && *sp.cpu_limit == 0.30;
+    if (sp.name == "class-high") high = sp.threaded && sp.weight == 400;
+  }
+  EXPECT_TRUE(cgi);
+  EXPECT_TRUE(high);
+  // 2 workers per class (high, default), each bound once its thread started.
+  for (int i = 0; i < 100 && fake->bound().size() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(fake->bound().size(), 4u);
+}
+
+TEST_F(ServerTest, ThreadsArchServesManyConnections) {
+  RunningServer s({"--arch", "threads", "--threads", "3"});
+  ASSERT_TRUE(s.ok());
+  for (int i = 0; i < 10; ++i) {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(MustGet(*c, "/").status, 200);
+  }
+}
+
+TEST_F(ServerTest, VirtualServerIsChosenByHostAndChargedToItsContainer) {
+  fs::create_directories(dir_ / "a");
+  std::ofstream(dir_ / "a" / "index.html") << "site a";
+  RunningServer s({"--containers", "on", "--vhost",
+                   absl::StrCat("a.example=", (dir_ / "a").string(), ",share=30")});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("GET / HTTP/1.1\r\nHost: a.example:80\r\n\r\n").ok());
+  auto r = c->Read();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "site a");
+  EXPECT_EQ(MustGet(*c, "/").body.size(), 1024u);  // Host: test -> the default site
+  EXPECT_EQ(FindMetric(s.Metrics(),
+                       "rcbench_server_requests_total{class=\"\",code=\"2xx\","
+                       "container=\"vhost/a.example\"}"),
+            1);
+}
+
+TEST_F(ServerTest, SynFilterKeepsFilteredPrefixOut) {
+  RunningServer s({"--containers", "on", "--syn-filter", "127.0.0.66/32"});
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(HttpClient::Connect(s.address(), "127.0.0.66", std::chrono::milliseconds(300)).ok());
+  auto ok = HttpClient::Connect(s.address(), "127.0.0.67");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(MustGet(*ok, "/").status, 200);
+  auto drops = FindMetric(s.Metrics(), "rcbench_server_listen_drops_total{listener=\"http\"}");
+  ASSERT_TRUE(drops.has_value());
+  EXPECT_GT(*drops, 0);
+}
+
+}  // namespace
+}  // namespace rcbench::server
