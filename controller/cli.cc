@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -315,6 +316,11 @@ int CmdRun(const std::vector<std::string>& argv) {
               << ro.out_dir << "/plots)\n";
   }
   std::cout << "results: " << args->Get("--db", kDefaultDb) << "\n";
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  RCBENCH_LOG(INFO) << "controller CPU (without children): user "
+                    << self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6 << " s, system "
+                    << self.ru_stime.tv_sec + self.ru_stime.tv_usec / 1e6 << " s";
   if (g_stop) return 130;
   return summary->failed > 0 ? 1 : 0;
 }

@@ -49,12 +49,13 @@ class Topology {
         "ip link set rcbrc" + id_ + " up",
         "ip -n " + s + " addr add 10.231.0.2/30 dev rcbs0" + id_,
         "ip -n " + s + " link set rcbs0" + id_ + " up",
-        "ip -n " + s + " addr add 10.231.0.9/30 dev rcbsl" + id_,
+        "ip -n " + s + " addr add 10.231.0.9/29 dev rcbsl" + id_,
         "ip -n " + s + " link set rcbsl" + id_ + " up",
         "ip -n " + s + " link set lo up",
         "ip -n " + c + " addr add 10.231.0.6/30 dev rcbc0" + id_,
         "ip -n " + c + " link set rcbc0" + id_ + " up",
-        "ip -n " + c + " addr add 10.231.0.10/30 dev rcbcl" + id_,
+        "ip -n " + c + " addr add 10.231.0.10/29 dev rcbcl" + id_,
+        "ip -n " + c + " addr add 10.231.0.11/29 dev rcbcl" + id_,
         "ip -n " + c + " link set rcbcl" + id_ + " up",
         "ip -n " + c + " link set lo up",
     };
@@ -161,7 +162,7 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
         << "services:\n"
         << "  rcbench-server:\n"
         << "    command: [\"" << bin << "/rcbench-server\", \"--die-with-parent\"]\n"
-        << "    args: [\"--[a-z-]+\", \"[A-Za-z0-9_.:=,%-]+\"]\n"
+        << "    args: [\"--[a-z-]+\", \"[A-Za-z0-9_.:=,%/-]+\"]\n"
         << "    ready_file_flag: --ready-file\n";
   }
   NsChild agent(
@@ -172,7 +173,7 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   NsChild loadgen(
       topo.cli(),
       {bin + "/rcbench-loadgen", "serve", "--listen", "10.231.0.6:0", "--metrics-listen",
-       "10.231.0.6:0", "--allow-target", "10.231.0.8/30", "--max-duration", "2m", "--ready-file",
+       "10.231.0.6:0", "--allow-target", "10.231.0.8/29", "--max-duration", "2m", "--ready-file",
        dir / "loadgen.ready", "--die-with-parent"},
       dir / "loadgen.log");
   std::string agent_addr = WaitForKey(dir / "agent.ready", "grpc");
@@ -190,6 +191,13 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   smoke.insert(at, hosts);
   smoke.replace(smoke.find("server:\n"), 8, "server:\n  agent: srv\n  listen: 10.231.0.9\n");
   smoke.replace(smoke.find("name: smoke"), 11, "name: smoke_multihost");
+  // The classes' client addresses live in the client namespace here.
+  for (auto [from, to] : {std::pair<std::string, std::string>{"127.0.0.2", "10.231.0.10"},
+                          {"127.0.0.3", "10.231.0.11"}}) {
+    for (size_t p = smoke.find(from); p != std::string::npos; p = smoke.find(from, p)) {
+      smoke.replace(p, from.size(), to);
+    }
+  }
   // The server's kernel containers go under this test's own root.
   size_t args = smoke.find("\"--arch\"");
   ASSERT_NE(args, std::string::npos);

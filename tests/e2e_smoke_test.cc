@@ -18,8 +18,8 @@ namespace {
 using ::testing::HasSubstr;
 
 // ctest runs each case in its own process; the smoke matrix runs once per build of the
-// binaries: its results directory (under the build tree, keyed by the binaries' timestamps)
-// is reused by later cases, whose `rcbench run` then finds every run done.
+// binaries: its results directory (under the build tree, keyed by the binaries' and smoke.yaml's
+// timestamps) is reused by later cases, whose `rcbench run` then finds every run done.
 class SmokeE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -29,6 +29,11 @@ class SmokeE2eTest : public ::testing::Test {
       auto t = std::filesystem::last_write_time(BinDir() + "/" + b).time_since_epoch().count();
       key = key * 1099511628211ull ^ static_cast<uint64_t>(t);
     }
+    key = key * 1099511628211ull ^
+          static_cast<uint64_t>(
+              std::filesystem::last_write_time(SourceDir() + "/experiments/smoke.yaml")
+                  .time_since_epoch()
+                  .count());
     dir_ = new std::string(BinDir() + "/../e2e-smoke-" + std::to_string(key % 1000000007));
     std::filesystem::create_directories(*dir_);
     if (!std::filesystem::exists(*dir_ + "/first.log")) {
