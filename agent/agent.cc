@@ -69,10 +69,20 @@ ReportPtr Agent::SampleOnce() {
   }
   double sock_diag_cpu = 0;
   if (sockets_ != nullptr) {
-    const double d0 = ThreadCpuSeconds();
-    absl::Status s = sockets_->Dump(sampler_->needs_socket_inodes(), &socket_table_);
-    sock_diag_cpu = ThreadCpuSeconds() - d0;
-    sockets_ok = s.ok();
+    // Half an interval of slack, so a dump due "every 1s" at 100ms is not pushed to 1.1s.
+    const int64_t due =
+        last_dump_ns_ + options_.sockets_interval.count() - options_.interval.count() / 2;
+    if (last_dump_ns_ == 0 || t0 >= due) {
+      const double d0 = ThreadCpuSeconds();
+      absl::Status s = sockets_->Dump(sampler_->needs_socket_inodes(), &socket_table_);
+      sock_diag_cpu = ThreadCpuSeconds() - d0;
+      last_dump_ns_ = t0;
+      socket_table_ok_ = s.ok();
+      if (!s.ok()) {
+        RCBENCH_LOG(DEBUG) << "sock_diag: " << s;
+      }
+    }
+    sockets_ok = socket_table_ok_;
     if (sockets_ok) {
       auto* host = report->mutable_host();
       for (int st = 1; st < kTcpStateCount; ++st) {
@@ -80,8 +90,6 @@ ReportPtr Agent::SampleOnce() {
           (*host->mutable_tcp_sockets())[TcpStateName(st)] = socket_table_.host[st];
         }
       }
-    } else {
-      RCBENCH_LOG(DEBUG) << "sock_diag: " << s;
     }
   }
   sampler_->Sample(options_.host, sockets_ok ? &socket_table_ : nullptr,
@@ -95,7 +103,7 @@ ReportPtr Agent::SampleOnce() {
   std::lock_guard<std::mutex> lock(stats_mu_);
   ++stats_.samples;
   if (!host_ok) ++stats_.host_errors;
-  if (sockets_ != nullptr && !sockets_ok) ++stats_.socket_errors;
+  if (sock_diag_cpu > 0 && !sockets_ok) ++stats_.socket_errors;
   const double seconds = static_cast<double>(duration) * 1e-9;
   stats_.sample_seconds_sum += seconds;
   for (size_t i = 0; i < kSampleDurationBuckets.size(); ++i) {

@@ -26,6 +26,9 @@ struct AgentOptions {
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   std::chrono::nanoseconds retention = std::chrono::minutes(10);
   uint64_t max_retained_bytes = 256ull << 20;
+  // How often to take the sock_diag dumps (their cost grows with every TCP socket of the
+  // host, TIME_WAIT included); samples in between reuse the last counts. 0: every sample.
+  std::chrono::nanoseconds sockets_interval = std::chrono::seconds(1);
 };
 
 // Upper bounds of the sample-duration histogram, in seconds.
@@ -76,6 +79,8 @@ class Agent {
   std::string instance_;
   uint64_t next_sequence_ = 1;
   SocketTable socket_table_;
+  bool socket_table_ok_ = false;
+  int64_t last_dump_ns_ = 0;
 
   mutable std::mutex stats_mu_;
   Stats stats_;

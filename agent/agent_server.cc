@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "agent/host_facts.h"
 #include "agent/rc_container_admin.h"
@@ -37,6 +39,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   ao.interval = config.interval;
   ao.retention = config.retention;
   ao.max_retained_bytes = config.max_retained_bytes;
+  ao.sockets_interval = config.sockets_interval;
   s->agent_ = std::make_unique<Agent>(
       ao, std::move(sampler), host.ok() ? std::move(*host) : nullptr,
       config.sockets ? std::make_unique<SockDiagDumper>() : nullptr, RealClock::Get());
@@ -57,6 +60,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
     char tmpl[] = "/tmp/rcbench-agent-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return absl::UnavailableError("cannot create a state dir");
     state_dir = tmpl;
+    s->owned_state_dir_ = state_dir;
   }
   s->services_ =
       std::make_unique<ServiceManager>(config.services, s->admin_.get(), state_dir, config.host);
@@ -131,6 +135,10 @@ void AgentServer::Shutdown() {
     RCBENCH_LOG(INFO) << "restored sysctl " << name << " = " << value;
   }
   metrics_.reset();
+  if (!owned_state_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(owned_state_dir_, ec);
+  }
 }
 
 AgentServer::~AgentServer() { Shutdown(); }

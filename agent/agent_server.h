@@ -24,7 +24,7 @@ struct ServerOptions {
   CgroupLayout layout;
   std::string proc_dir = "/proc";
   std::string sysctl_dir = "/proc/sys";
-  std::string state_dir;  // "" = a new directory under /tmp
+  std::string state_dir;  // "" = a new directory under /tmp, removed at shutdown
   // Administer containers through rc/ on this host (false for fake trees: admin RPCs and
   // services then fail with FAILED_PRECONDITION).
   bool manage_containers = true;
@@ -60,6 +60,7 @@ class AgentServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsServer> metrics_;
   std::thread sampler_thread_;
+  std::string owned_state_dir_;  // created by Start, removed by Shutdown
   int grpc_port_ = 0;
   bool shut_down_ = false;
 };

@@ -117,22 +117,25 @@ absl::Status ParseServices(absl::string_view origin, const YAML::Node& node, Age
 
 absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentConfig* cfg) {
   if (root.IsNull()) return absl::OkStatus();  // an empty file: all defaults
-  RCBENCH_RETURN_IF_ERROR(
-      CheckKeys(origin, root, "the top level",
-                {"root", "interval", "retention", "max_retained_bytes", "host", "sockets", "io",
-                 "psi", "metrics_max_containers", "fact_sysctls", "sysctls", "services"}));
+  RCBENCH_RETURN_IF_ERROR(CheckKeys(
+      origin, root, "the top level",
+      {"root", "interval", "retention", "max_retained_bytes", "host", "sockets", "sockets_interval",
+       "io", "psi", "metrics_max_containers", "fact_sysctls", "sysctls", "services"}));
   if (root["root"]) {
     RCBENCH_ASSIGN_OR_RETURN(cfg->root, Scalar(origin, root["root"], "root"));
     if (cfg->root != "/" && !ValidateContainerPath(cfg->root).ok()) {
       return Bad(origin, root["root"], "root", "expected a subtree name like 'rcbench' or '/'");
     }
   }
-  for (const char* key : {"interval", "retention"}) {
+  for (const char* key : {"interval", "retention", "sockets_interval"}) {
     if (!root[key]) continue;
     RCBENCH_ASSIGN_OR_RETURN(std::string text, Scalar(origin, root[key], key));
     auto d = ParseDuration(text);
     if (!d.ok()) return Bad(origin, root[key], key, d.status().message());
-    (std::string(key) == "interval" ? cfg->interval : cfg->retention) = *d;
+    const std::string k = key;
+    (k == "interval"    ? cfg->interval
+     : k == "retention" ? cfg->retention
+                        : cfg->sockets_interval) = *d;
   }
   absl::Status is = ValidateInterval(cfg->interval);
   if (!is.ok()) return Bad(origin, root["interval"], "interval", is.message());

@@ -36,6 +36,8 @@ struct AgentConfig {
   uint64_t max_retained_bytes = 256ull << 20;
   std::string host;  // ContainerId.host; default: the host name
   bool sockets = true;
+  // sock_diag dumps at most this often (0: every sample).
+  std::chrono::nanoseconds sockets_interval = std::chrono::seconds(1);
   bool io = true;
   bool psi = true;
   uint32_t metrics_max_containers = 2000;

@@ -49,6 +49,12 @@ services:
   EXPECT_EQ(s.env.at("RCBENCH_X"), "1");
 }
 
+TEST(ParseAgentConfigTest, SocketsIntervalDefaultsToOneSecondAndParses) {
+  EXPECT_EQ(ParseAgentConfig("", "a.yaml")->sockets_interval, std::chrono::seconds(1));
+  EXPECT_EQ(ParseAgentConfig("sockets_interval: 0\n", "a.yaml")->sockets_interval,
+            std::chrono::nanoseconds(0));
+}
+
 TEST(ParseAgentConfigTest, UnknownKeyIsNamedWithItsLine) {
   auto c = ParseAgentConfig("root: x\nintervall: 1s\n", "agent.yaml");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);

@@ -104,6 +104,38 @@ TEST_F(MetricsTest, ScrapeOverHttpShowsTheContainer) {
   EXPECT_THAT(resp, HasSubstr("container_cpu_usage_seconds_total{id=\"/rcbench/db\",name=\"db\"}"));
 }
 
+// A dumper that counts its calls and reports one LISTEN socket in cgroup 42.
+class CountingDumper : public SocketDumper {
+ public:
+  explicit CountingDumper(int* calls) : calls_(calls) {}
+  absl::Status Dump(bool, SocketTable* out) override {
+    ++*calls_;
+    *out = SocketTable();
+    out->host[10] = 1;
+    return absl::OkStatus();
+  }
+
+ private:
+  int* calls_;
+};
+
+TEST_F(MetricsTest, SocketDumpsAreTakenAtMostOncePerSocketsInterval) {
+  int calls = 0;
+  SamplerOptions so;
+  so.layout = tree_.layout();
+  AgentOptions ao;
+  ao.interval = std::chrono::milliseconds(100);
+  ao.sockets_interval = std::chrono::seconds(1);
+  Agent agent(ao, std::move(*CgroupSampler::Create(so, &clock_)), nullptr,
+              std::make_unique<CountingDumper>(&calls), &clock_);
+  for (int i = 0; i < 20; ++i) {
+    auto r = agent.SampleOnce();
+    EXPECT_EQ(r->host().tcp_sockets().at("LISTEN"), 1u);  // repeated between dumps
+    clock_.Advance(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(calls, 2);
+}
+
 TEST(MetricsServerTest, BadListenAddressIsAnError) {
   EXPECT_FALSE(MetricsServer::Start("nonsense", nullptr).ok());
 }

@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "rc/names.h"
 
 namespace rcbench::agent {
 
@@ -45,17 +44,9 @@ rcbench::v1::ContainerInfo RcContainerAdmin::Info(const rc::Container& c) const 
 
 absl::StatusOr<rcbench::v1::ContainerInfo> RcContainerAdmin::Create(
     absl::string_view path, const rcbench::v1::ContainerAttributes& attributes, bool exist_ok) {
-  RCBENCH_ASSIGN_OR_RETURN(std::vector<std::string> parts, rc::SplitPath(path));
-  // The contract creates missing parents; rc creates one level at a time.
-  std::string prefix;
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    prefix = rc::JoinPath(prefix, parts[i]);
-    rc::CreateOptions o;
-    o.exist_ok = true;
-    RCBENCH_ASSIGN_OR_RETURN(rc::Container parent, system_->Create(prefix, {}, o));
-  }
   rc::CreateOptions o;
   o.exist_ok = exist_ok;
+  o.create_parents = true;  // the contract creates missing parents
   RCBENCH_ASSIGN_OR_RETURN(rc::Container c, system_->Create(path, ToRcAttributes(attributes), o));
   return Info(c);
 }

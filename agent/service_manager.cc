@@ -153,6 +153,7 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
   r->cgroup_id = info->id().cgroup_id();
   r->log_path = absl::StrCat(state_dir_, "/", spec.name, ".log");
   std::string ready_path = absl::StrCat(state_dir_, "/", spec.name, ".ready");
+  mkdir(state_dir_.c_str(), 0700);  // again: a tmp cleaner may have removed it meanwhile
   unlink(ready_path.c_str());
 
   // Everything the child needs is prepared before fork: after it only async-signal-safe calls.

@@ -8,7 +8,8 @@
 // exit); fake: a v1 fake tree in a temp dir (same files, tmpfs instead of cgroupfs). The raw
 // side keeps the sampler's files open and preads each once per tick without parsing; the agent
 // side is Agent::Run (discovery, host counters, one sock_diag dump per family, parsing,
-// building the report, the ring). CPU is the sampling thread's CLOCK_THREAD_CPUTIME_ID.
+// building the report, the ring), with the config's defaults (sock_diag at most once a second).
+// CPU is the sampling thread's CLOCK_THREAD_CPUTIME_ID.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -161,6 +162,7 @@ AgentRun RunAgent(const CgroupLayout& layout, const std::string& root,
   ao.host = "bench";
   ao.interval = interval;
   ao.retention = std::chrono::minutes(10);
+  ao.sockets_interval = std::chrono::seconds(1);  // the config's default
   Agent agent(ao, std::move(*sampler), std::move(*HostCounterReader::Create("/proc")),
               std::make_unique<SockDiagDumper>(), RealClock::Get());
   std::thread t([&] { agent.Run(); });

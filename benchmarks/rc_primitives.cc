@@ -156,6 +156,22 @@ void BM_ReadUsage_KeptOpen(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadUsage_KeptOpen);
 
+void BM_ReadUsage_KeptOpenNoWorkingSet(benchmark::State& state) {
+  if (!NeedKernel(state)) return;
+  auto c = g_rc->Create("usage", {}, {.exist_ok = true});
+  auto reader = UsageReader::Open(*g_rc, "usage", {.working_set = false});
+  if (!reader.ok()) {
+    state.SkipWithError(std::string(reader.status().message()).c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto u = (*reader)->Read();
+    benchmark::DoNotOptimize(u);
+  }
+  state.SetLabel(absl::StrCat((*reader)->open_files(), " files"));
+}
+BENCHMARK(BM_ReadUsage_KeptOpenNoWorkingSet);
+
 // The physical floor for usage: one pread of a kept-open cpuacct.usage (as the agent does).
 void BM_ReadUsage_OnePread(benchmark::State& state) {
   if (!NeedKernel(state)) return;

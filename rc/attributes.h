@@ -42,6 +42,9 @@ struct Usage {
   uint64_t cpu_throttled_ns = 0;
   uint64_t memory_usage_bytes = 0;
   uint64_t memory_peak_bytes = 0;
+  // memory_usage_bytes minus inactive file pages (memory.stat inactive_file on v2,
+  // total_inactive_file on v1), as cAdvisor's working set.
+  uint64_t memory_working_set_bytes = 0;
   uint64_t pids_current = 0;
   std::optional<Pressure> cpu_pressure;
   std::optional<Pressure> memory_pressure;

@@ -142,7 +142,8 @@ void PrintUsage(const Usage& u, std::ostream& out) {
       << "\ncpu_throttled_ns=" << u.cpu_throttled_ns << "\n";
   if (u.Has("memory")) {
     out << "memory_usage_bytes=" << u.memory_usage_bytes
-        << "\nmemory_peak_bytes=" << u.memory_peak_bytes << "\n";
+        << "\nmemory_peak_bytes=" << u.memory_peak_bytes
+        << "\nmemory_working_set_bytes=" << u.memory_working_set_bytes << "\n";
   }
   if (u.Has("pids")) out << "pids_current=" << u.pids_current << "\n";
   for (auto [name, p] : {std::pair{"cpu", &u.cpu_pressure}, std::pair{"memory", &u.memory_pressure},

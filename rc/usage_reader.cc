@@ -68,6 +68,19 @@ absl::StatusOr<Usage> ReadUsageFiles(
   RCBENCH_ASSIGN_OR_RETURN(bool has_memory, uint_file(f.memory_current, v1, &u.memory_usage_bytes));
   if (has_memory) {
     RCBENCH_RETURN_IF_ERROR(uint_file(f.memory_peak, v1, &u.memory_peak_bytes).status());
+    u.memory_working_set_bytes = u.memory_usage_bytes;
+    std::optional<std::string> mstat;
+    if (!f.memory_stat.empty()) {
+      RCBENCH_ASSIGN_OR_RETURN(mstat, read(f.memory_stat));
+    }
+    if (mstat.has_value()) {
+      RCBENCH_ASSIGN_OR_RETURN(auto m, ParseFlatKeyed(*mstat, f.memory_stat));
+      RCBENCH_ASSIGN_OR_RETURN(
+          uint64_t inactive,
+          RequireKey(m, v1 ? "total_inactive_file" : "inactive_file", f.memory_stat));
+      u.memory_working_set_bytes =
+          u.memory_usage_bytes > inactive ? u.memory_usage_bytes - inactive : 0;
+    }
     u.available.push_back("memory");
   }
   RCBENCH_ASSIGN_OR_RETURN(bool has_pids, uint_file(f.pids_current, v1, &u.pids_current));
@@ -89,13 +102,16 @@ absl::StatusOr<Usage> ReadUsageFiles(
 
 absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const CgroupFs& fs,
                                                                const HostLayout& layout,
-                                                               absl::string_view path) {
-  std::unique_ptr<UsageReader> reader(new UsageReader(layout, layout.UsageFilesFor(path)));
+                                                               absl::string_view path,
+                                                               Options options) {
+  UsageFiles files = layout.UsageFilesFor(path);
+  if (!options.working_set) files.memory_stat.clear();
+  std::unique_ptr<UsageReader> reader(new UsageReader(layout, files));
   const UsageFiles& f = reader->files_;
   for (const std::string* file :
        {&f.cpu_stat, &f.cpuacct_usage, &f.cpuacct_usage_user, &f.cpuacct_usage_sys,
-        &f.memory_current, &f.memory_peak, &f.pids_current, &f.cpu_pressure, &f.memory_pressure,
-        &f.io_pressure}) {
+        &f.memory_current, &f.memory_peak, &f.memory_stat, &f.pids_current, &f.cpu_pressure,
+        &f.memory_pressure, &f.io_pressure}) {
     if (file->empty()) continue;
     auto fd = fs.OpenFile(*file);
     if (absl::IsNotFound(fd.status())) continue;  // Read decides whether it was required
@@ -108,11 +124,12 @@ absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const CgroupFs& f
 }
 
 absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const ContainerSystem& rc,
-                                                               absl::string_view path) {
+                                                               absl::string_view path,
+                                                               Options options) {
   if (!rc.Exists(path)) {
     return absl::NotFoundError(absl::StrCat("container '", path, "' does not exist"));
   }
-  return Open(rc.fs(), rc.layout(), path);
+  return Open(rc.fs(), rc.layout(), path, options);
 }
 
 UsageReader::~UsageReader() {
@@ -127,16 +144,22 @@ absl::StatusOr<Usage> UsageReader::Read() const {
       [this](const std::string& file) -> absl::StatusOr<std::optional<std::string>> {
         for (const File& f : open_) {
           if (f.path != file) continue;
-          char buf[4096];
-          ssize_t n;
-          do {
-            n = pread(f.fd, buf, sizeof(buf), 0);
-          } while (n < 0 && errno == EINTR);
-          if (n < 0) {
-            if (errno == EOPNOTSUPP) return std::optional<std::string>();
-            return ErrnoStatus(errno, "pread", file);
+          std::string content;
+          char buf[8192];
+          for (;;) {  // memory.stat can exceed one buffer
+            const ssize_t n = pread(f.fd, buf, sizeof(buf), static_cast<off_t>(content.size()));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+              if (errno == EOPNOTSUPP) return std::optional<std::string>();
+              return ErrnoStatus(errno, "pread", file);
+            }
+            if (n == 0) break;
+            content.append(buf, static_cast<size_t>(n));
+            if (content.size() > (1 << 20)) {
+              return absl::InvalidArgumentError(absl::StrCat(file, ": larger than 1 MiB"));
+            }
           }
-          return std::optional<std::string>(std::string(buf, static_cast<size_t>(n)));
+          return std::optional<std::string>(std::move(content));
         }
         return std::optional<std::string>();
       });

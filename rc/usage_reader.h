@@ -27,13 +27,28 @@ namespace rcbench::rc {
 
 class ContainerSystem;
 
+struct UsageReaderOptions {
+  // Read memory.stat for memory_working_set_bytes. It is the costliest file (~14 µs of
+  // kernel time on v1 here, versus ~1 µs for the others); without it the working set equals
+  // memory_usage_bytes.
+  bool working_set = true;
+};
+
 class UsageReader {
  public:
+  using Options = UsageReaderOptions;
+
   static absl::StatusOr<std::unique_ptr<UsageReader>> Open(const CgroupFs& fs,
                                                            const HostLayout& layout,
-                                                           absl::string_view path);
+                                                           absl::string_view path, Options options);
+  static absl::StatusOr<std::unique_ptr<UsageReader>> Open(const CgroupFs& fs,
+                                                           const HostLayout& layout,
+                                                           absl::string_view path) {
+    return Open(fs, layout, path, Options{});
+  }
   static absl::StatusOr<std::unique_ptr<UsageReader>> Open(const ContainerSystem& rc,
-                                                           absl::string_view path);
+                                                           absl::string_view path,
+                                                           Options options = Options{});
   ~UsageReader();
   UsageReader(const UsageReader&) = delete;
   UsageReader& operator=(const UsageReader&) = delete;

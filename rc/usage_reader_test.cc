@@ -1,5 +1,6 @@
 #include "rc/usage_reader.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rc/container.h"
@@ -23,7 +24,7 @@ TEST(RcUsageReaderTest, RereadsKeptOpenFilesWithoutReopening) {
   ASSERT_TRUE(rc->Create("web").ok());
   auto reader = UsageReader::Open(*rc, "web");
   ASSERT_TRUE(reader.ok()) << reader.status();
-  EXPECT_EQ((*reader)->open_files(), 7u);
+  EXPECT_EQ((*reader)->open_files(), 8u);
   tree.Write("/sys/fs/cgroup/cpuacct/rcbench/web/cpuacct.usage", "123456\n");
   tree.Write("/sys/fs/cgroup/pids/rcbench/web/pids.current", "9\n");
   auto u = (*reader)->Read();
@@ -49,6 +50,44 @@ TEST(RcUsageReaderTest, AgreesWithContainerReadUsageOnV2) {
   EXPECT_EQ(a->cpu_usage_ns, b->cpu_usage_ns);
   EXPECT_EQ(a->cpu_throttled_ns, b->cpu_throttled_ns);
   EXPECT_EQ(a->available, b->available);
+}
+
+TEST(RcUsageReaderTest, WorkingSetExcludesInactiveFilePages) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto rc = OpenOn(tree);
+  ASSERT_TRUE(rc->Create("web").ok());
+  tree.Write("/sys/fs/cgroup/memory/rcbench/web/memory.usage_in_bytes", "10000\n");
+  tree.Write("/sys/fs/cgroup/memory/rcbench/web/memory.stat",
+             "cache 4000\nrss 6000\ninactive_file 1\ntotal_inactive_file 3000\n");
+  auto u = (*UsageReader::Open(*rc, "web"))->Read();
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->memory_working_set_bytes, 7000u);
+}
+
+TEST(RcUsageReaderTest, WithoutWorkingSetMemoryStatIsNotRead) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto rc = OpenOn(tree);
+  ASSERT_TRUE(rc->Create("web").ok());
+  tree.Write("/sys/fs/cgroup/memory/rcbench/web/memory.usage_in_bytes", "10000\n");
+  tree.Write("/sys/fs/cgroup/memory/rcbench/web/memory.stat", "garbage");
+  auto reader = UsageReader::Open(*rc, "web", {.working_set = false});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->open_files(), 7u);
+  EXPECT_EQ((*reader)->Read()->memory_working_set_bytes, 10000u);
+}
+
+TEST(RcUsageReaderTest, LongFilesAreReadWhole) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
+  auto rc = OpenOn(tree);
+  ASSERT_TRUE(rc->Create("web").ok());
+  std::string stat;
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&stat, "field_", i, " ", i, "\n");
+  absl::StrAppend(&stat, "inactive_file 5\n");
+  tree.Write("/sys/fs/cgroup/rcbench/web/memory.current", "105\n");
+  tree.Write("/sys/fs/cgroup/rcbench/web/memory.stat", stat);
+  auto u = (*UsageReader::Open(*rc, "web"))->Read();
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->memory_working_set_bytes, 100u);
 }
 
 TEST(RcUsageReaderTest, MalformedFileFailsAtOpen) {

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -190,6 +191,9 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
   ASSERT_EQ(usage.id().path(), "busy");
   ASSERT_GT(own_ns, 200'000'000u) << "the busy process barely ran (a loaded machine?)";
   const double ratio = static_cast<double>(usage.cpu_usage_ns()) / static_cast<double>(own_ns);
+  std::printf("agent %llu ns / process %llu ns = %.4f\n",
+              static_cast<unsigned long long>(usage.cpu_usage_ns()),
+              static_cast<unsigned long long>(own_ns), ratio);
   EXPECT_NEAR(ratio, 1.0, 0.05) << "agent " << usage.cpu_usage_ns() << " ns, process " << own_ns
                                 << " ns";
   EXPECT_EQ(usage.tcp_sockets().count("LISTEN") ? usage.tcp_sockets().at("LISTEN") : 0u, 1u);

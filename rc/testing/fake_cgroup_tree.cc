@@ -146,6 +146,7 @@ absl::Status FakeCgroupFs::MakeDir(absl::string_view path) {
       put("memory.current", "0\n");
       put("memory.peak", "0\n");
       put("memory.max", "max\n");
+      put("memory.stat", "anon 0\nfile 0\ninactive_file 0\n");
     }
     if (Contains(controllers, "pids")) {
       put("pids.current", "0\n");
@@ -168,6 +169,7 @@ absl::Status FakeCgroupFs::MakeDir(absl::string_view path) {
     put("memory.limit_in_bytes", "9223372036854771712\n");
     put("memory.usage_in_bytes", "0\n");
     put("memory.max_usage_in_bytes", "0\n");
+    put("memory.stat", "cache 0\nrss 0\ntotal_inactive_file 0\n");
   } else if (kind == "pids") {
     put("pids.max", "max\n");
     put("pids.current", "0\n");
