@@ -137,6 +137,53 @@ TEST_F(LoadgenBinaryTest, ServeWritesReadyFileAnswersHealthAndMetricsAndExitsCle
   EXPECT_EQ(serve.Terminate(), 0);
 }
 
+TEST_F(LoadgenBinaryTest, MetricsAfterAGrpcRunPassPromtool) {
+  if (RunCommand("promtool --version").exit_code != 0) GTEST_SKIP() << "promtool not installed";
+  TestHttpServer http;
+  ServeProcess serve(binary_);
+  auto ready = serve.WaitReady();
+  ASSERT_EQ(ready.count("grpc"), 1u);
+  auto loadgen = rcbench::v1::LoadGen::NewStub(
+      grpc::CreateChannel(ready["grpc"], grpc::InsecureChannelCredentials()));
+  rcbench::v1::ConfigureRequest creq;
+  auto* w = creq.mutable_workload();
+  w->mutable_duration()->set_nanos(300'000'000);
+  w->set_threads(1);
+  auto* c = w->add_http_classes();
+  c->set_name("high");
+  c->set_target(http.url());
+  c->set_keep_alive(true);
+  c->mutable_closed_loop()->set_connections(2);
+  rcbench::v1::ConfigureResponse cresp;
+  grpc::ClientContext cctx;
+  ASSERT_TRUE(loadgen->Configure(&cctx, creq, &cresp).ok());
+  rcbench::v1::StartRequest sreq;
+  sreq.set_workload_id(cresp.workload_id());
+  rcbench::v1::StartResponse sresp;
+  grpc::ClientContext sctx;
+  ASSERT_TRUE(loadgen->Start(&sctx, sreq, &sresp).ok());
+  rcbench::v1::StopRequest stop;
+  stop.set_run_id(sresp.run_id());
+  rcbench::v1::StopResponse stopped;
+  grpc::ClientContext tctx;
+  ASSERT_TRUE(loadgen->Stop(&tctx, stop, &stopped).ok());
+
+  const std::string response = HttpGet(ready["metrics"], "/metrics");
+  const size_t body = response.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  const std::string file =
+      ::testing::TempDir() + "/loadgen_metrics_" + std::to_string(getpid()) + ".txt";
+  std::ofstream(file) << response.substr(body + 4);
+  const auto check = RunCommand("promtool check metrics < " + file);
+  std::remove(file.c_str());
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_NE(response.find("rcbench_loadgen_requests_total{class=\"high\"}"), std::string::npos)
+      << response;
+  EXPECT_NE(response.find("rcbench_loadgen_latency_seconds_bucket{class=\"high\",le=\"0.001\"}"),
+            std::string::npos);
+  EXPECT_EQ(serve.Terminate(), 0);
+}
+
 TEST_F(LoadgenBinaryTest, UnknownFlagExitsTwoNamingTheFlag) {
   const auto r = RunCommand(binary_ + " http --bogus http://127.0.0.1:1/");
   EXPECT_EQ(r.exit_code, 2);
