@@ -237,7 +237,6 @@ class Connection : public Dispatchable {
   int pending_ = 0;  // outstanding async operations, a queued event, a CGI run
   int64_t request_start_ns_ = 0;
   int64_t last_activity_ns_ = 0;
-  int64_t cpu_ns_ = 0;  // this connection's own logical container
   IpAddress peer_;
   uint16_t peer_port_ = 0;
   std::shared_ptr<CgiProcess> cgi_;
@@ -352,7 +351,6 @@ void Connection::Open(int fd, const IpAddress& peer, uint16_t peer_port, int cla
   peer_port_ = peer_port;
   begin_ = end_ = 0;
   pending_ = 0;
-  cpu_ns_ = 0;
   request_started_ = false;
   parser_.reset();
   if (worker_->accounting()) {
