@@ -1,6 +1,12 @@
 #include "controller/analysis.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 
 namespace rcbench::controller {
@@ -14,6 +20,21 @@ std::string ContainerMetricKey(const std::string& metric, const std::string& con
 }
 
 std::string MetricBaseName(const std::string& key) { return key.substr(0, key.find('{')); }
+
+std::string StableContainerPath(const std::string& path) {
+  if (path.empty()) return "(root)";
+  // rcbench-server names its subtree "server-PID"; every run has a new process, so the pid is
+  // dropped to make the same container comparable across runs.
+  std::vector<std::string> parts = absl::StrSplit(path, '/');
+  for (auto& part : parts) {
+    absl::string_view rest = part;
+    if (absl::ConsumePrefix(&rest, "server-") && !rest.empty() &&
+        std::all_of(rest.begin(), rest.end(), absl::ascii_isdigit)) {
+      part = "server";
+    }
+  }
+  return absl::StrJoin(parts, "/");
+}
 
 absl::StatusOr<std::vector<RunRecord>> LoadRunRecords(ResultStore& store,
                                                       const std::string& experiment,
@@ -42,9 +63,10 @@ absl::StatusOr<std::vector<RunRecord>> LoadRunRecords(ResultStore& store,
           e.non_2xx() + e.parse_error() + e.late_send() + e.local());
     }
     for (const auto& c : rec.containers) {
+      std::string stable = StableContainerPath(c.id().path());
       std::string path = c.id().host().empty() || c.id().host() == "local"
-                             ? c.id().path()
-                             : absl::StrCat(c.id().host(), ":", c.id().path());
+                             ? stable
+                             : absl::StrCat(c.id().host(), ":", stable);
       rec.metrics[ContainerMetricKey("cpu_cores", path)] = c.cpu_cores();
       rec.metrics[ContainerMetricKey("cpu_seconds", path)] = c.cpu_seconds();
       rec.metrics[ContainerMetricKey("cpu_throttled_seconds", path)] = c.cpu_throttled_seconds();

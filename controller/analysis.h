@@ -23,6 +23,9 @@ struct RunRecord {
 
 std::string ClassMetricKey(const std::string& metric, const std::string& load_class);
 std::string ContainerMetricKey(const std::string& metric, const std::string& container);
+// A container path as it appears in metric keys: "server-1234/class-low" -> "server/class-low"
+// (the server's subtree carries its pid), "" -> "(root)".
+std::string StableContainerPath(const std::string& path);
 // "throughput_rps{class=high}" -> "throughput_rps".
 std::string MetricBaseName(const std::string& key);
 

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -113,6 +114,15 @@ std::string SelfDir() {
   std::error_code ec;
   fs::path p = fs::read_symlink("/proc/self/exe", ec);
   return ec ? "." : p.parent_path().string();
+}
+
+// Read-only commands must not create an empty store where none is.
+absl::StatusOr<std::unique_ptr<SqliteResultStore>> OpenExisting(const std::string& path) {
+  if (!fs::exists(path)) {
+    return absl::NotFoundError(absl::StrCat("no results store at ", path,
+                                            " (run an experiment first, or pass --db PATH)"));
+  }
+  return SqliteResultStore::Open(path);
 }
 
 int Fail(const absl::Status& s) {
@@ -257,7 +267,8 @@ int CmdRun(const std::vector<std::string>& argv) {
   options.tags = *tags;
   options.max_runs = max_runs;
   options.stop_requested = &g_stop;
-  options.on_progress = [tty](const ProgressEvent& ev) {
+  bool line_open = false;  // a progress bar without its newline yet
+  options.on_progress = [tty, &line_open](const ProgressEvent& ev) {
     std::string status = RunStatusName(ev.run.status());
     if (tty) {
       const int width = 30;
@@ -266,10 +277,15 @@ int CmdRun(const std::vector<std::string>& argv) {
                 << ev.done << "/" << ev.total << " runs, ETA " << FormatEta(ev.eta) << "  "
                 << (ev.run.status() == rcbench::v1::RUN_STATUS_FAILED ? "(last failed) " : "")
                 << "\x1b[K" << std::flush;
+      line_open = true;
       if (ev.run.status() == rcbench::v1::RUN_STATUS_FAILED) {
         std::cerr << "\nrun " << ev.run.run_id() << " failed: " << ev.run.error() << "\n";
+        line_open = false;
       }
-      if (ev.done == ev.total) std::cout << "\n";
+      if (ev.done == ev.total) {
+        std::cout << "\n";
+        line_open = false;
+      }
     } else {
       std::cout << "run " << ev.done << "/" << ev.total << " " << status << ": " << ev.run.run_id()
                 << " rep " << ev.run.repetition() << " " << FactorsText(ev.run.factors())
@@ -278,6 +294,7 @@ int CmdRun(const std::vector<std::string>& argv) {
     }
   };
   auto summary = ExecuteExperiment(*spec, **store, *args, &metrics, options);
+  if (line_open) std::cout << "\n";
   if (!summary.ok()) return Fail(summary.status());
   std::cout << spec->name << ": " << summary->completed << " completed, " << summary->failed
             << " failed, " << summary->skipped << " already done, of " << summary->total
@@ -299,6 +316,11 @@ int CmdRun(const std::vector<std::string>& argv) {
               << ro.out_dir << "/plots)\n";
   }
   std::cout << "results: " << args->Get("--db", kDefaultDb) << "\n";
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  RCBENCH_LOG(INFO) << "controller CPU (without children): user "
+                    << self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6 << " s, system "
+                    << self.ru_stime.tv_sec + self.ru_stime.tv_usec / 1e6 << " s";
   if (g_stop) return 130;
   return summary->failed > 0 ? 1 : 0;
 }
@@ -334,7 +356,7 @@ int CmdList(const std::vector<std::string>& argv) {
     std::cout << kListUsage;
     return 0;
   }
-  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto runs = (*store)->ListRuns(args->Get("--experiment"));
   if (!runs.ok()) return Fail(runs.status());
@@ -382,7 +404,7 @@ int CmdReport(const std::vector<std::string>& argv) {
     return UsageError(absl::StrCat("--format \"", o.format, "\": expected md, html, csv or json"),
                       kReportUsage);
   }
-  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto files = WriteReport(**store, o);
   if (!files.ok()) return Fail(files.status());
@@ -410,7 +432,7 @@ int CmdCompare(const std::vector<std::string>& argv) {
   o.candidate = args->Get("--candidate");
   o.experiment = args->Get("--experiment");
   if (auto it = args->flags.find("--metric"); it != args->flags.end()) o.metrics = it->second;
-  auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto report = Compare(**store, o);
   if (!report.ok()) return Fail(report.status());

@@ -143,3 +143,15 @@ TEST(CliArgsTest, MissingValueIsNamed) {
 
 }  // namespace
 }  // namespace rcbench::controller
+
+namespace rcbench::controller {
+namespace {
+
+TEST(AnalysisTest, ServerPidIsDroppedFromContainerPaths) {
+  EXPECT_EQ(StableContainerPath("server-1234/class-low"), "server/class-low");
+  EXPECT_EQ(StableContainerPath("server-x1/a"), "server-x1/a");
+  EXPECT_EQ(StableContainerPath(""), "(root)");
+}
+
+}  // namespace
+}  // namespace rcbench::controller

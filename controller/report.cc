@@ -153,7 +153,15 @@ std::vector<std::vector<std::string>> ClassTable(const ExperimentData& d) {
   return rows;
 }
 
-std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d) {
+// `skip_idle`: leave out containers that used no CPU in any run (the terminal table).
+std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d,
+                                                     bool skip_idle = false) {
+  std::set<std::string> busy;
+  for (const auto& [combo, metrics] : d.cells) {
+    for (const auto& [k, agg] : metrics) {
+      if (MetricBaseName(k) == "cpu_cores" && Median(agg.values) > 0) busy.insert(k);
+    }
+  }
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header = d.factors;
   for (const char* h : {"container", "n", "cpu_cores", "sd", "throttled_s"}) header.push_back(h);
@@ -164,6 +172,7 @@ std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d) {
     for (const auto& path : ContainersOf(d)) {
       auto mi = it->second.find(ContainerMetricKey("cpu_cores", path));
       if (mi == it->second.end()) continue;
+      if (skip_idle && !busy.count(ContainerMetricKey("cpu_cores", path))) continue;
       std::vector<std::string> row;
       for (const auto& f : d.factors) {
         auto fi = combo.find(f);
@@ -310,7 +319,8 @@ absl::StatusOr<std::vector<std::string>> DrawPlot(const ExperimentData& d, const
                   GnuplotQuote(p.x), " noenhanced\n", "set ylabel ", GnuplotQuote(key),
                   " noenhanced\n", "set key outside right noenhanced\n",
                   "set grid\nset yrange [0:*]\n", p.logscale_y ? "set logscale y\n" : "",
-                  numeric_x ? "" : "set xtics rotate by -30\nset offsets 0.5, 0.5, 0, 0\n");
+                  numeric_x ? "set offsets graph 0.05, graph 0.05, 0, 0\n"
+                            : "set xtics rotate by -30\nset offsets 0.5, 0.5, 0, 0\n");
   std::string plot_cmd = "plot ";
   for (int b = 0; b < blocks; ++b) {
     absl::StrAppend(&plot_cmd, b ? ", " : "", GnuplotQuote(base + ".dat"), " index ", b,
@@ -380,7 +390,7 @@ nlohmann::json RunJson(const RunRecord& r) {
 absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment) {
   RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, experiment));
   std::string out = TextTable(ClassTable(d));
-  auto containers = ContainerTable(d);
+  auto containers = ContainerTable(d, /*skip_idle=*/true);
   if (containers.size() > 1) out += "\n" + TextTable(containers);
   return out;
 }

@@ -333,12 +333,20 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
   if (todo.empty()) return summary;
 
   RCBENCH_RETURN_IF_ERROR(testbed_.Start());
-  for (const auto& name : testbed_.agent_names()) {
-    AgentClient* agent = testbed_.agent(name);
-    collectors_[name] = std::make_unique<UsageCollector>(*agent, clock_, [this, name](bool up) {
-      if (metrics_) metrics_->SetHostUp(name, "agent", up);
-    });
-  }
+  // (Re)subscribes to every agent whose client is new (a restarted local child).
+  auto refresh_collectors = [&] {
+    for (const auto& name : testbed_.agent_names()) {
+      AgentClient* agent = testbed_.agent(name);
+      auto it = collectors_.find(name);
+      if (it != collectors_.end() && it->second->agent() == agent) continue;
+      collectors_.erase(name);
+      if (agent == nullptr) continue;
+      collectors_[name] = std::make_unique<UsageCollector>(*agent, clock_, [this, name](bool up) {
+        if (metrics_) metrics_->SetHostUp(name, "agent", up);
+      });
+    }
+  };
+  refresh_collectors();
   const int64_t begin_ns = clock_.MonotonicNanos();
   int executed = 0;
   for (const PlannedRun* run : todo) {
@@ -347,7 +355,17 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
       break;
     }
     if (metrics_) metrics_->SetCurrentRun(spec_.name, run->factors);
-    RunOutcome outcome = Execute(*run);
+    RunOutcome outcome;
+    // Hosts up before every run: local mode restarts a child that died during the last one.
+    absl::Status up = executed == 0 ? absl::OkStatus() : testbed_.Start();
+    if (up.ok()) {
+      refresh_collectors();
+      outcome = Execute(*run);
+    } else {
+      outcome.run_id = run->run_id;
+      outcome.status = rcbench::v1::RUN_STATUS_FAILED;
+      outcome.error = absl::StrCat("hosts not available before the run: ", up.message());
+    }
     if (StopRequested() && outcome.status != rcbench::v1::RUN_STATUS_COMPLETED) {
       // Torn down by a signal: leave it to be redone.
       store_.MarkStaleRunsInterrupted(spec_.name).IgnoreError();

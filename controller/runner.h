@@ -72,6 +72,7 @@ class UsageCollector {
   // Reports whose sample time lies in [from, to] (wall clock, ms since the epoch).
   std::vector<rcbench::v1::UsageReport> Between(int64_t from_ms, int64_t to_ms) const;
   uint64_t last_sequence() const;
+  const AgentClient* agent() const { return &agent_; }
   int reconnects() const { return reconnects_.load(); }
   // Drops reports older than `before_ms`.
   void Trim(int64_t before_ms);

@@ -126,6 +126,17 @@ TEST_F(RunnerTest, ALostLoadGeneratorFailsOnlyThatRun) {
   EXPECT_EQ(runs[2].status(), rcbench::v1::RUN_STATUS_COMPLETED);
 }
 
+TEST_F(RunnerTest, HostsDownBeforeARunFailItAndTheMatrixGoesOn) {
+  testbed_.fail_start_ = {3};  // the check before the third run
+  auto summary = RunAll();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->completed, 3);
+  EXPECT_EQ(summary->failed, 1);
+  auto runs = *store_->ListRuns("exp");
+  EXPECT_THAT(runs[2].error(), HasSubstr("hosts not available before the run: fake host down"));
+  EXPECT_EQ(testbed_.starts_, 4);
+}
+
 TEST_F(RunnerTest, TeardownRunsOnEveryPath) {
   testbed_.loadgen_.fail_start_ = {1, 2, 3, 4};
   auto summary = RunAll();

@@ -186,12 +186,17 @@ MetricComparison CompareSamples(const std::string& metric, const std::vector<dou
     return c;
   }
   c.verdict = Verdict::kUnknown;
-  // The CI half-width shrinks roughly with 1/sqrt(n).
+  // The CI half-width shrinks roughly with 1/sqrt(n). To call a difference, it must shrink
+  // below |change|; to call SAME, below the room left inside +-min_effect.
   double half = (c.change_ci.high - c.change_ci.low) / 2;
+  double target = std::abs(c.change) >= rule.min_effect ? std::abs(c.change)
+                                                        : rule.min_effect - std::abs(c.change);
   int wanted = kMinForSignificance;
-  if (std::isfinite(half) && rule.min_effect > 0) {
-    double ratio = half / rule.min_effect;
+  if (std::isfinite(half) && target > 0) {
+    double ratio = half / target;
     wanted = std::max(wanted, static_cast<int>(std::ceil(n * ratio * ratio)));
+  } else {
+    wanted = 1000;
   }
   wanted = std::min(wanted, 1000);
   c.more_repetitions = std::max(1, wanted - static_cast<int>(n));

@@ -60,8 +60,9 @@ inline constexpr double kAlpha = 0.05;
 //  - p < alpha and the CI excludes 0: BETTER/WORSE by the rule's direction when |change| is at
 //    least min_effect, otherwise SAME (a real but negligible difference);
 //  - otherwise SAME when the whole CI lies within +-min_effect, else UNKNOWN with an estimate
-//    of the repetitions needed to shrink the CI below min_effect (and at least 4 per side,
-//    the fewest with which the U test can reach p < 0.05).
+//    of the repetitions per side needed for the CI half-width to fall below |change| (when
+//    |change| >= min_effect) or below min_effect - |change| (otherwise), and at least 4 per
+//    side, the fewest with which the U test can reach p < 0.05.
 MetricComparison CompareSamples(const std::string& metric, const std::vector<double>& baseline,
                                 const std::vector<double>& candidate, const MetricRule& rule);
 

@@ -132,6 +132,14 @@ TEST(VerdictTest, NoisySamplesAreUnknownWithARepetitionEstimate) {
   EXPECT_NE(c.reason.find("more repetitions"), std::string::npos);
 }
 
+TEST(VerdictTest, LargeButNotYetSignificantChangeWantsFewMoreRepetitions) {
+  // Fully separated samples of 3 cannot reach p < 0.05 (exact p = 0.1): one more each can.
+  auto c = CompareSamples("m", {100, 101, 102}, {150, 151, 152}, Higher(0.05));
+  EXPECT_EQ(c.verdict, Verdict::kUnknown);
+  EXPECT_NEAR(c.p_value, 0.1, 1e-12);
+  EXPECT_EQ(c.more_repetitions, 1);
+}
+
 TEST(VerdictTest, ZeroBaselineIsUnknownUnlessBothAreZero) {
   EXPECT_EQ(CompareSamples("m", {0, 0}, {0, 0}, Lower(0.05)).verdict, Verdict::kSame);
   EXPECT_EQ(CompareSamples("m", {0, 0}, {1, 2}, Lower(0.05)).verdict, Verdict::kUnknown);

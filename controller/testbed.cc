@@ -60,6 +60,10 @@ absl::Status LocalTestbed::Start() {
   std::filesystem::create_directories(options_.work_dir, ec);
   if (ec) return absl::InternalError("cannot create " + options_.work_dir + ": " + ec.message());
   if (!agent_process_ || !agent_process_->Running()) {
+    if (agent_) {
+      RCBENCH_LOG(WARNING) << "rcbench-agent died; restarting it";
+      retired_agents_.push_back(std::move(agent_));
+    }
     std::vector<std::string> argv = {Binary("rcbench-agent"),
                                      "--listen",
                                      "127.0.0.1:0",
@@ -81,6 +85,10 @@ absl::Status LocalTestbed::Start() {
         std::make_unique<GrpcAgentClient>(kLocalHost, MakeChannel(agent_ready_["grpc"]), clock_);
   }
   if (!loadgen_process_ || !loadgen_process_->Running()) {
+    if (loadgen_) {
+      RCBENCH_LOG(WARNING) << "rcbench-loadgen died; restarting it";
+      retired_loadgens_.push_back(std::move(loadgen_));
+    }
     std::vector<std::string> argv = {
         Binary("rcbench-loadgen"), "serve",       "--listen",       "127.0.0.1:0",
         "--metrics-listen",        "127.0.0.1:0", "--max-duration", "10m"};
@@ -148,6 +156,8 @@ void LocalTestbed::Stop() {
   StopServer().IgnoreError();
   agent_.reset();
   loadgen_.reset();
+  retired_agents_.clear();
+  retired_loadgens_.clear();
   if (loadgen_process_) loadgen_process_->Stop();
   if (agent_process_) agent_process_->Stop();
   loadgen_process_.reset();
@@ -215,6 +225,7 @@ absl::StatusOr<TemplateVars> RemoteTestbed::StartServer(const ServerLaunch& laun
   SetDuration(launch.ready_timeout, req.mutable_ready_timeout());
   RCBENCH_ASSIGN_OR_RETURN(auto status, a->StartService(req));
   server_started_ = true;
+  server_container_ = status.container().path();
   if (status.state() != rcbench::v1::ServiceStatus::STATE_RUNNING) {
     std::string tail;
     for (const auto& l : status.stderr_tail()) absl::StrAppend(&tail, "\n", l);
@@ -235,7 +246,17 @@ absl::Status RemoteTestbed::StopServer() {
   server_started_ = false;
   AgentClient* a = agent(ServerAgentName(spec_));
   if (a == nullptr) return absl::OkStatus();
-  return a->StopService(spec_.server->service);
+  absl::Status stopped = a->StopService(spec_.server->service);
+  // The agent made the service's container for this run: remove it with the server.
+  if (!server_container_.empty()) {
+    absl::Status deleted = a->DeleteContainer(server_container_);
+    if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) {
+      RCBENCH_LOG(WARNING) << "deleting the server's container " << server_container_ << ": "
+                           << deleted;
+    }
+    server_container_.clear();
+  }
+  return stopped;
 }
 
 }  // namespace rcbench::controller

@@ -29,7 +29,8 @@ struct ServerLaunch {
 class Testbed {
  public:
   virtual ~Testbed() = default;
-  // Brings the hosts up (local mode: starts the children) and checks their health.
+  // Brings the hosts up (local mode: starts the children, and restarts any that died; their
+  // clients then change) and checks their health. Called before every run.
   virtual absl::Status Start() = 0;
   virtual std::vector<std::string> agent_names() const = 0;
   virtual std::vector<std::string> loadgen_names() const = 0;
@@ -87,6 +88,10 @@ class LocalTestbed : public Testbed {
   std::map<std::string, std::string> agent_ready_, loadgen_ready_;
   std::unique_ptr<AgentClient> agent_;
   std::unique_ptr<LoadGenClient> loadgen_;
+  // Clients of children that died and were restarted: kept alive because a usage collector
+  // may still hold one until the runner replaces it.
+  std::vector<std::unique_ptr<AgentClient>> retired_agents_;
+  std::vector<std::unique_ptr<LoadGenClient>> retired_loadgens_;
   int server_starts_ = 0;
 };
 
@@ -108,6 +113,7 @@ class RemoteTestbed : public Testbed {
   std::map<std::string, std::unique_ptr<AgentClient>> agents_;
   std::map<std::string, std::unique_ptr<LoadGenClient>> loadgens_;
   bool server_started_ = false;
+  std::string server_container_;
 };
 
 }  // namespace rcbench::controller

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -47,12 +49,13 @@ class Topology {
         "ip link set rcbrc" + id_ + " up",
         "ip -n " + s + " addr add 10.231.0.2/30 dev rcbs0" + id_,
         "ip -n " + s + " link set rcbs0" + id_ + " up",
-        "ip -n " + s + " addr add 10.231.0.9/30 dev rcbsl" + id_,
+        "ip -n " + s + " addr add 10.231.0.9/29 dev rcbsl" + id_,
         "ip -n " + s + " link set rcbsl" + id_ + " up",
         "ip -n " + s + " link set lo up",
         "ip -n " + c + " addr add 10.231.0.6/30 dev rcbc0" + id_,
         "ip -n " + c + " link set rcbc0" + id_ + " up",
-        "ip -n " + c + " addr add 10.231.0.10/30 dev rcbcl" + id_,
+        "ip -n " + c + " addr add 10.231.0.10/29 dev rcbcl" + id_,
+        "ip -n " + c + " addr add 10.231.0.11/29 dev rcbcl" + id_,
         "ip -n " + c + " link set rcbcl" + id_ + " up",
         "ip -n " + c + " link set lo up",
     };
@@ -71,12 +74,39 @@ class Topology {
   std::string error_;
 };
 
-// A child process in a namespace (`ip netns exec` execs in place, so the pid is the binary's).
+// This test's own container root; every hierarchy's copy (and what is left under it) is
+// removed on destruction, deepest first.
+class CgroupRoot {
+ public:
+  explicit CgroupRoot(std::string name) : name_(std::move(name)) {}
+  ~CgroupRoot() {
+    std::error_code ec;
+    for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+      std::filesystem::path top = h.path() / name_;
+      if (!std::filesystem::exists(top, ec)) continue;
+      std::vector<std::filesystem::path> dirs;
+      for (const auto& d : std::filesystem::recursive_directory_iterator(top, ec)) {
+        if (d.is_directory(ec)) dirs.push_back(d.path());
+      }
+      std::sort(dirs.begin(), dirs.end(),
+                [](const auto& a, const auto& b) { return a.string().size() > b.string().size(); });
+      for (const auto& d : dirs) rmdir(d.c_str());
+      rmdir(top.c_str());
+    }
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+// A child process in a network namespace (nsenter execs in place: the pid is the binary's).
 class NsChild {
  public:
   NsChild(const std::string& ns, std::vector<std::string> argv, const std::string& log) {
-    std::vector<std::string> full = {"/usr/sbin/ip", "netns", "exec", ns};
-    if (access(full[0].c_str(), X_OK) != 0) full[0] = "/sbin/ip";
+    // nsenter enters only the network namespace; `ip netns exec` would also remount /sys,
+    // hiding the cgroup hierarchies from the agent and the server.
+    std::vector<std::string> full = {"/usr/bin/nsenter", "--net=/run/netns/" + ns};
     full.insert(full.end(), argv.begin(), argv.end());
     pid_ = fork();
     if (pid_ == 0) {
@@ -118,7 +148,9 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
   if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
   if (Sh("ip netns list") != 0) GTEST_SKIP() << "no iproute2 with netns support";
+  if (access("/usr/bin/nsenter", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/nsenter (util-linux)";
   TempDir dir("e2e-multihost");
+  CgroupRoot root("rcbench-ctl" + std::to_string(getpid()));
   Topology topo;
   ASSERT_TRUE(topo.Create()) << "failed: " << topo.error();
 
@@ -126,10 +158,11 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   {
     std::ofstream cfg(dir / "agent.yaml");
     cfg << "interval: 500ms\n"
+        << "root: " << root.name() << "\n"
         << "services:\n"
         << "  rcbench-server:\n"
         << "    command: [\"" << bin << "/rcbench-server\", \"--die-with-parent\"]\n"
-        << "    args: [\"--[a-z-]+\", \"[A-Za-z0-9_.:=,%-]+\"]\n"
+        << "    args: [\"--[a-z-]+\", \"[A-Za-z0-9_.:=,%/-]+\"]\n"
         << "    ready_file_flag: --ready-file\n";
   }
   NsChild agent(
@@ -140,7 +173,7 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   NsChild loadgen(
       topo.cli(),
       {bin + "/rcbench-loadgen", "serve", "--listen", "10.231.0.6:0", "--metrics-listen",
-       "10.231.0.6:0", "--allow-target", "10.231.0.8/30", "--max-duration", "2m", "--ready-file",
+       "10.231.0.6:0", "--allow-target", "10.231.0.8/29", "--max-duration", "2m", "--ready-file",
        dir / "loadgen.ready", "--die-with-parent"},
       dir / "loadgen.log");
   std::string agent_addr = WaitForKey(dir / "agent.ready", "grpc");
@@ -158,6 +191,17 @@ TEST(MultiHostE2eTest, SmokeMatrixCompletesAcrossNamespaces) {
   smoke.insert(at, hosts);
   smoke.replace(smoke.find("server:\n"), 8, "server:\n  agent: srv\n  listen: 10.231.0.9\n");
   smoke.replace(smoke.find("name: smoke"), 11, "name: smoke_multihost");
+  // The classes' client addresses live in the client namespace here.
+  for (auto [from, to] : {std::pair<std::string, std::string>{"127.0.0.2", "10.231.0.10"},
+                          {"127.0.0.3", "10.231.0.11"}}) {
+    for (size_t p = smoke.find(from); p != std::string::npos; p = smoke.find(from, p)) {
+      smoke.replace(p, from.size(), to);
+    }
+  }
+  // The server's kernel containers go under this test's own root.
+  size_t args = smoke.find("\"--arch\"");
+  ASSERT_NE(args, std::string::npos);
+  smoke.insert(args, "\"--container-root\", \"" + root.name() + "\", ");
   {
     std::ofstream spec(dir / "multihost.yaml");
     spec << smoke;

@@ -242,6 +242,7 @@ class FakeTestbed : public Testbed {
   explicit FakeTestbed(Clock& clock) : agent_("local", clock), loadgen_("local", clock) {}
   absl::Status Start() override {
     ++starts_;
+    if (fail_start_.count(starts_)) return absl::UnavailableError("fake host down");
     return absl::OkStatus();
   }
   std::vector<std::string> agent_names() const override { return {"local"}; }
@@ -273,6 +274,7 @@ class FakeTestbed : public Testbed {
   bool server_up_ = false;
   int server_stops_ = 0;
   int starts_ = 0;
+  std::set<int> fail_start_;  // Start calls (1-based) that fail
 };
 
 }  // namespace rcbench::controller::testing

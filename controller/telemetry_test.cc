@@ -1,0 +1,203 @@
+// The usage subscription survives disconnects without losing or repeating samples, the
+// controller's /metrics is served, and the Controller gRPC service validates and plans.
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "common/testing/fake_clock.h"
+#include "controller/controller_metrics.h"
+#include "controller/controller_service.h"
+#include "controller/runner.h"
+#include "controller/testing/fake_testbed.h"
+
+namespace rcbench::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+// An agent whose streams break after `per_stream` reports, recording each resume point.
+class FlakyAgent : public testing::FakeAgentClient {
+ public:
+  FlakyAgent(Clock& clock, int per_stream) : FakeAgentClient("flaky", clock), per_(per_stream) {}
+  std::unique_ptr<Stream<rcbench::v1::UsageReport>> SubscribeUsage(uint64_t resume) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      resumes_.push_back(resume);
+    }
+    auto sent = std::make_shared<int>(0);
+    auto next = std::make_shared<uint64_t>(resume + 1);
+    return std::make_unique<testing::FakeStream<rcbench::v1::UsageReport>>(
+        [this, sent, next]() -> std::optional<std::optional<rcbench::v1::UsageReport>> {
+          if ((*sent)++ >= per_) return std::optional<rcbench::v1::UsageReport>();  // break
+          rcbench::v1::UsageReport r;
+          r.set_sequence((*next)++);
+          r.set_agent_instance("i1");
+          r.mutable_time()->mutable_wall()->set_seconds(100);
+          return std::optional<rcbench::v1::UsageReport>(r);
+        });
+  }
+  std::vector<uint64_t> resumes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return resumes_;
+  }
+
+ private:
+  int per_;
+  std::mutex mu_;
+  std::vector<uint64_t> resumes_;
+};
+
+TEST(UsageCollectorTest, ResumesAfterTheLastSequenceWithoutGapsOrRepeats) {
+  rcbench::testing::FakeClock clock;
+  FlakyAgent agent(clock, 3);
+  {
+    UsageCollector collector(agent, clock);
+    for (int i = 0; i < 400 && collector.last_sequence() < 9; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    auto reports = collector.Between(0, 1'000'000);
+    ASSERT_GE(reports.size(), 9u);
+    for (size_t i = 0; i < reports.size(); ++i) EXPECT_EQ(reports[i].sequence(), i + 1);
+    EXPECT_GE(collector.reconnects(), 2);
+  }
+  auto resumes = agent.resumes();
+  ASSERT_GE(resumes.size(), 3u);
+  EXPECT_EQ(resumes[0], 0u);
+  EXPECT_EQ(resumes[1], 3u);
+  EXPECT_EQ(resumes[2], 6u);
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
+  (void)write(fd, req.data(), req.size());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+TEST(ControllerMetricsTest, MetricsAreServedWithProgressFactorsAndLiveClassValues) {
+  ControllerMetrics metrics;
+  std::string bound;
+  auto exposer = ServeMetrics("127.0.0.1:0", metrics.registry(), &bound);
+  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  metrics.SetPlanned("smoke", 8, 2);
+  metrics.RunFinished("smoke", "completed");
+  metrics.SetCurrentRun("smoke", {{"containers", "on"}});
+  metrics.SetCurrentRun("smoke", {{"containers", "off"}});
+  metrics.SetPhase("smoke", "measure");
+  metrics.SetClassLive("high", 1234, 0.001, 0.01);
+  int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  std::string body = HttpGet(port, "/metrics");
+  EXPECT_THAT(body, HasSubstr("rcbench_controller_runs_remaining{experiment=\"smoke\"} 5"));
+  EXPECT_THAT(body, HasSubstr("level=\"off\""));
+  EXPECT_THAT(body, ::testing::Not(HasSubstr("level=\"on\"")));
+  EXPECT_THAT(body, HasSubstr("phase=\"measure\""));
+  EXPECT_THAT(body, HasSubstr("rcbench_controller_class_throughput_rps{class=\"high\"} 1234"));
+}
+
+class ControllerServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("rcbench-service-test-" + std::to_string(getpid()) + ".db");
+    std::filesystem::remove(path_);
+    store_ = *SqliteResultStore::Open(path_.string());
+    service_ = std::make_unique<ControllerService>(
+        *store_, [this](const ExperimentSpec& spec, const std::map<std::string, std::string>&) {
+          std::lock_guard<std::mutex> lock(mu_);
+          executed_.push_back(spec.name);
+          return absl::OkStatus();
+        });
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    stub_ = rcbench::v1::Controller::NewStub(server_->InProcessChannel({}));
+  }
+  void TearDown() override {
+    server_->Shutdown();
+    service_.reset();
+    store_.reset();
+    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + s);
+  }
+
+  std::filesystem::path path_;
+  std::unique_ptr<SqliteResultStore> store_;
+  std::unique_ptr<ControllerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<rcbench::v1::Controller::Stub> stub_;
+  std::mutex mu_;
+  std::vector<std::string> executed_;
+};
+
+TEST_F(ControllerServiceTest, DryRunReturnsThePlannedRunsWithoutRunning) {
+  rcbench::v1::SubmitExperimentRequest req;
+  req.set_spec_yaml("name: s\nfactors:\n  a: [1, 2]\nrepetitions: 2\nseed: 4\n");
+  req.set_dry_run(true);
+  rcbench::v1::SubmitExperimentResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->SubmitExperiment(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.experiment(), "s");
+  ASSERT_EQ(resp.runs_size(), 4);
+  EXPECT_EQ(resp.runs(0).seed(), 4u);
+  service_->Shutdown();  // nothing was queued, so nothing can run after this
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_TRUE(executed_.empty());
+}
+
+TEST_F(ControllerServiceTest, InvalidSpecIsInvalidArgumentWithPositions) {
+  rcbench::v1::SubmitExperimentRequest req;
+  req.set_spec_yaml("name: s\nrepetitions: -1\n");
+  req.set_spec_name("remote.yaml");
+  rcbench::v1::SubmitExperimentResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->SubmitExperiment(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("remote.yaml:2:14: repetitions"));
+}
+
+TEST_F(ControllerServiceTest, SubmittedExperimentIsExecuted) {
+  rcbench::v1::SubmitExperimentRequest req;
+  req.set_spec_yaml("name: queued\n");
+  rcbench::v1::SubmitExperimentResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->SubmitExperiment(&ctx, req, &resp).ok());
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!executed_.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_EQ(executed_, std::vector<std::string>{"queued"});
+}
+
+TEST_F(ControllerServiceTest, UnknownRunIsNotFound) {
+  rcbench::v1::GetResultsRequest req;
+  req.set_run_id("nope");
+  rcbench::v1::GetResultsResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(stub_->GetResults(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace rcbench::controller
