@@ -53,5 +53,5 @@ function(rcbench_test name)
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
     PROPERTIES ${props}
-    ENVIRONMENT "RCBENCH_BIN_DIR=${CMAKE_BINARY_DIR}/bin;RCBENCH_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+    ENVIRONMENT "RCBENCH_BIN_DIR=${CMAKE_BINARY_DIR}/bin\\;RCBENCH_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endfunction()

@@ -130,6 +130,9 @@ class SpecParser {
   void ParseServer(const YAML::Node& n, ExperimentSpec& spec);
   void ParseFactors(const YAML::Node& n, ExperimentSpec& spec);
   void ParseZip(const YAML::Node& n, ExperimentSpec& spec);
+  void CheckZipRowsDistinct(const YAML::Node& group, const std::vector<std::string>& names,
+                            const ExperimentSpec& spec);
+  void CheckRepeatedLevels(const ExperimentSpec& spec);
   void ParseExclude(const YAML::Node& n, ExperimentSpec& spec);
   void ParsePhases(const YAML::Node& n, ExperimentSpec& spec);
   void ParseContainers(const YAML::Node& n, ExperimentSpec& spec);
@@ -146,6 +149,14 @@ class SpecParser {
   std::vector<std::string> errors_;
   std::set<std::string> seen_;
   std::map<std::string, SourcePos> factor_pos_;
+  // Levels that appeared twice in a factor: an error unless the factor is zipped, where
+  // repeats are how a zip row says "the same value as another row" (then rows must differ).
+  struct RepeatedLevel {
+    std::string factor;
+    std::string level;
+    SourcePos pos;
+  };
+  std::vector<RepeatedLevel> repeated_levels_;
   struct PendingPlaceholder {
     std::string name;
     SourcePos pos;
@@ -184,6 +195,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
   if (root["server"]) ParseServer(root["server"], spec);
   if (root["factors"]) ParseFactors(root["factors"], spec);
   if (root["zip"]) ParseZip(root["zip"], spec);
+  CheckRepeatedLevels(spec);
   if (root["exclude"]) ParseExclude(root["exclude"], spec);
   if (root["repetitions"]) {
     if (auto s = Scalar(root["repetitions"], "repetitions")) {
@@ -349,11 +361,7 @@ void SpecParser::ParseFactors(const YAML::Node& n, ExperimentSpec& spec) {
       for (const auto& level : levels) {
         auto s = Scalar(level, absl::StrCat("a level of factor \"", f.name, "\""));
         if (!s) continue;
-        if (!seen.insert(*s).second) {
-          Error(level, absl::StrCat("level \"", *s, "\" of factor \"", f.name,
-                                    "\" is repeated; expected distinct levels"));
-          continue;
-        }
+        if (!seen.insert(*s).second) repeated_levels_.push_back({f.name, *s, Pos(level)});
         f.levels.push_back(*s);
       }
     }
@@ -375,11 +383,13 @@ void SpecParser::ParseZip(const YAML::Node& n, ExperimentSpec& spec) {
       continue;
     }
     size_t expected_levels = 0;
+    bool group_ok = true;
     for (const auto& name : names) {
       const Factor* f = spec.FindFactor(name);
       if (f == nullptr) {
         Error(group,
               absl::StrCat("zip names unknown factor \"", name, "\"; expected one of the factors"));
+        group_ok = false;
         continue;
       }
       if (!used.insert(name).second) {
@@ -389,11 +399,41 @@ void SpecParser::ParseZip(const YAML::Node& n, ExperimentSpec& spec) {
       if (expected_levels == 0) {
         expected_levels = f->levels.size();
       } else if (f->levels.size() != expected_levels) {
+        group_ok = false;
         Error(group, absl::StrCat("zip group factors have different numbers of levels (\"", name,
                                   "\" has ", f->levels.size(), "); expected equal numbers"));
       }
     }
+    if (group_ok) CheckZipRowsDistinct(group, names, spec);
     spec.zip_groups.push_back(std::move(names));
+  }
+}
+
+void SpecParser::CheckZipRowsDistinct(const YAML::Node& group,
+                                      const std::vector<std::string>& names,
+                                      const ExperimentSpec& spec) {
+  std::map<std::vector<std::string>, size_t> rows;
+  size_t n = spec.FindFactor(names.front())->levels.size();
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<std::string> row;
+    for (const auto& name : names) row.push_back(spec.FindFactor(name)->levels[i]);
+    auto [it, inserted] = rows.emplace(row, i);
+    if (!inserted) {
+      Error(group,
+            absl::StrCat("zip group rows ", it->second + 1, " and ", i + 1, " are identical (",
+                         absl::StrJoin(row, ", "), "); expected distinct combinations"));
+    }
+  }
+}
+
+void SpecParser::CheckRepeatedLevels(const ExperimentSpec& spec) {
+  std::set<std::string> zipped;
+  for (const auto& group : spec.zip_groups) zipped.insert(group.begin(), group.end());
+  for (const RepeatedLevel& r : repeated_levels_) {
+    if (zipped.count(r.factor)) continue;
+    Error(r.pos, absl::StrCat("level \"", r.level, "\" of factor \"", r.factor,
+                              "\" is repeated; expected distinct levels (repeats are allowed only "
+                              "in factors of a zip group)"));
   }
 }
 

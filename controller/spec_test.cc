@@ -136,6 +136,20 @@ TEST(SpecTest, RepeatedLevelIsReported) {
               HasSubstr("t.yaml:3:10: level \"a\" of factor \"f\" is repeated"));
 }
 
+TEST(SpecTest, ZippedFactorsMayRepeatLevelsAcrossRows) {
+  auto spec = ParseSpec(
+      "name: t\nfactors:\n  variant: [x, y, z]\n  containers: [\"off\", \"on\", \"on\"]\n"
+      "zip: [[variant, containers]]\n",
+      "t.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->FindFactor("containers")->levels.size(), 3u);
+}
+
+TEST(SpecTest, IdenticalZipRowsAreReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nfactors:\n  a: [x, x]\n  b: [1, 1]\nzip: [[a, b]]\n"),
+              HasSubstr("t.yaml:5:7: zip group rows 1 and 2 are identical (x, 1)"));
+}
+
 TEST(SpecTest, ReservedFactorNameIsReported) {
   EXPECT_THAT(ErrorsOf("name: t\nfactors:\n  server: [a]\n"), HasSubstr("is reserved"));
 }

@@ -112,7 +112,8 @@ absl::StatusOr<std::vector<std::string>> RenderServerArgs(const ExperimentSpec& 
   if (!spec.server) return out;
   for (const Templated& arg : spec.server->args) {
     RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(arg, vars));
-    out.push_back(std::move(s));
+    // An argument that renders empty is left out, so a factor level "" means "no flag".
+    if (!s.empty()) out.push_back(std::move(s));
   }
   return out;
 }

@@ -101,9 +101,9 @@ absl::StatusOr<VhostConfig> ParseVhostSpec(absl::string_view spec) {
         absl::StrCat("vhost name \"", kv.first, "\": expected a host name"));
   }
   std::vector<absl::string_view> items = absl::StrSplit(kv.second, ',');
-  if (items.empty() || items[0].empty()) {
+  if (kv.second.empty() && spec.find('=') == absl::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("vhost \"", spec, "\": expected NAME=DOCROOT[,share=N]"));
+        absl::StrCat("vhost \"", spec, "\": expected NAME=[DOCROOT][,share=N]"));
   }
   v.docroot = std::string(items[0]);
   for (size_t i = 1; i < items.size(); ++i) {

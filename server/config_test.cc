@@ -54,6 +54,15 @@ TEST(ConfigTest, VhostSpecTakesDocrootAndShare) {
   EXPECT_EQ(v->share, 30u);
 }
 
+TEST(ConfigTest, VhostWithoutDocrootServesTheGeneratedFile) {
+  auto v = ParseVhostSpec("b.example=,share=20");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->docroot, "");
+  EXPECT_EQ(v->share, 20u);
+  EXPECT_FALSE(ParseVhostSpec("b.example").ok());
+  EXPECT_FALSE(ParseVhostSpec("=/srv/a").ok());
+}
+
 TEST(ConfigTest, CgiCpuLimitParsesPercentAndNeedsContainers) {
   auto c = Parse({"--containers=on", "--cgi-cpu-limit", "30%"});
   ASSERT_TRUE(c.ok()) << c.status();

@@ -800,6 +800,11 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
     RCBENCH_ASSIGN_OR_RETURN(sh.default_cache, FileCache::Load(cfg.docroot, cfg.max_cache_bytes));
   }
   for (const VhostConfig& v : cfg.vhosts) {
+    // An empty docroot serves the generated file, like the main host without --docroot.
+    if (v.docroot.empty()) {
+      sh.vhost_caches.push_back(FileCache::Generated(cfg.generated_file_bytes));
+      continue;
+    }
     RCBENCH_ASSIGN_OR_RETURN(FileCache c, FileCache::Load(v.docroot, cfg.max_cache_bytes));
     sh.vhost_caches.push_back(std::move(c));
   }
