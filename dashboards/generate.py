@@ -77,7 +77,7 @@ class Board:
                 "panels": self.panels}
 
 
-HOST = var_query("host", "Host", "label_values(rcbench_agent_up, instance)")
+HOST = var_query("host", "Host", "label_values(rcbench_agent_samples_total, instance)")
 CONTAINER = var_query("container", "Container",
                       'label_values(container_cpu_usage_seconds_total{instance=~"$host"}, name)')
 CLASS = var_query("class", "Class", "label_values(rcbench_loadgen_requests_total, class)")
@@ -91,22 +91,29 @@ def overview():
               "Hosts, experiment progress and the current run's factor values.",
               [var_datasource(), HOST])
     b.row("Experiment")
-    b.panel("Runs done", [("sum(rcbench_controller_runs_done)", "done")], kind="stat", w=6, h=5)
-    b.panel("Runs planned", [("sum(rcbench_controller_runs_total)", "total")], kind="stat",
-            w=6, h=5)
-    b.panel("Runs failed", [("sum(rcbench_controller_runs_failed)", "failed")], kind="stat",
-            w=6, h=5)
-    b.panel("Current run", [("rcbench_controller_current_run_info", "{{experiment}} {{factors}}")],
-            kind="table", w=6, h=5,
-            description="Factor values of the run in progress (one label per factor).")
+    b.panel("Runs planned", [("sum by (experiment) (rcbench_controller_runs_planned)",
+                              "{{experiment}}")], kind="stat", w=6, h=5)
+    b.panel("Runs remaining", [("sum by (experiment) (rcbench_controller_runs_remaining)",
+                                "{{experiment}}")], kind="stat", w=6, h=5)
+    b.panel("Runs finished by status", [(
+        "sum by (status) (rcbench_controller_runs_finished_total)", "{{status}}")],
+        kind="stat", w=6, h=5)
+    b.panel("Current run's factor levels", [(
+        "rcbench_controller_current_factor == 1", "{{factor}}={{level}}")],
+        kind="table", w=6, h=5, description="One series per factor of the run in progress.")
+    b.panel("Phase", [("rcbench_controller_phase == 1", "{{phase}}")], kind="stat", w=12, h=5)
+    b.panel("Hosts up", [("rcbench_controller_host_up", "{{role}} {{host}}")], kind="stat",
+            w=12, h=5)
     b.row("Hosts")
-    b.panel("Agents up", [(f"rcbench_agent_up{{{SEL_HOST}}}", "{{instance}}")], kind="stat",
-            w=8, h=5)
+    b.panel("Agent samples/s", [(
+        f"sum by (instance) (rate(rcbench_agent_samples_total{{{SEL_HOST}}}[$__rate_interval]))",
+        "{{instance}}")], unit="ops", w=8, h=8)
     b.panel("Host CPU by mode", [(
         f"sum by (instance, mode) (rate(rcbench_host_cpu_seconds_total{{{SEL_HOST}}}"
         "[$__rate_interval]))", "{{instance}} {{mode}}")], unit="percentunit", w=16, h=8,
         stack=True, description="softirq is network processing no container is charged for.")
-    b.panel("Load average", [(f"rcbench_host_load1{{{SEL_HOST}}}", "{{instance}}")], w=12)
+    b.panel("Load average", [(f"rcbench_host_load_average{{{SEL_HOST}}}",
+                              "{{instance}} {{window}}")], w=12)
     b.panel("Agent sampling cost", [(
         "histogram_quantile(0.99, sum by (instance, le) (rate("
         f"rcbench_agent_sample_duration_seconds_bucket{{{SEL_HOST}}}[$__rate_interval])))",
@@ -169,8 +176,8 @@ def classes():
         f"sum by (class) (rate(rcbench_server_requests_total{{{SEL_CLASS}}}[$__rate_interval]))",
         "{{class}}")], unit="reqps", w=12)
     b.panel("CPU charged per class (user-level accounting)", [(
-        f"sum by (class) (rate(rcbench_server_cpu_seconds_total{{{SEL_CLASS}}}"
-        "[$__rate_interval]))", "{{class}}")], unit="percentunit", w=12)
+        "sum by (container) (rate(rcbench_server_container_cpu_seconds_total{accounting=\"user\"}"
+        "[$__rate_interval]))", "{{container}}")], unit="percentunit", w=12)
     return b
 
 
@@ -180,22 +187,22 @@ def synflood():
               [var_datasource(), HOST])
     b.row("Flood")
     b.panel("SYN packets sent/s", [(
-        "sum(rate(rcbench_loadgen_syn_packets_total[$__rate_interval]))", "sent")],
+        "sum(rate(rcbench_loadgen_syn_packets_sent_total[$__rate_interval]))", "sent")],
         unit="pps", w=12)
     b.panel("Good-client throughput", [(
         "sum by (class) (rate(rcbench_loadgen_requests_total[$__rate_interval]))", "{{class}}")],
         unit="reqps", w=12)
     b.row("Kernel TCP")
     b.panel("Listen queue drops/s", [(
-        f"sum by (instance, counter) (rate(rcbench_host_tcp_total{{{SEL_HOST}, counter=~"
+        f"sum by (instance, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
         '"ListenOverflows|ListenDrops|TCPReqQFullDrop"}[$__rate_interval]))',
         "{{instance}} {{counter}}")], unit="ops", w=12)
     b.panel("SYN cookies/s", [(
-        f"sum by (instance, counter) (rate(rcbench_host_tcp_total{{{SEL_HOST}, counter=~"
+        f"sum by (instance, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
         '"SyncookiesSent|SyncookiesRecv|SyncookiesFailed"}[$__rate_interval]))',
         "{{instance}} {{counter}}")], unit="ops", w=12)
     b.panel("Opens and resets/s", [(
-        f"sum by (instance, counter) (rate(rcbench_host_tcp_total{{{SEL_HOST}, counter=~"
+        f"sum by (instance, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
         '"ActiveOpens|PassiveOpens|EstabResets|OutRsts"}[$__rate_interval]))',
         "{{instance}} {{counter}}")], unit="ops", w=12)
     b.panel("Softirq CPU (uncharged network work)", [(

@@ -86,6 +86,19 @@ def static_checks():
             for var in re.findall(r"\$(\w+)", expr):
                 check(var.startswith("__") or var in variables,
                       f"{name}/{panel['title']}: undeclared variable ${var}")
+    # Every metric a panel or rule names must be exported by some component's code.
+    sources = "".join(f.read_text(errors="replace")
+                      for comp in ("agent", "loadgen", "server", "controller")
+                      for f in (SRC / comp).glob("*.cc"))
+    used = set()
+    for _, board in boards:
+        for _, expr in exprs(board):
+            used.update(re.findall(r"\b((?:rcbench|container)_[a-z0-9_]+)", expr))
+    rules_text = (PROM / "rules.yml").read_text()
+    used.update(re.findall(r"\b((?:rcbench|container)_[a-z0-9_]+)", rules_text))
+    for name in sorted(used):
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        check(base in sources, f"metric {name} is not exported by any component")
     if shutil.which("promtool"):
         for args in (["check", "config", str(PROM / "prometheus.yml")],
                      ["check", "rules", str(PROM / "rules.yml")]):
