@@ -16,6 +16,9 @@ class RcContainerAdmin : public ContainerAdmin {
  public:
   // `system` is owned; `host` fills ContainerId.host.
   RcContainerAdmin(std::unique_ptr<rc::ContainerSystem> system, std::string host);
+  // Removes the root subtree in every managed hierarchy if it is empty, so an agent that
+  // created it on demand leaves the host as it found it.
+  ~RcContainerAdmin() override;
 
   absl::StatusOr<rcbench::v1::ContainerInfo> Create(
       absl::string_view path, const rcbench::v1::ContainerAttributes& attributes,
