@@ -113,17 +113,8 @@ class V1Backend : public Backend {
   }
 
   absl::StatusOr<Usage> ReadUsage(absl::string_view path) const override {
-    return ReadUsageFiles(
-        layout_, layout_.UsageFilesFor(path),
-        [this](const std::string& file) -> absl::StatusOr<std::optional<std::string>> {
-          auto t = fs_->ReadFile(file);
-          if (t.ok()) return std::optional<std::string>(*std::move(t));
-          // Absent (controller not enabled) or EOPNOTSUPP (PSI disabled at boot).
-          if (absl::IsNotFound(t.status()) || absl::IsFailedPrecondition(t.status())) {
-            return std::optional<std::string>();
-          }
-          return t.status();
-        });
+    return ReadUsageFiles(layout_, layout_.UsageFilesFor(path),
+                          [this](const std::string& file) { return ReadOptionalFile(*fs_, file); });
   }
 
   absl::Status BindThread(absl::string_view path, pid_t tid) override {

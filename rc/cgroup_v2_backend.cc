@@ -142,17 +142,8 @@ class V2Backend : public Backend {
   }
 
   absl::StatusOr<Usage> ReadUsage(absl::string_view path) const override {
-    return ReadUsageFiles(
-        layout_, layout_.UsageFilesFor(path),
-        [this](const std::string& file) -> absl::StatusOr<std::optional<std::string>> {
-          auto t = fs_->ReadFile(file);
-          if (t.ok()) return std::optional<std::string>(*std::move(t));
-          // Absent (controller not enabled) or EOPNOTSUPP (PSI disabled at boot).
-          if (absl::IsNotFound(t.status()) || absl::IsFailedPrecondition(t.status())) {
-            return std::optional<std::string>();
-          }
-          return t.status();
-        });
+    return ReadUsageFiles(layout_, layout_.UsageFilesFor(path),
+                          [this](const std::string& file) { return ReadOptionalFile(*fs_, file); });
   }
 
   absl::Status BindThread(absl::string_view path, pid_t tid) override {
@@ -221,13 +212,7 @@ class V2Backend : public Backend {
 
  private:
   absl::StatusOr<std::optional<std::string>> ReadOptional(const std::string& file) const {
-    auto t = fs_->ReadFile(file);
-    if (t.ok()) return std::optional<std::string>(*std::move(t));
-    // Absent (controller not enabled) or EOPNOTSUPP (PSI disabled at boot).
-    if (absl::IsNotFound(t.status()) || absl::IsFailedPrecondition(t.status())) {
-      return std::optional<std::string>();
-    }
-    return t.status();
+    return ReadOptionalFile(*fs_, file);
   }
 
   absl::Status Write(absl::string_view path, const std::string& dir, absl::string_view file,

@@ -19,6 +19,16 @@ absl::StatusOr<std::string> Require(const std::optional<std::string>& content,
 
 }  // namespace
 
+absl::StatusOr<std::optional<std::string>> ReadOptionalFile(const CgroupFs& fs,
+                                                            const std::string& file) {
+  auto t = fs.ReadFile(file);
+  if (t.ok()) return std::optional<std::string>(*std::move(t));
+  if (absl::IsNotFound(t.status()) || absl::IsFailedPrecondition(t.status())) {
+    return std::optional<std::string>();
+  }
+  return t.status();
+}
+
 absl::StatusOr<Usage> ReadUsageFiles(
     const HostLayout& layout, const UsageFiles& f,
     absl::FunctionRef<absl::StatusOr<std::optional<std::string>>(const std::string&)> read) {

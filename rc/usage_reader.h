@@ -69,6 +69,11 @@ class UsageReader {
   std::vector<File> open_;
 };
 
+// Reads `file` through `fs`: its content, nullopt when it is absent (controller not enabled)
+// or unsupported (EOPNOTSUPP, e.g. PSI disabled at boot), or the error.
+absl::StatusOr<std::optional<std::string>> ReadOptionalFile(const CgroupFs& fs,
+                                                            const std::string& file);
+
 // The parsing shared by UsageReader and Container::ReadUsage. `read` returns a file's content,
 // nullopt when it does not exist (or is unsupported, e.g. PSI disabled), or an error.
 absl::StatusOr<Usage> ReadUsageFiles(
