@@ -137,22 +137,32 @@ absl::StatusOr<std::unique_ptr<PacketOutput>> RawSocketOutput::Open(const Socket
   return std::unique_ptr<PacketOutput>(new RawSocketOutput(fd, target));
 }
 
-RawSocketOutput::~RawSocketOutput() { close(fd_); }
+namespace {
 
-int RawSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, int count) {
+// One sendmmsg of up to kBatch packets to `dest`; returns how many were sent, or -errno.
+int SendBatch(int fd, void* dest, socklen_t dest_len, uint8_t* const* packets,
+              const uint32_t* lengths, int count) {
   mmsghdr msgs[SynSenderOptions::kBatch];
   iovec iov[SynSenderOptions::kBatch];
   count = std::min(count, SynSenderOptions::kBatch);
   for (int i = 0; i < count; ++i) {
     iov[i] = {packets[i], lengths[i]};
     msgs[i] = {};
-    msgs[i].msg_hdr.msg_name = &target_.storage;
-    msgs[i].msg_hdr.msg_namelen = target_.length;
+    msgs[i].msg_hdr.msg_name = dest;
+    msgs[i].msg_hdr.msg_namelen = dest_len;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
+  const int n = sendmmsg(fd, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
   return n < 0 ? -errno : n;
+}
+
+}  // namespace
+
+RawSocketOutput::~RawSocketOutput() { close(fd_); }
+
+int RawSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, int count) {
+  return SendBatch(fd_, &target_.storage, target_.length, packets, lengths, count);
 }
 
 namespace {
@@ -235,19 +245,7 @@ absl::StatusOr<std::unique_ptr<PacketOutput>> PacketSocketOutput::Open(const std
 PacketSocketOutput::~PacketSocketOutput() { close(fd_); }
 
 int PacketSocketOutput::Send(uint8_t* const* packets, const uint32_t* lengths, int count) {
-  mmsghdr msgs[SynSenderOptions::kBatch];
-  iovec iov[SynSenderOptions::kBatch];
-  count = std::min(count, SynSenderOptions::kBatch);
-  for (int i = 0; i < count; ++i) {
-    iov[i] = {packets[i], lengths[i]};
-    msgs[i] = {};
-    msgs[i].msg_hdr.msg_name = &link_;
-    msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
-  const int n = sendmmsg(fd_, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
-  return n < 0 ? -errno : n;
+  return SendBatch(fd_, &link_, sizeof(sockaddr_ll), packets, lengths, count);
 }
 
 absl::StatusOr<std::unique_ptr<PacketOutput>> OpenPacketOutput(const FloodSpec& flood) {
