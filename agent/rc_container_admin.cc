@@ -28,13 +28,7 @@ rcbench::v1::ContainerAttributes FromRcAttributes(const rc::Attributes& a) {
 RcContainerAdmin::RcContainerAdmin(std::unique_ptr<rc::ContainerSystem> system, std::string host)
     : system_(std::move(system)), host_(std::move(host)) {}
 
-RcContainerAdmin::~RcContainerAdmin() {
-  // rmdir fails harmlessly while anything (a server, another agent, a user) still has
-  // containers below the root.
-  for (const rc::Hierarchy* h : system_->layout().Managed()) {
-    system_->fs().RemoveDir(h->subtree_dir).IgnoreError();
-  }
-}
+RcContainerAdmin::~RcContainerAdmin() { system_->RemoveRootIfEmpty(); }
 
 rcbench::v1::ContainerInfo RcContainerAdmin::Info(const rc::Container& c) const {
   rcbench::v1::ContainerInfo info;

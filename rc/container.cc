@@ -174,6 +174,10 @@ const HostLayout& ContainerSystem::layout() const { return backend_->layout(); }
 
 CgroupFs& ContainerSystem::fs() const { return backend_->fs(); }
 
+void ContainerSystem::RemoveRootIfEmpty() const {
+  for (const Hierarchy* h : layout().Managed()) fs().RemoveDir(h->subtree_dir).IgnoreError();
+}
+
 absl::StatusOr<Container> ContainerSystem::MakeHandle(absl::string_view path,
                                                       bool remove_on_release) {
   const std::string dir = backend_->Dir(layout().Primary(), path);

@@ -140,6 +140,10 @@ class ContainerSystem {
 
   const HostLayout& layout() const;
   CgroupFs& fs() const;
+  // Removes the root subtree in every managed hierarchy if it is empty, leaving the host as it
+  // was before the subtree was created on demand. rmdir fails harmlessly (and is ignored)
+  // while anything still has containers below it.
+  void RemoveRootIfEmpty() const;
 
   // Creates `path` (its parent must exist) and applies `attributes`.
   absl::StatusOr<Container> Create(absl::string_view path, const Attributes& attributes = {},

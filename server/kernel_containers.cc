@@ -88,10 +88,8 @@ RcKernelContainers::~RcKernelContainers() {
   main_.Release();
   // Removes server-<pid> and everything below it, moving any member left to the parent.
   server_.Release();
-  // The root subtree too, if nobody else uses it (rmdir fails harmlessly otherwise).
-  for (const rc::Hierarchy* h : system_->layout().Managed()) {
-    system_->fs().RemoveDir(h->subtree_dir).IgnoreError();
-  }
+  // The root subtree too, if nobody else uses it.
+  system_->RemoveRootIfEmpty();
 }
 
 }  // namespace rcbench::server
