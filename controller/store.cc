@@ -257,8 +257,20 @@ absl::Status SqliteResultStore::Migrate(int target) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (int v = version; v < target; ++v) {
-    // Each migration and its version bump commit together.
+    // Each migration and its version bump commit together. The version read above is only a
+    // hint: another process (a second controller, `rcbench list`) may have migrated the same
+    // file since, so it is read again under the write lock that BEGIN IMMEDIATE takes.
     RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
+    int current = v;
+    {
+      Stmt q(db_, "PRAGMA user_version");
+      if (q.status().ok() && q.Step() == SQLITE_ROW) current = static_cast<int>(q.Int(0));
+    }
+    if (current > v) {
+      RCBENCH_RETURN_IF_ERROR(ExecLocked("COMMIT"));
+      v = current - 1;
+      continue;
+    }
     absl::Status s = ExecLocked(Migrations()[v]);
     if (s.ok()) s = ExecLocked(absl::StrCat("PRAGMA user_version = ", v + 1));
     if (!s.ok()) {

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 namespace rcbench::controller {
 namespace {
@@ -74,6 +76,24 @@ TEST_F(StoreTest, OldSchemaIsMigratedAndKeepsItsRows) {
   EXPECT_TRUE((*runs)[0].tags().empty());
   ASSERT_TRUE((*store)->MarkRunning("e-a", 1000, {{"build", "patched"}}).ok());
   EXPECT_EQ((*(*store)->ListRuns("e"))[0].tags().at("build"), "patched");
+}
+
+// A controller and a reader (`rcbench list`, the resume test's poller) may open a new file at
+// the same moment; each must see the schema migrated exactly once, never "table exists".
+TEST_F(StoreTest, ConcurrentOpensOfANewFileAllSucceed) {
+  for (int round = 0; round < 10; ++round) {
+    const std::string path = (dir_ / ("race-" + std::to_string(round) + ".db")).string();
+    std::vector<absl::Status> results(6);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < results.size(); ++i) {
+      threads.emplace_back([&, i] { results[i] = SqliteResultStore::Open(path).status(); });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& st : results) ASSERT_TRUE(st.ok()) << "round " << round << ": " << st;
+    auto store = SqliteResultStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ(*(*store)->SchemaVersion(), SqliteResultStore::LatestSchemaVersion());
+  }
 }
 
 TEST_F(StoreTest, NewerSchemaThanKnownIsRefused) {
