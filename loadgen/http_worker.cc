@@ -163,8 +163,12 @@ std::vector<std::vector<WorkerClassPlan>> PlanWorkers(const RunSpec& spec, uint3
   for (size_t i = 0; i < spec.classes.size(); ++i) {
     const ClassSpec& c = spec.classes[i];
     const uint32_t sockets = c.TotalSockets();
+    // Shared pool: workers [0, workers). Dedicated: new workers after all others.
+    const uint32_t pool = c.threads > 0 ? c.threads : workers;
+    const size_t first = c.threads > 0 ? plans.size() : 0;
+    if (c.threads > 0) plans.resize(plans.size() + std::min(pool, std::max<uint32_t>(1, sockets)));
     // A worker needs at least one socket to do anything for a class.
-    const uint32_t used = std::max<uint32_t>(1, std::min(workers, sockets));
+    const uint32_t used = std::max<uint32_t>(1, std::min(pool, sockets));
     for (uint32_t w = 0; w < used; ++w) {
       WorkerClassPlan p;
       p.spec = &c;
@@ -174,7 +178,7 @@ std::vector<std::vector<WorkerClassPlan>> PlanWorkers(const RunSpec& spec, uint3
         p.rate_rps = c.rate_rps / used;
         p.start_offset_ns = static_cast<int64_t>(w * 1e9 / c.rate_rps);
       }
-      if (p.sockets > 0) plans[w].push_back(p);
+      if (p.sockets > 0) plans[first + w].push_back(p);
     }
   }
   return plans;

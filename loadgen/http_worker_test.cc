@@ -360,5 +360,34 @@ TEST(HttpEngineTest, PlanSplitsSocketsAndRateOverWorkers) {
   EXPECT_DOUBLE_EQ(rate, 900.0);
 }
 
+// The paper's high-priority client must not wait behind low-priority events in the generator:
+// a class with threads of its own shares no worker with the pooled classes.
+TEST(HttpEngineTest, ClassWithItsOwnThreadsSharesNoWorker) {
+  RunSpec spec;
+  ClassSpec low;
+  low.mode = Mode::kSClient;
+  low.clients = 4;
+  low.sockets_per_client = 2;
+  ClassSpec high;
+  high.mode = Mode::kClosedLoop;
+  high.connections = 1;
+  high.threads = 1;
+  ClassSpec idle;
+  idle.mode = Mode::kSClient;
+  idle.clients = 0;
+  idle.sockets_per_client = 4;
+  spec.classes = {low, high, idle};
+  const auto plans = PlanWorkers(spec, 2);
+  ASSERT_EQ(plans.size(), 3u);
+  for (size_t w = 0; w < 2; ++w) {
+    ASSERT_EQ(plans[w].size(), 1u) << w;
+    EXPECT_EQ(plans[w][0].class_index, 0u);
+    EXPECT_EQ(plans[w][0].sockets, 4u);
+  }
+  ASSERT_EQ(plans[2].size(), 1u);
+  EXPECT_EQ(plans[2][0].class_index, 1u);
+  EXPECT_EQ(plans[2][0].sockets, 1u);
+}
+
 }  // namespace
 }  // namespace rcbench::loadgen

@@ -191,6 +191,8 @@ absl::StatusOr<RunSpec> ValidateWorkload(const rcbench::v1::Workload& workload,
     }
     c.keep_alive = in.keep_alive();
     c.linger_zero = in.linger_zero();
+    if (in.threads() > 64) return Invalid(f + ".threads", "must be at most 64");
+    c.threads = in.threads();
     if (in.has_response_timeout()) {
       c.response_timeout_ns = ToNanos(in.response_timeout());
       if (c.response_timeout_ns <= 0) return Invalid(f + ".response_timeout", "must be positive");
@@ -200,7 +202,6 @@ absl::StatusOr<RunSpec> ValidateWorkload(const rcbench::v1::Workload& workload,
         c.mode = Mode::kSClient;
         c.clients = in.sclient().clients();
         c.sockets_per_client = in.sclient().sockets_per_client();
-        if (c.clients == 0) return Invalid(f + ".sclient.clients", "must be > 0");
         if (c.sockets_per_client == 0)
           return Invalid(f + ".sclient.sockets_per_client", "must be > 0");
         if (in.sclient().has_connect_timeout()) {
@@ -319,7 +320,7 @@ absl::StatusOr<rcbench::v1::Workload> ParseConfig(const YAML::Node& root, const 
           CheckKeys(n, where,
                     {"name", "target", "source_addresses", "paths", "mode", "clients", "sockets",
                      "connect_timeout", "rate", "arrival", "max_connections", "connections",
-                     "keep_alive", "response_timeout", "linger_zero", "headers"}));
+                     "keep_alive", "response_timeout", "linger_zero", "headers", "threads"}));
       auto* c = w.add_http_classes();
       c->set_name(n["name"] ? n["name"].as<std::string>() : "");
       c->set_target(n["target"] ? n["target"].as<std::string>() : "");
@@ -371,6 +372,7 @@ absl::StatusOr<rcbench::v1::Workload> ParseConfig(const YAML::Node& root, const 
       }
       if (n["keep_alive"]) c->set_keep_alive(n["keep_alive"].as<bool>());
       if (n["linger_zero"]) c->set_linger_zero(n["linger_zero"].as<bool>());
+      if (n["threads"]) c->set_threads(n["threads"].as<uint32_t>());
       if (n["response_timeout"]) {
         RCBENCH_ASSIGN_OR_RETURN(int64_t d,
                                  YamlDuration(n["response_timeout"], where + ".response_timeout"));

@@ -55,6 +55,7 @@ struct ClassSpec {
   int64_t response_timeout_ns = 5'000'000'000;
   bool linger_zero = false;
   std::vector<std::string> headers;
+  uint32_t threads = 0;  // dedicated workers; 0: the shared pool
 
   // Sockets this class keeps busy at once (S-Client: clients x sockets; closed: connections;
   // open loop: max_connections).

@@ -118,6 +118,24 @@ TEST(WorkloadTest, OpenLoopNeedsAPositiveRate) {
   ExpectInvalid(w, "rate_rps");
 }
 
+TEST(WorkloadTest, MoreThan64ClassThreadsAreRefused) {
+  auto w = Valid();
+  w.mutable_http_classes(0)->set_threads(65);
+  ExpectInvalid(w, "http_classes[0].threads");
+}
+
+TEST(WorkloadTest, SClientClassWithNoClientsIsAnIdleClass) {
+  auto w = Valid();
+  auto* c = w.mutable_http_classes(0);
+  c->mutable_sclient()->set_clients(0);
+  c->mutable_sclient()->set_sockets_per_client(4);
+  c->set_threads(2);
+  auto spec = ValidateWorkload(w, AllowList(), kMax);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->classes[0].TotalSockets(), 0u);
+  EXPECT_EQ(spec->classes[0].threads, 2u);
+}
+
 TEST(WorkloadTest, HttpUrlWithIpv6AndPathParses) {
   auto url = ParseHttpUrl("http://[::1]:8080/a/b?c=1");
   ASSERT_TRUE(url.ok()) << url.status();
