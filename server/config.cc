@@ -136,6 +136,8 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
   --vhost NAME=DOCROOT[,share=N]  virtual server selected by Host, its own container
   --docroot DIR              files served from memory (default: a generated 1 KiB /index.html)
   --file-size SIZE           size of the generated /index.html (default 1KiB)
+  --request-cpu D            CPU burned per static response, to emulate a slower server
+                             (default 0; e.g. 300us: about the paper's per-request cost)
   --cgi NAME=PATH            CGI/1.1 program answering /cgi-bin/NAME (spin is bundled)
   --cgi-cpu-limit PCT        containers on: CPU limit of the CGI children's container, e.g. 30%
   --cgi-timeout D            CGI run time limit (default 30s; then 504)
@@ -244,6 +246,12 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
       c.cgi_cpu_limit = *f;
     } else if (flag == "cgi-timeout") {
       RCBENCH_ASSIGN_OR_RETURN(c.cgi_timeout, ParsePositiveDuration(flag, value));
+    } else if (flag == "request-cpu") {
+      auto d = ParseDuration(value);
+      if (!d.ok() || d->count() < 0 || *d > std::chrono::seconds(1)) {
+        return FlagError(flag, value, "a duration from 0 to 1s, e.g. 300us");
+      }
+      c.request_cpu = *d;
     } else if (flag == "idle-timeout") {
       RCBENCH_ASSIGN_OR_RETURN(c.idle_timeout, ParsePositiveDuration(flag, value));
     } else if (flag == "request-timeout") {

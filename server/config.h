@@ -67,6 +67,10 @@ struct ServerConfig {
   std::vector<VhostConfig> vhosts;
   std::string docroot;  // empty: a generated 1 KiB /index.html
   size_t generated_file_bytes = 1024;
+  // CPU time burned on the handling thread before each static response is sent (0: none):
+  // makes a fast machine serve like a slower one (the paper's Alpha took ~340 us of CPU per
+  // 1 KB request), so a generator on the same host can drive the server past saturation.
+  std::chrono::nanoseconds request_cpu{0};
   std::vector<CgiProgram> cgi;
   std::optional<double> cgi_cpu_limit;  // fraction of one CPU
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);

@@ -39,6 +39,15 @@ TEST(ConfigTest, BadClassItemNamesTheItem) {
 
 TEST(ConfigTest, ZeroWeightIsRejected) { EXPECT_FALSE(ParseClassSpec("high=weight=0").ok()); }
 
+TEST(ConfigTest, RequestCpuTakesADurationUpToOneSecond) {
+  auto c = Parse({"--request-cpu=300us"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->request_cpu, std::chrono::microseconds(300));
+  auto b = Parse({"--request-cpu=2s"});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(std::string(b.status().message()).find("--request-cpu"), std::string::npos);
+}
+
 TEST(ConfigTest, ListenClassCreatesItsClass) {
   auto c = Parse({"--containers", "on", "--listen-class", "high=127.0.0.1:0"});
   ASSERT_TRUE(c.ok()) << c.status();

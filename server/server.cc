@@ -50,6 +50,22 @@ namespace {
 constexpr absl::string_view kKeepAlive = "Connection: keep-alive\r\n\r\n";
 constexpr absl::string_view kClose = "Connection: close\r\n\r\n";
 constexpr int64_t kDrainNanos = 2'000'000'000;
+// Containers on: the longest a dispatch turn runs before the reactor is polled again.
+constexpr int64_t kTurnNanos = 100'000;
+
+int64_t ThreadCpuNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Spins until this thread has used `nanos` more CPU time (--request-cpu). Thread CPU time,
+// not wall time, so time the thread spends preempted is not counted as work done.
+void BurnThreadCpu(int64_t nanos) {
+  const int64_t end = ThreadCpuNanos() + nanos;
+  while (ThreadCpuNanos() < end) {
+  }
+}
 
 // "Date: ...\r\n", reformatted at most once per second.
 class DateCache {
@@ -273,9 +289,13 @@ void Worker::DispatchOne() {
   // Like the paper's select() loop: each turn handles, in container order, as many events as
   // were ready when it began, then lets the reactor poll again. Re-polling after every single
   // event would cost an epoll_wait per event; events that become ready during a turn compete
-  // for the next one.
+  // for the next one. With containers on (the paper's new event API) a turn also ends once it
+  // has run for kTurnNanos, so an event of a more important container that becomes ready
+  // behind a long batch of expensive ones waits for at most one of them, not the whole batch.
   size_t batch = queue_->size();
   bool switched = false;
+  const bool bounded = accounting();
+  const int64_t turn_end = bounded ? clock().MonotonicNanos() + kTurnNanos : 0;
   for (size_t i = 0; i < batch; ++i) {
     auto* d = static_cast<Dispatchable*>(queue_->Pop());
     if (!d) break;
@@ -286,6 +306,7 @@ void Worker::DispatchOne() {
       switched = true;
     }
     d->OnDispatch();
+    if (bounded && clock().MonotonicNanos() >= turn_end) break;
   }
   if (switched) rc::ThreadAccounting::SwitchTo(nullptr);
   if (!queue_->empty()) {
@@ -471,6 +492,7 @@ void Connection::Handle() {
   }
   const CachedFile* f = cache->Find(path_);
   if (!f) return SendDynamic(404, "text/plain", "", "not found\n");
+  if (sh.config.request_cpu.count() > 0) BurnThreadCpu(sh.config.request_cpu.count());
   SendStatic(*f);
 }
 

@@ -351,6 +351,52 @@ TEST_F(ServerTest, FavourHighClassifiesWithContainersOffAndChargesNoContainer) {
   EXPECT_EQ(m.find("accounting=\"user\""), std::string::npos);
 }
 
+// The paper's new event API: with containers on, a high-priority request that arrives behind a
+// batch of expensive low-priority ones is handled after at most about one of them, not after
+// the whole batch (20 x 10 ms here).
+TEST_F(ServerTest, HighPriorityRequestOvertakesABatchOfExpensiveLowOnes) {
+  RunningServer s({"--containers", "on", "--request-cpu", "10ms", "--listen-class",
+                   "high=127.0.0.1:0", "--listen-class", "low=127.0.0.1:0", "--class",
+                   "high=priority=100", "--class", "low=priority=0"});
+  ASSERT_TRUE(s.ok());
+  std::vector<HttpClient> low;
+  for (int i = 0; i < 20; ++i) {
+    auto c = HttpClient::Connect(s.address_of("http.low"));
+    ASSERT_TRUE(c.ok()) << c.status();
+    low.push_back(std::move(*c));
+  }
+  for (auto& c : low) ASSERT_TRUE(c.Send("GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n").ok());
+  // Let the server start on the low batch, then ask from the high class.
+  std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  auto high = HttpClient::Connect(s.address_of("http.high"));
+  ASSERT_TRUE(high.ok()) << high.status();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(MustGet(*high, "/index.html").status, 200);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  // One low request in progress plus its own: ~20 ms; the whole batch would be ~200 ms.
+  EXPECT_LT(waited, std::chrono::milliseconds(100));
+  for (auto& c : low) EXPECT_EQ(c.Read().value_or(HttpResponse{}).status, 200);
+}
+
+TEST_F(ServerTest, RequestCpuIsBurnedForEveryStaticResponse) {
+  RunningServer s({"--request-cpu", "20ms"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  auto cpu = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+  };
+  const double before = cpu();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(MustGet(*c, "/index.html").status, 200);
+  EXPECT_GE(cpu() - before, 0.100);
+  // /healthz is not a static file: no burn.
+  const double mid = cpu();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(MustGet(*c, "/healthz").status, 200);
+  EXPECT_LT(cpu() - mid, 0.050);
+}
+
 TEST_F(ServerTest, CpuIsChargedToTheClassThatUsedIt) {
   RunningServer s(
       {"--containers", "on", "--class", "high=127.0.0.2/32", "--class", "low=127.0.0.3/32"});
