@@ -488,7 +488,8 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
     }
     if (spec_.server) {
       RCBENCH_ASSIGN_OR_RETURN(auto args, RenderServerArgs(spec_, vars));
-      ServerLaunch launch{args, spec_.server->classes, spec_.server->ready_timeout, run.run_id};
+      RCBENCH_ASSIGN_OR_RETURN(auto classes, RenderServerClasses(spec_, vars));
+      ServerLaunch launch{args, classes, spec_.server->ready_timeout, run.run_id};
       server_started = true;
       RCBENCH_ASSIGN_OR_RETURN(TemplateVars server_vars, testbed_.StartServer(launch));
       for (const auto& [k, v] : server_vars) vars[k] = v;

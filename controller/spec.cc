@@ -21,9 +21,8 @@
 #include "controller/workload.h"
 
 namespace rcbench::controller {
-namespace {
 
-bool IsIdentifier(absl::string_view s, size_t max_len = 64) {
+bool IsIdentifier(absl::string_view s, size_t max_len) {
   if (s.empty() || s.size() > max_len) return false;
   if (!(absl::ascii_isalpha(s[0]) || s[0] == '_')) return false;
   for (char c : s) {
@@ -31,6 +30,8 @@ bool IsIdentifier(absl::string_view s, size_t max_len = 64) {
   }
   return true;
 }
+
+namespace {
 
 // Walks the YAML document, filling an ExperimentSpec and collecting every problem.
 class SpecParser {
@@ -313,9 +314,14 @@ void SpecParser::ParseServer(const YAML::Node& n, ExperimentSpec& spec) {
   }
   if (n["args"]) s.args = TemplateList(n["args"], "server.args");
   if (n["classes"]) {
-    s.classes = StringList(n["classes"], "server.classes");
+    s.classes = TemplateList(n["classes"], "server.classes");
     std::set<std::string> seen;
-    for (const auto& c : s.classes) {
+    for (const auto& t : s.classes) {
+      if (absl::StrContains(t.text, "{{")) {
+        s.templated_classes = true;
+        continue;  // checked per run, once rendered
+      }
+      const std::string& c = t.text;
       if (!IsIdentifier(c, 32) || !seen.insert(c).second) {
         Error(n["classes"], absl::StrCat("server class \"", c,
                                          "\" is invalid or repeated; expected unique names of "
@@ -568,7 +574,8 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
       {"open_loop", {"rate", "arrival", "max_connections"}},
       {"closed_loop", {"connections"}},
   };
-  static const std::vector<std::string> kCommon = {"keep_alive", "response_timeout", "linger_zero"};
+  static const std::vector<std::string> kCommon = {"keep_alive", "response_timeout", "linger_zero",
+                                                   "threads"};
   std::vector<std::string> allowed = {"name",  "loadgen",          "mode",   "target",
                                       "paths", "source_addresses", "headers"};
   for (const auto& [mode, params] : kModeParams) {
@@ -641,9 +648,11 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
   if (n["target"]) {
     if (auto t = Template(n["target"], "target")) c.target = *t;
   } else {
-    bool per_class = spec.server &&
-                     std::find(spec.server->classes.begin(), spec.server->classes.end(), c.name) !=
-                         spec.server->classes.end();
+    bool per_class = false;
+    if (spec.server) {
+      for (const auto& t : spec.server->classes) per_class |= t.text == c.name;
+      c.auto_target = !per_class && spec.server->templated_classes;
+    }
     c.target = Templated{per_class ? "{{server.http." + c.name + "}}" : "{{server.http}}", c.pos};
     if (!spec.server) {
       Error(n, absl::StrCat("load class \"", c.name,
@@ -882,6 +891,7 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
       if (seen_.insert(key).second) errors_.push_back(std::move(line));
     };
     report(RenderServerArgs(spec, vars).status());
+    report(RenderServerClasses(spec, vars).status());
     report(RenderContainers(spec, vars).status());
     report(RenderSysctls(spec, vars).status());
     report(RenderWorkloads(spec, vars, spec.phases.measure).status());

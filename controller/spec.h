@@ -17,6 +17,9 @@
 namespace rcbench::controller {
 
 // A 1-based position in the spec file.
+// [A-Za-z_][A-Za-z0-9_-]{0,max_len-1}: experiment, factor, class and host names.
+bool IsIdentifier(absl::string_view s, size_t max_len = 64);
+
 struct SourcePos {
   int line = 0;
   int column = 0;
@@ -55,8 +58,11 @@ struct ServerSpec {
   // Multi-host mode: the address the server listens on (and load generators target).
   std::string listen_address = "127.0.0.1";
   std::vector<Templated> args;
-  // Per-class listeners (`--listen-class NAME=ADDR:0`).
-  std::vector<std::string> classes;
+  // Per-class listeners (`--listen-class NAME=ADDR:0`). Entries may be templated; one that
+  // renders to "" is left out, so a factor can switch per-class listeners on and off.
+  std::vector<Templated> classes;
+  // True when some entry of `classes` has a placeholder (the listener set varies by run).
+  bool templated_classes = false;
   // Container the agent starts it in (multi-host), relative to the agent's root.
   std::string container;
   std::chrono::nanoseconds ready_timeout = std::chrono::seconds(15);
@@ -75,6 +81,9 @@ struct LoadClassSpec {
   std::string loadgen;  // empty: the first load generator
   std::string mode;     // "sclient", "open_loop", "closed_loop"
   Templated target;     // default "{{server.http}}" or "{{server.http.<name>}}"
+  // No target given and the server's listeners vary by run: the run's server.http.<name> if
+  // the server has that listener, else server.http.
+  bool auto_target = false;
   // Mode parameters (clients, sockets_per_client, connect_timeout, rate, arrival,
   // max_connections, connections) and the others (keep_alive, response_timeout, linger_zero).
   std::map<std::string, Templated> params;

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "controller/workload.h"
+
 namespace rcbench::controller {
 namespace {
 
@@ -286,8 +288,35 @@ TEST(SpecTest, LoadClassWithoutTargetOrServerIsReported) {
 TEST(SpecTest, BadRenderedLoadParameterIsReported) {
   EXPECT_THAT(ErrorsOf(Minimal("load:\n  classes:\n    - {name: a, mode: sclient, clients: "
                                "\"{{f}}\", target: x}\n")),
-              HasSubstr("clients is \"a\"; expected an integer in [1, 100000] (in the run with "
+              HasSubstr("clients is \"a\"; expected an integer in [0, 100000] (in the run with "
                         "f=a)"));
+}
+
+// A factor switches per-class listeners on and off: an entry rendering to "" is left out, and
+// a class without an explicit target follows the run's listeners.
+TEST(SpecTest, TemplatedServerClassesFollowTheRun) {
+  auto spec = ParseSpec(
+      "name: t\nfactors:\n  l: [\"\", hi]\nserver:\n  classes: [\"{{l}}\"]\n"
+      "load:\n  classes:\n    - {name: hi, mode: closed_loop, connections: 1}\n",
+      "t.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->load_classes[0].auto_target);
+  TemplateVars off = {{"l", ""}, {"server.http", "http://127.0.0.1:1"}};
+  EXPECT_TRUE(RenderServerClasses(*spec, off)->empty());
+  auto w = RenderWorkloads(*spec, off, std::chrono::seconds(1));
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->begin()->second.http_classes(0).target(), "http://127.0.0.1:1");
+  TemplateVars on = {
+      {"l", "hi"}, {"server.http", "http://127.0.0.1:1"}, {"server.http.hi", "http://127.0.0.1:2"}};
+  EXPECT_THAT(*RenderServerClasses(*spec, on), ::testing::ElementsAre("hi"));
+  w = RenderWorkloads(*spec, on, std::chrono::seconds(1));
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->begin()->second.http_classes(0).target(), "http://127.0.0.1:2");
+}
+
+TEST(SpecTest, BadRenderedServerClassIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("server:\n  classes: [\"{{f}}\", \"{{f}}\"]\n")),
+              HasSubstr("server class \"a\" is invalid or repeated"));
 }
 
 TEST(SpecTest, BadPathWeightIsReported) {

@@ -98,7 +98,15 @@ TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec) {
   vars["server.metrics"] = absl::StrCat(addr, ":9090");
   if (spec.server) {
     for (const auto& c : spec.server->classes) {
-      vars["server.http." + c] = absl::StrCat("http://", addr, ":8081");
+      if (!absl::StrContains(c.text, "{{")) {
+        vars["server.http." + c.text] = absl::StrCat("http://", addr, ":8081");
+      }
+    }
+    // Listeners chosen per run may be any load class's.
+    if (spec.server->templated_classes) {
+      for (const auto& c : spec.load_classes) {
+        vars["server.http." + c.name] = absl::StrCat("http://", addr, ":8081");
+      }
     }
   }
   vars["run.repetition"] = "1";
@@ -114,6 +122,23 @@ absl::StatusOr<std::vector<std::string>> RenderServerArgs(const ExperimentSpec& 
     RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(arg, vars));
     // An argument that renders empty is left out, so a factor level "" means "no flag".
     if (!s.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> RenderServerClasses(const ExperimentSpec& spec,
+                                                             const TemplateVars& vars) {
+  std::vector<std::string> out;
+  if (!spec.server) return out;
+  for (const Templated& t : spec.server->classes) {
+    RCBENCH_ASSIGN_OR_RETURN(std::string c, Render(t, vars));
+    if (c.empty()) continue;  // this run has no such listener
+    if (!IsIdentifier(c, 32) || std::find(out.begin(), out.end(), c) != out.end()) {
+      return At(t.pos, absl::StrCat("server class \"", c,
+                                    "\" is invalid or repeated; expected unique names of "
+                                    "[A-Za-z0-9_-]"));
+    }
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -194,7 +219,13 @@ absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
     rcbench::v1::Workload& w = workload_for(c.loadgen);
     rcbench::v1::HttpClass* h = w.add_http_classes();
     h->set_name(c.name);
-    RCBENCH_ASSIGN_OR_RETURN(std::string target, Render(c.target, vars));
+    std::string target;
+    auto per_class = vars.find("server.http." + c.name);
+    if (c.auto_target && per_class != vars.end()) {
+      target = per_class->second;
+    } else {
+      RCBENCH_ASSIGN_OR_RETURN(target, Render(c.target, vars));
+    }
     h->set_target(target);
     for (const Templated& s : c.source_addresses) {
       RCBENCH_ASSIGN_OR_RETURN(*h->add_source_addresses(), Render(s, vars));
@@ -223,7 +254,7 @@ absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
     if (c.mode == "sclient") {
       auto* m = h->mutable_sclient();
       if (const Templated* t = param("clients")) {
-        RCBENCH_ASSIGN_OR_RETURN(uint64_t v, RenderUint(*t, vars, "clients", 1, 100000));
+        RCBENCH_ASSIGN_OR_RETURN(uint64_t v, RenderUint(*t, vars, "clients", 0, 100000));
         m->set_clients(static_cast<uint32_t>(v));
       }
       m->set_sockets_per_client(1);
@@ -265,6 +296,10 @@ absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
     if (const Templated* t = param("keep_alive")) {
       RCBENCH_ASSIGN_OR_RETURN(bool b, RenderBool(*t, vars, "keep_alive"));
       h->set_keep_alive(b);
+    }
+    if (const Templated* t = param("threads")) {
+      RCBENCH_ASSIGN_OR_RETURN(uint64_t v, RenderUint(*t, vars, "threads", 0, 64));
+      h->set_threads(static_cast<uint32_t>(v));
     }
     if (const Templated* t = param("linger_zero")) {
       RCBENCH_ASSIGN_OR_RETURN(bool b, RenderBool(*t, vars, "linger_zero"));

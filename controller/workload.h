@@ -26,6 +26,9 @@ struct RenderedContainer {
   rcbench::v1::ContainerAttributes attributes;
 };
 
+// The run's per-class listeners: server.classes rendered, empty entries left out.
+absl::StatusOr<std::vector<std::string>> RenderServerClasses(const ExperimentSpec& spec,
+                                                             const TemplateVars& vars);
 absl::StatusOr<std::vector<std::string>> RenderServerArgs(const ExperimentSpec& spec,
                                                           const TemplateVars& vars);
 absl::StatusOr<std::vector<RenderedContainer>> RenderContainers(const ExperimentSpec& spec,
