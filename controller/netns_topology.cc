@@ -290,7 +290,8 @@ void RemoveTopologiesFromSignalHandler() {
   for (auto& e : g_signal_entries) {
     if (!e.active.load()) continue;
     for (char* ns : e.ns) {
-      pid_t pid = fork();
+      // _Fork, not fork: fork runs atfork handlers, which may take locks a signal interrupted.
+      pid_t pid = _Fork();
       if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) {
