@@ -23,6 +23,7 @@
 #include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
 #include "controller/matrix.h"
+#include "controller/netns_topology.h"
 #include "controller/report.h"
 #include "controller/runner.h"
 #include "controller/spec.h"
@@ -99,7 +100,10 @@ constexpr char kServeUsage[] = R"(usage: rcbench serve [options]
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int) {
-  if (g_stop.exchange(true)) _exit(130);  // second signal: leave now (children die with us)
+  if (g_stop.exchange(true)) {  // second signal: leave now (children die with us)
+    RemoveTopologiesFromSignalHandler();
+    _exit(130);
+  }
 }
 
 void InstallSignalHandlers() {
@@ -189,6 +193,7 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
     o.agent_config = args.Get("--agent-config");
     o.agent_interval = spec.stats_interval;
     if (spec.server) o.server_binary = spec.server->binary;
+    RCBENCH_RETURN_IF_ERROR(ConfigureLocalNetwork(spec, o));
     testbed = std::make_unique<LocalTestbed>(o, clock);
   } else {
     testbed = std::make_unique<RemoteTestbed>(spec, clock);

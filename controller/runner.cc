@@ -186,7 +186,8 @@ std::vector<rcbench::v1::ClassResult> ComputeClassResults(
       // to one interval before: the window is aligned to the interval grid).
       if (end <= start_ms || end > end_ms + 200) continue;
       Acc& a = acc[c.class_name()];
-      a.ok += c.requests_ok();
+      // A flood's class has no requests: its throughput is the SYN packets sent per second.
+      a.ok += c.requests_ok() + c.syn_packets_sent();
       a.seconds += IntervalSeconds(c);
       AddErrors(c.errors(), &a.errors);
       MergeHistogram(c.latency(), &a.latency).IgnoreError();
@@ -200,8 +201,8 @@ std::vector<rcbench::v1::ClassResult> ComputeClassResults(
     return out;
   }
   for (const auto& t : totals) {
-    out.push_back(
-        Summarize(t.class_name(), t.requests_ok(), IntervalSeconds(t), t.errors(), t.latency()));
+    out.push_back(Summarize(t.class_name(), t.requests_ok() + t.syn_packets_sent(),
+                            IntervalSeconds(t), t.errors(), t.latency()));
   }
   return out;
 }

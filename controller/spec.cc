@@ -128,6 +128,7 @@ class SpecParser {
 
   void ParseHosts(const YAML::Node& n, ExperimentSpec& spec);
   std::vector<HostEndpoint> ParseEndpoints(const YAML::Node& n, absl::string_view what);
+  void ParseNetwork(const YAML::Node& n, ExperimentSpec& spec);
   void ParseServer(const YAML::Node& n, ExperimentSpec& spec);
   void ParseFactors(const YAML::Node& n, ExperimentSpec& spec);
   void ParseZip(const YAML::Node& n, ExperimentSpec& spec);
@@ -166,6 +167,7 @@ class SpecParser {
   std::vector<std::pair<std::string, SourcePos>> loadgen_refs_;
   std::vector<std::pair<std::string, SourcePos>> agent_refs_;
   SourcePos factors_pos_;
+  SourcePos network_pos_;
 };
 
 void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
@@ -174,7 +176,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
     return;
   }
   if (!ExpectMap(root, "the experiment",
-                 {"name", "description", "hosts", "server", "factors", "zip", "exclude",
+                 {"name", "description", "hosts", "network", "server", "factors", "zip", "exclude",
                   "repetitions", "order", "seed", "phases", "containers", "sysctls", "load",
                   "record", "host_facts_sysctls", "plots", "compare"})) {
     return;
@@ -193,6 +195,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
     if (auto d = Scalar(root["description"], "description")) spec.description = *d;
   }
   if (root["hosts"]) ParseHosts(root["hosts"], spec);
+  if (root["network"]) ParseNetwork(root["network"], spec);
   if (root["server"]) ParseServer(root["server"], spec);
   if (root["factors"]) ParseFactors(root["factors"], spec);
   if (root["zip"]) ParseZip(root["zip"], spec);
@@ -289,6 +292,19 @@ void SpecParser::ParseHosts(const YAML::Node& n, ExperimentSpec& spec) {
     Error(n,
           "hosts lists only agents or only load generators; expected both (or no hosts for "
           "local mode)");
+  }
+}
+
+void SpecParser::ParseNetwork(const YAML::Node& n, ExperimentSpec& spec) {
+  network_pos_ = Pos(n);
+  auto s = Scalar(n, "network");
+  if (!s) return;
+  if (*s == "loopback") {
+    spec.network = LocalNetwork::kLoopback;
+  } else if (*s == "namespaces") {
+    spec.network = LocalNetwork::kNamespaces;
+  } else {
+    Error(n, absl::StrCat("network is \"", *s, "\"; expected loopback or namespaces"));
   }
 }
 
@@ -679,11 +695,16 @@ void SpecParser::ParseSynFlood(const YAML::Node& n, ExperimentSpec& spec) {
     f.loadgen = Scalar(n["loadgen"], "loadgen").value_or("");
     loadgen_refs_.push_back({f.loadgen, Pos(n["loadgen"])});
   }
-  for (const char* key : {"target", "spoof_cidr"}) {
-    if (!n[key]) {
-      Error(n, absl::StrCat("load.syn_flood lacks \"", key, "\"; expected it to be set"));
-    }
+  if (!n["target"] && !spec.server) {
+    Error(n,
+          "load.syn_flood lacks \"target\" and the experiment has no server; expected "
+          "\"target\" to be set");
   }
+  if (!n["spoof_cidr"]) {
+    Error(n, "load.syn_flood lacks \"spoof_cidr\"; expected it to be set");
+  }
+  // By default the flood hits the server's main listener.
+  f.target = Templated{"{{server.endpoint}}", f.pos};
   if (n["target"]) f.target = Template(n["target"], "target").value_or(Templated{});
   if (n["spoof_cidr"]) f.spoof_cidr = Template(n["spoof_cidr"], "spoof_cidr").value_or(Templated{});
   if (n["rate_pps"]) f.rate_pps = Template(n["rate_pps"], "rate_pps").value_or(Templated{});
@@ -849,6 +870,17 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
                               kLocalHost, "\" or no loadgen"));
     }
   }
+  if (spec.network == LocalNetwork::kNamespaces && !spec.local_mode()) {
+    Error(network_pos_,
+          "network: namespaces is for local mode, but hosts are listed; expected no network key "
+          "(multi-host experiments use the hosts' own network)");
+  }
+  if (spec.syn_flood && spec.local_mode() && spec.network != LocalNetwork::kNamespaces) {
+    Error(spec.syn_flood->pos,
+          "load.syn_flood in local mode needs \"network: namespaces\" (a spoofed flood must not "
+          "run on the host's loopback, where answers to spoofed sources could leave); expected "
+          "network: namespaces");
+  }
   // Placeholders must name a factor or a run-time fact.
   TemplateVars runtime = PlaceholderRuntimeVars(spec);
   for (const auto& p : pending_placeholders_) {
@@ -895,6 +927,7 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
     report(RenderContainers(spec, vars).status());
     report(RenderSysctls(spec, vars).status());
     report(RenderWorkloads(spec, vars, spec.phases.measure).status());
+    report(RenderSpoofPrefix(spec, vars).status());
     if (errors_.size() > 50) break;
   }
 }

@@ -117,6 +117,10 @@ struct PlotSpec {
 
 enum class Direction { kHigherIsBetter, kLowerIsBetter };
 
+// Local mode's network: the children on the root namespace's 127.0.0.1, or in two network
+// namespaces the controller makes per experiment (controller/netns_topology.h).
+enum class LocalNetwork { kLoopback, kNamespaces };
+
 struct MetricRule {
   Direction direction = Direction::kHigherIsBetter;
   double min_effect = 0.05;  // a fraction of the baseline median
@@ -136,6 +140,7 @@ struct ExperimentSpec {
   std::string description;
   std::vector<HostEndpoint> agents;    // empty: local mode
   std::vector<HostEndpoint> loadgens;  // empty: local mode
+  LocalNetwork network = LocalNetwork::kLoopback;
   std::optional<ServerSpec> server;
   std::vector<Factor> factors;
   std::vector<std::vector<std::string>> zip_groups;

@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -18,6 +20,7 @@ TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready
   for (const auto& [key, value] : ready) {
     if (key == "http" || absl::StartsWith(key, "http.")) {
       vars["server." + key] = "http://" + value;
+      vars["server.endpoint" + key.substr(4)] = value;
       if (key == "http") {
         size_t colon = value.rfind(':');
         std::string host = value.substr(0, colon);
@@ -29,6 +32,16 @@ TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready
     }
   }
   return vars;
+}
+
+absl::Status ConfigureLocalNetwork(const ExperimentSpec& spec, LocalTestbedOptions& options) {
+  options.network = spec.network;
+  if (spec.network != LocalNetwork::kNamespaces) return absl::OkStatus();
+  RCBENCH_ASSIGN_OR_RETURN(options.netns_tools, FindNetnsTools());
+  options.spoof_prefixes = AllSpoofPrefixes(spec);
+  options.netns_sysctls.clear();
+  for (const auto& [name, value] : spec.sysctls) options.netns_sysctls.push_back(name);
+  return absl::OkStatus();
 }
 
 LocalTestbed::LocalTestbed(LocalTestbedOptions options, Clock& clock)
@@ -55,20 +68,52 @@ absl::StatusOr<std::map<std::string, std::string>> LocalTestbed::StartChild(
   return (*child)->WaitReady(ready, std::chrono::seconds(20), clock_);
 }
 
+std::string LocalTestbed::ControlAddress(bool server_side) const {
+  if (!topology_) return "127.0.0.1";
+  return server_side ? topology_->server_control_address() : topology_->client_control_address();
+}
+
+std::vector<std::string> LocalTestbed::InNamespace(bool server_side,
+                                                   std::vector<std::string> argv) const {
+  if (!topology_) return argv;
+  return topology_->InNamespace(server_side ? topology_->server_ns() : topology_->client_ns(),
+                                argv);
+}
+
+absl::Status LocalTestbed::StartTopology() {
+  if (options_.network != LocalNetwork::kNamespaces || topology_) return absl::OkStatus();
+  std::string id = options_.netns_id.empty() ? std::to_string(getpid()) : options_.netns_id;
+  auto topology = std::make_unique<NetnsTopology>(id, options_.spoof_prefixes, options_.netns_tools,
+                                                  commands_, getpid());
+  RCBENCH_RETURN_IF_ERROR(topology->Create());
+  topology_ = std::move(topology);
+  if (options_.agent_config.empty() && !options_.netns_sysctls.empty()) {
+    std::string path = (std::filesystem::path(options_.work_dir) / "agent-netns.yaml").string();
+    std::ofstream out(path);
+    out << "# Written by rcbench for the agent in namespace " << topology_->server_ns() << "\n"
+        << "sysctls:\n  allow: [" << absl::StrJoin(options_.netns_sysctls, ", ") << "]\n";
+    if (!out) return absl::InternalError("cannot write " + path);
+    options_.agent_config = path;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LocalTestbed::Start() {
   std::error_code ec;
   std::filesystem::create_directories(options_.work_dir, ec);
   if (ec) return absl::InternalError("cannot create " + options_.work_dir + ": " + ec.message());
+  RCBENCH_RETURN_IF_ERROR(StartTopology());
   if (!agent_process_ || !agent_process_->Running()) {
     if (agent_) {
       RCBENCH_LOG(WARNING) << "rcbench-agent died; restarting it";
       retired_agents_.push_back(std::move(agent_));
     }
+    const std::string listen = ControlAddress(true) + ":0";
     std::vector<std::string> argv = {Binary("rcbench-agent"),
                                      "--listen",
-                                     "127.0.0.1:0",
+                                     listen,
                                      "--metrics-listen",
-                                     "127.0.0.1:0",
+                                     listen,
                                      "--interval",
                                      FormatDuration(options_.agent_interval),
                                      "--root",
@@ -77,7 +122,8 @@ absl::Status LocalTestbed::Start() {
       argv.push_back("--config");
       argv.push_back(options_.agent_config);
     }
-    RCBENCH_ASSIGN_OR_RETURN(agent_ready_, StartChild("agent", argv, &agent_process_));
+    RCBENCH_ASSIGN_OR_RETURN(agent_ready_,
+                             StartChild("agent", InNamespace(true, argv), &agent_process_));
     if (!agent_ready_.count("grpc")) {
       return absl::InternalError("rcbench-agent's ready file has no grpc= line");
     }
@@ -89,10 +135,16 @@ absl::Status LocalTestbed::Start() {
       RCBENCH_LOG(WARNING) << "rcbench-loadgen died; restarting it";
       retired_loadgens_.push_back(std::move(loadgen_));
     }
-    std::vector<std::string> argv = {
-        Binary("rcbench-loadgen"), "serve",       "--listen",       "127.0.0.1:0",
-        "--metrics-listen",        "127.0.0.1:0", "--max-duration", "10m"};
-    RCBENCH_ASSIGN_OR_RETURN(loadgen_ready_, StartChild("loadgen", argv, &loadgen_process_));
+    const std::string listen = ControlAddress(false) + ":0";
+    std::vector<std::string> argv = {Binary("rcbench-loadgen"), "serve", "--listen",       listen,
+                                     "--metrics-listen",        listen,  "--max-duration", "10m"};
+    if (topology_) {
+      // The server's address is the only target outside loopback it may load or flood.
+      argv.push_back("--allow-target");
+      argv.push_back(absl::StrCat(kNetnsServerAddress, "/32"));
+    }
+    RCBENCH_ASSIGN_OR_RETURN(loadgen_ready_,
+                             StartChild("loadgen", InNamespace(false, argv), &loadgen_process_));
     if (!loadgen_ready_.count("grpc")) {
       return absl::InternalError("rcbench-loadgen's ready file has no grpc= line");
     }
@@ -116,11 +168,14 @@ LoadGenClient* LocalTestbed::loadgen(const std::string& name) {
 
 absl::StatusOr<TemplateVars> LocalTestbed::StartServer(const ServerLaunch& launch) {
   RCBENCH_RETURN_IF_ERROR(StopServer());
-  std::vector<std::string> argv = {Binary(options_.server_binary), "--listen", "127.0.0.1:0",
-                                   "--metrics-listen", "127.0.0.1:0"};
+  // In the server namespace the HTTP listeners are on the data link (where the load generator
+  // is) and /metrics on the control link (where the controller and Prometheus are).
+  const std::string http = topology_ ? kNetnsServerAddress : "127.0.0.1";
+  std::vector<std::string> argv = {Binary(options_.server_binary), "--listen", http + ":0",
+                                   "--metrics-listen", ControlAddress(true) + ":0"};
   for (const auto& c : launch.classes) {
     argv.push_back("--listen-class");
-    argv.push_back(c + "=127.0.0.1:0");
+    argv.push_back(c + "=" + http + ":0");
   }
   argv.insert(argv.end(), launch.args.begin(), launch.args.end());
   std::string name = absl::StrCat("server-", ++server_starts_);
@@ -130,7 +185,7 @@ absl::StatusOr<TemplateVars> LocalTestbed::StartServer(const ServerLaunch& launc
   argv.push_back(ready);
   argv.push_back("--die-with-parent");
   std::string log = (std::filesystem::path(options_.work_dir) / ("server.log")).string();
-  RCBENCH_ASSIGN_OR_RETURN(server_process_, ChildProcess::Spawn(argv, log));
+  RCBENCH_ASSIGN_OR_RETURN(server_process_, ChildProcess::Spawn(InNamespace(true, argv), log));
   auto r = server_process_->WaitReady(ready, launch.ready_timeout, clock_);
   if (!r.ok()) return r.status();
   return ServerVarsFromReady(*r);
@@ -162,6 +217,9 @@ void LocalTestbed::Stop() {
   if (agent_process_) agent_process_->Stop();
   loadgen_process_.reset();
   agent_process_.reset();
+  // After the children: a namespace outlives `ip netns del` while processes are in it.
+  if (topology_) topology_->Destroy();
+  topology_.reset();
 }
 
 RemoteTestbed::RemoteTestbed(const ExperimentSpec& spec, Clock& clock, RetryPolicy policy)

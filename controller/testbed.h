@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "controller/child_process.h"
 #include "controller/clients.h"
+#include "controller/netns_topology.h"
 #include "controller/spec.h"
 #include "controller/template.h"
 
@@ -57,7 +58,20 @@ struct LocalTestbedOptions {
   std::string root_name = "rcbench";
   std::chrono::nanoseconds agent_interval = std::chrono::seconds(1);
   std::string server_binary = "rcbench-server";
+  // kNamespaces: agent and server in one network namespace, the load generator in another
+  // (controller/netns_topology.h), made by Start() and removed by Stop().
+  LocalNetwork network = LocalNetwork::kLoopback;
+  NetnsTools netns_tools;                   // from FindNetnsTools()
+  std::vector<std::string> spoof_prefixes;  // routed to the client namespace's blackhole
+  // Without agent_config, the agent in the server namespace is given a config allowing these
+  // sysctls (per-namespace ones: /proc/sys/net of a non-initial namespace shows only those).
+  std::vector<std::string> netns_sysctls;
+  std::string netns_id;  // names the namespaces; default: the controller's pid
 };
+
+// Fills in `options`' network fields for `spec` (local mode). With `network: namespaces`,
+// FAILED_PRECONDITION when not root or `ip`/`nsenter` are missing.
+absl::Status ConfigureLocalNetwork(const ExperimentSpec& spec, LocalTestbedOptions& options);
 
 class LocalTestbed : public Testbed {
  public:
@@ -73,6 +87,8 @@ class LocalTestbed : public Testbed {
   absl::Status StopServer() override;
   void Stop() override;
 
+  // The namespaces topology while it exists (network: namespaces), else nullptr.
+  const NetnsTopology* topology() const { return topology_.get(); }
   // Addresses from the children's ready files (for logs and tests).
   const std::map<std::string, std::string>& agent_ready() const { return agent_ready_; }
   const std::map<std::string, std::string>& loadgen_ready() const { return loadgen_ready_; }
@@ -81,6 +97,10 @@ class LocalTestbed : public Testbed {
   absl::StatusOr<std::map<std::string, std::string>> StartChild(
       const std::string& name, std::vector<std::string> argv, std::unique_ptr<ChildProcess>* child);
   std::string Binary(const std::string& name) const;
+  absl::Status StartTopology();
+  // The address children listen on for the controller, and the argv run in the namespace.
+  std::string ControlAddress(bool server_side) const;
+  std::vector<std::string> InNamespace(bool server_side, std::vector<std::string> argv) const;
 
   LocalTestbedOptions options_;
   Clock& clock_;
@@ -93,6 +113,8 @@ class LocalTestbed : public Testbed {
   std::vector<std::unique_ptr<AgentClient>> retired_agents_;
   std::vector<std::unique_ptr<LoadGenClient>> retired_loadgens_;
   int server_starts_ = 0;
+  SubprocessCommandRunner commands_;
+  std::unique_ptr<NetnsTopology> topology_;
 };
 
 class RemoteTestbed : public Testbed {

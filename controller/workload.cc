@@ -8,6 +8,8 @@
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
 #include "common/status_macros.h"
+#include "controller/matrix.h"
+#include "controller/netns_topology.h"
 
 namespace rcbench::controller {
 namespace {
@@ -93,19 +95,25 @@ std::string DefaultLoadGenName(const ExperimentSpec& spec) {
 TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec) {
   TemplateVars vars;
   std::string addr = spec.server ? spec.server->listen_address : "127.0.0.1";
+  if (spec.local_mode()) {
+    addr = spec.network == LocalNetwork::kNamespaces ? kNetnsServerAddress : "127.0.0.1";
+  }
   vars["server.address"] = addr;
   vars["server.http"] = absl::StrCat("http://", addr, ":8080");
+  vars["server.endpoint"] = absl::StrCat(addr, ":8080");
   vars["server.metrics"] = absl::StrCat(addr, ":9090");
   if (spec.server) {
     for (const auto& c : spec.server->classes) {
       if (!absl::StrContains(c.text, "{{")) {
         vars["server.http." + c.text] = absl::StrCat("http://", addr, ":8081");
+        vars["server.endpoint." + c.text] = absl::StrCat(addr, ":8081");
       }
     }
     // Listeners chosen per run may be any load class's.
     if (spec.server->templated_classes) {
       for (const auto& c : spec.load_classes) {
         vars["server.http." + c.name] = absl::StrCat("http://", addr, ":8081");
+        vars["server.endpoint." + c.name] = absl::StrCat(addr, ":8081");
       }
     }
   }
@@ -312,14 +320,22 @@ absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
   }
   if (spec.syn_flood) {
     const SynFloodSpec& f = *spec.syn_flood;
-    rcbench::v1::Workload& w = workload_for(f.loadgen);
-    auto* s = w.mutable_syn_flood();
+    // rate_pps "max" (or no rate_pps) floods as fast as possible (the proto's 0); 0 means no
+    // flood in this run, so a rate factor can start at zero.
+    double rate_pps = 0;
+    bool flood = true;
+    if (!f.rate_pps.text.empty()) {
+      RCBENCH_ASSIGN_OR_RETURN(std::string r, Render(f.rate_pps, vars));
+      if (absl::AsciiStrToLower(absl::StripAsciiWhitespace(r)) != "max") {
+        RCBENCH_ASSIGN_OR_RETURN(rate_pps, RenderDouble(f.rate_pps, vars, "rate_pps"));
+        flood = rate_pps > 0;
+      }
+    }
+    rcbench::v1::SynFlood scratch;
+    auto* s = flood ? workload_for(f.loadgen).mutable_syn_flood() : &scratch;
     RCBENCH_ASSIGN_OR_RETURN(*s->mutable_target(), Render(f.target, vars));
     RCBENCH_ASSIGN_OR_RETURN(*s->mutable_spoof_cidr(), Render(f.spoof_cidr, vars));
-    if (!f.rate_pps.text.empty()) {
-      RCBENCH_ASSIGN_OR_RETURN(double v, RenderDouble(f.rate_pps, vars, "rate_pps"));
-      s->set_rate_pps(v);
-    }
+    s->set_rate_pps(rate_pps);
     if (!f.senders.text.empty()) {
       RCBENCH_ASSIGN_OR_RETURN(uint64_t v, RenderUint(f.senders, vars, "senders", 1, 64));
       s->set_senders(static_cast<uint32_t>(v));
@@ -330,6 +346,31 @@ absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
   }
   if (threads > 0) {
     for (auto& [name, w] : out) w.set_threads(static_cast<uint32_t>(threads));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> RenderSpoofPrefix(const ExperimentSpec& spec,
+                                              const TemplateVars& vars) {
+  if (!spec.syn_flood) return std::string();
+  RCBENCH_ASSIGN_OR_RETURN(std::string prefix, Render(spec.syn_flood->spoof_cidr, vars));
+  if (spec.local_mode() && spec.network == LocalNetwork::kNamespaces) {
+    absl::Status s = CheckSpoofPrefix(prefix);
+    if (!s.ok()) return At(spec.syn_flood->spoof_cidr.pos, s.message());
+  }
+  return prefix;
+}
+
+std::vector<std::string> AllSpoofPrefixes(const ExperimentSpec& spec) {
+  std::vector<std::string> out;
+  if (!spec.syn_flood) return out;
+  for (const auto& combo : ExpandCombinations(spec)) {
+    TemplateVars vars = PlaceholderRuntimeVars(spec);
+    for (const auto& [k, v] : combo) vars[k] = v;
+    auto p = RenderSpoofPrefix(spec, vars);
+    if (p.ok() && !p->empty() && std::find(out.begin(), out.end(), *p) == out.end()) {
+      out.push_back(*p);
+    }
   }
   return out;
 }

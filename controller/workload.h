@@ -39,6 +39,14 @@ absl::StatusOr<std::map<std::string, std::string>> RenderSysctls(const Experimen
 absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
     const ExperimentSpec& spec, const TemplateVars& vars, std::chrono::nanoseconds duration);
 
+// The spoofed-source prefix of the run's SYN flood ("" without a flood). With `network: namespaces`
+// it must be an IPv4 prefix outside loopback and the topology's subnets (the controller routes it
+// to a blackhole).
+absl::StatusOr<std::string> RenderSpoofPrefix(const ExperimentSpec& spec, const TemplateVars& vars);
+
+// Every distinct spoofed-source prefix over the experiment's factor combinations.
+std::vector<std::string> AllSpoofPrefixes(const ExperimentSpec& spec);
+
 // Variables standing in for run-time facts during validation ("server.http" -> an address).
 TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec);
 
