@@ -117,7 +117,7 @@ LoadGenClient* LocalTestbed::loadgen(const std::string& name) {
 absl::StatusOr<TemplateVars> LocalTestbed::StartServer(const ServerLaunch& launch) {
   RCBENCH_RETURN_IF_ERROR(StopServer());
   std::vector<std::string> argv = {Binary(options_.server_binary), "--listen", "127.0.0.1:0",
-                                   "--metrics-listen", "127.0.0.1:0"};
+                                   "--metrics-listen", options_.server_metrics_listen};
   for (const auto& c : launch.classes) {
     argv.push_back("--listen-class");
     argv.push_back(c + "=127.0.0.1:0");

@@ -57,6 +57,8 @@ struct LocalTestbedOptions {
   std::string root_name = "rcbench";
   std::chrono::nanoseconds agent_interval = std::chrono::seconds(1);
   std::string server_binary = "rcbench-server";
+  // The server's --metrics-listen; a fixed port keeps one scrape target across runs.
+  std::string server_metrics_listen = "127.0.0.1:0";
 };
 
 class LocalTestbed : public Testbed {
