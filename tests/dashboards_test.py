@@ -148,6 +148,33 @@ def fast_scrape_config():
     return fast
 
 
+def prometheus_ready(prom, port, tmp):
+    # The port was free a moment ago; make sure the Prometheus answering is the one we started.
+    deadline = time.time() + 30
+    while time.time() < deadline and prom.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1)
+            flags = prom_get(port, "/api/v1/status/flags", {})
+            ours = flags.get("data", {}).get("storage.tsdb.path") == str(tmp / "data")
+            check(ours, f"another Prometheus answers on port {port}")
+            return ours
+        except OSError:
+            time.sleep(0.1)
+    log = (tmp / "prometheus.log").read_text(errors="replace")[-2000:]
+    check(False, f"prometheus did not become ready on port {port}: {log}")
+    return False
+
+
+def describe_targets(port):
+    r = prom_get(port, "/api/v1/targets", {"state": "any"})
+    lines = []
+    for t in r.get("data", {}).get("activeTargets", []) + r.get("data", {}).get(
+            "droppedTargets", []):
+        lines.append(f"  {t.get('scrapeUrl', t.get('discoveredLabels'))} {t.get('health')} "
+                     f"{t.get('lastError', '')}")
+    return "\n".join(lines) or "  (no targets)"
+
+
 def substitute(expr):
     # Grafana variables for a query over everything; rate windows cover >= 4 scrapes.
     expr = expr.replace("$__rate_interval", "20s")
@@ -173,12 +200,8 @@ def live_checks():
              f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
              "--log.level=warn"],
             stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "w"))
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        if not prometheus_ready(prom, port, tmp):
+            return
         start = time.time()
         run = subprocess.run(
             [str(rcbench), "run", str(SRC / "experiments" / "smoke.yaml"),
@@ -211,6 +234,8 @@ def live_checks():
                           f"{NO_DATA_IN_SMOKE[(path.name, panel['title'])]}")
                     continue
                 check(len(r["data"]["result"]) > 0, f"{what}: returned no data")
+        if failed:
+            print(f"Prometheus's targets at the end:\n{describe_targets(port)}")
     finally:
         if prom:
             prom.send_signal(signal.SIGTERM)
