@@ -234,6 +234,13 @@ def live_checks():
                           f"{NO_DATA_IN_SMOKE[(path.name, panel['title'])]}")
                     continue
                 check(len(r["data"]["result"]) > 0, f"{what}: returned no data")
+        # The recording rules (evaluated every second in this copy) must produce series too.
+        for record in re.findall(r"^\s*- record:\s*(\S+)", (PROM / "rules.yml").read_text(),
+                                 re.M):
+            r = prom_get(port, "/api/v1/query_range",
+                         {"query": record, "start": start, "end": end, "step": "2s"})
+            check(r.get("status") == "success" and r["data"]["result"],
+                  f"recording rule {record} produced no data: {r.get('error', '')}")
         if failed:
             print(f"Prometheus's targets at the end:\n{describe_targets(port)}")
     finally:
