@@ -80,18 +80,28 @@ absl::StatusOr<std::unique_ptr<ExperimentTargetFiles>> ExperimentTargetFiles::Cr
     const std::string& dir, const std::string& experiment, bool local_mode,
     const std::string& controller_metrics) {
   std::unique_ptr<ExperimentTargetFiles> files(new ExperimentTargetFiles(dir, local_mode));
-  PrometheusSdWriter& sd = files->writer_;
-  RCBENCH_RETURN_IF_ERROR(sd.Init());
-  for (const auto& job : PrometheusSdWriter::Jobs()) RCBENCH_RETURN_IF_ERROR(sd.EnsureExists(job));
-  for (const auto& job : files->owned_) RCBENCH_RETURN_IF_ERROR(sd.Clear(job));
+  absl::Status s = files->Populate(experiment, local_mode, controller_metrics);
+  if (!s.ok()) {
+    files->owned_.clear();  // nothing to empty in a directory that cannot be written
+    return s;
+  }
+  return files;
+}
+
+absl::Status ExperimentTargetFiles::Populate(const std::string& experiment, bool local_mode,
+                                             const std::string& controller_metrics) {
+  RCBENCH_RETURN_IF_ERROR(writer_.Init());
+  for (const auto& job : PrometheusSdWriter::Jobs()) {
+    RCBENCH_RETURN_IF_ERROR(writer_.EnsureExists(job));
+  }
+  for (const auto& job : owned_) RCBENCH_RETURN_IF_ERROR(writer_.Clear(job));
   std::string host = kLocalHost;
   if (!local_mode) {
     char name[256] = {};
     host = gethostname(name, sizeof(name) - 1) == 0 && name[0] != 0 ? name : "controller";
   }
-  RCBENCH_RETURN_IF_ERROR(sd.Write(
-      "controller", {{{controller_metrics}, {{"host", host}, {"experiment", experiment}}}}));
-  return files;
+  return writer_.Write("controller",
+                       {{{controller_metrics}, {{"host", host}, {"experiment", experiment}}}});
 }
 
 ExperimentTargetFiles::~ExperimentTargetFiles() {

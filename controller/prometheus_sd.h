@@ -72,6 +72,8 @@ class ExperimentTargetFiles {
 
  private:
   ExperimentTargetFiles(const std::string& dir, bool local_mode);
+  absl::Status Populate(const std::string& experiment, bool local_mode,
+                        const std::string& controller_metrics);
   PrometheusSdWriter writer_;
   std::vector<std::string> owned_;
 };
