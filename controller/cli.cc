@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/version.h"
@@ -24,11 +25,13 @@
 #include "controller/controller_service.h"
 #include "controller/matrix.h"
 #include "controller/netns_topology.h"
+#include "controller/prometheus_sd.h"
 #include "controller/report.h"
 #include "controller/runner.h"
 #include "controller/spec.h"
 #include "controller/store.h"
 #include "controller/testbed.h"
+#include "controller/workload.h"
 #include "nlohmann/json.hpp"
 
 namespace rcbench::controller {
@@ -61,6 +64,11 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
   --tag KEY=VALUE        attach a tag to the runs (repeatable; compare selects on tags)
   --report DIR           write a Markdown report with plots to DIR afterwards
   --metrics-listen ADDR  serve Prometheus /metrics (e.g. 127.0.0.1:0) while running
+  --prometheus-sd-dir DIR  write Prometheus file_sd targets DIR/{agent,loadgen,server,
+                         controller}.json for dashboards/prometheus/prometheus.yml; emptied on
+                         exit (without --metrics-listen, /metrics is served on 127.0.0.1:0)
+  --hold-metrics DURATION  after the last run keep the agent, load generator and /metrics up
+                         this long (e.g. 15s) so a scraper sees the end state (default 0)
   --bin-dir DIR          where rcbench-agent/-loadgen/-server are (default: beside rcbench)
   --work-dir DIR         ready files and child logs (default: DB_DIR/work/EXPERIMENT)
   --agent-config FILE    local mode: the agent's --config file
@@ -179,12 +187,35 @@ std::string FactorsText(const google::protobuf::Map<std::string, std::string>& f
   return absl::StrJoin(parts, " ");
 }
 
+// What `run` does for an outside Prometheus: target files, and a hold after the last run.
+struct ScrapeSupport {
+  PrometheusSdWriter* sd = nullptr;  // null: no target files
+  std::chrono::nanoseconds hold{0};
+};
+
+std::string ValueOr(const std::map<std::string, std::string>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? "" : it->second;
+}
+
+// Keeps the process (and so the children and /metrics) up for `hold`. A signal ends the hold
+// early without counting as an interrupted experiment (the runs are all done).
+void HoldMetrics(std::chrono::nanoseconds hold, Clock& clock) {
+  std::cerr << "holding metrics endpoints for " << FormatDuration(hold) << "\n";
+  const int64_t until = clock.MonotonicNanos() + hold.count();
+  while (!g_stop && clock.MonotonicNanos() < until) clock.SleepFor(std::chrono::milliseconds(50));
+  g_stop = false;
+}
+
 // Runs one experiment on the testbed its spec describes.
 absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultStore& store,
                                              const ParsedArgs& args, ControllerMetrics* metrics,
-                                             RunnerOptions options) {
+                                             RunnerOptions options,
+                                             const ScrapeSupport& scrape = {}) {
   RealClock& clock = *RealClock::Get();
   std::unique_ptr<Testbed> testbed;
+  PublishingOptions publishing;
+  publishing.experiment = spec.name;
   if (spec.local_mode()) {
     LocalTestbedOptions o;
     o.bin_dir = args.Get("--bin-dir", SelfDir());
@@ -194,21 +225,42 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
     o.agent_interval = spec.stats_interval;
     if (spec.server) o.server_binary = spec.server->binary;
     RCBENCH_RETURN_IF_ERROR(ConfigureLocalNetwork(spec, o));
-    testbed = std::make_unique<LocalTestbed>(o, clock);
+    if (scrape.sd != nullptr && o.network == LocalNetwork::kLoopback) {
+      // Prometheus applies discovery changes at most every 5 s: a new server address per run
+      // would be scraped late or never in short runs, so every run's server gets the same one.
+      // (In network namespaces the server's /metrics is on the control link, port 0.)
+      RCBENCH_ASSIGN_OR_RETURN(o.server_metrics_listen, PickLoopbackAddress());
+      publishing.fixed_server_metrics = o.server_metrics_listen;
+    }
+    auto local = std::make_unique<LocalTestbed>(o, clock);
+    LocalTestbed* children = local.get();
+    publishing.server_host = kLocalHost;
+    publishing.endpoints = [children] {
+      MetricsEndpoints e;
+      e.agents[kLocalHost] = ValueOr(children->agent_ready(), "metrics");
+      e.loadgens[kLocalHost] = ValueOr(children->loadgen_ready(), "metrics");
+      return e;
+    };
+    testbed = std::move(local);
   } else {
     testbed = std::make_unique<RemoteTestbed>(spec, clock);
+    if (spec.server) publishing.server_host = ServerAgentName(spec);
   }
-  ExperimentRunner runner(spec, store, *testbed, clock, metrics, std::move(options));
+  PublishingTestbed published(*testbed, scrape.sd, publishing);
+  published.set_defer_stop(true);  // the children outlive the runner until after the hold
+  ExperimentRunner runner(spec, store, published, clock, metrics, std::move(options));
   auto summary = runner.Run();
+  if (summary.ok() && scrape.hold.count() > 0 && !g_stop) HoldMetrics(scrape.hold, clock);
   testbed->Stop();
   return summary;
 }
 
 int CmdRun(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv,
-                        {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir", "--work-dir",
-                         "--agent-config", "--max-runs", "--log-level"},
-                        {"--dry-run", "--json", "--help"});
+  auto args = ParseArgs(
+      argv,
+      {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir", "--work-dir", "--agent-config",
+       "--max-runs", "--log-level", "--prometheus-sd-dir", "--hold-metrics"},
+      {"--dry-run", "--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
     std::cout << kRunUsage;
@@ -222,6 +274,16 @@ int CmdRun(const std::vector<std::string>& argv) {
   if (args->Has("--max-runs") &&
       (!absl::SimpleAtoi(args->Get("--max-runs"), &max_runs) || max_runs < 0)) {
     return UsageError("--max-runs: expected a non-negative integer", kRunUsage);
+  }
+  ScrapeSupport scrape;
+  if (args->Has("--hold-metrics")) {
+    auto hold = ParseDuration(args->Get("--hold-metrics"));
+    if (!hold.ok() || hold->count() < 0) {
+      return UsageError(absl::StrCat("--hold-metrics \"", args->Get("--hold-metrics"),
+                                     "\": expected a duration such as 15s or 2m"),
+                        kRunUsage);
+    }
+    scrape.hold = *hold;
   }
   auto spec = LoadSpecFile(args->positional[0]);
   if (!spec.ok()) {
@@ -260,12 +322,22 @@ int CmdRun(const std::vector<std::string>& argv) {
   InstallSignalHandlers();
   ControllerMetrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (args->Has("--metrics-listen")) {
-    std::string bound;
-    auto e = ServeMetrics(args->Get("--metrics-listen"), metrics.registry(), &bound);
+  std::string metrics_bound;
+  const bool publish = args->Has("--prometheus-sd-dir");
+  if (args->Has("--metrics-listen") || publish) {
+    auto e = ServeMetrics(args->Get("--metrics-listen", "127.0.0.1:0"), metrics.registry(),
+                          &metrics_bound);
     if (!e.ok()) return Fail(e.status());
     exposer = *std::move(e);
-    std::cerr << "metrics: http://" << bound << "/metrics\n";
+    std::cerr << "metrics: http://" << metrics_bound << "/metrics\n";
+  }
+  std::unique_ptr<ExperimentTargetFiles> targets;
+  if (publish) {
+    auto t = ExperimentTargetFiles::Create(args->Get("--prometheus-sd-dir"), spec->name,
+                                           spec->local_mode(), metrics_bound);
+    if (!t.ok()) return Fail(t.status());
+    targets = *std::move(t);
+    scrape.sd = &targets->writer();
   }
   const bool tty = isatty(STDOUT_FILENO);
   RunnerOptions options;
@@ -298,7 +370,8 @@ int CmdRun(const std::vector<std::string>& argv) {
                 << std::flush;
     }
   };
-  auto summary = ExecuteExperiment(*spec, **store, *args, &metrics, options);
+  auto summary = ExecuteExperiment(*spec, **store, *args, &metrics, options, scrape);
+  targets.reset();  // the children are gone: so are their targets
   if (line_open) std::cout << "\n";
   if (!summary.ok()) return Fail(summary.status());
   std::cout << spec->name << ": " << summary->completed << " completed, " << summary->failed

@@ -171,8 +171,11 @@ absl::StatusOr<TemplateVars> LocalTestbed::StartServer(const ServerLaunch& launc
   // In the server namespace the HTTP listeners are on the data link (where the load generator
   // is) and /metrics on the control link (where the controller and Prometheus are).
   const std::string http = topology_ ? kNetnsServerAddress : "127.0.0.1";
+  const std::string metrics = options_.server_metrics_listen.empty()
+                                  ? ControlAddress(true) + ":0"
+                                  : options_.server_metrics_listen;
   std::vector<std::string> argv = {Binary(options_.server_binary), "--listen", http + ":0",
-                                   "--metrics-listen", ControlAddress(true) + ":0"};
+                                   "--metrics-listen", metrics};
   for (const auto& c : launch.classes) {
     argv.push_back("--listen-class");
     argv.push_back(c + "=" + http + ":0");

@@ -67,6 +67,9 @@ struct LocalTestbedOptions {
   // sysctls (per-namespace ones: /proc/sys/net of a non-initial namespace shows only those).
   std::vector<std::string> netns_sysctls;
   std::string netns_id;  // names the namespaces; default: the controller's pid
+  // The server's --metrics-listen; empty: port 0 on the control address. A fixed port keeps
+  // one scrape target across runs.
+  std::string server_metrics_listen;
 };
 
 // Fills in `options`' network fields for `spec` (local mode). With `network: namespaces`,

@@ -77,12 +77,13 @@ class Board:
                 "panels": self.panels}
 
 
-HOST = var_query("host", "Host", "label_values(rcbench_agent_samples_total, instance)")
+HOST = var_query("host", "Host", "label_values(rcbench_agent_samples_total, host)")
 CONTAINER = var_query("container", "Container",
-                      'label_values(container_cpu_usage_seconds_total{instance=~"$host"}, name)')
+                      'label_values(container_cpu_usage_seconds_total{host=~"$host"}, name)')
 CLASS = var_query("class", "Class", "label_values(rcbench_loadgen_requests_total, class)")
-SEL_HOST = 'instance=~"$host"'
-SEL_CT = 'instance=~"$host", name=~"$container"'
+# `host` is the target label `rcbench run --prometheus-sd-dir` (or the user's target files) set.
+SEL_HOST = 'host=~"$host"'
+SEL_CT = 'host=~"$host", name=~"$container"'
 SEL_CLASS = 'class=~"$class"'
 
 
@@ -106,18 +107,18 @@ def overview():
             w=12, h=5)
     b.row("Hosts")
     b.panel("Agent samples/s", [(
-        f"sum by (instance) (rate(rcbench_agent_samples_total{{{SEL_HOST}}}[$__rate_interval]))",
-        "{{instance}}")], unit="ops", w=8, h=8)
+        f"sum by (host) (rate(rcbench_agent_samples_total{{{SEL_HOST}}}[$__rate_interval]))",
+        "{{host}}")], unit="ops", w=8, h=8)
     b.panel("Host CPU by mode", [(
-        f"sum by (instance, mode) (rate(rcbench_host_cpu_seconds_total{{{SEL_HOST}}}"
-        "[$__rate_interval]))", "{{instance}} {{mode}}")], unit="percentunit", w=16, h=8,
+        f"sum by (host, mode) (rate(rcbench_host_cpu_seconds_total{{{SEL_HOST}}}"
+        "[$__rate_interval]))", "{{host}} {{mode}}")], unit="percentunit", w=16, h=8,
         stack=True, description="softirq is network processing no container is charged for.")
     b.panel("Load average", [(f"rcbench_host_load_average{{{SEL_HOST}}}",
-                              "{{instance}} {{window}}")], w=12)
+                              "{{host}} {{window}}")], w=12)
     b.panel("Agent sampling cost", [(
-        "histogram_quantile(0.99, sum by (instance, le) (rate("
+        "histogram_quantile(0.99, sum by (host, le) (rate("
         f"rcbench_agent_sample_duration_seconds_bucket{{{SEL_HOST}}}[$__rate_interval])))",
-        "{{instance}} p99")], unit="s", w=12)
+        "{{host}} p99")], unit="s", w=12)
     return b
 
 
@@ -194,20 +195,20 @@ def synflood():
         unit="reqps", w=12)
     b.row("Kernel TCP")
     b.panel("Listen queue drops/s", [(
-        f"sum by (instance, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
+        f"sum by (host, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
         '"ListenOverflows|ListenDrops|TCPReqQFullDrop"}[$__rate_interval]))',
-        "{{instance}} {{counter}}")], unit="ops", w=12)
+        "{{host}} {{counter}}")], unit="ops", w=12)
     b.panel("SYN cookies/s", [(
-        f"sum by (instance, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
+        f"sum by (host, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
         '"SyncookiesSent|SyncookiesRecv|SyncookiesFailed"}[$__rate_interval]))',
-        "{{instance}} {{counter}}")], unit="ops", w=12)
+        "{{host}} {{counter}}")], unit="ops", w=12)
     b.panel("Opens and resets/s", [(
-        f"sum by (instance, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
+        f"sum by (host, counter) (rate(rcbench_host_tcp_events_total{{{SEL_HOST}, counter=~"
         '"ActiveOpens|PassiveOpens|EstabResets|OutRsts"}[$__rate_interval]))',
-        "{{instance}} {{counter}}")], unit="ops", w=12)
+        "{{host}} {{counter}}")], unit="ops", w=12)
     b.panel("Softirq CPU (uncharged network work)", [(
-        f"sum by (instance) (rate(rcbench_host_cpu_seconds_total{{{SEL_HOST}, mode=\"softirq\"}}"
-        "[$__rate_interval]))", "{{instance}}")], unit="percentunit", w=12)
+        f"sum by (host) (rate(rcbench_host_cpu_seconds_total{{{SEL_HOST}, mode=\"softirq\"}}"
+        "[$__rate_interval]))", "{{host}}")], unit="percentunit", w=12)
     return b
 
 
