@@ -181,6 +181,7 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
                                              RunnerOptions options) {
   RealClock& clock = *RealClock::Get();
   std::unique_ptr<Testbed> testbed;
+  std::unique_ptr<BenchmarkExecutor> benchmarks;
   if (spec.local_mode()) {
     LocalTestbedOptions o;
     o.bin_dir = args.Get("--bin-dir", SelfDir());
@@ -190,6 +191,13 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
     o.agent_interval = spec.stats_interval;
     if (spec.server) o.server_binary = spec.server->binary;
     testbed = std::make_unique<LocalTestbed>(o, clock);
+    if (spec.benchmark) {
+      const std::string& b = spec.benchmark->binary;
+      benchmarks = std::make_unique<LocalBenchmarkExecutor>(
+          b.find('/') != std::string::npos ? b : (fs::path(o.bin_dir) / b).string(), o.work_dir,
+          clock);
+      options.benchmarks = benchmarks.get();
+    }
   } else {
     testbed = std::make_unique<RemoteTestbed>(spec, clock);
   }

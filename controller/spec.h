@@ -94,6 +94,16 @@ struct SynFloodSpec {
   SourcePos pos;
 };
 
+// A micro-benchmark run type, used instead of `server` and `load`: each run executes the
+// program locally (beside the rcbench binary unless the name has a '/') and stores every entry
+// of its Google Benchmark JSON output.
+struct BenchmarkSpec {
+  std::string binary = "rc_primitives";
+  std::vector<Templated> args;
+  std::chrono::nanoseconds timeout = std::chrono::minutes(10);
+  SourcePos pos;
+};
+
 struct PlotSpec {
   std::string name;
   std::string title;
@@ -128,6 +138,7 @@ struct ExperimentSpec {
   std::vector<HostEndpoint> agents;    // empty: local mode
   std::vector<HostEndpoint> loadgens;  // empty: local mode
   std::optional<ServerSpec> server;
+  std::optional<BenchmarkSpec> benchmark;
   std::vector<Factor> factors;
   std::vector<std::vector<std::string>> zip_groups;
   std::vector<ExcludeRule> excludes;

@@ -92,6 +92,10 @@ std::string DefaultLoadGenName(const ExperimentSpec& spec) {
 
 TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec) {
   TemplateVars vars;
+  vars["run.repetition"] = "1";
+  vars["run.id"] = "run";
+  // A benchmark run has no server, so no server.* facts.
+  if (spec.benchmark) return vars;
   std::string addr = spec.server ? spec.server->listen_address : "127.0.0.1";
   vars["server.address"] = addr;
   vars["server.http"] = absl::StrCat("http://", addr, ":8080");
@@ -101,8 +105,6 @@ TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec) {
       vars["server.http." + c] = absl::StrCat("http://", addr, ":8081");
     }
   }
-  vars["run.repetition"] = "1";
-  vars["run.id"] = "run";
   return vars;
 }
 
@@ -113,6 +115,17 @@ absl::StatusOr<std::vector<std::string>> RenderServerArgs(const ExperimentSpec& 
   for (const Templated& arg : spec.server->args) {
     RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(arg, vars));
     // An argument that renders empty is left out, so a factor level "" means "no flag".
+    if (!s.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> RenderBenchmarkArgs(const ExperimentSpec& spec,
+                                                             const TemplateVars& vars) {
+  std::vector<std::string> out;
+  if (!spec.benchmark) return out;
+  for (const Templated& arg : spec.benchmark->args) {
+    RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(arg, vars));
     if (!s.empty()) out.push_back(std::move(s));
   }
   return out;
