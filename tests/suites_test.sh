@@ -4,6 +4,7 @@
 # server/load suites, benchmark rows (and time_per_op_ns metrics) for micro-benchmark suites
 # (a top-level `benchmark:` block, e.g. primitive-costs, which needs rc_primitives built).
 # Needs root and cgroups (containers on); prints 'N passed, N failed'.
+# Usage: suites_test.sh [NAME...]   (default: every experiments/ci/*.yaml; NAME without .yaml)
 set -uo pipefail
 bin=${RCBENCH_BIN_DIR:?RCBENCH_BIN_DIR is not set}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,9 @@ fi
 tmp=$(mktemp -d /tmp/rcbench-suites.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
-for spec in "$src"/experiments/ci/*.yaml; do
+specs=("$src"/experiments/ci/*.yaml)
+if [ $# -gt 0 ]; then specs=(); for n in "$@"; do specs+=("$src/experiments/ci/$n.yaml"); done; fi
+for spec in "${specs[@]}"; do
   name=$(basename "$spec" .yaml)
   if grep -q '^benchmark:' "$spec" && [ ! -x "$bin/rc_primitives" ]; then
     echo "skipped: $name: $bin/rc_primitives is not built (RCBENCH_BENCHMARKS=OFF?)"; continue
