@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -234,9 +236,18 @@ absl::StatusOr<std::unique_ptr<SqliteResultStore>> SqliteResultStore::OpenAtVers
   sqlite3_busy_timeout(db, 10000);
   // WAL: readers (report, list) do not block the running controller, and a crash mid-write
   // leaves the last committed transaction intact.
-  RCBENCH_RETURN_IF_ERROR(
-      store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                  "PRAGMA foreign_keys=ON;"));
+  //
+  // Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+  // (without the busy handler) while another connection opens the same new file, e.g. a second
+  // controller or `rcbench list`: retry for as long as the busy timeout would wait.
+  absl::Status wal;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    wal = store->Exec("PRAGMA journal_mode=WAL");
+    if (wal.ok() || sqlite3_errcode(db) != SQLITE_BUSY) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  RCBENCH_RETURN_IF_ERROR(wal);
+  RCBENCH_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   RCBENCH_RETURN_IF_ERROR(store->Migrate(target));
   return store;
 }
