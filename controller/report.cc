@@ -469,6 +469,7 @@ absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& 
   RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, experiment));
   auto primitives = PrimitiveCostsTable(d);
   if (primitives.size() > 1) return TextTable(primitives);
+  if (d.spec && d.spec->benchmark) return std::string("(no completed runs)\n");
   std::string out = TextTable(ClassTable(d));
   auto containers = ContainerTable(d, /*skip_idle=*/true);
   if (containers.size() > 1) out += "\n" + TextTable(containers);

@@ -90,6 +90,19 @@ TEST_F(PrimitiveCostsReportTest, TerminalTableIsThePrimitiveCosts) {
   EXPECT_THAT(*table, HasSubstr("169x"));
 }
 
+TEST(PrimitiveCostsReportEmptyTest, TerminalTableOfABenchmarkExperimentWithoutResultsSaysSo) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("rcbench-report-test-empty-" + std::to_string(getpid()) + ".db");
+  {
+    auto store = *SqliteResultStore::Open(path.string());
+    ASSERT_TRUE(store->AddExperiment({"prim", kSpec, 1, "now"}, {}).ok());
+    auto table = ResultsTable(*store, "prim");
+    ASSERT_TRUE(table.ok()) << table.status();
+    EXPECT_EQ(*table, "(no completed runs)\n");
+  }
+  for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + s);
+}
+
 TEST_F(PrimitiveCostsReportTest, JsonCarriesTheRawEntriesAndMetrics) {
   auto files = WriteReport(*store_, {"prim", "json", (dir_ / "out").string(), false});
   ASSERT_TRUE(files.ok()) << files.status();
