@@ -4,19 +4,27 @@
 // processes (SCM_RIGHTS), obtain a handle by name. Plus reference costs of a system call and
 // of the clocks, to put the figures in scale. Kernel operations need root; they are skipped
 // with a message otherwise. Everything is created under "rcbench-bench-<pid>" and removed at
-// exit. Run: build/bin/rc_primitives (see benchmarks/rc_primitives.sh).
+// exit. Run: build/bin/rc_primitives [--backend=auto|v1|v2] [Google Benchmark flags] (see
+// benchmarks/rc_primitives.sh, and experiments/primitive-costs.yaml for the controller suite).
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <filesystem>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "benchmark/benchmark.h"
 #include "rc/accounting.h"
 #include "rc/container.h"
@@ -292,11 +300,63 @@ void BM_Reference_ClockThreadCputime(benchmark::State& state) {
 }
 BENCHMARK(BM_Reference_ClockThreadCputime);
 
+// Removes the subtrees of earlier runs that were killed before they could clean up (e.g. by
+// the controller's benchmark timeout): "rcbench-bench-PID" whose process is gone.
+void RemoveStaleSubtrees(const ContainerSystem& rc, std::optional<BackendKind> backend) {
+  std::set<std::string> stale;
+  for (const Hierarchy* h : rc.layout().Managed()) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(h->mount_point, ec)) {
+      const std::string name = entry.path().filename().string();
+      absl::string_view rest = name;
+      int pid = 0;
+      if (absl::ConsumePrefix(&rest, "rcbench-bench-") && absl::SimpleAtoi(rest, &pid) && pid > 0 &&
+          kill(pid, 0) != 0 && errno == ESRCH) {
+        stale.insert(name);
+      }
+    }
+  }
+  for (const auto& name : stale) {
+    ContainerSystem::Options options;
+    options.probe.force_backend = backend;
+    options.probe.root_name = name;
+    auto old = ContainerSystem::Open(options);
+    absl::Status s = old.ok() ? (*old)->Destroy("", /*recursive=*/true) : old.status();
+    fprintf(stderr, "rc_primitives: %s stale subtree %s%s%s\n",
+            s.ok() ? "removed" : "cannot remove", name.c_str(), s.ok() ? "" : ": ",
+            std::string(s.message()).c_str());
+  }
+}
+
 }  // namespace
 }  // namespace rcbench::rc
 
 int main(int argc, char** argv) {
+  using rcbench::rc::BackendKind;
   using rcbench::rc::ContainerSystem;
+  // Our one flag, --backend=auto|v1|v2 (rc's cgroup backend), is taken out before Google
+  // Benchmark parses the rest.
+  std::optional<BackendKind> backend;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--backend=", 0) != 0) {
+      argv[kept++] = argv[i];
+      continue;
+    }
+    const std::string value = arg.substr(10);
+    if (value == "v1") {
+      backend = BackendKind::kV1;
+    } else if (value == "v2") {
+      backend = BackendKind::kV2;
+    } else if (value != "auto") {
+      fprintf(stderr, "rc_primitives: --backend: expected auto, v1 or v2, got '%s'\n",
+              value.c_str());
+      return 2;
+    }
+  }
+  argc = kept;
+  argv[argc] = nullptr;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   std::unique_ptr<ContainerSystem> rc;
@@ -304,11 +364,13 @@ int main(int argc, char** argv) {
     rcbench::rc::g_setup_error = "kernel containers need root";
   } else {
     ContainerSystem::Options options;
+    options.probe.force_backend = backend;
     options.probe.root_name = absl::StrCat("rcbench-bench-", getpid());
     auto opened = ContainerSystem::Open(options);
     if (opened.ok()) {
       rc = *std::move(opened);
       rcbench::rc::g_rc = rc.get();
+      rcbench::rc::RemoveStaleSubtrees(*rc, backend);
     } else {
       rcbench::rc::g_setup_error = std::string(opened.status().message());
     }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "controller/benchmark_json.h"
 
 namespace rcbench::controller {
 
@@ -49,6 +50,8 @@ absl::StatusOr<std::vector<RunRecord>> LoadRunRecords(ResultStore& store,
     rec.run = std::move(run);
     rec.classes.assign(results.classes().begin(), results.classes().end());
     rec.containers.assign(results.containers().begin(), results.containers().end());
+    rec.benchmarks.assign(results.benchmarks().begin(), results.benchmarks().end());
+    rec.metrics = BenchmarkMetrics(rec.benchmarks);
     for (const auto& c : rec.classes) {
       const std::string& n = c.class_name();
       rec.metrics[ClassMetricKey("throughput_rps", n)] = c.throughput_rps();

@@ -18,6 +18,7 @@ struct RunRecord {
   std::map<std::string, rcbench::v1::HostFacts> hosts;
   std::vector<rcbench::v1::ClassResult> classes;
   std::vector<rcbench::v1::ContainerResult> containers;
+  std::vector<rcbench::v1::BenchmarkResult> benchmarks;
   std::map<std::string, double> metrics;  // metric key -> value
 };
 

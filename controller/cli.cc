@@ -216,6 +216,7 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
   std::unique_ptr<Testbed> testbed;
   PublishingOptions publishing;
   publishing.experiment = spec.name;
+  std::unique_ptr<BenchmarkExecutor> benchmarks;
   if (spec.local_mode()) {
     LocalTestbedOptions o;
     o.bin_dir = args.Get("--bin-dir", SelfDir());
@@ -242,6 +243,13 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
       return e;
     };
     testbed = std::move(local);
+    if (spec.benchmark) {
+      const std::string& b = spec.benchmark->binary;
+      benchmarks = std::make_unique<LocalBenchmarkExecutor>(
+          b.find('/') != std::string::npos ? b : (fs::path(o.bin_dir) / b).string(), o.work_dir,
+          clock);
+      options.benchmarks = benchmarks.get();
+    }
   } else {
     testbed = std::make_unique<RemoteTestbed>(spec, clock);
     if (spec.server) publishing.server_host = ServerAgentName(spec);

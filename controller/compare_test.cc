@@ -52,6 +52,42 @@ class CompareTest : public ::testing::Test {
   uint32_t n_ = 0;
 };
 
+// A micro-benchmark run (rc_primitives) on `kernel`: BM_Create and BM_Reference_Syscall.
+void AddBenchmarkRun(SqliteResultStore& store, const std::string& kernel, int rep, double create_ns,
+                     double syscall_ns) {
+  PlannedRun p{MakeRunId("prim", {{"kernel", kernel}}, rep),
+               static_cast<uint32_t>(rep),
+               static_cast<uint32_t>(rep),
+               {{"kernel", kernel}}};
+  ASSERT_TRUE(store.AddExperiment({"prim", "name: prim\n", 1, "now"}, {p}).ok());
+  ASSERT_TRUE(store.MarkRunning(p.run_id, 1, {}).ok());
+  RunOutcome o;
+  o.run_id = p.run_id;
+  for (auto [name, ns] :
+       {std::pair{"BM_Create", create_ns}, {"BM_Reference_Syscall", syscall_ns}}) {
+    auto& b = o.benchmarks.emplace_back();
+    b.set_name(name);
+    b.set_run_name(name);
+    b.set_iterations(1000);
+    b.set_real_time_ns(ns);
+    b.set_cpu_time_ns(ns / 2);
+  }
+  ASSERT_TRUE(store.CompleteRun(o).ok());
+}
+
+TEST_F(CompareTest, SlowerCgroupOperationsOnAKernelAreWorse) {
+  for (int i = 0; i < 5; ++i) AddBenchmarkRun(*store_, "old", i + 1, 300000 + 1000 * i, 250 + i);
+  for (int i = 0; i < 5; ++i) AddBenchmarkRun(*store_, "new", i + 1, 450000 + 1000 * i, 250 + i);
+  auto report = Compare(*store_, {"kernel=old", "kernel=new", "prim", {"time_per_op_ns"}});
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::map<std::string, Verdict> verdicts;
+  for (const auto& m : report->metrics) verdicts[m.metric] = m.verdict;
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_EQ(verdicts["time_per_op_ns{benchmark=BM_Create}"], Verdict::kWorse);
+  EXPECT_EQ(verdicts["time_per_op_ns{benchmark=BM_Reference_Syscall}"], Verdict::kSame);
+  EXPECT_TRUE(report->any_worse());
+}
+
 TEST(SelectorTest, ParsesTerms) {
   auto s = ParseSelector("kernel_release=6.1, tag.build = new");
   ASSERT_TRUE(s.ok());

@@ -17,6 +17,16 @@ const std::vector<std::string>& ContainerMetricNames() {
   return *names;
 }
 
+const std::vector<std::string>& BenchmarkMetricNames() {
+  static const auto* names = new std::vector<std::string>{"time_per_op_ns", "cpu_time_per_op_ns"};
+  return *names;
+}
+
+bool IsBenchmarkMetric(absl::string_view name) {
+  const auto& n = BenchmarkMetricNames();
+  return std::find(n.begin(), n.end(), name) != n.end();
+}
+
 bool IsClassMetric(absl::string_view name) {
   const auto& n = ClassMetricNames();
   return std::find(n.begin(), n.end(), name) != n.end();

@@ -13,7 +13,10 @@ namespace rcbench::controller {
 const std::vector<std::string>& ClassMetricNames();
 // Per container: cpu_cores, cpu_seconds, cpu_throttled_seconds, memory_peak_bytes.
 const std::vector<std::string>& ContainerMetricNames();
+// Per benchmark of a micro-benchmark run: time_per_op_ns, cpu_time_per_op_ns.
+const std::vector<std::string>& BenchmarkMetricNames();
 bool IsClassMetric(absl::string_view name);
+bool IsBenchmarkMetric(absl::string_view name);
 bool IsContainerMetric(absl::string_view name);
 
 }  // namespace rcbench::controller

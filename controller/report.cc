@@ -15,6 +15,8 @@
 #include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
 #include "controller/analysis.h"
+#include "controller/benchmark_json.h"
+#include "controller/paper_figures.h"
 #include "controller/spec.h"
 #include "controller/stats.h"
 #include "nlohmann/json.hpp"
@@ -184,6 +186,66 @@ std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d,
       row.push_back(Fmt(mi->second.Stdev()));
       auto ti = it->second.find(ContainerMetricKey("cpu_throttled_seconds", path));
       row.push_back(ti == it->second.end() ? "-" : Fmt(Median(ti->second.values)));
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+// Benchmarks of a micro-benchmark experiment: the paper's Table 1 ones first, in its order,
+// then the others by name.
+std::vector<std::string> BenchmarksOf(const ExperimentData& d) {
+  std::set<std::string> seen;
+  for (const auto& [combo, metrics] : d.cells) {
+    for (const auto& [k, agg] : metrics) {
+      if (MetricBaseName(k) == "time_per_op_ns") {
+        size_t eq = k.find("benchmark=");
+        seen.insert(k.substr(eq + 10, k.size() - eq - 11));
+      }
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& p : PaperTable1()) {
+    if (seen.erase(p.benchmark)) out.push_back(p.benchmark);
+  }
+  out.insert(out.end(), seen.begin(), seen.end());
+  return out;
+}
+
+// "Primitive costs": per factor combination and benchmark, the median over repetitions of
+// each run's time per operation (wall and CPU, µs) beside the paper's Table 1 figure, and the
+// ratio of ours (wall) to the paper's.
+std::vector<std::vector<std::string>> PrimitiveCostsTable(const ExperimentData& d) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header = d.factors;
+  for (const char* h :
+       {"benchmark", "paper operation", "n", "time_us", "sd", "cpu_us", "paper_us", "ratio"}) {
+    header.push_back(h);
+  }
+  rows.push_back(header);
+  const std::vector<std::string> benchmarks = BenchmarksOf(d);
+  for (const auto& combo : d.combo_order) {
+    auto it = d.cells.find(combo);
+    if (it == d.cells.end()) continue;
+    for (const auto& b : benchmarks) {
+      auto wall = it->second.find(BenchmarkMetricKey("time_per_op_ns", b));
+      if (wall == it->second.end()) continue;
+      auto cpu = it->second.find(BenchmarkMetricKey("cpu_time_per_op_ns", b));
+      std::vector<std::string> row;
+      for (const auto& f : d.factors) {
+        auto fi = combo.find(f);
+        row.push_back(fi == combo.end() ? "" : fi->second);
+      }
+      const double wall_us = Median(wall->second.values) / 1e3;
+      const PaperPrimitive* paper = FindPaperPrimitive(b);
+      row.push_back(b);
+      row.push_back(paper ? paper->operation : "-");
+      row.push_back(absl::StrCat(wall->second.values.size()));
+      row.push_back(Fmt(wall_us));
+      row.push_back(Fmt(wall->second.Stdev() / 1e3));
+      row.push_back(cpu == it->second.end() ? "-" : Fmt(Median(cpu->second.values) / 1e3));
+      row.push_back(paper ? Fmt(paper->paper_us) : "-");
+      row.push_back(paper ? absl::StrCat(Fmt(wall_us / paper->paper_us), "x") : "-");
       rows.push_back(row);
     }
   }
@@ -375,6 +437,22 @@ nlohmann::json RunJson(const RunRecord& r) {
   for (const auto& [k, v] : r.run.tags()) j["tags"][k] = v;
   j["metrics"] = nlohmann::json::object();
   for (const auto& [k, v] : r.metrics) j["metrics"][k] = v;
+  if (!r.benchmarks.empty()) {
+    j["benchmarks"] = nlohmann::json::array();
+    for (const auto& b : r.benchmarks) {
+      nlohmann::json e = {{"name", b.name()},
+                          {"run_name", b.run_name()},
+                          {"aggregate_name", b.aggregate_name()},
+                          {"repetition_index", b.repetition_index()},
+                          {"iterations", b.iterations()},
+                          {"real_time_ns", b.real_time_ns()},
+                          {"cpu_time_ns", b.cpu_time_ns()},
+                          {"label", b.label()}};
+      e["counters"] = nlohmann::json::object();
+      for (const auto& [k, v] : b.counters()) e["counters"][k] = v;
+      j["benchmarks"].push_back(std::move(e));
+    }
+  }
   j["hosts"] = nlohmann::json::object();
   for (const auto& [h, f] : r.hosts) {
     j["hosts"][h] = {{"hostname", f.hostname()},
@@ -389,6 +467,9 @@ nlohmann::json RunJson(const RunRecord& r) {
 
 absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment) {
   RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, experiment));
+  auto primitives = PrimitiveCostsTable(d);
+  if (primitives.size() > 1) return TextTable(primitives);
+  if (d.spec && d.spec->benchmark) return std::string("(no completed runs)\n");
   std::string out = TextTable(ClassTable(d));
   auto containers = ContainerTable(d, /*skip_idle=*/true);
   if (containers.size() > 1) out += "\n" + TextTable(containers);
@@ -450,18 +531,31 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
     }
     auto class_rows = ClassTable(d);
     auto container_rows = ContainerTable(d);
+    auto primitive_rows = PrimitiveCostsTable(d);
+    const bool micro = d.spec ? d.spec->benchmark.has_value() : primitive_rows.size() > 1;
     std::string description = d.spec ? d.spec->description : "";
     absl::StrAppend(&md, "# ", d.name, "\n\n", description, description.empty() ? "" : "\n\n",
                     "Runs: ", d.all.size(), " (", completed, " completed, ", failed,
                     " failed); order seed ", d.seed, ".\n\n", hosts.empty() ? "" : "Hosts:\n",
-                    hosts, hosts.empty() ? "" : "\n", "## Load classes (median over ",
-                    "repetitions)\n\n", MarkdownTable(class_rows), "\n## Containers\n\n",
-                    MarkdownTable(container_rows), "\n");
+                    hosts, hosts.empty() ? "" : "\n");
     absl::StrAppend(&html, "<h1>", HtmlEscape(d.name), "</h1>\n<p>", HtmlEscape(description),
                     "</p>\n<p>Runs: ", d.all.size(), " (", completed, " completed, ", failed,
-                    " failed); order seed ", d.seed, ".</p>\n<pre>", HtmlEscape(hosts),
-                    "</pre>\n<h2>Load classes</h2>\n", HtmlTable(class_rows),
-                    "<h2>Containers</h2>\n", HtmlTable(container_rows));
+                    " failed); order seed ", d.seed, ".</p>\n<pre>", HtmlEscape(hosts), "</pre>\n");
+    if (micro) {
+      static constexpr char kPrimitiveNote[] =
+          "Median over repetitions of each run's time per operation (wall and CPU); paper: "
+          "Banga et al., OSDI '99, Table 1 (500 MHz Alpha); ratio = ours (wall) / paper's.";
+      absl::StrAppend(&md, "## Primitive costs\n\n", kPrimitiveNote, "\n\n",
+                      MarkdownTable(primitive_rows), "\n");
+      absl::StrAppend(&html, "<h2>Primitive costs</h2>\n<p>", HtmlEscape(kPrimitiveNote), "</p>\n",
+                      HtmlTable(primitive_rows));
+    } else {
+      absl::StrAppend(&md, "## Load classes (median over repetitions)\n\n",
+                      MarkdownTable(class_rows), "\n## Containers\n\n",
+                      MarkdownTable(container_rows), "\n");
+      absl::StrAppend(&html, "<h2>Load classes</h2>\n", HtmlTable(class_rows),
+                      "<h2>Containers</h2>\n", HtmlTable(container_rows));
+    }
     if (!plot_images.empty()) {
       md += "## Plots\n\n";
       html += "<h2>Plots</h2>\n";

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/benchmark_json.h"
 #include "controller/histogram_math.h"
 #include "controller/template.h"
 #include "controller/workload.h"
@@ -497,6 +498,25 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
     }
     if (!SleepUnless(clock_, spec_.phases.setup, abort_phase)) {
       return absl::AbortedError("stopped during setup");
+    }
+    if (spec_.benchmark) {
+      if (options_.benchmarks == nullptr) {
+        return absl::FailedPreconditionError("no benchmark executor (benchmarks need local mode)");
+      }
+      RCBENCH_ASSIGN_OR_RETURN(auto args, RenderBenchmarkArgs(spec_, vars));
+      phase("measure");
+      measure_start_ms = NowMs(clock_);
+      auto json = options_.benchmarks->Run({args, spec_.benchmark->timeout, run.run_id},
+                                           [this] { return StopRequested(); });
+      measure_end_ms = NowMs(clock_);
+      if (!json.ok()) return json.status();
+      auto parsed = ParseGoogleBenchmarkJson(*json);
+      if (!parsed.ok()) {
+        return absl::Status(parsed.status().code(),
+                            absl::StrCat(spec_.benchmark->binary, ": ", parsed.status().message()));
+      }
+      outcome.benchmarks = *std::move(parsed);
+      return check_all("after the benchmark");
     }
     // The load runs through warm-up and measurement; the generator's own bound is a safety
     // net a few seconds later (we stop it explicitly).

@@ -4,9 +4,12 @@
 //
 // Per run: health checks of every host, host facts, sysctls, containers, the server, then the
 // phases setup -> warm-up -> measure -> cool-down with a barrier (all hosts healthy, server up,
-// no lease lost) at each boundary, then teardown on every path. A host lost mid-run fails that
-// run with the reason and the matrix goes on. Runs already COMPLETED or FAILED in the store are
-// skipped; runs a killed controller left RUNNING are marked INTERRUPTED and redone.
+// no lease lost) at each boundary, then teardown on every path. A micro-benchmark experiment
+// (spec `benchmark`) runs its program through the BenchmarkExecutor after setup instead of a
+// server and load, and stores the program's parsed output with the run's completion. A host lost
+// mid-run fails that run with the reason and the matrix goes on. Runs already COMPLETED or FAILED
+// in the store are skipped; runs a killed controller left RUNNING are marked INTERRUPTED and
+// redone.
 //
 // Telemetry: one thread per agent stays subscribed to its usage stream for the whole
 // experiment, resuming after the last sequence it saw when the stream breaks; one thread per
@@ -26,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "controller/benchmark_executor.h"
 #include "controller/clients.h"
 #include "controller/controller_metrics.h"
 #include "controller/matrix.h"
@@ -52,6 +56,9 @@ struct RunnerOptions {
   std::function<void(const std::string&)> on_message;
   // Set from a signal handler to stop after tearing the current run down.
   std::atomic<bool>* stop_requested = nullptr;
+  // Executes the program of a micro-benchmark experiment (spec `benchmark`); such runs fail
+  // when it is null. Not owned.
+  BenchmarkExecutor* benchmarks = nullptr;
 };
 
 struct RunSummary {

@@ -130,6 +130,7 @@ class SpecParser {
   std::vector<HostEndpoint> ParseEndpoints(const YAML::Node& n, absl::string_view what);
   void ParseNetwork(const YAML::Node& n, ExperimentSpec& spec);
   void ParseServer(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseBenchmark(const YAML::Node& root, ExperimentSpec& spec);
   void ParseFactors(const YAML::Node& n, ExperimentSpec& spec);
   void ParseZip(const YAML::Node& n, ExperimentSpec& spec);
   void CheckZipRowsDistinct(const YAML::Node& group, const std::vector<std::string>& names,
@@ -178,7 +179,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
   if (!ExpectMap(root, "the experiment",
                  {"name", "description", "hosts", "network", "server", "factors", "zip", "exclude",
                   "repetitions", "order", "seed", "phases", "containers", "sysctls", "load",
-                  "record", "host_facts_sysctls", "plots", "compare"})) {
+                  "record", "host_facts_sysctls", "plots", "compare", "benchmark"})) {
     return;
   }
   if (!root["name"]) {
@@ -197,6 +198,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
   if (root["hosts"]) ParseHosts(root["hosts"], spec);
   if (root["network"]) ParseNetwork(root["network"], spec);
   if (root["server"]) ParseServer(root["server"], spec);
+  if (root["benchmark"]) ParseBenchmark(root, spec);
   if (root["factors"]) ParseFactors(root["factors"], spec);
   if (root["zip"]) ParseZip(root["zip"], spec);
   CheckRepeatedLevels(spec);
@@ -351,6 +353,60 @@ void SpecParser::ParseServer(const YAML::Node& n, ExperimentSpec& spec) {
         DurationField(n["ready_timeout"], "server.ready_timeout").value_or(s.ready_timeout);
   }
   spec.server = std::move(s);
+}
+
+void SpecParser::ParseBenchmark(const YAML::Node& root, ExperimentSpec& spec) {
+  const YAML::Node& n = root["benchmark"];
+  if (!ExpectMap(n, "benchmark", {"binary", "args", "timeout"})) return;
+  BenchmarkSpec b;
+  b.pos = Pos(n);
+  if (n["binary"]) {
+    b.binary = Scalar(n["binary"], "benchmark.binary").value_or("");
+    if (b.binary.empty()) {
+      Error(n["binary"], "benchmark.binary is empty; expected a program name or path");
+    }
+  }
+  if (n["args"]) {
+    b.args = TemplateList(n["args"], "benchmark.args");
+    for (const auto& a : b.args) {
+      if (absl::StartsWith(a.text, "--benchmark_out")) {
+        Error(a.pos, absl::StrCat("benchmark.args \"", a.text,
+                                  "\" sets the output file, which the controller chooses; "
+                                  "expected other flags"));
+      }
+    }
+  }
+  if (n["timeout"]) {
+    b.timeout = DurationField(n["timeout"], "benchmark.timeout").value_or(b.timeout);
+    if (b.timeout <= std::chrono::nanoseconds(0) || b.timeout > std::chrono::hours(24)) {
+      Error(n["timeout"], "benchmark.timeout is out of range; expected a duration in (0, 24h]");
+    }
+  }
+  // A benchmark run replaces the server and its load, and runs on the controller's host.
+  for (const char* key : {"server", "load"}) {
+    if (root[key]) {
+      Error(root[key], absl::StrCat("\"", key,
+                                    "\" cannot be combined with \"benchmark\" (a benchmark run "
+                                    "executes the program instead of a server and load); "
+                                    "expected one or the other"));
+    }
+  }
+  if (root["hosts"]) {
+    Error(root["hosts"],
+          "\"benchmark\" runs the program on the controller's host, so it needs local mode; "
+          "expected no \"hosts\"");
+  }
+  if (root["phases"] && root["phases"].IsMap()) {
+    for (const char* key : {"warmup", "measure", "cooldown"}) {
+      if (root["phases"][key]) {
+        Error(root["phases"][key],
+              absl::StrCat("phases.", key,
+                           " does not apply to benchmark runs (the program times itself); "
+                           "expected only phases.setup"));
+      }
+    }
+  }
+  spec.benchmark = std::move(b);
 }
 
 void SpecParser::ParseFactors(const YAML::Node& n, ExperimentSpec& spec) {
@@ -810,10 +866,11 @@ void SpecParser::ParseCompare(const YAML::Node& n, ExperimentSpec& spec) {
   }
   for (const auto& kv : n) {
     std::string metric = kv.first.Scalar();
-    if (!IsClassMetric(metric) && !IsContainerMetric(metric)) {
+    if (!IsClassMetric(metric) && !IsContainerMetric(metric) && !IsBenchmarkMetric(metric)) {
       Error(kv.first, absl::StrCat("compare names unknown metric \"", metric,
                                    "\"; expected one of ", absl::StrJoin(ClassMetricNames(), ", "),
-                                   ", ", absl::StrJoin(ContainerMetricNames(), ", ")));
+                                   ", ", absl::StrJoin(ContainerMetricNames(), ", "), ", ",
+                                   absl::StrJoin(BenchmarkMetricNames(), ", ")));
       continue;
     }
     if (!ExpectMap(kv.second, absl::StrCat("compare.", metric), {"direction", "min_effect"})) {
@@ -924,6 +981,7 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
     };
     report(RenderServerArgs(spec, vars).status());
     report(RenderServerClasses(spec, vars).status());
+    report(RenderBenchmarkArgs(spec, vars).status());
     report(RenderContainers(spec, vars).status());
     report(RenderSysctls(spec, vars).status());
     report(RenderWorkloads(spec, vars, spec.phases.measure).status());
@@ -950,7 +1008,7 @@ MetricRule DefaultRuleFor(absl::string_view metric) {
   if (metric == "throughput_rps") {
     rule.direction = Direction::kHigherIsBetter;
     rule.min_effect = 0.05;
-  } else if (absl::StartsWith(metric, "latency_")) {
+  } else if (absl::StartsWith(metric, "latency_") || absl::EndsWith(metric, "_per_op_ns")) {
     rule.direction = Direction::kLowerIsBetter;
     rule.min_effect = 0.10;
   } else {

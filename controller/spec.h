@@ -103,6 +103,16 @@ struct SynFloodSpec {
   SourcePos pos;
 };
 
+// A micro-benchmark run type, used instead of `server` and `load`: each run executes the
+// program locally (beside the rcbench binary unless the name has a '/') and stores every entry
+// of its Google Benchmark JSON output.
+struct BenchmarkSpec {
+  std::string binary = "rc_primitives";
+  std::vector<Templated> args;
+  std::chrono::nanoseconds timeout = std::chrono::minutes(10);
+  SourcePos pos;
+};
+
 struct PlotSpec {
   std::string name;
   std::string title;
@@ -142,6 +152,7 @@ struct ExperimentSpec {
   std::vector<HostEndpoint> loadgens;  // empty: local mode
   LocalNetwork network = LocalNetwork::kLoopback;
   std::optional<ServerSpec> server;
+  std::optional<BenchmarkSpec> benchmark;
   std::vector<Factor> factors;
   std::vector<std::vector<std::string>> zip_groups;
   std::vector<ExcludeRule> excludes;

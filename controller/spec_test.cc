@@ -418,5 +418,100 @@ TEST(SpecTest, EveryProblemIsReportedInFileOrder) {
   EXPECT_LT(b, c);
 }
 
+constexpr char kBenchmark[] = R"(name: prim
+benchmark:
+  binary: rc_primitives
+  args: ["--benchmark_min_time={{min_time}}", "{{filter}}"]
+  timeout: 90s
+factors:
+  min_time: ["0.01", "0.1"]
+  filter: ["", "--benchmark_filter=BM_Create"]
+repetitions: 3
+phases: {setup: 1s}
+compare:
+  time_per_op_ns: {direction: lower, min_effect: 20%}
+)";
+
+TEST(SpecTest, BenchmarkBlockParsesBinaryArgsAndTimeout) {
+  auto spec = ParseSpec(kBenchmark, "t.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(spec->benchmark.has_value());
+  EXPECT_EQ(spec->benchmark->binary, "rc_primitives");
+  ASSERT_EQ(spec->benchmark->args.size(), 2u);
+  EXPECT_EQ(spec->benchmark->args[0].text, "--benchmark_min_time={{min_time}}");
+  EXPECT_EQ(spec->benchmark->timeout, std::chrono::seconds(90));
+  EXPECT_FALSE(spec->server.has_value());
+  EXPECT_TRUE(spec->local_mode());
+  EXPECT_NEAR(spec->compare_rules.at("time_per_op_ns").min_effect, 0.20, 1e-9);
+}
+
+TEST(SpecTest, BenchmarkTimePerOpIsLowerIsBetterByDefault) {
+  MetricRule rule = DefaultRuleFor("time_per_op_ns");
+  EXPECT_EQ(rule.direction, Direction::kLowerIsBetter);
+  EXPECT_EQ(DefaultRuleFor("cpu_time_per_op_ns").direction, Direction::kLowerIsBetter);
+}
+
+TEST(SpecTest, BenchmarkWithServerIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {binary: rc_primitives}\nserver: {args: []}\n"),
+              HasSubstr("t.yaml:3:9: \"server\" cannot be combined with \"benchmark\""));
+}
+
+TEST(SpecTest, BenchmarkWithLoadIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {binary: b}\nload:\n  threads: 1\n"),
+              HasSubstr("t.yaml:4:3: \"load\" cannot be combined with \"benchmark\""));
+}
+
+TEST(SpecTest, BenchmarkWithHostsIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {binary: b}\nhosts:\n"
+                       "  agents: [{name: a, address: \"10.0.0.1:1\"}]\n"
+                       "  loadgens: [{name: l, address: \"10.0.0.2:1\"}]\n"),
+              HasSubstr("needs local mode; expected no \"hosts\""));
+}
+
+TEST(SpecTest, BenchmarkWithMeasurePhaseIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {binary: b}\nphases: {measure: 5s}\n"),
+              HasSubstr("phases.measure does not apply to benchmark runs"));
+}
+
+TEST(SpecTest, BenchmarkArgSettingTheOutputFileIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {args: [\"--benchmark_out=/tmp/x\"]}\n"),
+              HasSubstr("sets the output file, which the controller chooses"));
+}
+
+TEST(SpecTest, BenchmarkWithBadTimeoutIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {timeout: 0s}\n"),
+              HasSubstr("benchmark.timeout is out of range"));
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {timeout: soon}\n"), HasSubstr("benchmark.timeout: "));
+}
+
+TEST(SpecTest, BenchmarkWithUnknownKeyIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {binary: b, repeat: 3}\n"),
+              HasSubstr("unknown key \"repeat\" in benchmark"));
+}
+
+TEST(SpecTest, BenchmarkArgsCannotUseServerPlaceholders) {
+  EXPECT_THAT(ErrorsOf("name: t\nbenchmark: {args: [\"{{server.http}}\"]}\n"),
+              HasSubstr("unknown placeholder {{server.http}}"));
+}
+
+TEST(SpecTest, BenchmarkArgsRenderFactorLevelsAndDropEmptyOnes) {
+  auto spec = ParseSpec(kBenchmark, "t.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto args = RenderBenchmarkArgs(*spec, {{"min_time", "0.01"}, {"filter", ""}});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_THAT(*args, ::testing::ElementsAre("--benchmark_min_time=0.01"));
+}
+
+TEST(SpecTest, PrimitiveCostsSpecsOfTheRepositoryAreValid) {
+  const char* env = std::getenv("RCBENCH_SOURCE_DIR");
+  std::string src = env ? env : std::filesystem::path(__FILE__).parent_path().parent_path();
+  for (const char* file :
+       {"/experiments/primitive-costs.yaml", "/experiments/ci/primitive-costs.yaml"}) {
+    auto spec = LoadSpecFile(src + file);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_TRUE(spec->benchmark.has_value()) << file;
+  }
+}
+
 }  // namespace
 }  // namespace rcbench::controller

@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -79,6 +81,24 @@ const std::vector<const char*>& Migrations() {
       R"sql(
       ALTER TABLE runs ADD COLUMN tags_json TEXT NOT NULL DEFAULT '{}';
       CREATE INDEX runs_by_experiment ON runs(experiment, ord);
+      )sql",
+      // 3: micro-benchmark results (experiments with a `benchmark` block), one row per entry
+      // of the program's output, in output order.
+      R"sql(
+      CREATE TABLE benchmark_results (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        ordinal INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        run_name TEXT NOT NULL,
+        aggregate_name TEXT NOT NULL,
+        repetition_index INTEGER NOT NULL,
+        iterations INTEGER NOT NULL,
+        real_time_ns REAL NOT NULL,
+        cpu_time_ns REAL NOT NULL,
+        label TEXT NOT NULL,
+        counters_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, ordinal)
+      );
       )sql",
   };
   return *m;
@@ -216,9 +236,18 @@ absl::StatusOr<std::unique_ptr<SqliteResultStore>> SqliteResultStore::OpenAtVers
   sqlite3_busy_timeout(db, 10000);
   // WAL: readers (report, list) do not block the running controller, and a crash mid-write
   // leaves the last committed transaction intact.
-  RCBENCH_RETURN_IF_ERROR(
-      store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                  "PRAGMA foreign_keys=ON;"));
+  //
+  // Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+  // (without the busy handler) while another connection opens the same new file, e.g. a second
+  // controller or `rcbench list`: retry for as long as the busy timeout would wait.
+  absl::Status wal;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    wal = store->Exec("PRAGMA journal_mode=WAL");
+    if (wal.ok() || sqlite3_errcode(db) != SQLITE_BUSY) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  RCBENCH_RETURN_IF_ERROR(wal);
+  RCBENCH_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   RCBENCH_RETURN_IF_ERROR(store->Migrate(target));
   return store;
 }
@@ -387,6 +416,21 @@ absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
       s.BindBlob(10, c.SerializeAsString());
       RCBENCH_RETURN_IF_ERROR(s.Run());
     }
+    for (size_t i = 0; i < o.benchmarks.size(); ++i) {
+      const auto& b = o.benchmarks[i];
+      nlohmann::json counters = nlohmann::json::object();
+      for (const auto& [k, v] : b.counters()) counters[k] = v;
+      Stmt s(db_,
+             "INSERT INTO benchmark_results (run_id, ordinal, name, run_name, aggregate_name, "
+             "repetition_index, iterations, real_time_ns, cpu_time_ns, label, counters_json) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      s.Bind(1, o.run_id).Bind(2, static_cast<int64_t>(i)).Bind(3, b.name());
+      s.Bind(4, b.run_name()).Bind(5, b.aggregate_name());
+      s.Bind(6, static_cast<int64_t>(b.repetition_index()));
+      s.Bind(7, static_cast<int64_t>(b.iterations())).Bind(8, b.real_time_ns());
+      s.Bind(9, b.cpu_time_ns()).Bind(10, b.label()).Bind(11, counters.dump());
+      RCBENCH_RETURN_IF_ERROR(s.Run());
+    }
     for (const auto& c : o.containers) {
       Stmt s(db_,
              "INSERT INTO container_results (run_id, host, path, cpu_seconds, cpu_cores, "
@@ -523,6 +567,32 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
       c->set_memory_peak_bytes(static_cast<uint64_t>(s.Int(5)));
     }
   }
+  {
+    Stmt s(db_,
+           "SELECT name, run_name, aggregate_name, repetition_index, iterations, real_time_ns, "
+           "cpu_time_ns, label, counters_json FROM benchmark_results WHERE run_id = ? "
+           "ORDER BY ordinal");
+    RCBENCH_RETURN_IF_ERROR(s.status());
+    s.Bind(1, run_id);
+    while (s.Step() == SQLITE_ROW) {
+      auto* b = resp.add_benchmarks();
+      b->set_name(s.Text(0));
+      b->set_run_name(s.Text(1));
+      b->set_aggregate_name(s.Text(2));
+      b->set_repetition_index(static_cast<uint32_t>(s.Int(3)));
+      b->set_iterations(static_cast<uint64_t>(s.Int(4)));
+      b->set_real_time_ns(s.Real(5));
+      b->set_cpu_time_ns(s.Real(6));
+      b->set_label(s.Text(7));
+      nlohmann::json counters = nlohmann::json::parse(s.Text(8), nullptr, false);
+      if (!counters.is_object()) {
+        return absl::DataLossError(absl::StrCat("corrupt benchmark counters of run ", run_id));
+      }
+      for (auto it = counters.begin(); it != counters.end(); ++it) {
+        if (it.value().is_number()) (*b->mutable_counters())[it.key()] = it.value().get<double>();
+      }
+    }
+  }
   if (include_samples) {
     Stmt s(db_,
            "SELECT data FROM samples WHERE run_id = ? AND kind = 'usage' ORDER BY source, "
@@ -540,8 +610,8 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
 
 absl::StatusOr<int64_t> SqliteResultStore::CountRows(const std::string& table,
                                                      const std::string& run_id) {
-  static const std::vector<std::string> kTables = {"runs", "run_hosts", "class_results",
-                                                   "container_results", "samples"};
+  static const std::vector<std::string> kTables = {
+      "runs", "run_hosts", "class_results", "container_results", "samples", "benchmark_results"};
   if (std::find(kTables.begin(), kTables.end(), table) == kTables.end()) {
     return absl::InvalidArgumentError("unknown table " + table);
   }

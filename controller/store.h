@@ -2,9 +2,10 @@
 
 // The results store seam and its SQLite implementation.
 //
-// Layout (schema version 2, see kMigrations in store.cc): experiments; runs (factor values,
+// Layout (schema version 3, see Migrations() in store.cc): experiments; runs (factor values,
 // repetition, seed, tags, status, error); run_hosts (host facts of every host of a run);
-// class_results; container_results; samples (the agent and load-generator time series).
+// class_results; container_results; samples (the agent and load-generator time series);
+// benchmark_results (micro-benchmark runs: one row per entry of the program's output).
 //
 // Every result row is written once: a run's results, host facts and samples are inserted in the
 // same transaction that marks the run COMPLETED (or FAILED), guarded by primary keys, so a crash
@@ -46,6 +47,8 @@ struct RunOutcome {
   std::map<std::string, rcbench::v1::HostFacts> hosts;
   std::vector<rcbench::v1::ClassResult> classes;
   std::vector<rcbench::v1::ContainerResult> containers;
+  // Micro-benchmark runs (spec `benchmark`): the program's entries in output order.
+  std::vector<rcbench::v1::BenchmarkResult> benchmarks;
   std::vector<rcbench::v1::UsageReport> usage_samples;
   std::vector<rcbench::v1::StatsReport> load_samples;
 };

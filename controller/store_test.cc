@@ -69,7 +69,7 @@ TEST_F(StoreTest, OldSchemaIsMigratedAndKeepsItsRows) {
   }
   auto store = SqliteResultStore::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(*(*store)->SchemaVersion(), 2);
+  EXPECT_EQ(*(*store)->SchemaVersion(), SqliteResultStore::LatestSchemaVersion());
   auto runs = (*store)->ListRuns("e");
   ASSERT_TRUE(runs.ok()) << runs.status();
   ASSERT_EQ(runs->size(), 1u);
@@ -183,6 +183,78 @@ TEST_F(StoreTest, UnknownRunIsNotFound) {
   auto store = *SqliteResultStore::Open(path_);
   EXPECT_EQ(store->GetResults("nope", false).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store->CompleteRun(Outcome("nope")).code(), absl::StatusCode::kNotFound);
+}
+
+rcbench::v1::BenchmarkResult Benchmark(const std::string& name, double real_ns) {
+  rcbench::v1::BenchmarkResult b;
+  b.set_name(name);
+  b.set_run_name(name);
+  b.set_iterations(1000);
+  b.set_real_time_ns(real_ns);
+  b.set_cpu_time_ns(real_ns / 2);
+  (*b.mutable_counters())["reconciliations"] = 3;
+  return b;
+}
+
+TEST_F(StoreTest, SchemaTwoFileWithResultsMigratesToBenchmarkTableAndKeepsItsRows) {
+  {
+    auto v2 = SqliteResultStore::OpenAtVersion(path_, 2);
+    ASSERT_TRUE(v2.ok()) << v2.status();
+    ASSERT_TRUE((*v2)->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+    ASSERT_TRUE((*v2)->MarkRunning("e-a", 1000, {{"kernel", "old"}}).ok());
+    ASSERT_TRUE((*v2)->CompleteRun(Outcome("e-a")).ok());
+    EXPECT_FALSE((*v2)->CountRows("benchmark_results", "e-a").ok());
+  }
+  auto store = SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*(*store)->SchemaVersion(), 3);
+  auto old = (*store)->GetResults("e-a", true);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->run().tags().at("kernel"), "old");
+  EXPECT_EQ(old->classes(0).throughput_rps(), 123.5);
+  EXPECT_EQ(old->samples_size(), 1);
+  EXPECT_EQ(old->benchmarks_size(), 0);
+  // The migrated file takes benchmark rows.
+  RunOutcome o;
+  o.run_id = "e-b";
+  o.benchmarks = {Benchmark("BM_Create", 300000), Benchmark("BM_Destroy", 400000)};
+  ASSERT_TRUE((*store)->MarkRunning("e-b", 2000, {}).ok());
+  ASSERT_TRUE((*store)->CompleteRun(o).ok());
+  EXPECT_EQ(*(*store)->CountRows("benchmark_results", "e-b"), 2);
+}
+
+TEST_F(StoreTest, BenchmarkResultsRoundTripInOutputOrder) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+  RunOutcome o;
+  o.run_id = "e-a";
+  o.benchmarks = {Benchmark("BM_Z", 2), Benchmark("BM_A", 1)};
+  o.benchmarks[1].set_aggregate_name("median");
+  o.benchmarks[1].set_label("4 files");
+  ASSERT_TRUE(store->CompleteRun(o).ok());
+  auto results = *store->GetResults("e-a", false);
+  ASSERT_EQ(results.benchmarks_size(), 2);
+  EXPECT_EQ(results.benchmarks(0).name(), "BM_Z");
+  EXPECT_EQ(results.benchmarks(1).name(), "BM_A");
+  EXPECT_EQ(results.benchmarks(1).aggregate_name(), "median");
+  EXPECT_EQ(results.benchmarks(1).label(), "4 files");
+  EXPECT_EQ(results.benchmarks(1).iterations(), 1000u);
+  EXPECT_EQ(results.benchmarks(1).real_time_ns(), 1);
+  EXPECT_EQ(results.benchmarks(1).cpu_time_ns(), 0.5);
+  EXPECT_EQ(results.benchmarks(1).counters().at("reconciliations"), 3);
+}
+
+TEST_F(StoreTest, AFailedRunKeepsNoBenchmarkRows) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+  RunOutcome o = Outcome("e-a");
+  o.benchmarks = {Benchmark("BM_Create", 1)};
+  // Written after the benchmark rows; the same primary key twice fails the transaction.
+  o.containers.push_back(o.containers[0]);
+  EXPECT_FALSE(store->CompleteRun(o).ok());
+  EXPECT_EQ(*store->CountRows("benchmark_results", "e-a"), 0);
 }
 
 }  // namespace

@@ -94,6 +94,10 @@ std::string DefaultLoadGenName(const ExperimentSpec& spec) {
 
 TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec) {
   TemplateVars vars;
+  vars["run.repetition"] = "1";
+  vars["run.id"] = "run";
+  // A benchmark run has no server, so no server.* facts.
+  if (spec.benchmark) return vars;
   std::string addr = spec.server ? spec.server->listen_address : "127.0.0.1";
   if (spec.local_mode()) {
     addr = spec.network == LocalNetwork::kNamespaces ? kNetnsServerAddress : "127.0.0.1";
@@ -117,8 +121,6 @@ TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec) {
       }
     }
   }
-  vars["run.repetition"] = "1";
-  vars["run.id"] = "run";
   return vars;
 }
 
@@ -147,6 +149,17 @@ absl::StatusOr<std::vector<std::string>> RenderServerClasses(const ExperimentSpe
                                     "[A-Za-z0-9_-]"));
     }
     out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> RenderBenchmarkArgs(const ExperimentSpec& spec,
+                                                             const TemplateVars& vars) {
+  std::vector<std::string> out;
+  if (!spec.benchmark) return out;
+  for (const Templated& arg : spec.benchmark->args) {
+    RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(arg, vars));
+    if (!s.empty()) out.push_back(std::move(s));
   }
   return out;
 }

@@ -31,6 +31,9 @@ absl::StatusOr<std::vector<std::string>> RenderServerClasses(const ExperimentSpe
                                                              const TemplateVars& vars);
 absl::StatusOr<std::vector<std::string>> RenderServerArgs(const ExperimentSpec& spec,
                                                           const TemplateVars& vars);
+// The benchmark program's arguments (empty ones left out, as for the server).
+absl::StatusOr<std::vector<std::string>> RenderBenchmarkArgs(const ExperimentSpec& spec,
+                                                             const TemplateVars& vars);
 absl::StatusOr<std::vector<RenderedContainer>> RenderContainers(const ExperimentSpec& spec,
                                                                 const TemplateVars& vars);
 absl::StatusOr<std::map<std::string, std::string>> RenderSysctls(const ExperimentSpec& spec,
