@@ -177,9 +177,26 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
     return;
   }
   if (!ExpectMap(root, "the experiment",
-                 {"name", "description", "hosts", "network", "server", "factors", "zip", "exclude",
-                  "repetitions", "order", "seed", "phases", "containers", "sysctls", "load",
-                  "record", "host_facts_sysctls", "plots", "compare", "benchmark"})) {
+                 {"name",
+                  "description",
+                  "hosts",
+                  "network",
+                  "server",
+                  "factors",
+                  "zip",
+                  "exclude",
+                  "repetitions",
+                  "order",
+                  "seed",
+                  "phases",
+                  "containers",
+                  "sysctls",
+                  "load",
+                  "record",
+                  "host_facts_sysctls",
+                  "plots",
+                  "compare",
+                  "benchmark"})) {
     return;
   }
   if (!root["name"]) {

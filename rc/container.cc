@@ -193,7 +193,11 @@ absl::StatusOr<Container> ContainerSystem::Create(absl::string_view path,
   if (path.empty()) return absl::InvalidArgumentError("cannot create the root subtree itself");
   RCBENCH_RETURN_IF_ERROR(internal::ValidateAttributes(attributes));
   const std::string parent = ParentPath(path);
-  if (!backend_->Exists(parent)) {
+  if (parent.empty()) {
+    // The root subtree is created on demand; another process on this host (an agent or server
+    // of a concurrent experiment) may have removed it while it was empty.
+    RCBENCH_RETURN_IF_ERROR(backend_->EnsureSubtree());
+  } else if (!backend_->Exists(parent)) {
     if (!options.create_parents) {
       return absl::NotFoundError(
           absl::StrCat("parent container '", parent, "' of '", path, "' does not exist"));
@@ -210,7 +214,14 @@ absl::StatusOr<Container> ContainerSystem::Create(absl::string_view path,
       return absl::AlreadyExistsError(absl::StrCat("container '", path, "' already exists"));
     }
   } else {
-    RCBENCH_RETURN_IF_ERROR(backend_->CreateNode(path, options.threaded));
+    absl::Status s = backend_->CreateNode(path, options.threaded);
+    // Lost a race with RemoveRootIfEmpty between EnsureSubtree and CreateNode: once our node
+    // exists the root is no longer empty, so one retry settles it.
+    for (int retry = 0; parent.empty() && absl::IsNotFound(s) && retry < 3; ++retry) {
+      RCBENCH_RETURN_IF_ERROR(backend_->EnsureSubtree());
+      s = backend_->CreateNode(path, options.threaded);
+    }
+    RCBENCH_RETURN_IF_ERROR(s);
     created = true;
   }
   absl::Status s = backend_->SetAttributes(path, attributes);

@@ -46,6 +46,31 @@ TEST_F(RcHybridTest, OpenCreatesTheSubtreeInEveryManagedHierarchy) {
   EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/unified/rcbench"));
 }
 
+// Two experiments on one host: one process removes the empty root subtree as it exits while
+// another still creates containers; the root is created again on demand.
+TEST_F(RcHybridTest, CreateRemakesARootSubtreeAnotherProcessRemoved) {
+  auto other = OpenOn(tree_);
+  ASSERT_NE(other, nullptr);
+  other->RemoveRootIfEmpty();
+  ASSERT_FALSE(tree_.Exists("/sys/fs/cgroup/cpu/rcbench"));
+  auto c = rc_->Create("web", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (const char* h : {"cpu", "cpuacct", "memory", "pids"}) {
+    EXPECT_TRUE(tree_.Exists(absl::StrCat("/sys/fs/cgroup/", h, "/rcbench/web"))) << h;
+  }
+  // A non-empty root is left alone.
+  other->RemoveRootIfEmpty();
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/cpu/rcbench/web"));
+}
+
+TEST_F(RcV2Test, CreateRemakesARootSubtreeAnotherProcessRemoved) {
+  rc_->RemoveRootIfEmpty();
+  ASSERT_FALSE(tree_.Exists("/sys/fs/cgroup/rcbench"));
+  auto c = rc_->Create("web", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/rcbench/web"));
+}
+
 TEST_F(RcHybridTest, CreateWritesAttributesToV1Files) {
   Attributes a;
   a.cpu_weight = 200;
