@@ -18,6 +18,11 @@
 
 namespace rcbench::controller {
 
+// In a child between fork and exec (async-signal-safe calls only): stdout and stderr to
+// `out_fd`, stdin from /dev/null, every signal unblocked, then execv(argv[0]); exits 127 if
+// the exec fails.
+[[noreturn]] void ExecInChild(int out_fd, char* const* argv);
+
 // Parses a --ready-file ("key=value" lines). INVALID_ARGUMENT on a line without '='.
 absl::StatusOr<std::map<std::string, std::string>> ParseReadyFile(const std::string& text);
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "common/cidr.h"
 #include "common/logging.h"
+#include "controller/child_process.h"
 
 namespace rcbench::controller {
 namespace {
@@ -86,17 +87,7 @@ absl::Status SubprocessCommandRunner::Run(const std::vector<std::string>& argv) 
     close(fds[1]);
     return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
   }
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv(cargv[0], cargv.data());
-    _exit(127);
-  }
+  if (pid == 0) ExecInChild(fds[1], cargv.data());
   close(fds[1]);
   std::string output;
   char buf[4096];

@@ -124,16 +124,26 @@ TemplateVars PlaceholderRuntimeVars(const ExperimentSpec& spec) {
   return vars;
 }
 
-absl::StatusOr<std::vector<std::string>> RenderServerArgs(const ExperimentSpec& spec,
-                                                          const TemplateVars& vars) {
+namespace {
+
+// Renders every argument; one that renders empty is left out, so a factor level "" means
+// "no flag".
+absl::StatusOr<std::vector<std::string>> RenderArgs(const std::vector<Templated>& args,
+                                                    const TemplateVars& vars) {
   std::vector<std::string> out;
-  if (!spec.server) return out;
-  for (const Templated& arg : spec.server->args) {
+  for (const Templated& arg : args) {
     RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(arg, vars));
-    // An argument that renders empty is left out, so a factor level "" means "no flag".
     if (!s.empty()) out.push_back(std::move(s));
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> RenderServerArgs(const ExperimentSpec& spec,
+                                                          const TemplateVars& vars) {
+  if (!spec.server) return std::vector<std::string>();
+  return RenderArgs(spec.server->args, vars);
 }
 
 absl::StatusOr<std::vector<std::string>> RenderServerClasses(const ExperimentSpec& spec,
@@ -155,13 +165,8 @@ absl::StatusOr<std::vector<std::string>> RenderServerClasses(const ExperimentSpe
 
 absl::StatusOr<std::vector<std::string>> RenderBenchmarkArgs(const ExperimentSpec& spec,
                                                              const TemplateVars& vars) {
-  std::vector<std::string> out;
-  if (!spec.benchmark) return out;
-  for (const Templated& arg : spec.benchmark->args) {
-    RCBENCH_ASSIGN_OR_RETURN(std::string s, Render(arg, vars));
-    if (!s.empty()) out.push_back(std::move(s));
-  }
-  return out;
+  if (!spec.benchmark) return std::vector<std::string>();
+  return RenderArgs(spec.benchmark->args, vars);
 }
 
 absl::StatusOr<std::vector<RenderedContainer>> RenderContainers(const ExperimentSpec& spec,
