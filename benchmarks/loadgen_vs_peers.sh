@@ -9,7 +9,8 @@
 # into namespaces this script makes only.
 #
 # Environment: RCBENCH_BIN_DIR (default build/bin), PAIRS (3), DURATION (seconds per HTTP run, 5),
-# SYN_DURATION (5), SECTIONS ("http close syn").
+# SYN_DURATION (5), SECTIONS ("http close syn"), SYN_RPS (0; 1 = the receiving veth steers its
+# receive work to core SRV_CPU with RPS, so the sender's core carries only the send path).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ pairs=${PAIRS:-3}
 dur=${DURATION:-5}
 syn_dur=${SYN_DURATION:-5}
 sections=${SECTIONS:-"http close syn"}
+syn_rps=${SYN_RPS:-0}
 gen_cpu=${GEN_CPU:-1}
 srv_cpu=${SRV_CPU:-0}
 
@@ -120,6 +122,9 @@ setup_syn() {
   mac_rx=$(ip -n "$ns_rx" -o link show "rcbbb$$" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
   mac_tx=$(ip -n "$ns_tx" -o link show "rcbba$$" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
   ip -n "$ns_tx" neigh replace 10.213.0.2 lladdr "$mac_rx" dev "rcbba$$" nud permanent
+  if [ "$syn_rps" = 1 ]; then
+    ip netns exec "$ns_rx" sh -c "printf '%x' $((1 << srv_cpu)) > /sys/class/net/rcbbb$$/queues/rx-0/rps_cpus"
+  fi
   cat > "$tmp/syn.trafgen" <<CONF
 {
   eth(da=$mac_rx, sa=$mac_tx, type=0x0800),
@@ -160,7 +165,7 @@ for i in $(seq "$pairs"); do
 done
 if [[ " $sections " == *" syn "* ]]; then
   setup_syn
-  echo "SYN floods into namespace $ns_rx over a veth, ${syn_dur}s each, core $gen_cpu"
+  echo "SYN floods into namespace $ns_rx over a veth, ${syn_dur}s each, core $gen_cpu$([ "$syn_rps" = 1 ] && echo ", receive work steered to core $srv_cpu (RPS)")"
   for i in $(seq "$pairs"); do
     echo "pair $i"
     syn_run hping3 timeout -s INT "$syn_dur" hping3 --flood -S -p 8080 -q 10.213.0.2
