@@ -1,20 +1,50 @@
 #include "server/kernel_containers.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 
 namespace rcbench::server {
+namespace {
+
+// A server killed with SIGKILL cannot remove its server-<pid> subtree. The next server on the
+// host removes the subtrees of servers whose process no longer exists (members still inside,
+// e.g. an orphaned CGI child, are moved up by Destroy). A reused pid keeps its subtree: it may
+// be a live server.
+void RemoveStaleServerSubtrees(rc::ContainerSystem& system) {
+  auto paths = system.List();
+  if (!paths.ok()) return;
+  for (const std::string& path : *paths) {
+    absl::string_view rest = path;
+    int pid = 0;
+    if (!absl::ConsumePrefix(&rest, "server-") || !absl::SimpleAtoi(rest, &pid) || pid <= 0) {
+      continue;  // not a server's top-level subtree
+    }
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+    absl::Status s = system.Destroy(path, /*recursive=*/true);
+    if (s.ok()) {
+      RCBENCH_LOG(INFO) << "removed the container subtree " << path << " of a dead server";
+    }
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<RcKernelContainers>> RcKernelContainers::Open(
     rc::ContainerSystem::Options options) {
   std::unique_ptr<RcKernelContainers> kc(new RcKernelContainers());
   RCBENCH_ASSIGN_OR_RETURN(kc->system_, rc::ContainerSystem::Open(std::move(options)));
+  RemoveStaleServerSubtrees(*kc->system_);
   kc->server_path_ = absl::StrCat("server-", getpid());
   rc::CreateOptions create;
   create.remove_on_release = true;

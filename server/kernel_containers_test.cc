@@ -1,6 +1,7 @@
 #include "server/kernel_containers.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -73,6 +74,31 @@ TEST(RcKernelContainersTest, V2LimitGoesToCpuMax) {
   ASSERT_TRUE(kc->Create(spec).ok());
   std::string dir = absl::StrCat("/sys/fs/cgroup/rcbench/server-", getpid(), "/cgi");
   EXPECT_EQ(tree.Read(dir + "/cpu.max").substr(0, 12), "30000 100000");
+}
+
+// A server killed with SIGKILL leaves server-<pid>; the next server removes it once that pid is
+// gone, and leaves a live process's subtree alone.
+TEST(RcKernelContainersTest, SubtreesOfDeadServersAreRemovedAtStart) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  waitpid(dead, nullptr, 0);
+  {
+    rc::ContainerSystem::Options options;
+    options.fs = tree.fs();
+    auto rc = rc::ContainerSystem::Open(options);
+    ASSERT_TRUE(rc.ok()) << rc.status();
+    rc::CreateOptions parents;
+    parents.create_parents = true;
+    ASSERT_TRUE((*rc)->Create(absl::StrCat("server-", dead, "/cgi"), {}, parents).ok());
+    ASSERT_TRUE((*rc)->Create("server-1", {}).ok());  // pid 1 is alive
+  }
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  EXPECT_FALSE(tree.Exists(absl::StrCat("/sys/fs/cgroup/cpu/rcbench/server-", dead)));
+  EXPECT_TRUE(tree.Exists("/sys/fs/cgroup/cpu/rcbench/server-1"));
+  EXPECT_TRUE(tree.Exists(ServerDir("cpu")));
 }
 
 TEST(RcKernelContainersTest, EverythingIsRemovedOnDestruction) {
