@@ -45,11 +45,7 @@ std::optional<uint64_t> FindKeyedValue(absl::string_view text, absl::string_view
 
 bool ParseIoStat(absl::string_view text, IoTotals* out) {
   IoTotals t;
-  while (!text.empty()) {
-    size_t eol = text.find('\n');
-    absl::string_view line = text.substr(0, eol);
-    text = eol == absl::string_view::npos ? absl::string_view() : text.substr(eol + 1);
-    if (line.empty()) continue;
+  for (absl::string_view line; NextLine(&text, &line);) {
     size_t sp = line.find(' ');
     if (sp == absl::string_view::npos || line.substr(0, sp).find(':') == absl::string_view::npos) {
       return false;
@@ -78,11 +74,7 @@ bool ParseIoStat(absl::string_view text, IoTotals* out) {
 
 bool ParseBlkioFile(absl::string_view text, uint64_t* read, uint64_t* write) {
   uint64_t r = 0, w = 0;
-  while (!text.empty()) {
-    size_t eol = text.find('\n');
-    absl::string_view line = text.substr(0, eol);
-    text = eol == absl::string_view::npos ? absl::string_view() : text.substr(eol + 1);
-    if (line.empty()) continue;
+  for (absl::string_view line; NextLine(&text, &line);) {
     size_t sp = line.find(' ');
     if (sp == absl::string_view::npos) return false;
     absl::string_view first = line.substr(0, sp);
@@ -109,11 +101,7 @@ bool ParseBlkioFile(absl::string_view text, uint64_t* read, uint64_t* write) {
 bool ParsePressure(absl::string_view text, PressureTotals* out) {
   PressureTotals p;
   bool some = false;
-  while (!text.empty()) {
-    size_t eol = text.find('\n');
-    absl::string_view line = text.substr(0, eol);
-    text = eol == absl::string_view::npos ? absl::string_view() : text.substr(eol + 1);
-    if (line.empty()) continue;
+  for (absl::string_view line; NextLine(&text, &line);) {
     size_t tot = line.find(" total=");
     if (tot == absl::string_view::npos) return false;
     absl::string_view rest = line.substr(tot + 7);

@@ -40,14 +40,22 @@ bool ParsePressure(absl::string_view text, PressureTotals* out);
 // Parses an unsigned decimal at the start of `s`; advances `s` past it.
 bool ConsumeUint(absl::string_view* s, uint64_t* value);
 
+// The next non-empty line of `*text` (without its '\n') into `*line`, advancing `*text` past
+// it; false when no line is left.
+inline bool NextLine(absl::string_view* text, absl::string_view* line) {
+  while (!text->empty()) {
+    const size_t eol = text->find('\n');
+    *line = text->substr(0, eol);
+    *text = eol == absl::string_view::npos ? absl::string_view() : text->substr(eol + 1);
+    if (!line->empty()) return true;
+  }
+  return false;
+}
+
 // --- template implementation ---
 template <typename Fn>
 bool ForEachKeyedValue(absl::string_view text, Fn&& fn) {
-  while (!text.empty()) {
-    size_t eol = text.find('\n');
-    absl::string_view line = text.substr(0, eol);
-    text = eol == absl::string_view::npos ? absl::string_view() : text.substr(eol + 1);
-    if (line.empty()) continue;
+  for (absl::string_view line; NextLine(&text, &line);) {
     size_t sp = line.find(' ');
     if (sp == absl::string_view::npos || sp == 0) return false;
     absl::string_view rest = line.substr(sp + 1);
