@@ -50,6 +50,12 @@ Common flags:
   --allow-target CIDR   also allow targets in CIDR (repeatable; default: 127.0.0.0/8 and ::1)
   -t, --threads N       worker threads (default: one per core)
   --cpus LIST           pin workers/senders round-robin to these CPUs, e.g. 0,1
+  --io ENGINE           HTTP socket engine: epoll (default) or io_uring (Linux 6.1+: batched
+                        sends, multishot receives into a provided-buffer ring)
+  --io-batch N          io_uring: sleep until N completions are ready (at most half the
+                        worker's sockets) or --io-batch-wait passed (default 1: no batching)
+  --io-batch-wait D     io_uring: longest extra wait for a batch (default 200us); it is part
+                        of the latency of the responses that waited
   --json                print one JSON object instead of text
   --log-level L         debug|info|warning|error (default info)
   --die-with-parent     exit (SIGTERM) when the parent process dies
@@ -81,9 +87,9 @@ struct UsageError {
 // Flags every subcommand accepts: name -> takes a value.
 const std::map<std::string, bool>& CommonFlags() {
   static const std::map<std::string, bool> kFlags = {
-      {"allow-target", true},    {"threads", true},   {"cpus", true},
-      {"json", false},           {"log-level", true}, {"help", false},
-      {"die-with-parent", false}};
+      {"allow-target", true}, {"threads", true},         {"cpus", true},  {"io", true},
+      {"io-batch", true},     {"io-batch-wait", true},   {"json", false}, {"log-level", true},
+      {"help", false},        {"die-with-parent", false}};
   return kFlags;
 }
 
@@ -446,6 +452,19 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
     SetDuration(DurationFlag(args, "duration", "10s"), workload.mutable_duration());
   }
   if (args.Has("threads")) workload.set_threads(UintFlag(args, "threads", 1));
+  if (args.Has("io")) {
+    const std::optional<IoEngine> io = ParseIoEngine(args.Get("io"));
+    if (!io) {
+      throw UsageError{
+          absl::StrCat("--io: \"", args.Get("io"), "\" is not an I/O engine (epoll or io_uring)")};
+    }
+    workload.set_io_engine(*io == IoEngine::kIoUring ? rcbench::v1::IO_ENGINE_IO_URING
+                                                     : rcbench::v1::IO_ENGINE_EPOLL);
+  }
+  if (args.Has("io-batch")) workload.set_io_batch(UintFlag(args, "io-batch", 1));
+  if (args.Has("io-batch-wait")) {
+    SetDuration(DurationFlag(args, "io-batch-wait", "200us"), workload.mutable_io_batch_wait());
+  }
   auto spec = ValidateWorkload(workload, allow, kCliMaxDurationNs);
   if (!spec.ok()) {
     std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(),

@@ -1,8 +1,11 @@
 #include "loadgen/http_worker.h"
 
+#include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -106,6 +110,11 @@ class Parser : public http::response_parser<DiscardBody, ArenaAllocator<char>> {
 };
 
 constexpr size_t kReadSize = 64 * 1024;
+// io_uring engine: the provided-buffer ring's buffers, and the user_data of cancel requests
+// (every other request's user_data is its connection's index and generation).
+constexpr uint32_t kUringBufferSize = 16 * 1024;
+constexpr uint16_t kUringBufferGroup = 0;
+constexpr uint64_t kCancelTag = ~uint64_t{0};
 constexpr int64_t kScanIntervalNs = 5'000'000;
 constexpr int64_t kBackoffNs = 5'000'000;
 
@@ -114,6 +123,14 @@ constexpr int64_t kBackoffNs = 5'000'000;
 struct HttpWorker::Conn {
   enum State : uint8_t { kFree, kBackoff, kConnecting, kWriting, kReading, kIdle };
   int fd = -1;
+  // io_uring engine: this slot's index, and a generation bumped at every close so that
+  // completions of an earlier socket in the same slot are recognised and dropped.
+  uint32_t index = 0;
+  uint32_t gen = 0;
+  // io_uring engine: requests may be in flight on this socket (cancelled at close), and
+  // whether the multishot receive is armed.
+  bool submitted = false;
+  bool recv_armed = false;
   State state = kFree;
   ClassRuntime* cls = nullptr;
   int64_t deadline_ns = 0;
@@ -158,6 +175,51 @@ struct HttpWorker::ClassRuntime {
   }
 };
 
+struct HttpWorker::Uring {
+  io_uring ring{};
+  bool ring_ready = false;
+  io_uring_buf_ring* buffer_ring = nullptr;
+  size_t buffer_ring_bytes = 0;
+  std::unique_ptr<char[]> storage;
+  uint32_t buffers = 0;      // a power of two
+  int returned = 0;          // buffers given back since the last advance
+  std::vector<Conn*> rearm;  // receives that stopped for lack of buffers
+
+  ~Uring() {
+    if (ring_ready) io_uring_queue_exit(&ring);
+    if (buffer_ring != nullptr) munmap(buffer_ring, buffer_ring_bytes);
+  }
+  io_uring_sqe* Sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe == nullptr) {  // submission queue full: hand the queued requests over first
+      io_uring_submit(&ring);
+      sqe = io_uring_get_sqe(&ring);
+    }
+    return sqe;
+  }
+  char* Buffer(uint32_t id) { return storage.get() + size_t{id} * kUringBufferSize; }
+  void Return(uint32_t id) {
+    io_uring_buf_ring_add(buffer_ring, Buffer(id), kUringBufferSize, static_cast<uint16_t>(id),
+                          io_uring_buf_ring_mask(buffers), returned++);
+  }
+  void Flush() {
+    if (returned > 0) io_uring_buf_ring_advance(buffer_ring, returned);
+    returned = 0;
+  }
+};
+
+namespace {
+
+uint64_t UserData(uint32_t index, uint32_t gen) { return uint64_t{gen} << 32 | index; }
+
+size_t TotalSockets(const std::vector<WorkerClassPlan>& plans) {
+  size_t n = 0;
+  for (const auto& p : plans) n += p.sockets;
+  return n;
+}
+
+}  // namespace
+
 std::vector<std::vector<WorkerClassPlan>> PlanWorkers(const RunSpec& spec, uint32_t workers) {
   std::vector<std::vector<WorkerClassPlan>> plans(workers);
   for (size_t i = 0; i < spec.classes.size(); ++i) {
@@ -185,10 +247,17 @@ std::vector<std::vector<WorkerClassPlan>> PlanWorkers(const RunSpec& spec, uint3
 }
 
 HttpWorker::HttpWorker(std::vector<WorkerClassPlan> plans, size_t num_classes, const Clock* clock,
-                       uint64_t seed)
-    : clock_(clock), rng_(seed | 1), read_buffer_(new char[kReadSize]), counters_(num_classes) {
-  for (const auto& p : plans) num_conns_ += p.sockets;
+                       uint64_t seed, IoEngine io, uint32_t io_batch, int64_t io_batch_wait_ns)
+    : clock_(clock),
+      rng_(seed | 1),
+      io_(io),
+      io_batch_(std::max<uint32_t>(1, std::min<uint64_t>(io_batch, TotalSockets(plans) / 2))),
+      io_batch_wait_ns_(io_batch_wait_ns),
+      read_buffer_(io == IoEngine::kEpoll ? new char[kReadSize] : nullptr),
+      counters_(num_classes) {
+  num_conns_ = TotalSockets(plans);
   conns_.reset(new Conn[num_conns_]);
+  for (size_t i = 0; i < num_conns_; ++i) conns_[i].index = static_cast<uint32_t>(i);
   size_t next = 0;
   for (const auto& p : plans) {
     auto cls = std::make_unique<ClassRuntime>();
@@ -242,9 +311,20 @@ int64_t HttpWorker::NextGap(ClassRuntime* cls) {
 
 void HttpWorker::CloseSocket(Conn* c) {
   if (c->fd >= 0) {
+    if (c->submitted && uring_ != nullptr) {
+      // Requests in flight hold the socket open: cancel them (a multishot receive, a connect
+      // poll, a send still waiting for buffer space) so the close takes effect at once.
+      io_uring_sqe* sqe = uring_->Sqe();
+      io_uring_prep_cancel64(sqe, UserData(c->index, c->gen), IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, kCancelTag);
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    }
     close(c->fd);
     c->fd = -1;
+    c->gen++;
   }
+  c->submitted = false;
+  c->recv_armed = false;
   c->parser.reset();
   c->arena.Reset();
   c->pending.clear();
@@ -285,10 +365,19 @@ void HttpWorker::StartConnect(Conn* c, int64_t now) {
     }
     return backoff();
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.ptr = c;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev) != 0) return backoff();
+  if (uring_ != nullptr) {
+    if (r != 0) {  // completion of the connect: the socket becomes writable (or fails)
+      io_uring_sqe* sqe = uring_->Sqe();
+      io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+      io_uring_sqe_set_data64(sqe, UserData(c->index, c->gen));
+      c->submitted = true;
+    }
+  } else {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = c;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev) != 0) return backoff();
+  }
   c->state = Conn::kConnecting;
   c->deadline_ns = now + spec.connect_timeout_ns;
   if (r == 0) OnConnected(c, now);
@@ -317,20 +406,23 @@ void HttpWorker::OnEvent(Conn* c, uint32_t events, int64_t now) {
       if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) OnReadable(c, now);
       break;
     case Conn::kIdle:
-      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
-        // The server closed an idle keep-alive connection: not an error.
-        auto& idle = c->cls->idle;
-        idle.erase(std::remove(idle.begin(), idle.end(), c), idle.end());
-        CloseSocket(c);
-        AfterClose(c, now);
-      }
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) CloseIdle(c, now);
       break;
     default:
       break;
   }
 }
 
+void HttpWorker::CloseIdle(Conn* c, int64_t now) {
+  // The server closed an idle keep-alive connection (or sent something unasked): not an error.
+  auto& idle = c->cls->idle;
+  idle.erase(std::remove(idle.begin(), idle.end(), c), idle.end());
+  CloseSocket(c);
+  AfterClose(c, now);
+}
+
 void HttpWorker::OnConnected(Conn* c, int64_t now) {
+  if (uring_ != nullptr) ArmReceive(c);
   ClassCounters& k = *c->cls->counters;
   k.connects_established++;
   k.connect_latency.Record(static_cast<uint64_t>(now - c->connect_start_ns));
@@ -363,6 +455,19 @@ void HttpWorker::BeginRequest(Conn* c, int64_t now) {
 
 void HttpWorker::ContinueWrite(Conn* c, int64_t now) {
   const std::string& req = *c->request;
+  if (uring_ != nullptr) {
+    // MSG_WAITALL: io_uring retries a short send itself, so the send completes whole or fails;
+    // only a failure posts a completion. The armed receive takes the response.
+    io_uring_sqe* sqe = uring_->Sqe();
+    io_uring_prep_send(sqe, c->fd, req.data() + c->written, req.size() - c->written,
+                       MSG_NOSIGNAL | MSG_WAITALL);
+    io_uring_sqe_set_data64(sqe, UserData(c->index, c->gen));
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    c->submitted = true;
+    c->written = req.size();
+    c->state = Conn::kReading;
+    return;
+  }
   while (c->written < req.size()) {
     const ssize_t r = send(c->fd, req.data() + c->written, req.size() - c->written, MSG_NOSIGNAL);
     if (r > 0) {
@@ -378,12 +483,10 @@ void HttpWorker::ContinueWrite(Conn* c, int64_t now) {
 }
 
 void HttpWorker::OnReadable(Conn* c, int64_t now) {
-  ClassCounters& k = *c->cls->counters;
   for (;;) {
     const ssize_t r = recv(c->fd, read_buffer_.get(), kReadSize, 0);
     if (r > 0) {
-      k.bytes_received += static_cast<uint64_t>(r);
-      if (!Feed(c, read_buffer_.get(), static_cast<size_t>(r), now)) return;
+      if (!OnData(c, read_buffer_.get(), static_cast<size_t>(r), now)) return;
       // A short read drained the socket; with edge triggering the next data brings a new
       // event. A peer's FIN after the data, though, would not: keep reading to see it.
       if (static_cast<size_t>(r) < kReadSize) {
@@ -397,21 +500,154 @@ void HttpWorker::OnReadable(Conn* c, int64_t now) {
       continue;
     }
     if (r == 0) {
-      boost::beast::error_code ec;
-      // A peer that closes before sending anything has not answered at all.
-      const bool answered = c->parser && c->parser->got_some();
-      if (answered) c->parser->put_eof(ec);
-      if (answered && !ec && c->parser->is_done()) {
-        Complete(c, now);
-      } else {
-        Fail(c, kReset, now);
-      }
+      OnPeerClosed(c, now);
       return;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
     Fail(c, kReset, now);
     return;
+  }
+}
+
+bool HttpWorker::OnData(Conn* c, const char* data, size_t n, int64_t now) {
+  c->cls->counters->bytes_received += n;
+  return Feed(c, data, n, now);
+}
+
+void HttpWorker::OnPeerClosed(Conn* c, int64_t now) {
+  boost::beast::error_code ec;
+  // A peer that closes before sending anything has not answered at all.
+  const bool answered = c->parser && c->parser->got_some();
+  if (answered) c->parser->put_eof(ec);
+  if (answered && !ec && c->parser->is_done()) {
+    Complete(c, now);
+  } else {
+    Fail(c, kReset, now);
+  }
+}
+
+namespace {
+
+// Sets up `ring` as the engine needs it: one thread submits and reaps, and task work (the
+// receives' copies) runs when that thread enters the ring to wait, not by interrupting it.
+absl::Status InitRing(io_uring* ring) {
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+  p.cq_entries = 16384;
+  const int r = io_uring_queue_init_params(4096, ring, &p);
+  if (r < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "io_uring is unavailable: ", std::strerror(-r),
+        " (the io_uring engine needs Linux 6.1 or later, kernel.io_uring_disabled = 0 and no "
+        "seccomp filter against it); use --io epoll"));
+  }
+  if (!(p.features & IORING_FEAT_EXT_ARG)) {
+    io_uring_queue_exit(ring);
+    return absl::FailedPreconditionError(
+        "io_uring lacks timed waits (IORING_FEAT_EXT_ARG); use --io epoll");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status IoUringSupport() {
+  io_uring ring{};
+  absl::Status st = InitRing(&ring);
+  if (st.ok()) io_uring_queue_exit(&ring);
+  return st;
+}
+
+absl::Status HttpWorker::SetUpUring() {
+  auto u = std::make_unique<Uring>();
+  absl::Status st = InitRing(&u->ring);
+  if (!st.ok()) return st;
+  u->ring_ready = true;
+  // Two buffers per connection, so every socket can hold a response while another arrives.
+  u->buffers = 64;
+  while (u->buffers < 2 * num_conns_ && u->buffers < 2048) u->buffers *= 2;
+  u->buffer_ring_bytes = u->buffers * sizeof(io_uring_buf);
+  void* mem = mmap(nullptr, u->buffer_ring_bytes, PROT_READ | PROT_WRITE,
+                   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) return absl::ResourceExhaustedError("io_uring: buffer ring mmap failed");
+  u->buffer_ring = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_ring_init(u->buffer_ring);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(u->buffer_ring);
+  reg.ring_entries = u->buffers;
+  reg.bgid = kUringBufferGroup;
+  const int rr = io_uring_register_buf_ring(&u->ring, &reg, 0);
+  if (rr < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("io_uring: cannot register a provided-buffer ring: ", std::strerror(-rr),
+                     " (Linux 5.19 or later); use --io epoll"));
+  }
+  u->storage.reset(new char[size_t{u->buffers} * kUringBufferSize]);
+  for (uint32_t i = 0; i < u->buffers; ++i) u->Return(i);
+  u->Flush();
+  u->rearm.reserve(num_conns_);
+  uring_ = std::move(u);
+  return absl::OkStatus();
+}
+
+void HttpWorker::ArmReceive(Conn* c) {
+  io_uring_sqe* sqe = uring_->Sqe();
+  io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kUringBufferGroup;
+  io_uring_sqe_set_data64(sqe, UserData(c->index, c->gen));
+  c->submitted = true;
+  c->recv_armed = true;
+}
+
+void HttpWorker::OnCompletion(uint64_t user_data, int32_t res, uint32_t flags, int64_t now) {
+  if (user_data == kCancelTag) return;
+  Uring& u = *uring_;
+  const bool has_buffer = (flags & IORING_CQE_F_BUFFER) != 0;
+  const uint32_t buffer = flags >> IORING_CQE_BUFFER_SHIFT;
+  const uint32_t index = static_cast<uint32_t>(user_data);
+  Conn* c = index < num_conns_ ? &conns_[index] : nullptr;
+  if (c == nullptr || c->fd < 0 || c->gen != static_cast<uint32_t>(user_data >> 32)) {
+    if (has_buffer) u.Return(buffer);  // a completion for a socket closed since
+    return;
+  }
+  if (c->state == Conn::kConnecting) {  // the connect poll
+    OnEvent(c, res < 0 ? static_cast<uint32_t>(EPOLLERR) : static_cast<uint32_t>(res), now);
+    return;
+  }
+  const bool receive_ended = (flags & IORING_CQE_F_MORE) == 0;
+  if (res > 0 && has_buffer) {
+    if (receive_ended) c->recv_armed = false;
+    const uint32_t gen = c->gen;
+    if (c->state == Conn::kReading || c->state == Conn::kWriting) {
+      OnData(c, u.Buffer(buffer), static_cast<size_t>(res), now);
+    } else if (c->state == Conn::kIdle) {
+      CloseIdle(c, now);
+    }
+    u.Return(buffer);
+    // A multishot receive can end after data (e.g. a full completion queue); re-arm it if
+    // the connection is still the same one.
+    if (c->fd >= 0 && c->gen == gen && !c->recv_armed) ArmReceive(c);
+    return;
+  }
+  if (has_buffer) u.Return(buffer);
+  if (res == -ENOBUFS) {  // every buffer is in use: re-arm once this turn's are returned
+    c->recv_armed = false;
+    u.rearm.push_back(c);
+    return;
+  }
+  if (res == -ECANCELED) return;
+  if (res == 0) c->recv_armed = false;
+  // End of stream (res 0), or a send or receive error.
+  if (c->state == Conn::kIdle) {
+    CloseIdle(c, now);
+  } else if (c->state == Conn::kReading || c->state == Conn::kWriting) {
+    if (res == 0) {
+      OnPeerClosed(c, now);
+    } else {
+      Fail(c, kReset, now);
+    }
   }
 }
 
@@ -578,9 +814,24 @@ void HttpWorker::ScanTimers(int64_t now) {
   }
 }
 
+void HttpWorker::AfterEvents(int64_t now, int64_t* next_scan) {
+  for (auto& cls : classes_) {
+    if (cls->open_loop) OpenLoopTick(cls.get(), now);
+  }
+  if (now >= *next_scan) {
+    ScanTimers(now);
+    *next_scan = now + kScanIntervalNs;
+  }
+}
+
 absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, int64_t end_ns) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll_create1: errno ", errno));
+  if (io_ == IoEngine::kIoUring) {
+    absl::Status st = SetUpUring();
+    if (!st.ok()) return st;
+  } else {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll_create1: errno ", errno));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now = clock_->MonotonicNanos();
@@ -606,6 +857,33 @@ absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, in
       if (cls->open_loop) wake = std::min(wake, cls->next_intended_ns);
     }
     const int64_t timeout_ns = std::max<int64_t>(0, wake - now);
+    if (uring_ != nullptr) {
+      // One system call submits the sends queued since the last turn and waits for at least
+      // one completion (or the timeout).
+      // With batching, the wait ends at io_batch_ completions or after io_batch_wait_ns_.
+      const int64_t t = io_batch_ > 1 ? std::min(timeout_ns, io_batch_wait_ns_) : timeout_ns;
+      __kernel_timespec ts{t / 1'000'000'000, t % 1'000'000'000};
+      io_uring_cqe* cqe = nullptr;
+      const int r = io_uring_submit_and_wait_timeout(&uring_->ring, &cqe, io_batch_, &ts, nullptr);
+      if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+        return absl::InternalError(absl::StrCat("io_uring_enter: ", std::strerror(-r)));
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      unsigned head = 0;
+      unsigned seen = 0;
+      io_uring_for_each_cqe(&uring_->ring, head, cqe) {
+        ++seen;
+        OnCompletion(cqe->user_data, cqe->res, cqe->flags, clock_->MonotonicNanos());
+      }
+      io_uring_cq_advance(&uring_->ring, seen);
+      uring_->Flush();
+      for (Conn* c : uring_->rearm) {
+        if (c->fd >= 0 && !c->recv_armed) ArmReceive(c);
+      }
+      uring_->rearm.clear();
+      AfterEvents(clock_->MonotonicNanos(), &next_scan);
+      continue;
+    }
     timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
                 static_cast<long>(timeout_ns % 1'000'000'000)};
     const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, &ts, nullptr);
@@ -615,19 +893,16 @@ absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, in
     for (int i = 0; i < n; ++i) {
       OnEvent(static_cast<Conn*>(events[i].data.ptr), events[i].events, clock_->MonotonicNanos());
     }
-    now = clock_->MonotonicNanos();
-    for (auto& cls : classes_) {
-      if (cls->open_loop) OpenLoopTick(cls.get(), now);
-    }
-    if (now >= next_scan) {
-      ScanTimers(now);
-      next_scan = now + kScanIntervalNs;
-    }
+    AfterEvents(clock_->MonotonicNanos(), &next_scan);
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t i = 0; i < num_conns_; ++i) {
     CloseSocket(&conns_[i]);
     conns_[i].state = Conn::kFree;
+  }
+  if (uring_ != nullptr) {
+    io_uring_submit(&uring_->ring);
+    uring_.reset();  // io_uring_queue_exit cancels whatever is still in flight
   }
   return absl::OkStatus();
 }

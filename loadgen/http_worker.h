@@ -1,8 +1,15 @@
 #pragma once
 
-// One shared-nothing HTTP load worker: a thread-owned epoll loop driving its share of every
+// One shared-nothing HTTP load worker: a thread-owned event loop driving its share of every
 // class's sockets (S-Client, open-loop or closed-loop), parsing responses with Boost.Beast's
 // http::response_parser, and counting results in its own ClassCounters.
+//
+// Two socket engines drive the same connection state machine:
+//  - epoll (default): edge-triggered readiness, one send and one recv system call per request.
+//  - io_uring: the worker's own ring (single issuer, deferred task work). Sends are queued as
+//    SQEs, every connection keeps one multishot receive armed into a shared provided-buffer
+//    ring, and one io_uring_enter per loop turn submits the turn's sends and reaps its
+//    completions. Connect completion is a one-shot poll.
 //
 // Steady state allocates nothing per request: connection slots, request bytes, the parser's
 // header storage (a per-connection arena) and the read buffer are all made up front.
@@ -17,6 +24,7 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "common/clock.h"
 #include "loadgen/stats.h"
 #include "loadgen/workload.h"
@@ -39,6 +47,10 @@ struct WorkerClassPlan {
 // Splits every class of `spec` over `workers` workers (sockets and rate as evenly as possible).
 std::vector<std::vector<WorkerClassPlan>> PlanWorkers(const RunSpec& spec, uint32_t workers);
 
+// OK when this kernel lets the io_uring engine run (Linux 6.1+, io_uring not disabled by
+// kernel.io_uring_disabled or a seccomp filter); otherwise why not, naming --io epoll.
+absl::Status IoUringSupport();
+
 class HttpWorker {
  public:
   // Requests whose scheduled time passed by more than this before the loop could send them
@@ -46,13 +58,15 @@ class HttpWorker {
   static constexpr int64_t kLateThresholdNs = 1'000'000;
 
   HttpWorker(std::vector<WorkerClassPlan> plans, size_t num_classes, const Clock* clock,
-             uint64_t seed);
+             uint64_t seed, IoEngine io = IoEngine::kEpoll, uint32_t io_batch = 1,
+             int64_t io_batch_wait_ns = 200'000);
   ~HttpWorker();
   HttpWorker(const HttpWorker&) = delete;
   HttpWorker& operator=(const HttpWorker&) = delete;
 
   // Runs until `stop` is set or the monotonic clock reaches `end_ns`; then closes every
-  // socket. Returns an error only when the worker cannot start (epoll).
+  // socket. Returns an error only when the worker cannot start (epoll, or io_uring missing
+  // from the kernel or disabled by kernel.io_uring_disabled).
   absl::Status Run(const std::atomic<bool>& stop, int64_t start_ns, int64_t end_ns);
 
   // Adds this worker's counters since the previous call into `into` (indexed by class) and
@@ -62,6 +76,7 @@ class HttpWorker {
  private:
   struct Conn;
   struct ClassRuntime;
+  struct Uring;
 
   void StartConnect(Conn* c, int64_t now);
   void OnEvent(Conn* c, uint32_t events, int64_t now);
@@ -69,6 +84,14 @@ class HttpWorker {
   void BeginRequest(Conn* c, int64_t now);
   void ContinueWrite(Conn* c, int64_t now);
   void OnReadable(Conn* c, int64_t now);
+  bool OnData(Conn* c, const char* data, size_t n, int64_t now);
+  void OnPeerClosed(Conn* c, int64_t now);
+  void CloseIdle(Conn* c, int64_t now);
+  // io_uring engine.
+  absl::Status SetUpUring();
+  void ArmReceive(Conn* c);
+  void OnCompletion(uint64_t user_data, int32_t res, uint32_t flags, int64_t now);
+  void AfterEvents(int64_t now, int64_t* next_scan);
   bool Feed(Conn* c, const char* data, size_t n, int64_t now);
   void Complete(Conn* c, int64_t now);
   void Fail(Conn* c, int kind, int64_t now);
@@ -83,7 +106,13 @@ class HttpWorker {
 
   const Clock* clock_;
   uint64_t rng_;
+  const IoEngine io_;
+  // io_uring: completions to wait for per wake-up (already capped at half the sockets), and
+  // the longest extra wait for them.
+  const uint32_t io_batch_;
+  const int64_t io_batch_wait_ns_;
   int epoll_fd_ = -1;
+  std::unique_ptr<Uring> uring_;
   std::vector<std::unique_ptr<ClassRuntime>> classes_;
   std::unique_ptr<Conn[]> conns_;
   size_t num_conns_ = 0;

@@ -13,6 +13,7 @@
 #include <new>
 
 #include "common/clock.h"
+#include "loadgen/http_worker.h"
 #include "loadgen/load_run.h"
 #include "loadgen/testing/test_http_server.h"
 #include "loadgen/workload.h"
@@ -67,8 +68,10 @@ struct Outcome {
   uint64_t requests;
 };
 
-Outcome Run(const std::string& url, bool keep_alive, int64_t duration_ms) {
+Outcome Run(const std::string& url, bool keep_alive, int64_t duration_ms,
+            rcbench::v1::IoEngine io) {
   rcbench::v1::Workload w;
+  w.set_io_engine(io);
   w.mutable_duration()->set_nanos(static_cast<int32_t>(duration_ms * 1'000'000));
   w.mutable_stats_interval()->set_seconds(10);  // no interval reports inside the window
   w.set_threads(1);
@@ -89,10 +92,11 @@ Outcome Run(const std::string& url, bool keep_alive, int64_t duration_ms) {
   return {after - before, totals[0].requests_ok()};
 }
 
-void ExpectNoAllocationPerRequest(bool keep_alive) {
+void ExpectNoAllocationPerRequest(bool keep_alive,
+                                  rcbench::v1::IoEngine io = rcbench::v1::IO_ENGINE_EPOLL) {
   ChildServer server;
-  const Outcome short_run = Run(server.url(), keep_alive, 100);
-  const Outcome long_run = Run(server.url(), keep_alive, 500);
+  const Outcome short_run = Run(server.url(), keep_alive, 100, io);
+  const Outcome long_run = Run(server.url(), keep_alive, 500, io);
   ASSERT_GT(long_run.requests, short_run.requests + 500) << "the load did not run";
   // Set-up and the final report allocate the same in both runs; a per-request allocation
   // would add hundreds more to the longer one.
@@ -108,6 +112,16 @@ TEST(HttpEngineAllocationTest, KeepAliveRequestsDoNotAllocate) {
 
 TEST(HttpEngineAllocationTest, ConnectionPerRequestDoesNotAllocate) {
   ExpectNoAllocationPerRequest(false);
+}
+
+TEST(HttpEngineAllocationTest, IoUringKeepAliveRequestsDoNotAllocate) {
+  if (!IoUringSupport().ok()) GTEST_SKIP() << IoUringSupport().message();
+  ExpectNoAllocationPerRequest(true, rcbench::v1::IO_ENGINE_IO_URING);
+}
+
+TEST(HttpEngineAllocationTest, IoUringConnectionPerRequestDoesNotAllocate) {
+  if (!IoUringSupport().ok()) GTEST_SKIP() << IoUringSupport().message();
+  ExpectNoAllocationPerRequest(false, rcbench::v1::IO_ENGINE_IO_URING);
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ absl::StatusOr<std::unique_ptr<LoadRun>> LoadRun::Start(RunSpec spec, std::strin
     for (size_t w = 0; w < plans.size(); ++w) {
       if (plans[w].empty()) continue;
       run->workers_.push_back(std::make_unique<HttpWorker>(std::move(plans[w]), num_classes, clock,
-                                                           0x5EED0000ULL + w * 7919));
+                                                           0x5EED0000ULL + w * 7919, s.io_engine,
+                                                           s.io_batch, s.io_batch_wait_ns));
     }
   }
   if (s.flood) {

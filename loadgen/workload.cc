@@ -109,6 +109,16 @@ absl::StatusOr<HttpUrl> ParseHttpUrl(absl::string_view url) {
   return out;
 }
 
+std::optional<IoEngine> ParseIoEngine(absl::string_view name) {
+  if (name == "epoll") return IoEngine::kEpoll;
+  if (name == "io_uring" || name == "uring") return IoEngine::kIoUring;
+  return std::nullopt;
+}
+
+const char* IoEngineName(IoEngine engine) {
+  return engine == IoEngine::kIoUring ? "io_uring" : "epoll";
+}
+
 absl::StatusOr<RunSpec> ValidateWorkload(const rcbench::v1::Workload& workload,
                                          const AllowList& allow, int64_t max_duration_ns) {
   RunSpec spec;
@@ -122,6 +132,30 @@ absl::StatusOr<RunSpec> ValidateWorkload(const rcbench::v1::Workload& workload,
                                 " exceeds the generator's maximum of ",
                                 FormatDuration(std::chrono::nanoseconds(max_duration_ns)),
                                 " (--max-duration)"));
+  }
+  switch (workload.io_engine()) {
+    case rcbench::v1::IO_ENGINE_UNSPECIFIED:
+    case rcbench::v1::IO_ENGINE_EPOLL:
+      spec.io_engine = IoEngine::kEpoll;
+      break;
+    case rcbench::v1::IO_ENGINE_IO_URING:
+      spec.io_engine = IoEngine::kIoUring;
+      break;
+    default:
+      return Invalid("io_engine", "must be IO_ENGINE_EPOLL or IO_ENGINE_IO_URING");
+  }
+  if (workload.io_batch() > 1) {
+    if (spec.io_engine != IoEngine::kIoUring) {
+      return Invalid("io_batch", "batches io_uring completions: it needs io_engine io_uring");
+    }
+    if (workload.io_batch() > 1024) return Invalid("io_batch", "at most 1024");
+    spec.io_batch = workload.io_batch();
+  }
+  if (workload.has_io_batch_wait()) {
+    spec.io_batch_wait_ns = ToNanos(workload.io_batch_wait());
+    if (spec.io_batch_wait_ns <= 0 || spec.io_batch_wait_ns > 10'000'000) {
+      return Invalid("io_batch_wait", "must be in (0, 10ms]");
+    }
   }
   spec.threads = workload.threads();
   if (spec.threads == 0) spec.threads = std::max(1u, std::thread::hardware_concurrency());
@@ -290,9 +324,9 @@ absl::Status CheckKeys(const YAML::Node& node, const std::string& where,
 absl::StatusOr<rcbench::v1::Workload> ParseConfig(const YAML::Node& root, const std::string& file,
                                                   AllowList* allow) {
   rcbench::v1::Workload w;
-  RCBENCH_RETURN_IF_ERROR(CheckKeys(
-      root, file,
-      {"allow_targets", "duration", "threads", "stats_interval", "classes", "syn_flood"}));
+  RCBENCH_RETURN_IF_ERROR(CheckKeys(root, file,
+                                    {"allow_targets", "duration", "threads", "io", "io_batch",
+                                     "io_batch_wait", "stats_interval", "classes", "syn_flood"}));
   if (root["allow_targets"]) {
     for (const auto& p : root["allow_targets"]) {
       if (allow != nullptr) {
@@ -307,6 +341,22 @@ absl::StatusOr<rcbench::v1::Workload> ParseConfig(const YAML::Node& root, const 
     SetDuration(d, w.mutable_duration());
   }
   if (root["threads"]) w.set_threads(root["threads"].as<uint32_t>());
+  if (root["io"]) {
+    const std::string name = root["io"].as<std::string>();
+    const std::optional<IoEngine> io = ParseIoEngine(name);
+    if (!io) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file, ": io: \"", name, "\" is not an I/O engine (epoll or io_uring)"));
+    }
+    w.set_io_engine(*io == IoEngine::kIoUring ? rcbench::v1::IO_ENGINE_IO_URING
+                                              : rcbench::v1::IO_ENGINE_EPOLL);
+  }
+  if (root["io_batch"]) w.set_io_batch(root["io_batch"].as<uint32_t>());
+  if (root["io_batch_wait"]) {
+    RCBENCH_ASSIGN_OR_RETURN(int64_t d,
+                             YamlDuration(root["io_batch_wait"], file + ": io_batch_wait"));
+    SetDuration(d, w.mutable_io_batch_wait());
+  }
   if (root["stats_interval"]) {
     RCBENCH_ASSIGN_OR_RETURN(int64_t d,
                              YamlDuration(root["stats_interval"], file + ": stats_interval"));

@@ -71,8 +71,18 @@ struct FloodSpec {
   std::string interface;
 };
 
+enum class IoEngine { kEpoll, kIoUring };
+
+// "epoll" or "io_uring"; nullopt for anything else.
+std::optional<IoEngine> ParseIoEngine(absl::string_view name);
+const char* IoEngineName(IoEngine engine);
+
 struct RunSpec {
   std::vector<ClassSpec> classes;
+  IoEngine io_engine = IoEngine::kEpoll;
+  // io_uring completion batching (see Workload.io_batch); 1 = off.
+  uint32_t io_batch = 1;
+  int64_t io_batch_wait_ns = 200'000;
   std::optional<FloodSpec> flood;
   int64_t duration_ns = 0;
   uint32_t threads = 0;

@@ -136,6 +136,46 @@ TEST(WorkloadTest, SClientClassWithNoClientsIsAnIdleClass) {
   EXPECT_EQ(spec->classes[0].threads, 2u);
 }
 
+TEST(WorkloadTest, IoEngineDefaultsToEpollWithoutBatching) {
+  auto spec = ValidateWorkload(Valid(), AllowList(), kMax);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->io_engine, IoEngine::kEpoll);
+  EXPECT_EQ(spec->io_batch, 1u);
+}
+
+TEST(WorkloadTest, IoUringWithBatchingBecomesARunSpec) {
+  auto w = Valid();
+  w.set_io_engine(rcbench::v1::IO_ENGINE_IO_URING);
+  w.set_io_batch(16);
+  w.mutable_io_batch_wait()->set_nanos(100'000);
+  auto spec = ValidateWorkload(w, AllowList(), kMax);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->io_engine, IoEngine::kIoUring);
+  EXPECT_EQ(spec->io_batch, 16u);
+  EXPECT_EQ(spec->io_batch_wait_ns, 100'000);
+}
+
+TEST(WorkloadTest, BatchingWithEpollIsRefused) {
+  auto w = Valid();
+  w.set_io_batch(8);
+  ExpectInvalid(w, "io_batch");
+}
+
+TEST(WorkloadTest, BatchWaitAboveTenMillisecondsIsRefused) {
+  auto w = Valid();
+  w.set_io_engine(rcbench::v1::IO_ENGINE_IO_URING);
+  w.set_io_batch(8);
+  w.mutable_io_batch_wait()->set_nanos(20'000'000);
+  ExpectInvalid(w, "io_batch_wait");
+}
+
+TEST(WorkloadTest, IoEngineNamesParse) {
+  EXPECT_EQ(ParseIoEngine("epoll"), IoEngine::kEpoll);
+  EXPECT_EQ(ParseIoEngine("io_uring"), IoEngine::kIoUring);
+  EXPECT_FALSE(ParseIoEngine("kqueue").has_value());
+  EXPECT_STREQ(IoEngineName(IoEngine::kIoUring), "io_uring");
+}
+
 TEST(WorkloadTest, HttpUrlWithIpv6AndPathParses) {
   auto url = ParseHttpUrl("http://[::1]:8080/a/b?c=1");
   ASSERT_TRUE(url.ok()) << url.status();
@@ -193,6 +233,29 @@ syn_flood:
   EXPECT_TRUE(spec->classes[1].poisson);
   ASSERT_TRUE(spec->flood.has_value());
   EXPECT_EQ(spec->flood->rate_pps, 1000);
+}
+
+TEST_F(ConfigTest, IoEngineAndBatchingLoad) {
+  const std::string path = Write(R"(
+duration: 1s
+io: io_uring
+io_batch: 16
+io_batch_wait: 150us
+classes:
+  - {name: a, target: "http://127.0.0.1:8080", mode: closed, connections: 8}
+)");
+  auto w = LoadWorkloadConfig(path, nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->io_engine(), rcbench::v1::IO_ENGINE_IO_URING);
+  EXPECT_EQ(w->io_batch(), 16u);
+  EXPECT_EQ(w->io_batch_wait().nanos(), 150'000);
+}
+
+TEST_F(ConfigTest, UnknownIoEngineIsRefusedNamingTheKey) {
+  const std::string path = Write("duration: 1s\nio: kqueue\n");
+  auto w = LoadWorkloadConfig(path, nullptr);
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(w.status().message(), HasSubstr("io: \"kqueue\""));
 }
 
 TEST_F(ConfigTest, UnknownKeyIsRefusedNamingIt) {
