@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # rcbench-loadgen against the generators users would pick instead (ANCHORS.md set-ups):
 #   1. keep-alive HTTP, -c50, nginx (1 worker, 1 KiB file):   requests per generator CPU-second vs wrk
+#      (rcbench with each socket engine: epoll, io_uring, io_uring with completion batching)
 #   2. connection-per-request, -c50:                           vs wrk -H 'Connection: close' and httperf
 #   3. SYN pps on one core over a veth pair into a namespace:  vs trafgen (TX_RING) and hping3 --flood
 # Peer and rcbench alternate (A B A B ...), PAIRS pairs each (default 3); medians and ratios are
@@ -83,6 +84,21 @@ CONF
 }
 
 wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$tmp/out"; }
+# A percentile line of `wrk --latency` ("     99%    1.23ms") in microseconds.
+wrk_percentile_us() {
+  awk -v p="$1%" '$1 == p {v = $2; u = 1; if (v ~ /ms$/) u = 1000; else if (v ~ /us$/) u = 1; else if (v ~ /s$/) u = 1000000; sub(/[a-z]+$/, "", v); print v * u}' "$tmp/out"
+}
+rcbench_http() {  # $1 = tool name, $2 = metric, rest = extra loadgen args
+  local tool=$1 metric=$2 url="http://127.0.0.1:$port/index.html" cpu n
+  shift 2
+  cpu=$(timed taskset -c "$gen_cpu" "$bin" http -t1 -c50 -d"${dur}s" --json "$@" "$url")
+  n=$(json_field requests)
+  record "$metric" "$tool" "$(python3 -c "print(round($n / $cpu))")"
+  record "$metric.rps" "$tool" "$(python3 -c "print(round($n / $dur))")"
+  for q in p50 p99; do
+    record "$metric.${q}_us" "$tool" "$(python3 -c "import json; print(json.load(open('$tmp/out'))['latency_us']['$q'])")"
+  done
+}
 json_field() { python3 -c "import json,sys; print(json.load(open('$tmp/out'))['$1'])"; }
 
 http_pair() {  # $1 = metric (keepalive | close), $2 = extra loadgen args
@@ -90,15 +106,18 @@ http_pair() {  # $1 = metric (keepalive | close), $2 = extra loadgen args
   local wrk_args=()
   # wrk only recognises a header written "Name: value" (with the space).
   [ "$1" = close ] && wrk_args=(-H "Connection: close")
-  cpu=$(timed taskset -c "$gen_cpu" wrk -t1 -c50 -d"${dur}s" "${wrk_args[@]}" "$url")
+  cpu=$(timed taskset -c "$gen_cpu" wrk -t1 -c50 -d"${dur}s" --latency "${wrk_args[@]}" "$url")
   n=$(wrk_requests)
   record "$1" wrk "$(python3 -c "print(round($n / $cpu))")"
   record "$1.rps" wrk "$(python3 -c "print(round($n / $dur))")"
-  cpu=$(timed taskset -c "$gen_cpu" "$bin" http -t1 -c50 -d"${dur}s" --json $2 "$url")
-  n=$(json_field requests)
-  record "$1" rcbench "$(python3 -c "print(round($n / $cpu))")"
-  record "$1.rps" rcbench "$(python3 -c "print(round($n / $dur))")"
-  record "$1.p99_us" rcbench "$(python3 -c "import json; print(json.load(open('$tmp/out'))['latency_us']['p99'])")"
+  record "$1.p50_us" wrk "$(wrk_percentile_us 50)"
+  record "$1.p99_us" wrk "$(wrk_percentile_us 99)"
+  # shellcheck disable=SC2086  # $2: extra flags, split on purpose
+  rcbench_http rcbench "$1" $2
+  if [ "$1" = keepalive ]; then
+    rcbench_http rcbench-uring "$1" --io io_uring
+    rcbench_http rcbench-uring16 "$1" --io io_uring --io-batch 16 --io-batch-wait 200us
+  fi
 }
 
 httperf_run() {  # connection-per-request at a fixed rate httperf holds (ANCHORS: 10k/s)
@@ -141,14 +160,20 @@ rx_packets() {
 # Packets the receiver got, per second and per CPU-second of the sender process (on a veth the
 # receiver's work runs on the sender's core, inside its system time; on a shared, loaded machine
 # the CPU-second figure is the one that does not depend on how much of the core we were given).
+# Busy CPU time of the whole machine (every core: user, system, irq, softirq; in USER_HZ).
+# Softirq work the kernel defers to ksoftirqd is in here but not in the sender's own CPU time.
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 syn_run() {  # $1 = tool, rest = command run inside the sender namespace
-  local tool=$1 before after cpu
+  local tool=$1 before after cpu busy0 busy1
   shift
   before=$(rx_packets)
+  busy0=$(busy_ticks)
   cpu=$(timed ip netns exec "$ns_tx" timeout -s INT $((syn_dur + 5)) taskset -c "$gen_cpu" "$@")
+  busy1=$(busy_ticks)
   after=$(rx_packets)
   record syn.pps "$tool" "$(python3 -c "print(round(($after - $before) / $syn_dur))")"
   record syn "$tool" "$(python3 -c "print(round(($after - $before) / max($cpu, 0.01)))")"
+  record syn.core "$tool" "$(python3 -c "print(round(($after - $before) / max(($busy1 - $busy0) / $(getconf CLK_TCK), 0.01)))")"
 }
 
 if [[ " $sections " == *" http "* || " $sections " == *" close "* ]]; then
@@ -181,7 +206,7 @@ if [[ " $sections " == *" syn "* ]]; then
 fi
 
 echo
-echo "== medians over $pairs pairs (loaded shared machine: compare ratios, not absolutes)"
+echo "== medians over $pairs pairs (the machine is shared and noisy: compare ratios, not absolutes)"
 python3 - "$results" <<'PY'
 import statistics, sys, collections
 vals = collections.defaultdict(list)
@@ -189,27 +214,31 @@ for line in open(sys.argv[1]):
     metric, tool, value = line.split()
     vals[(metric, tool)].append(float(value))
 med = {k: statistics.median(v) for k, v in vals.items()}
+OURS = ("rcbench", "rcbench-uring", "rcbench-uring16")
 def show(metric, unit, peers, targets):
-    if (metric, "rcbench") not in med: return
-    ours = med[(metric, "rcbench")]
-    print(f"{metric}: rcbench {ours:,.0f} {unit}")
-    for peer in peers:
-        if (metric, peer) in med and med[(metric, peer)] > 0:
-            r = ours / med[(metric, peer)]
-            t = targets.get(peer)
-            verdict = "" if t is None else (" (target >= %.1fx: %s)" % (t, "met" if r >= t else "NOT met"))
-            print(f"  {peer:8s} {med[(metric, peer)]:,.0f} {unit}  ratio {r:.2f}x{verdict}")
+    for tool in OURS:
+        if (metric, tool) not in med: continue
+        ours = med[(metric, tool)]
+        print(f"{metric}: {tool} {ours:,.0f} {unit}")
+        for peer in peers:
+            if (metric, peer) in med and med[(metric, peer)] > 0:
+                r = ours / med[(metric, peer)]
+                t = targets.get(peer)
+                verdict = "" if t is None else (" (target >= %.1fx: %s)" % (t, "met" if r >= t else "NOT met"))
+                print(f"  {peer:8s} {med[(metric, peer)]:,.0f} {unit}  ratio {r:.2f}x{verdict}")
 show("keepalive", "req per generator CPU-s", ["wrk"], {"wrk": 1.2})
-for m in ("keepalive.rps", "close.rps"):
-    if (m, "rcbench") in med:
-        print(f"{m}: rcbench {med[(m,'rcbench')]:,.0f}  wrk {med.get((m,'wrk'),0):,.0f} req/s")
-if ("keepalive.p99_us", "rcbench") in med:
-    print(f"keepalive p99: rcbench {med[('keepalive.p99_us','rcbench')]:.0f} us")
+for m in ("keepalive", "close"):
+    for tool in ("wrk",) + OURS:
+        if (m + ".rps", tool) in med:
+            print(f"{m} {tool:16s} {med[(m + '.rps', tool)]:9,.0f} req/s  p50 "
+                  f"{med.get((m + '.p50_us', tool), 0):7.0f} us  p99 {med.get((m + '.p99_us', tool), 0):7.0f} us")
 show("close", "conn per generator CPU-s", ["wrk", "httperf"], {"wrk": 1.0, "httperf": 1.0})
 show("syn", "SYNs received per sender CPU-second (one core)", ["trafgen", "hping3"],
      {"trafgen": 1.0, "hping3": 4.0})
+show("syn.core", "SYNs received per busy core-second (all cores, ksoftirqd included)",
+     ["trafgen", "hping3"], {})
 show("syn.pps", "pps (wall clock, one core, shared machine)", ["trafgen", "hping3"], {})
-for m in ("syn", "syn.pps"):
+for m in ("syn", "syn.core", "syn.pps"):
     if (m, "rcbench-/16") in med:
         print(f"{m} with sources from a /16: rcbench {med[(m, 'rcbench-/16')]:,.0f}")
 PY

@@ -221,7 +221,10 @@ absl::StatusOr<std::unique_ptr<PacketOutput>> PacketSocketOutput::Open(const std
                                                  " on ", interface, " (is it reachable there?)"));
     }
   }
-  const int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+  // Protocol 0: the socket only sends. With ETH_P_IP it would also be handed a copy of every
+  // IPv4 packet the host receives (the flood's answers included), which costs the sender's
+  // core a packet_rcv per answer.
+  const int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     const int err = errno;
     if (err == EPERM || err == EACCES) {
