@@ -641,8 +641,17 @@ void SpecParser::ParseSysctls(const YAML::Node& n, ExperimentSpec& spec) {
 }
 
 void SpecParser::ParseLoad(const YAML::Node& n, ExperimentSpec& spec) {
-  if (!ExpectMap(n, "load", {"threads", "stats_interval", "classes", "syn_flood"})) return;
+  if (!ExpectMap(n, "load",
+                 {"threads", "io", "io_batch", "io_batch_wait", "stats_interval", "classes",
+                  "syn_flood"})) {
+    return;
+  }
   if (n["threads"]) spec.load_threads = Template(n["threads"], "load.threads");
+  if (n["io"]) spec.load_io = Template(n["io"], "load.io");
+  if (n["io_batch"]) spec.load_io_batch = Template(n["io_batch"], "load.io_batch");
+  if (n["io_batch_wait"]) {
+    spec.load_io_batch_wait = Template(n["io_batch_wait"], "load.io_batch_wait");
+  }
   if (n["stats_interval"]) {
     spec.stats_interval =
         DurationField(n["stats_interval"], "load.stats_interval").value_or(spec.stats_interval);

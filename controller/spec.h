@@ -166,6 +166,11 @@ struct ExperimentSpec {
   std::vector<LoadClassSpec> load_classes;
   std::optional<SynFloodSpec> syn_flood;
   std::optional<Templated> load_threads;
+  // The load generators' HTTP socket engine ("epoll" | "io_uring") and io_uring completion
+  // batching (see rcbench.v1.Workload); templates, so they can be factors.
+  std::optional<Templated> load_io;
+  std::optional<Templated> load_io_batch;
+  std::optional<Templated> load_io_batch_wait;
   std::chrono::nanoseconds stats_interval = std::chrono::seconds(1);
   std::vector<std::string> record;  // "classes", "containers", "samples", "host_facts"
   std::vector<PlotSpec> plots;

@@ -314,6 +314,31 @@ TEST(SpecTest, TemplatedServerClassesFollowTheRun) {
   EXPECT_EQ(w->begin()->second.http_classes(0).target(), "http://127.0.0.1:2");
 }
 
+// The load generators' socket engine can be a factor (an experiment comparing engines).
+TEST(SpecTest, LoadIoEngineAndBatchingRenderPerRun) {
+  auto spec = ParseSpec(
+      "name: t\nfactors:\n  io: [epoll, io_uring]\n"
+      "load:\n  io: \"{{io}}\"\n  io_batch: 16\n  io_batch_wait: 100us\n"
+      "  classes:\n    - {name: a, mode: closed_loop, connections: 4, target: "
+      "\"http://127.0.0.1:1\"}\n",
+      "t.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto w = RenderWorkloads(*spec, {{"io", "io_uring"}}, std::chrono::seconds(1));
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->begin()->second.io_engine(), rcbench::v1::IO_ENGINE_IO_URING);
+  EXPECT_EQ(w->begin()->second.io_batch(), 16u);
+  EXPECT_EQ(w->begin()->second.io_batch_wait().nanos(), 100'000);
+  w = RenderWorkloads(*spec, {{"io", "epoll"}}, std::chrono::seconds(1));
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->begin()->second.io_engine(), rcbench::v1::IO_ENGINE_EPOLL);
+}
+
+TEST(SpecTest, UnknownLoadIoEngineIsReported) {
+  EXPECT_THAT(ErrorsOf(Minimal("load:\n  io: kqueue\n  classes:\n    - {name: a, mode: "
+                               "closed_loop, connections: 1, target: x}\n")),
+              HasSubstr("load.io: \"kqueue\" is not an I/O engine"));
+}
+
 TEST(SpecTest, BadRenderedServerClassIsReported) {
   EXPECT_THAT(ErrorsOf(Minimal("server:\n  classes: [\"{{f}}\", \"{{f}}\"]\n")),
               HasSubstr("server class \"a\" is invalid or repeated"));

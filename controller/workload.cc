@@ -365,6 +365,29 @@ absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
   if (threads > 0) {
     for (auto& [name, w] : out) w.set_threads(static_cast<uint32_t>(threads));
   }
+  if (spec.load_io) {
+    RCBENCH_ASSIGN_OR_RETURN(std::string io, Render(*spec.load_io, vars));
+    rcbench::v1::IoEngine engine;
+    if (io == "epoll") {
+      engine = rcbench::v1::IO_ENGINE_EPOLL;
+    } else if (io == "io_uring") {
+      engine = rcbench::v1::IO_ENGINE_IO_URING;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("load.io: \"", io, "\" is not an I/O engine (epoll or io_uring)"));
+    }
+    for (auto& [name, w] : out) w.set_io_engine(engine);
+  }
+  if (spec.load_io_batch) {
+    RCBENCH_ASSIGN_OR_RETURN(uint64_t batch,
+                             RenderUint(*spec.load_io_batch, vars, "load.io_batch", 1, 1024));
+    for (auto& [name, w] : out) w.set_io_batch(static_cast<uint32_t>(batch));
+  }
+  if (spec.load_io_batch_wait) {
+    RCBENCH_ASSIGN_OR_RETURN(auto wait,
+                             RenderDuration(*spec.load_io_batch_wait, vars, "load.io_batch_wait"));
+    for (auto& [name, w] : out) SetDuration(wait, w.mutable_io_batch_wait());
+  }
   return out;
 }
 
