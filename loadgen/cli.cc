@@ -20,6 +20,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "loadgen/allow_list.h"
+#include "loadgen/http_worker.h"
 #include "loadgen/load_run.h"
 #include "loadgen/metrics.h"
 #include "loadgen/service.h"
@@ -471,6 +472,14 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
                  std::string(spec.status().message()).c_str());
     return spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
+  if (spec->io_engine == IoEngine::kIoUring && !spec->classes.empty()) {
+    const absl::Status io = IoUringSupport();  // before anything is sent
+    if (!io.ok()) {
+      std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(),
+                   std::string(io.message()).c_str());
+      return 1;
+    }
+  }
   spec->cpus = CpuList(args);
   const bool json = args.Has("json");
   if (!json) {
@@ -478,7 +487,11 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
       std::printf("Running %s test @ %s (class %s)\n",
                   FormatDuration(std::chrono::nanoseconds(spec->duration_ns)).c_str(),
                   absl::StrCat("http://", c.host_header, c.paths[0].first).c_str(), c.name.c_str());
-      std::printf("  %u threads and %u connections\n", spec->threads, c.TotalSockets());
+      std::printf("  %u threads and %u connections (%s%s)\n", spec->threads, c.TotalSockets(),
+                  IoEngineName(spec->io_engine),
+                  spec->io_batch > 1
+                      ? absl::StrCat(", completions in batches of ", spec->io_batch).c_str()
+                      : "");
     }
     if (spec->flood) {
       std::printf("SYN flood for %s @ %s:%u from %s, %u senders\n",
@@ -488,6 +501,7 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
     }
     std::fflush(stdout);
   }
+  const RunSpec run_spec = *spec;  // for the JSON result; the run takes the spec
   auto run = LoadRun::Start(*std::move(spec), "cli", RealClock::Get());
   if (!run.ok()) {
     std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(),
@@ -511,7 +525,8 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
   const double duration = r->ElapsedSeconds();
   const double cpu = r->CpuNanos() / 1e9;
   if (json) {
-    std::printf("%s\n", FormatJsonResult(totals, duration, cpu, r->end_reason()).c_str());
+    std::printf("%s\n",
+                FormatJsonResult(totals, duration, cpu, r->end_reason(), &run_spec).c_str());
   } else {
     PrintText(totals, duration, cpu, r->end_reason(), args.Has("latency"));
   }
@@ -609,7 +624,7 @@ int Serve(const Args& args, AllowList allow) {
 }  // namespace
 
 std::string FormatJsonResult(const std::vector<rcbench::v1::ClassStats>& totals, double duration_s,
-                             double cpu_s, const std::string& end_reason) {
+                             double cpu_s, const std::string& end_reason, const RunSpec* spec) {
   nlohmann::json j;
   uint64_t ok = 0, sent = 0;
   ClassCounters all;
@@ -629,6 +644,10 @@ std::string FormatJsonResult(const std::vector<rcbench::v1::ClassStats>& totals,
   j["cpu_seconds"] = cpu_s;
   j["cpu_us_per_request"] = ok > 0 ? cpu_s * 1e6 / ok : 0.0;
   j["end_reason"] = end_reason;
+  if (spec != nullptr && !spec->classes.empty()) {
+    j["io_engine"] = IoEngineName(spec->io_engine);
+    j["io_batch"] = spec->io_batch;
+  }
   if (totals.size() > 1) j["classes"] = classes;
   return j.dump();
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "loadgen/http_worker.h"
 
 namespace rcbench::loadgen {
 namespace {
@@ -79,6 +80,10 @@ grpc::Status LoadGenService::Configure(grpc::ServerContext*,
                                        rcbench::v1::ConfigureResponse* response) {
   auto spec = ValidateWorkload(request->workload(), allow_, max_duration_ns_);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
+  if (spec->io_engine == IoEngine::kIoUring && !spec->classes.empty()) {
+    const absl::Status io = IoUringSupport();  // FAILED_PRECONDITION naming --io epoll
+    if (!io.ok()) return ToGrpcStatus(io);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
   const std::string id = absl::StrCat("w", next_id_++, "-", RandomSuffix());

@@ -213,6 +213,34 @@ TEST_F(LoadgenBinaryTest, HttpJsonReportsRequestsLatencyErrorsAndCpu) {
   EXPECT_GT(server.paths().at("/x"), 10);
 }
 
+TEST_F(LoadgenBinaryTest, HttpWithTheIoUringEngineAndBatchingRunsAndSaysSo) {
+  TestHttpServer server;
+  const std::string cmd =
+      binary_ + " http -t1 -c8 -d300ms --io io_uring --io-batch 4 --json " + server.url() + "/x";
+  const auto r = RunCommand(cmd + " 2>/dev/null");
+  if (r.exit_code != 0) {
+    const auto why = RunCommand(cmd);  // again, with the error text
+    if (why.output.find("io_uring is unavailable") != std::string::npos) GTEST_SKIP() << why.output;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_GT(j["requests"].get<int>(), 10);
+  EXPECT_EQ(j["errors"]["reset"].get<int>(), 0);
+  EXPECT_EQ(j["io_engine"], "io_uring");
+  EXPECT_EQ(j["io_batch"].get<int>(), 4);
+  EXPECT_EQ(j["end_reason"], "duration");
+}
+
+TEST_F(LoadgenBinaryTest, BatchingWithoutIoUringExitsTwoNamingTheSetting) {
+  const auto r = RunCommand(binary_ + " http --io-batch 8 -d1s http://127.0.0.1:1/");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("io_batch"), std::string::npos) << r.output;
+  const auto bad = RunCommand(binary_ + " http --io kqueue -d1s http://127.0.0.1:1/");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--io: \"kqueue\""), std::string::npos) << bad.output;
+}
+
 TEST_F(LoadgenBinaryTest, SigtermEndsAOneShotRunEarlyWithItsResults) {
   TestHttpServer server;
   const auto t0 = std::chrono::steady_clock::now();
