@@ -181,9 +181,10 @@ struct HttpWorker::Uring {
   io_uring_buf_ring* buffer_ring = nullptr;
   size_t buffer_ring_bytes = 0;
   std::unique_ptr<char[]> storage;
-  uint32_t buffers = 0;      // a power of two
-  int returned = 0;          // buffers given back since the last advance
-  std::vector<Conn*> rearm;  // receives that stopped for lack of buffers
+  uint32_t buffers = 0;  // a power of two
+  int returned = 0;      // buffers given back since the last advance
+  // Receives that stopped for lack of buffers: the connection and its generation then.
+  std::vector<std::pair<Conn*, uint32_t>> rearm;
 
   ~Uring() {
     if (ring_ready) io_uring_queue_exit(&ring);
@@ -634,7 +635,7 @@ void HttpWorker::OnCompletion(uint64_t user_data, int32_t res, uint32_t flags, i
   if (has_buffer) u.Return(buffer);
   if (res == -ENOBUFS) {  // every buffer is in use: re-arm once this turn's are returned
     c->recv_armed = false;
-    u.rearm.push_back(c);
+    u.rearm.emplace_back(c, c->gen);
     return;
   }
   if (res == -ECANCELED) return;
@@ -877,8 +878,10 @@ absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, in
       }
       io_uring_cq_advance(&uring_->ring, seen);
       uring_->Flush();
-      for (Conn* c : uring_->rearm) {
-        if (c->fd >= 0 && !c->recv_armed) ArmReceive(c);
+      for (const auto& [c, gen] : uring_->rearm) {
+        // Only the same connection: a socket opened in the slot since arms its own receive
+        // once connected.
+        if (c->fd >= 0 && c->gen == gen && !c->recv_armed) ArmReceive(c);
       }
       uring_->rearm.clear();
       AfterEvents(clock_->MonotonicNanos(), &next_scan);

@@ -412,6 +412,19 @@ TEST(HttpPlanTest, ClassWithItsOwnThreadsSharesNoWorker) {
   EXPECT_EQ(plans[2][0].sockets, 1u);
 }
 
+// Large responses arrive in many receive buffers at once; with io_uring the shared buffer
+// ring runs dry and receives stop (ENOBUFS) until buffers come back, then resume.
+TEST_P(HttpEngineTest, LargeResponsesOnManyConnectionsAllArrive) {
+  TestHttpServer server([](const std::string&) { return TestHttpServer::Ok(1 << 20); });
+  auto w = OneClass(server.url(), 400);
+  w.mutable_http_classes(0)->set_keep_alive(true);
+  w.mutable_http_classes(0)->mutable_closed_loop()->set_connections(16);
+  const auto totals = RunToEnd(w);
+  EXPECT_GT(totals[0].requests_ok, 16u);
+  EXPECT_EQ(totals[0].TotalErrors(), 0u);
+  EXPECT_GE(totals[0].bytes_received, totals[0].requests_ok * (1u << 20));
+}
+
 TEST(HttpEngineBatchTest, BatchIsCappedAtHalfTheSockets) {
   if (!IoUringSupport().ok()) GTEST_SKIP() << IoUringSupport().message();
   TestHttpServer server;
