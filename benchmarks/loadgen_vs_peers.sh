@@ -11,7 +11,10 @@
 #
 # Environment: RCBENCH_BIN_DIR (default build/bin), PAIRS (3), DURATION (seconds per HTTP run, 5),
 # SYN_DURATION (5), SECTIONS ("http close syn"), SYN_RPS (0; 1 = the receiving veth steers its
-# receive work to core SRV_CPU with RPS, so the sender's core carries only the send path).
+# receive work to core SRV_CPU with RPS, so the sender's core carries only the send path),
+# SYN_BOUND (1: after the pairs, one more rcbench flood with the receive work steered to core
+# SRV_CPU measures what the receiver alone costs per packet, and so how far any sender on the
+# receiver's core can get ahead of hping3).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +24,7 @@ dur=${DURATION:-5}
 syn_dur=${SYN_DURATION:-5}
 sections=${SECTIONS:-"http close syn"}
 syn_rps=${SYN_RPS:-0}
+syn_bound=${SYN_BOUND:-1}
 gen_cpu=${GEN_CPU:-1}
 srv_cpu=${SRV_CPU:-0}
 
@@ -203,6 +207,20 @@ if [[ " $sections " == *" syn "* ]]; then
       -d "${syn_dur}s" --senders 1 --cpus "$gen_cpu" --interface "rcbba$$" \
       --allow-target 10.213.0.0/30 --json
   done
+  if [ "$syn_bound" = 1 ] && [ "$syn_rps" = 0 ]; then
+    # The receiver's cost per packet: its work alone on core SRV_CPU (RPS), rcbench sending.
+    rps_file=/sys/class/net/rcbbb$$/queues/rx-0/rps_cpus
+    ip netns exec "$ns_rx" sh -c "printf '%x' $((1 << srv_cpu)) > $rps_file"
+    cpu_busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+    before=$(rx_packets); r0=$(cpu_busy "$srv_cpu")
+    ip netns exec "$ns_tx" taskset -c "$gen_cpu" "$bin" syn --target 10.213.0.2:8080 \
+      --spoof 10.99.0.1/32 -d "${syn_dur}s" --senders 1 --cpus "$gen_cpu" --interface "rcbba$$" \
+      --allow-target 10.213.0.0/30 --json > /dev/null
+    r1=$(cpu_busy "$srv_cpu"); after=$(rx_packets)
+    ip netns exec "$ns_rx" sh -c "printf 0 > $rps_file"
+    record syn.receive_ns receiver \
+      "$(python3 -c "print(round(($r1 - $r0) / $(getconf CLK_TCK) * 1e9 / max($after - $before, 1)))")"
+  fi
 fi
 
 echo
@@ -241,6 +259,12 @@ show("syn.core", "SYNs received per busy core-second (all cores, ksoftirqd inclu
 show("syn", "SYNs received per sender CPU-second (the sender process alone)",
      ["trafgen", "hping3"], {})
 show("syn.pps", "pps (wall clock, one core, shared machine)", ["trafgen", "hping3"], {})
+if ("syn.receive_ns", "receiver") in med and ("syn.core", "hping3") in med:
+    recv_us = med[("syn.receive_ns", "receiver")] / 1000
+    hping_us = 1e6 / med[("syn.core", "hping3")]
+    print(f"bound: the receiver alone costs {recv_us:.2f} us per packet (its work steered to its own "
+          f"core); hping3 costs {hping_us:.2f} us per packet with the receiver on its core, so a "
+          f"sender costing nothing would reach at most {hping_us / recv_us:.2f}x hping3 there")
 for m in ("syn", "syn.core", "syn.pps"):
     if (m, "rcbench-/16") in med:
         print(f"{m} with sources from a /16: rcbench {med[(m, 'rcbench-/16')]:,.0f}")
