@@ -60,6 +60,9 @@ absl::StatusOr<std::vector<RunRecord>> LoadRunRecords(ResultStore& store,
       rec.metrics[ClassMetricKey("latency_p99_us", n)] = c.latency_p99_us();
       rec.metrics[ClassMetricKey("latency_p999_us", n)] = c.latency_p999_us();
       rec.metrics[ClassMetricKey("latency_max_us", n)] = c.latency_max_us();
+      rec.metrics[ClassMetricKey("generator_cpu_cores", n)] = c.generator_cpu_cores();
+      rec.metrics[ClassMetricKey("generator_cpu_us_per_request", n)] =
+          c.generator_cpu_us_per_request();
       const auto& e = c.errors();
       rec.metrics[ClassMetricKey("errors_total", n)] = static_cast<double>(
           e.connect_timeout() + e.connect_refused() + e.reset() + e.response_timeout() +

@@ -106,7 +106,8 @@ TEST_F(CompareTest, SlowerCandidateIsWorseAndFasterIsBetter) {
   for (int i = 0; i < 5; ++i) AddRun("on", i + 1, 800 + i, 80 + i);
   auto report = Compare(*store_, {"mode=off", "mode=on", "", {}});
   ASSERT_TRUE(report.ok()) << report.status();
-  ASSERT_EQ(report->metrics.size(), 7u);
+  // 9 class metrics: throughput, 5 latencies, errors, the generator's CPU (cores, per request).
+  ASSERT_EQ(report->metrics.size(), 9u);
   std::map<std::string, Verdict> verdicts;
   for (const auto& m : report->metrics) verdicts[m.metric] = m.verdict;
   EXPECT_EQ(verdicts["throughput_rps{class=high}"], Verdict::kWorse);

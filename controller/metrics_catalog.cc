@@ -6,8 +6,9 @@ namespace rcbench::controller {
 
 const std::vector<std::string>& ClassMetricNames() {
   static const auto* names = new std::vector<std::string>{
-      "throughput_rps",  "latency_p50_us", "latency_p90_us", "latency_p99_us",
-      "latency_p999_us", "latency_max_us", "errors_total"};
+      "throughput_rps", "latency_p50_us",      "latency_p90_us",
+      "latency_p99_us", "latency_p999_us",     "latency_max_us",
+      "errors_total",   "generator_cpu_cores", "generator_cpu_us_per_request"};
   return *names;
 }
 

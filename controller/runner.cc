@@ -45,12 +45,17 @@ double IntervalSeconds(const rcbench::v1::ClassStats& s) {
   return (WallMs(s.interval_end()) - WallMs(s.interval_start())) / 1e3;
 }
 
+// `generator_cpu_s`: the class's generator's CPU over `seconds`; `generator_ok`: what that
+// generator completed meanwhile, over all its classes.
 rcbench::v1::ClassResult Summarize(const std::string& name, uint64_t ok, double seconds,
                                    const rcbench::v1::ErrorCounts& errors,
-                                   const rcbench::v1::LatencyHistogram& h) {
+                                   const rcbench::v1::LatencyHistogram& h, double generator_cpu_s,
+                                   uint64_t generator_ok) {
   rcbench::v1::ClassResult r;
   r.set_class_name(name);
   r.set_throughput_rps(seconds > 0 ? ok / seconds : 0);
+  r.set_generator_cpu_cores(seconds > 0 ? generator_cpu_s / seconds : 0);
+  r.set_generator_cpu_us_per_request(generator_ok > 0 ? generator_cpu_s * 1e6 / generator_ok : 0);
   r.set_latency_p50_us(HistogramQuantileNs(h, 0.50) / 1e3);
   r.set_latency_p90_us(HistogramQuantileNs(h, 0.90) / 1e3);
   r.set_latency_p99_us(HistogramQuantileNs(h, 0.99) / 1e3);
@@ -178,32 +183,43 @@ std::vector<rcbench::v1::ClassResult> ComputeClassResults(
     double seconds = 0;
     rcbench::v1::ErrorCounts errors;
     rcbench::v1::LatencyHistogram latency;
+    double generator_cpu_s = 0;
+    uint64_t generator_ok = 0;
+  };
+  // A flood's class has no requests: its throughput is the SYN packets sent per second.
+  auto done = [](const rcbench::v1::ClassStats& c) {
+    return c.requests_ok() + c.syn_packets_sent();
   };
   std::map<std::string, Acc> acc;
   for (const auto& report : reports) {
+    // One report is one generator's interval: every class in it carries the generator's CPU.
+    uint64_t report_ok = 0;
+    for (const auto& c : report.classes()) report_ok += done(c);
     for (const auto& c : report.classes()) {
       int64_t end = WallMs(c.interval_end());
       // An interval belongs to the window when it ends inside it (the first one may start up
       // to one interval before: the window is aligned to the interval grid).
       if (end <= start_ms || end > end_ms + 200) continue;
       Acc& a = acc[c.class_name()];
-      // A flood's class has no requests: its throughput is the SYN packets sent per second.
-      a.ok += c.requests_ok() + c.syn_packets_sent();
+      a.ok += done(c);
       a.seconds += IntervalSeconds(c);
       AddErrors(c.errors(), &a.errors);
       MergeHistogram(c.latency(), &a.latency).IgnoreError();
+      a.generator_cpu_s += c.generator_cpu_ns() / 1e9;
+      a.generator_ok += report_ok;
     }
   }
   std::vector<rcbench::v1::ClassResult> out;
   if (!acc.empty()) {
     for (const auto& [name, a] : acc) {
-      out.push_back(Summarize(name, a.ok, a.seconds, a.errors, a.latency));
+      out.push_back(
+          Summarize(name, a.ok, a.seconds, a.errors, a.latency, a.generator_cpu_s, a.generator_ok));
     }
     return out;
   }
   for (const auto& t : totals) {
-    out.push_back(Summarize(t.class_name(), t.requests_ok() + t.syn_packets_sent(),
-                            IntervalSeconds(t), t.errors(), t.latency()));
+    out.push_back(Summarize(t.class_name(), done(t), IntervalSeconds(t), t.errors(), t.latency(),
+                            t.generator_cpu_ns() / 1e9, done(t)));
   }
   return out;
 }

@@ -212,6 +212,32 @@ TEST(ComputeResultsTest, IntervalReportsInsideTheWindowAreMerged) {
   EXPECT_DOUBLE_EQ(results[0].throughput_rps(), 200);
 }
 
+// Two classes on one generator share its CPU: both report it in cores, and per request over
+// everything that generator completed.
+TEST(ComputeResultsTest, GeneratorCpuIsSharedByTheClassesOfOneGenerator) {
+  auto report = [](int64_t start_s) {
+    rcbench::v1::StatsReport r;
+    for (const auto& [name, ok] : {std::pair<const char*, uint64_t>{"high", 100}, {"low", 300}}) {
+      auto* c = r.add_classes();
+      c->set_class_name(name);
+      c->mutable_interval_start()->mutable_wall()->set_seconds(start_s);
+      c->mutable_interval_end()->mutable_wall()->set_seconds(start_s + 1);
+      c->mutable_interval_start()->set_monotonic_ns(start_s * 1'000'000'000);
+      c->mutable_interval_end()->set_monotonic_ns((start_s + 1) * 1'000'000'000);
+      c->set_requests_ok(ok);
+      c->set_generator_cpu_ns(200'000'000);  // 0.2 s of generator CPU per 1 s interval
+    }
+    return r;
+  };
+  auto results = ComputeClassResults({report(10), report(11)}, {}, 10'000, 12'000);
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& c : results) {
+    EXPECT_DOUBLE_EQ(c.generator_cpu_cores(), 0.2) << c.class_name();
+    // 0.4 s of CPU for 800 requests over both classes: 500 us each.
+    EXPECT_DOUBLE_EQ(c.generator_cpu_us_per_request(), 500) << c.class_name();
+  }
+}
+
 TEST(ComputeResultsTest, ContainerUsageIsTheDifferenceOverTheWindow) {
   std::vector<rcbench::v1::UsageReport> reports;
   for (int s = 0; s <= 5; ++s) {

@@ -1034,7 +1034,8 @@ MetricRule DefaultRuleFor(absl::string_view metric) {
   if (metric == "throughput_rps") {
     rule.direction = Direction::kHigherIsBetter;
     rule.min_effect = 0.05;
-  } else if (absl::StartsWith(metric, "latency_") || absl::EndsWith(metric, "_per_op_ns")) {
+  } else if (absl::StartsWith(metric, "latency_") || absl::EndsWith(metric, "_per_op_ns") ||
+             absl::StartsWith(metric, "generator_")) {
     rule.direction = Direction::kLowerIsBetter;
     rule.min_effect = 0.10;
   } else {
