@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the CI profile of every paper suite in experiments/ci/ in local mode through the real
+# Runs the CI profile of every suite in experiments/ci/ (the paper's, and loadgen-engines) in local mode through the real
 # binaries and checks that every run completed and stored its results: per-class results for
 # server/load suites, benchmark rows (and time_per_op_ns metrics) for micro-benchmark suites
 # (a top-level `benchmark:` block, e.g. primitive-costs, which needs rc_primitives built).
