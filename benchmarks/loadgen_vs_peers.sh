@@ -164,9 +164,9 @@ rx_packets() {
 # Packets the receiver got, per second and per CPU-second of the sender process (on a veth the
 # receiver's work runs on the sender's core, inside its system time; on a shared, loaded machine
 # the CPU-second figure is the one that does not depend on how much of the core we were given).
-# Busy CPU time of the whole machine (every core: user, system, irq, softirq; in USER_HZ).
+# Busy CPU time (user, system, irq, softirq; in USER_HZ) of the whole machine, or of CPU $1.
 # Softirq work the kernel defers to ksoftirqd is in here but not in the sender's own CPU time.
-busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+busy_ticks() { awk -v c="cpu${1-}" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 syn_run() {  # $1 = tool, rest = command run inside the sender namespace
   local tool=$1 before after cpu busy0 busy1
   shift
@@ -211,12 +211,11 @@ if [[ " $sections " == *" syn "* ]]; then
     # The receiver's cost per packet: its work alone on core SRV_CPU (RPS), rcbench sending.
     rps_file=/sys/class/net/rcbbb$$/queues/rx-0/rps_cpus
     ip netns exec "$ns_rx" sh -c "printf '%x' $((1 << srv_cpu)) > $rps_file"
-    cpu_busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-    before=$(rx_packets); r0=$(cpu_busy "$srv_cpu")
+    before=$(rx_packets); r0=$(busy_ticks "$srv_cpu")
     ip netns exec "$ns_tx" taskset -c "$gen_cpu" "$bin" syn --target 10.213.0.2:8080 \
       --spoof 10.99.0.1/32 -d "${syn_dur}s" --senders 1 --cpus "$gen_cpu" --interface "rcbba$$" \
       --allow-target 10.213.0.0/30 --json > /dev/null
-    r1=$(cpu_busy "$srv_cpu"); after=$(rx_packets)
+    r1=$(busy_ticks "$srv_cpu"); after=$(rx_packets)
     ip netns exec "$ns_rx" sh -c "printf 0 > $rps_file"
     record syn.receive_ns receiver \
       "$(python3 -c "print(round(($r1 - $r0) / $(getconf CLK_TCK) * 1e9 / max($after - $before, 1)))")"

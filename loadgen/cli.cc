@@ -459,8 +459,7 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
       throw UsageError{
           absl::StrCat("--io: \"", args.Get("io"), "\" is not an I/O engine (epoll or io_uring)")};
     }
-    workload.set_io_engine(*io == IoEngine::kIoUring ? rcbench::v1::IO_ENGINE_IO_URING
-                                                     : rcbench::v1::IO_ENGINE_EPOLL);
+    workload.set_io_engine(ToProto(*io));
   }
   if (args.Has("io-batch")) workload.set_io_batch(UintFlag(args, "io-batch", 1));
   if (args.Has("io-batch-wait")) {

@@ -119,6 +119,11 @@ const char* IoEngineName(IoEngine engine) {
   return engine == IoEngine::kIoUring ? "io_uring" : "epoll";
 }
 
+rcbench::v1::IoEngine ToProto(IoEngine engine) {
+  return engine == IoEngine::kIoUring ? rcbench::v1::IO_ENGINE_IO_URING
+                                      : rcbench::v1::IO_ENGINE_EPOLL;
+}
+
 absl::StatusOr<RunSpec> ValidateWorkload(const rcbench::v1::Workload& workload,
                                          const AllowList& allow, int64_t max_duration_ns) {
   RunSpec spec;
@@ -348,8 +353,7 @@ absl::StatusOr<rcbench::v1::Workload> ParseConfig(const YAML::Node& root, const 
       return absl::InvalidArgumentError(
           absl::StrCat(file, ": io: \"", name, "\" is not an I/O engine (epoll or io_uring)"));
     }
-    w.set_io_engine(*io == IoEngine::kIoUring ? rcbench::v1::IO_ENGINE_IO_URING
-                                              : rcbench::v1::IO_ENGINE_EPOLL);
+    w.set_io_engine(ToProto(*io));
   }
   if (root["io_batch"]) w.set_io_batch(root["io_batch"].as<uint32_t>());
   if (root["io_batch_wait"]) {

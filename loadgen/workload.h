@@ -76,6 +76,7 @@ enum class IoEngine { kEpoll, kIoUring };
 // "epoll" or "io_uring"; nullopt for anything else.
 std::optional<IoEngine> ParseIoEngine(absl::string_view name);
 const char* IoEngineName(IoEngine engine);
+rcbench::v1::IoEngine ToProto(IoEngine engine);
 
 struct RunSpec {
   std::vector<ClassSpec> classes;
