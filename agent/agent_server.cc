@@ -10,9 +10,6 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "grpcpp/health_check_service_interface.h"
-#include "grpcpp/security/server_credentials.h"
-#include "grpcpp/server_builder.h"
 
 namespace rcbench::agent {
 
@@ -22,6 +19,9 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   s->config_ = config;
   s->options_ = options;
   RCBENCH_ASSIGN_OR_RETURN(auto listen, ParseHostPort(options.listen));
+  // Refuse bad security settings before anything is sampled or created.
+  RCBENCH_RETURN_IF_ERROR(CheckListenSecurity("rcbench-agent", listen, options.security));
+  RCBENCH_ASSIGN_OR_RETURN(auto auth, Authorizer::Load("rcbench-agent", options.security));
 
   SamplerOptions so;
   so.layout = options.layout;
@@ -77,19 +77,17 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
         HostFactsSources src;
         src.proc_dir = proc_dir;
         return CollectHostFacts(src, layout, *sysctls, names);
-      });
+      },
+      auth);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  std::string addr = listen.host.find(':') != std::string::npos
-                         ? absl::StrCat("[", listen.host, "]:", listen.port)
-                         : absl::StrCat(listen.host, ":", listen.port);
-  builder.AddListeningPort(addr, grpc::InsecureServerCredentials(), &s->grpc_port_);
-  builder.RegisterService(s->service_.get());
-  s->server_ = builder.BuildAndStart();
-  if (s->server_ == nullptr || s->grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options.listen));
-  }
+  RpcServerOptions rpc;
+  rpc.component = "rcbench-agent";
+  rpc.listen = options.listen;
+  rpc.security = options.security;
+  rpc.audited_methods = AgentServiceImpl::MutatingMethods();
+  RCBENCH_ASSIGN_OR_RETURN(BuiltRpcServer built, BuildRpcServer(rpc, {s->service_.get()}));
+  s->server_ = std::move(built.server);
+  s->grpc_port_ = built.port;
   if (!options.metrics_listen.empty()) {
     auto collector =
         std::make_shared<AgentCollector>(s->agent_.get(), root, config.metrics_max_containers);
@@ -125,14 +123,16 @@ std::shared_ptr<grpc::Channel> AgentServer::InProcessChannel() {
 void AgentServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  agent_->Stop();
-  service_->Shutdown();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Start may have failed part way: only what was built is stopped.
+  if (agent_) agent_->Stop();
+  if (service_) service_->Shutdown();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (sampler_thread_.joinable()) sampler_thread_.join();
-  services_->StopAll(std::chrono::seconds(5));
-  auto restored = sysctls_->Restore();
-  for (const auto& [name, value] : restored) {
-    RCBENCH_LOG(INFO) << "restored sysctl " << name << " = " << value;
+  if (services_) services_->StopAll(std::chrono::seconds(5));
+  if (sysctls_) {
+    for (const auto& [name, value] : sysctls_->Restore()) {
+      RCBENCH_LOG(INFO) << "restored sysctl " << name << " = " << value;
+    }
   }
   metrics_.reset();
   if (!owned_state_dir_.empty()) {

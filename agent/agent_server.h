@@ -14,6 +14,7 @@
 #include "agent/cgroup_layout.h"
 #include "agent/config.h"
 #include "agent/metrics.h"
+#include "common/rpc_security.h"
 #include "grpcpp/server.h"
 
 namespace rcbench::agent {
@@ -28,11 +29,14 @@ struct ServerOptions {
   // Administer containers through rc/ on this host (false for fake trees: admin RPCs and
   // services then fail with FAILED_PRECONDITION).
   bool manage_containers = true;
+  // How the gRPC listener is secured (common/rpc_security.h); the token file is required.
+  ServerSecurity security;
 };
 
 class AgentServer {
  public:
-  // Binds both listeners and starts sampling. UNAVAILABLE when an address cannot be bound.
+  // Binds both listeners and starts sampling. UNAVAILABLE when an address cannot be bound;
+  // the errors of Authorizer::Load and BuildRpcServer when the security settings are wrong.
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(const AgentConfig& config,
                                                             const ServerOptions& options);
   ~AgentServer();

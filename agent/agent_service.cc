@@ -51,21 +51,33 @@ absl::Status ValidateAttributes(const rcbench::v1::ContainerAttributes& a) {
 }  // namespace
 
 AgentServiceImpl::AgentServiceImpl(Agent* agent, ContainerAdmin* admin, ServiceManager* services,
-                                   SysctlStore* sysctls, FactsFn facts)
+                                   SysctlStore* sysctls, FactsFn facts,
+                                   std::shared_ptr<const Authorizer> auth)
     : agent_(agent),
       admin_(admin),
       services_(services),
       sysctls_(sysctls),
-      facts_(std::move(facts)) {}
+      facts_(std::move(facts)),
+      auth_(std::move(auth)) {}
+
+std::vector<std::string> AgentServiceImpl::MutatingMethods() {
+  std::vector<std::string> out;
+  for (const char* m : {"CreateContainer", "UpdateContainer", "DeleteContainer", "StartService",
+                        "StopService", "SetSysctl", "RestoreSysctls"}) {
+    out.push_back(absl::StrCat("/rcbench.v1.Agent/", m));
+  }
+  return out;
+}
 
 void AgentServiceImpl::Shutdown() {
   shutdown_ = true;
   agent_->ring().Close();
 }
 
-grpc::Status AgentServiceImpl::GetHostFacts(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::GetHostFacts(grpc::ServerContext* ctx,
                                             const rcbench::v1::GetHostFactsRequest* req,
                                             rcbench::v1::HostFacts* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "GetHostFacts"); !a.ok()) return a;
   for (const std::string& name : req->sysctls()) {
     if (absl::Status s = ValidateSysctlName(name); !s.ok()) return Invalid(s);
   }
@@ -77,6 +89,7 @@ grpc::Status AgentServiceImpl::GetHostFacts(grpc::ServerContext*,
 grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
                                               const rcbench::v1::SubscribeUsageRequest* req,
                                               grpc::ServerWriter<UsageReport>* writer) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "SubscribeUsage"); !a.ok()) return a;
   for (const std::string& p : req->path_prefixes()) {
     if (absl::Status s = ValidateContainerPath(p, /*allow_empty=*/true); !s.ok()) {
       return Invalid(s);
@@ -115,9 +128,10 @@ grpc::Status AgentServiceImpl::NoAdmin() const {
                       "this agent does not administer containers (see its log)");
 }
 
-grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext* ctx,
                                                const rcbench::v1::CreateContainerRequest* req,
                                                rcbench::v1::ContainerInfo* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "CreateContainer"); !a.ok()) return a;
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
   if (admin_ == nullptr) return NoAdmin();
@@ -127,9 +141,10 @@ grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext* ctx,
                                                const rcbench::v1::UpdateContainerRequest* req,
                                                rcbench::v1::ContainerInfo* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "UpdateContainer"); !a.ok()) return a;
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
   if (admin_ == nullptr) return NoAdmin();
@@ -139,17 +154,19 @@ grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::DeleteContainer(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::DeleteContainer(grpc::ServerContext* ctx,
                                                const rcbench::v1::DeleteContainerRequest* req,
                                                rcbench::v1::DeleteContainerResponse*) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "DeleteContainer"); !a.ok()) return a;
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (admin_ == nullptr) return NoAdmin();
   return ToGrpcStatus(admin_->Delete(req->path(), req->recursive()));
 }
 
-grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext* ctx,
                                               const rcbench::v1::ListContainersRequest* req,
                                               rcbench::v1::ListContainersResponse* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "ListContainers"); !a.ok()) return a;
   if (absl::Status s = ValidateContainerPath(req->path_prefix(), /*allow_empty=*/true); !s.ok()) {
     return Invalid(s);
   }
@@ -160,9 +177,10 @@ grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::StartService(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::StartService(grpc::ServerContext* ctx,
                                             const rcbench::v1::StartServiceRequest* req,
                                             rcbench::v1::ServiceStatus* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "StartService"); !a.ok()) return a;
   if (!req->container().empty()) {
     if (absl::Status s = ValidateContainerPath(req->container()); !s.ok()) return Invalid(s);
   }
@@ -175,9 +193,10 @@ grpc::Status AgentServiceImpl::StartService(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::StopService(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::StopService(grpc::ServerContext* ctx,
                                            const rcbench::v1::StopServiceRequest* req,
                                            rcbench::v1::ServiceStatus* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "StopService"); !a.ok()) return a;
   std::chrono::nanoseconds grace = std::chrono::seconds(5);
   if (req->has_grace()) {
     grace = std::chrono::seconds(req->grace().seconds()) +
@@ -192,18 +211,20 @@ grpc::Status AgentServiceImpl::StopService(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::GetServiceStatus(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::GetServiceStatus(grpc::ServerContext* ctx,
                                                 const rcbench::v1::GetServiceStatusRequest* req,
                                                 rcbench::v1::ServiceStatus* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "GetServiceStatus"); !a.ok()) return a;
   auto status = services_->Status(req->name());
   if (!status.ok()) return ToGrpcStatus(status.status());
   *resp = *status;
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::SetSysctl(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::SetSysctl(grpc::ServerContext* ctx,
                                          const rcbench::v1::SetSysctlRequest* req,
                                          rcbench::v1::SetSysctlResponse* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "SetSysctl"); !a.ok()) return a;
   auto change = sysctls_->Set(req->name(), req->value());
   if (!change.ok()) return ToGrpcStatus(change.status());
   resp->set_previous_value(change->previous_value);
@@ -211,9 +232,10 @@ grpc::Status AgentServiceImpl::SetSysctl(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::RestoreSysctls(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::RestoreSysctls(grpc::ServerContext* ctx,
                                               const rcbench::v1::RestoreSysctlsRequest*,
                                               rcbench::v1::RestoreSysctlsResponse* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "RestoreSysctls"); !a.ok()) return a;
   for (auto& [name, value] : sysctls_->Restore()) (*resp->mutable_restored())[name] = value;
   return grpc::Status::OK;
 }

@@ -2,7 +2,9 @@
 
 // The rcbench.v1.Agent gRPC service (sync API): usage subscriptions from the report ring,
 // container admin confined to the root subtree, named services and allow-listed sysctls.
-// Every dependency must outlive the service. Thread-safe.
+// Every call is authorized first: host facts, usage, container listings and service status
+// need the read role, everything that changes the host the control role (UNAUTHENTICATED or
+// PERMISSION_DENIED otherwise). Every dependency must outlive the service. Thread-safe.
 
 #include <atomic>
 #include <functional>
@@ -12,6 +14,7 @@
 #include "agent/container_admin.h"
 #include "agent/service_manager.h"
 #include "agent/sysctl_store.h"
+#include "common/rpc_security.h"
 #include "rcbench/v1/agent.grpc.pb.h"
 
 namespace rcbench::agent {
@@ -20,7 +23,10 @@ class AgentServiceImpl final : public rcbench::v1::Agent::Service {
  public:
   using FactsFn = std::function<rcbench::v1::HostFacts(const std::vector<std::string>& extra)>;
   AgentServiceImpl(Agent* agent, ContainerAdmin* admin, ServiceManager* services,
-                   SysctlStore* sysctls, FactsFn facts);
+                   SysctlStore* sysctls, FactsFn facts, std::shared_ptr<const Authorizer> auth);
+
+  // The methods that change the host: their calls are audited.
+  static std::vector<std::string> MutatingMethods();
 
   // `admin` and `services` may be null when this agent administers no containers.
   // Ends every open subscription (their streams finish with OK) so the server can shut down.
@@ -64,6 +70,7 @@ class AgentServiceImpl final : public rcbench::v1::Agent::Service {
   ServiceManager* services_;
   SysctlStore* sysctls_;
   FactsFn facts_;
+  std::shared_ptr<const Authorizer> auth_;
   std::atomic<bool> shutdown_{false};
 };
 

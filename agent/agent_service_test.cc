@@ -11,6 +11,7 @@
 #include "agent/host_facts.h"
 #include "agent/rc_container_admin.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/rpc_testing.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -29,6 +30,10 @@ std::string Slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+const google::protobuf::ServiceDescriptor* AgentDescriptor() {
+  return v1::GetHostFactsRequest::descriptor()->file()->FindServiceByName("Agent");
 }
 
 class AgentServiceTest : public ::testing::Test {
@@ -84,12 +89,14 @@ class AgentServiceTest : public ::testing::Test {
           std::vector<std::string> names = {"net.core.somaxconn"};
           names.insert(names.end(), extra.begin(), extra.end());
           return CollectHostFacts({}, layout, *sysctls, names);
-        });
+        },
+        rcbench::testing::TestAuthorizer("rcbench-agent"));
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     builder.RegisterService(impl_.get());
     server_ = builder.BuildAndStart();
-    channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+    channel_ =
+        rcbench::testing::InProcessChannelWithToken(server_.get(), rcbench::testing::kControlToken);
     stub_ = v1::Agent::NewStub(channel_);
   }
 
@@ -447,6 +454,66 @@ TEST_F(AgentServiceTest, ShutdownEndsOpenSubscriptions) {
   while (reader->Read(&r)) {
   }
   EXPECT_TRUE(reader->Finish().ok());
+}
+
+TEST_F(AgentServiceTest, HostFactsWithholdSysctlsOnlyRootMayRead) {
+  std::filesystem::create_directories(sys_dir_ + "/kernel");
+  std::ofstream(sys_dir_ + "/kernel/cad_pid") << "1\n";
+  chmod((sys_dir_ + "/kernel/cad_pid").c_str(), 0600);
+  grpc::ClientContext ctx;
+  v1::GetHostFactsRequest req;
+  req.add_sysctls("kernel.cad_pid");
+  v1::HostFacts facts;
+  ASSERT_TRUE(stub_->GetHostFacts(&ctx, req, &facts).ok());
+  EXPECT_EQ(facts.sysctls().count("kernel.cad_pid"), 0u);
+  EXPECT_EQ(facts.sysctls().at("net.core.somaxconn"), "4096");
+}
+
+TEST_F(AgentServiceTest, EveryMethodRefusesACallWithoutAToken) {
+  auto anonymous = rcbench::testing::InProcessChannelWithToken(server_.get(), "");
+  auto results = rcbench::testing::CallEachMethod(anonymous, AgentDescriptor());
+  ASSERT_EQ(results.size(), 11u);
+  for (const auto& [method, status] : results) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("no token")) << method;
+  }
+}
+
+TEST_F(AgentServiceTest, AWrongTokenIsRefusedAndNothingChanges) {
+  auto wrong = rcbench::testing::InProcessChannelWithToken(
+      server_.get(), std::string(rcbench::testing::kControlToken) + "x");
+  auto stub = v1::Agent::NewStub(wrong);
+  grpc::ClientContext ctx;
+  v1::SetSysctlRequest req;
+  req.set_name("net.ipv4.tcp_syncookies");
+  req.set_value("0");
+  v1::SetSysctlResponse resp;
+  grpc::Status s = stub->SetSysctl(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("a wrong token"));
+  EXPECT_EQ(Slurp(sys_dir_ + "/net/ipv4/tcp_syncookies"), "1\n");
+}
+
+TEST_F(AgentServiceTest, TheReadRoleMayLookButNotChangeTheHost) {
+  auto reader =
+      rcbench::testing::InProcessChannelWithToken(server_.get(), rcbench::testing::kReadToken);
+  auto denied = rcbench::testing::CallEachMethod(
+      reader, AgentDescriptor(),
+      {"CreateContainer", "UpdateContainer", "DeleteContainer", "StartService", "StopService",
+       "SetSysctl", "RestoreSysctls"});
+  ASSERT_EQ(denied.size(), 7u);
+  for (const auto& [method, status] : denied) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method;
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("needs the control role")) << method;
+  }
+  EXPECT_EQ(Slurp(sys_dir_ + "/net/ipv4/tcp_syncookies"), "1\n");
+  auto stub = v1::Agent::NewStub(reader);
+  grpc::ClientContext ctx;
+  v1::HostFacts facts;
+  EXPECT_TRUE(stub->GetHostFacts(&ctx, v1::GetHostFactsRequest(), &facts).ok());
+  grpc::ClientContext list_ctx;
+  v1::ListContainersResponse list;
+  EXPECT_TRUE(stub->ListContainers(&list_ctx, v1::ListContainersRequest(), &list).ok());
 }
 
 }  // namespace

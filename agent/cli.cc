@@ -36,6 +36,10 @@ sockets every interval; serves the rcbench.v1.Agent gRPC service and Prometheus 
   --log-level LEVEL      debug|info|warning|error                      [info]
   --die-with-parent      exit (SIGTERM) when the parent process dies
   --help                 this text
+)" + std::string(kServerSecurityUsage) +
+         R"(
+  The token file is required; TLS is required unless --listen is a loopback address
+  (docs/SECURITY.md).
 
   snapshot               print one sample as a table (or one JSON object with --json) and exit
 
@@ -76,6 +80,11 @@ absl::StatusOr<AgentFlags> ParseAgentFlags(int argc, char** argv) {
       f.json = true;
     } else if (arg == "--die-with-parent") {
       f.die_with_parent = true;
+    } else if (arg == "--insecure-plaintext") {
+      f.security.insecure_plaintext = true;
+    } else if (IsSecurityValueFlag(arg)) {
+      RCBENCH_ASSIGN_OR_RETURN(std::string v, need("a file name"));
+      ApplySecurityFlag(arg, v, f.security);
     } else if (arg == "--listen" || arg == "--metrics-listen") {
       RCBENCH_ASSIGN_OR_RETURN(std::string v, need("host:port"));
       auto hp = ParseHostPort(v);
@@ -141,6 +150,7 @@ absl::StatusOr<AgentConfig> ResolveConfig(const AgentFlags& flags) {
   }
   if (flags.interval) config.interval = *flags.interval;
   if (flags.root) config.root = *flags.root;
+  config.security = MergeSecurity(config.security, flags.security);
   if (config.retention < config.interval) config.retention = config.interval;
   if (config.host.empty()) {
     char name[256] = {};

@@ -12,6 +12,7 @@
 #include "agent/cgroup_layout.h"
 #include "agent/config.h"
 #include "common/logging.h"
+#include "common/rpc_security.h"
 #include "rcbench/v1/agent.pb.h"
 
 namespace rcbench::agent {
@@ -28,6 +29,7 @@ struct AgentFlags {
   std::string ready_file;
   LogLevel log_level = LogLevel::kInfo;
   bool die_with_parent = false;
+  ServerSecurity security;  // --tls-*, --token-file, ...: override the config file's
   // For fake trees (tests, benchmarks): sample `cgroup_base` as a v1/v2/hybrid tree instead
   // of the host's mounts; other roots for /proc and /proc/sys; where service logs go.
   std::string cgroup_base;
@@ -41,7 +43,8 @@ struct AgentFlags {
 absl::StatusOr<AgentFlags> ParseAgentFlags(int argc, char** argv);
 std::string AgentUsage();
 
-// The config file (or defaults) with the command line's --interval/--root applied.
+// The config file (or defaults) with the command line's --interval/--root and security flags
+// applied.
 absl::StatusOr<AgentConfig> ResolveConfig(const AgentFlags& flags);
 // The host's layout, or the fake tree's when --cgroup-base is given.
 absl::StatusOr<CgroupLayout> ResolveLayout(const AgentFlags& flags);

@@ -120,7 +120,8 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
   RCBENCH_RETURN_IF_ERROR(CheckKeys(
       origin, root, "the top level",
       {"root", "interval", "retention", "max_retained_bytes", "host", "sockets", "sockets_interval",
-       "io", "psi", "metrics_max_containers", "fact_sysctls", "sysctls", "services"}));
+       "io", "psi", "metrics_max_containers", "fact_sysctls", "sysctls", "services", "tls",
+       "token_file", "read_token_file", "insecure_plaintext"}));
   if (root["root"]) {
     RCBENCH_ASSIGN_OR_RETURN(cfg->root, Scalar(origin, root["root"], "root"));
     if (cfg->root != "/" && !ValidateContainerPath(cfg->root).ok()) {
@@ -186,6 +187,30 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
     }
   }
   if (root["services"]) RCBENCH_RETURN_IF_ERROR(ParseServices(origin, root["services"], cfg));
+  if (root["tls"]) {
+    const YAML::Node& t = root["tls"];
+    RCBENCH_RETURN_IF_ERROR(CheckKeys(origin, t, "tls", {"cert", "key", "ca"}));
+    for (auto [key, field] :
+         {std::pair<const char*, std::string*>{"cert", &cfg->security.tls.cert_file},
+          {"key", &cfg->security.tls.key_file},
+          {"ca", &cfg->security.tls.ca_file}}) {
+      if (t[key]) {
+        RCBENCH_ASSIGN_OR_RETURN(*field, Scalar(origin, t[key], absl::StrCat("tls.", key)));
+      }
+    }
+  }
+  if (root["token_file"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->security.token_file,
+                             Scalar(origin, root["token_file"], "token_file"));
+  }
+  if (root["read_token_file"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->security.read_token_file,
+                             Scalar(origin, root["read_token_file"], "read_token_file"));
+  }
+  if (root["insecure_plaintext"]) {
+    RCBENCH_ASSIGN_OR_RETURN(cfg->security.insecure_plaintext,
+                             Bool(origin, root["insecure_plaintext"], "insecure_plaintext"));
+  }
   return absl::OkStatus();
 }
 

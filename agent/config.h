@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/rpc_security.h"
 
 namespace rcbench::agent {
 
@@ -46,6 +47,9 @@ struct AgentConfig {
       "net.core.netdev_max_backlog", "kernel.sched_autogroup_enabled"};
   std::vector<std::string> sysctl_allow;
   std::map<std::string, ServiceSpec> services;
+  // tls: {cert, key, ca}, token_file, read_token_file, insecure_plaintext (docs/SECURITY.md);
+  // the command line's flags override these.
+  ServerSecurity security;
 };
 
 inline constexpr std::chrono::nanoseconds kMinInterval = std::chrono::milliseconds(10);

@@ -59,7 +59,7 @@ rcbench::v1::HostFacts CollectHostFacts(const HostFactsSources& sources, const C
   for (const auto& [controller, mount] : layout.mounts)
     (*f.mutable_cgroup_mounts())[controller] = mount;
   for (const std::string& name : sysctl_names) {
-    auto v = sysctls.Read(name);
+    auto v = sysctls.ReadPublic(name);
     if (v.ok()) (*f.mutable_sysctls())[name] = *v;
   }
   for (absl::string_view line : absl::StrSplit(Slurp(sources.os_release), '\n')) {

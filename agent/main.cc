@@ -51,9 +51,14 @@ int main(int argc, char** argv) {
     std::cerr << "rcbench-agent: " << layout.status().message() << "\n";
     return 1;
   }
-  ServerOptions options{
-      flags->listen,    flags->metrics_listen,     *layout, flags->proc_dir, flags->sysctl_dir,
-      flags->state_dir, flags->cgroup_base.empty()};
+  ServerOptions options{flags->listen,
+                        flags->metrics_listen,
+                        *layout,
+                        flags->proc_dir,
+                        flags->sysctl_dir,
+                        flags->state_dir,
+                        flags->cgroup_base.empty(),
+                        config->security};
   auto server = AgentServer::Start(*config, options);
   if (!server.ok()) {
     RCBENCH_LOG(ERROR) << server.status();

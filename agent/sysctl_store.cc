@@ -1,6 +1,7 @@
 #include "agent/sysctl_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,6 +45,19 @@ absl::StatusOr<std::string> SysctlStore::Read(absl::string_view name) const {
   std::stringstream ss;
   ss << in.rdbuf();
   return std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
+}
+
+absl::StatusOr<std::string> SysctlStore::ReadPublic(absl::string_view name) const {
+  if (absl::Status s = ValidateSysctlName(name); !s.ok()) return s;
+  struct stat st {};
+  if (stat(PathOf(name).c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("sysctl ", name, " does not exist"));
+  }
+  if ((st.st_mode & S_IROTH) == 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("sysctl ", name, " is readable only by root; it is not shown"));
+  }
+  return Read(name);
 }
 
 absl::StatusOr<SysctlStore::Change> SysctlStore::Set(absl::string_view name,

@@ -24,6 +24,9 @@ class SysctlStore {
 
   // Any valid name, read-only. NOT_FOUND when it does not exist.
   absl::StatusOr<std::string> Read(absl::string_view name) const;
+  // As Read, but PERMISSION_DENIED for a sysctl that only root may read (its file is not
+  // readable by others, e.g. kernel.cad_pid): what is shown to RPC callers.
+  absl::StatusOr<std::string> ReadPublic(absl::string_view name) const;
 
   struct Change {
     std::string previous_value;

@@ -8,11 +8,13 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "common/x509.h"
 #include "controller/cli.h"
 
@@ -26,6 +28,7 @@ Certificates for mutual TLS between rcbench's processes, from a private CA.
   init    create the CA: DIR/ca.pem and DIR/ca-key.pem
   issue   issue a certificate for an agent, load generator, server or the controller
   show    print a certificate's names, dates and usage
+  token   write a new deployment token (32 random bytes) to FILE, mode 0600
 `rcbench certs SUBCOMMAND --help` for its options.
 )";
 
@@ -326,6 +329,46 @@ int CertsShow(const std::vector<std::string>& argv, std::ostream& out, std::ostr
 
 int CmdCerts(const std::vector<std::string>& argv) { return CmdCerts(argv, std::cout, std::cerr); }
 
+constexpr char kTokenUsage[] = R"(usage: rcbench certs token FILE [--force]
+  Writes a new deployment token (32 random bytes, base64url) to FILE with mode 0600. Give the
+  same file to every agent, load generator and controller of a deployment as --token-file (a
+  second one as --read-token-file for read-only callers). Refuses to replace FILE unless --force.
+)";
+
+int CertsToken(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> files;
+  bool force = false;
+  for (const std::string& a : argv) {
+    if (a == "--help" || a == "-h") {
+      out << kTokenUsage;
+      return 0;
+    }
+    if (a == "--force") {
+      force = true;
+    } else if (absl::StartsWith(a, "-")) {
+      return Usage(err, absl::StrCat("unknown flag \"", a, "\""), kTokenUsage);
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (files.size() != 1) return Usage(err, "expected one FILE", kTokenUsage);
+  std::error_code ec;
+  if (!force && fs::exists(files[0], ec)) {
+    err << "rcbench certs token: " << files[0]
+        << " exists; pass --force to replace it (every holder of the old token is then "
+           "refused)\n";
+    return 1;
+  }
+  auto token = NewToken();
+  absl::Status s = token.ok() ? WriteTokenFile(files[0], *token) : token.status();
+  if (!s.ok()) {
+    err << "rcbench certs token: " << s.message() << "\n";
+    return 1;
+  }
+  out << "wrote a new token to " << files[0] << " (mode 0600)\n";
+  return 0;
+}
+
 int CmdCerts(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   if (argv.empty()) return Usage(err, "missing subcommand", kCertsUsage);
   const std::string& sub = argv[0];
@@ -337,8 +380,10 @@ int CmdCerts(const std::vector<std::string>& argv, std::ostream& out, std::ostre
   if (sub == "init") return CertsInit(rest, out, err);
   if (sub == "issue") return CertsIssue(rest, out, err);
   if (sub == "show") return CertsShow(rest, out, err);
-  return Usage(err, absl::StrCat("unknown subcommand \"", sub, "\"; expected init, issue or show"),
-               kCertsUsage);
+  if (sub == "token") return CertsToken(rest, out, err);
+  return Usage(
+      err, absl::StrCat("unknown subcommand \"", sub, "\"; expected init, issue, show or token"),
+      kCertsUsage);
 }
 
 }  // namespace rcbench::controller

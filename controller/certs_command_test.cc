@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/rpc_security.h"
 #include "common/x509.h"
 
 namespace rcbench::controller {
@@ -182,6 +183,20 @@ TEST_F(CertsCommandTest, IssueRefusesToOverwriteTheCa) {
   EXPECT_EQ(Run({"issue", "--dir", ca_dir_, "--name", "ca"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("is the CA's own file"));
   EXPECT_EQ(*x509::ReadPemFile(ca_dir_ + "/ca-key.pem"), *before);
+}
+
+TEST_F(CertsCommandTest, TokenIsWrittenOwnerOnlyAndNotReplacedWithoutForce) {
+  const std::string path = ca_dir_ + "-token";
+  ASSERT_EQ(Run({"token", path}), 0) << err_.str();
+  auto first = ReadTokenFile(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_GE(first->size(), kMinTokenChars);
+  EXPECT_EQ(Run({"token", path}), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("--force"));
+  EXPECT_EQ(*ReadTokenFile(path), *first);
+  ASSERT_EQ(Run({"token", path, "--force"}), 0);
+  EXPECT_NE(*ReadTokenFile(path), *first);
+  std::filesystem::remove(path);
 }
 
 TEST_F(CertsCommandTest, UsageErrorsAndHelp) {

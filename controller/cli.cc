@@ -18,9 +18,12 @@
 #include "absl/strings/str_join.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/rpc_security.h"
 #include "common/status_macros.h"
 #include "common/version.h"
+#include "controller/certs_command.h"
 #include "controller/compare.h"
+#include "controller/controller_config.h"
 #include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
 #include "controller/matrix.h"
@@ -53,6 +56,7 @@ commands:
   report          write tables and plots of stored runs
   compare         compare two sets of runs (exit 0 same/better, 1 worse, 2 error)
   serve           serve the rcbench.v1.Controller gRPC service
+  certs           make a lab's CA, certificates and token (docs/SECURITY.md)
 common options: --db PATH (default results/rcbench.db), --log-level debug|info|warning|error,
                 --help. `rcbench COMMAND --help` for a command's options.
 )";
@@ -74,6 +78,12 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
   --agent-config FILE    local mode: the agent's --config file
   --max-runs N           stop after N runs (they are resumed by the next invocation)
   --log-level LEVEL
+  multi-host (docs/SECURITY.md; a host's entry in hosts: may override these):
+  --config FILE          the controller's config file (tls, token_file; programs is for serve)
+  --tls-cert FILE --tls-key FILE --tls-ca FILE
+                         this controller's certificate and key, and the CA of the hosts'
+  --token-file FILE      the deployment token presented to every agent and load generator
+  (local mode needs none of these: it makes one-time credentials for its children)
 )";
 
 constexpr char kListUsage[] = R"(usage: rcbench list [--experiment NAME] [--json] [--db PATH]
@@ -103,6 +113,14 @@ constexpr char kServeUsage[] = R"(usage: rcbench serve [options]
   --ready-file FILE      write grpc=ADDR (and metrics=ADDR) once listening
   --die-with-parent      exit when the parent process dies
   --db PATH, --bin-dir DIR, --agent-config FILE, --log-level LEVEL
+  --config FILE          the controller's config file: tls, token_file, read_token_file,
+                         insecure_plaintext, and programs (what submitted specs may run)
+  --tls-cert FILE --tls-key FILE --tls-ca FILE
+                         mutual TLS for this listener and for the links to the hosts
+  --token-file FILE      the deployment token: required from callers (control role) and
+                         presented to the hosts
+  --read-token-file FILE a token with the read role (ListRuns, WatchRuns, GetResults)
+  --insecure-plaintext   allow a plaintext listener on a non-loopback address (not advised)
 )";
 
 std::atomic<bool> g_stop{false};
@@ -207,11 +225,39 @@ void HoldMetrics(std::chrono::nanoseconds hold, Clock& clock) {
   g_stop = false;
 }
 
+const std::vector<std::string> kSecurityFlags = {"--config", "--tls-cert",   "--tls-key",
+                                                 "--tls-ca", "--token-file", "--read-token-file"};
+
+// The controller's config file with the command line's security flags applied.
+absl::StatusOr<ControllerConfig> ResolveControllerConfig(const ParsedArgs& args) {
+  RCBENCH_ASSIGN_OR_RETURN(
+      ControllerConfig config,
+      LoadControllerConfig(args.Get("--config"), args.Get("--bin-dir", SelfDir())));
+  ServerSecurity flags;
+  for (const std::string& f : kSecurityFlags) {
+    if (f != "--config" && args.Has(f)) ApplySecurityFlag(f, args.Get(f), flags);
+  }
+  flags.insecure_plaintext = args.Has("--insecure-plaintext");
+  config.security = MergeSecurity(config.security, flags);
+  return config;
+}
+
+// How an experiment's programs and hosts are reached, from the controller's own configuration.
+struct ExecutionPolicy {
+  ControllerSecurity hosts;  // defaults for the links to remote hosts
+  // serve: the programs a submitted spec may name, by name (their paths are used).
+  const std::map<std::string, ProgramRule>* programs = nullptr;
+};
+
 // Runs one experiment on the testbed its spec describes.
 absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultStore& store,
                                              const ParsedArgs& args, ControllerMetrics* metrics,
-                                             RunnerOptions options,
+                                             RunnerOptions options, const ExecutionPolicy& policy,
                                              const ScrapeSupport& scrape = {}) {
+  auto program_path = [&](const std::string& name, const std::string& bin_dir) -> std::string {
+    if (policy.programs != nullptr) return policy.programs->at(name).path;
+    return name.find('/') != std::string::npos ? name : (fs::path(bin_dir) / name).string();
+  };
   RealClock& clock = *RealClock::Get();
   std::unique_ptr<Testbed> testbed;
   PublishingOptions publishing;
@@ -224,7 +270,7 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
     o.work_dir = args.Get("--work-dir", (db_dir / "work" / spec.name).string());
     o.agent_config = args.Get("--agent-config");
     o.agent_interval = spec.stats_interval;
-    if (spec.server) o.server_binary = spec.server->binary;
+    if (spec.server) o.server_binary = program_path(spec.server->binary, o.bin_dir);
     RCBENCH_RETURN_IF_ERROR(ConfigureLocalNetwork(spec, o));
     if (scrape.sd != nullptr && o.network == LocalNetwork::kLoopback) {
       // Prometheus applies discovery changes at most every 5 s: a new server address per run
@@ -245,13 +291,12 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
     testbed = std::move(local);
     if (spec.benchmark) {
       const std::string& b = spec.benchmark->binary;
-      benchmarks = std::make_unique<LocalBenchmarkExecutor>(
-          b.find('/') != std::string::npos ? b : (fs::path(o.bin_dir) / b).string(), o.work_dir,
-          clock);
+      benchmarks =
+          std::make_unique<LocalBenchmarkExecutor>(program_path(b, o.bin_dir), o.work_dir, clock);
       options.benchmarks = benchmarks.get();
     }
   } else {
-    testbed = std::make_unique<RemoteTestbed>(spec, clock);
+    RCBENCH_ASSIGN_OR_RETURN(testbed, RemoteTestbed::Create(spec, clock, policy.hosts));
     if (spec.server) publishing.server_host = ServerAgentName(spec);
   }
   PublishingTestbed published(*testbed, scrape.sd, publishing);
@@ -267,7 +312,8 @@ int CmdRun(const std::vector<std::string>& argv) {
   auto args = ParseArgs(
       argv,
       {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir", "--work-dir", "--agent-config",
-       "--max-runs", "--log-level", "--prometheus-sd-dir", "--hold-metrics"},
+       "--max-runs", "--log-level", "--prometheus-sd-dir", "--hold-metrics", "--config",
+       "--tls-cert", "--tls-key", "--tls-ca", "--token-file"},
       {"--dry-run", "--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
@@ -378,7 +424,11 @@ int CmdRun(const std::vector<std::string>& argv) {
                 << std::flush;
     }
   };
-  auto summary = ExecuteExperiment(*spec, **store, *args, &metrics, options, scrape);
+  auto config = ResolveControllerConfig(*args);
+  if (!config.ok()) return Fail(config.status());
+  ExecutionPolicy policy;
+  policy.hosts = {config->security.tls, config->security.token_file};
+  auto summary = ExecuteExperiment(*spec, **store, *args, &metrics, options, policy, scrape);
   targets.reset();  // the children are gone: so are their targets
   if (line_open) std::cout << "\n";
   if (!summary.ok()) return Fail(summary.status());
@@ -534,8 +584,9 @@ int CmdCompare(const std::vector<std::string>& argv) {
 int CmdServe(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv,
                         {"--db", "--listen", "--metrics-listen", "--ready-file", "--bin-dir",
-                         "--agent-config", "--log-level", "--work-dir"},
-                        {"--die-with-parent", "--help"});
+                         "--agent-config", "--log-level", "--work-dir", "--config", "--tls-cert",
+                         "--tls-key", "--tls-ca", "--token-file", "--read-token-file"},
+                        {"--die-with-parent", "--help", "--insecure-plaintext"});
   if (!args.ok()) return UsageError(args.status().message(), kServeUsage);
   if (args->Has("--help")) {
     std::cout << kServeUsage;
@@ -545,23 +596,41 @@ int CmdServe(const std::vector<std::string>& argv) {
   if (args->Has("--die-with-parent")) prctl(PR_SET_PDEATHSIG, SIGTERM);
   auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
+  auto config = ResolveControllerConfig(*args);
+  if (!config.ok()) return Fail(config.status());
+  std::string listen = args->Get("--listen", "127.0.0.1:0");
+  auto listen_hp = ParseHostPort(listen);
+  if (!listen_hp.ok())
+    return UsageError(absl::StrCat("--listen: ", listen_hp.status().message()), kServeUsage);
+  if (auto s = CheckListenSecurity("rcbench serve", *listen_hp, config->security); !s.ok()) {
+    return Fail(s);
+  }
+  auto auth = Authorizer::Load("rcbench serve", config->security);
+  if (!auth.ok()) return Fail(auth.status());
   ControllerMetrics metrics;
   ParsedArgs exec_args = *args;
+  ExecutionPolicy policy;
+  policy.hosts = {config->security.tls, config->security.token_file};
+  policy.programs = &config->programs;
   ControllerService service(
-      **store, [&](const ExperimentSpec& spec, const std::map<std::string, std::string>& tags) {
+      **store,
+      [&](const ExperimentSpec& spec, const std::map<std::string, std::string>& tags) {
         RunnerOptions o;
         o.tags = tags;
         o.stop_requested = &g_stop;
-        return ExecuteExperiment(spec, **store, exec_args, &metrics, o).status();
-      });
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  std::string listen = args->Get("--listen", "127.0.0.1:0");
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  if (!server || port == 0) return Fail(absl::UnavailableError("cannot listen on " + listen));
+        return ExecuteExperiment(spec, **store, exec_args, &metrics, o, policy).status();
+      },
+      *auth,
+      [&](const ExperimentSpec& spec) { return AdmitSubmittedSpec(spec, config->programs); });
+  RpcServerOptions rpc;
+  rpc.component = "rcbench serve";
+  rpc.listen = listen;
+  rpc.security = config->security;
+  rpc.audited_methods = ControllerService::MutatingMethods();
+  auto built = BuildRpcServer(rpc, {&service});
+  if (!built.ok()) return Fail(built.status());
+  std::unique_ptr<grpc::Server> server = std::move(built->server);
+  const int port = built->port;
   std::string host = listen.substr(0, listen.rfind(':'));
   std::string ready = absl::StrCat("pid=", getpid(), "\ngrpc=", host, ":", port, "\n");
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -659,6 +728,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "report") return CmdReport(rest);
   if (cmd == "compare") return CmdCompare(rest);
   if (cmd == "serve") return CmdServe(rest);
+  if (cmd == "certs") return CmdCerts(rest);
   return UsageError(absl::StrCat("unknown command \"", cmd,
                                  "\"; expected run, validate, list, report, compare or serve"),
                     kUsage);

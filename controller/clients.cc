@@ -18,30 +18,42 @@ void SetDeadline(grpc::ClientContext& ctx, std::chrono::milliseconds d) {
   ctx.set_deadline(std::chrono::system_clock::now() + d);
 }
 
-// Runs one unary call with a deadline per attempt and retries.
+// Runs one unary call with a deadline per attempt and retries. Errors name the link, the
+// method and the likely cause.
 template <typename Call>
-absl::Status Unary(const std::string& host, const char* method, const RetryPolicy& policy,
-                   Clock& clock, Call call) {
+absl::Status Unary(const Link& link, const char* method, const RetryPolicy& policy, Clock& clock,
+                   Call call) {
   absl::Status s = RetryWithBackoff(policy, clock, [&]() -> absl::Status {
     grpc::ClientContext ctx;
     SetDeadline(ctx, policy.deadline);
-    return FromGrpcStatus(call(ctx));
+    grpc::Status g = call(ctx);
+    if (g.ok()) return absl::OkStatus();
+    return absl::Status(static_cast<absl::StatusCode>(g.error_code()),
+                        ExplainRpcFailure(g, link.security));
   });
   if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(host, ": ", method, ": ", s.message()));
+  return absl::Status(
+      s.code(), absl::StrCat(link.host, ": ", method, " on ", link.Describe(), ": ", s.message()));
 }
 
-absl::Status HealthCheck(const std::string& host, const std::shared_ptr<grpc::Channel>& channel,
+absl::Status HealthCheck(const Link& link, const std::shared_ptr<grpc::Channel>& channel,
                          const RetryPolicy& policy, Clock& clock) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::health::v1::HealthCheckResponse resp;
-  absl::Status s = Unary(host, "health check", policy, clock, [&](grpc::ClientContext& ctx) {
+  absl::Status s = Unary(link, "health check", policy, clock, [&](grpc::ClientContext& ctx) {
     grpc::health::v1::HealthCheckRequest req;
     return stub->Check(&ctx, req, &resp);
   });
+  if (s.code() == absl::StatusCode::kUnavailable) {
+    // gRPC's words for a failed handshake rarely say which certificate is wrong; ask the
+    // server ourselves.
+    if (std::string why = DiagnoseTlsLink(link.address, link.security); !why.empty()) {
+      return absl::UnavailableError(absl::StrCat(s.message(), "; diagnosis: ", why));
+    }
+  }
   if (!s.ok()) return s;
   if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(absl::StrCat(host, ": health check: not serving"));
+    return absl::UnavailableError(absl::StrCat(link.host, ": health check: not serving"));
   }
   return absl::OkStatus();
 }
@@ -79,25 +91,30 @@ absl::Status RetryWithBackoff(const RetryPolicy& policy, Clock& clock,
   return s;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  // Reconnect quickly after a host comes back; the default back-off reaches minutes.
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+std::string Link::Describe() const {
+  return absl::StrCat("controller -> ", kind, " ", host, " at ", address,
+                      security.tls.enabled() ? " (mutual TLS)" : " (plaintext)");
 }
 
-GrpcAgentClient::GrpcAgentClient(std::string host, std::shared_ptr<grpc::Channel> channel,
-                                 Clock& clock, RetryPolicy policy)
-    : host_(std::move(host)),
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Link& link) {
+  auto channel = MakeRpcChannel(link.address, link.security, link.Describe());
+  if (!channel.ok()) {
+    return absl::Status(channel.status().code(),
+                        absl::StrCat(link.host, ": ", channel.status().message()));
+  }
+  return channel;
+}
+
+GrpcAgentClient::GrpcAgentClient(Link link, std::shared_ptr<grpc::Channel> channel, Clock& clock,
+                                 RetryPolicy policy)
+    : link_(std::move(link)),
       channel_(std::move(channel)),
       stub_(rcbench::v1::Agent::NewStub(channel_)),
       clock_(clock),
       policy_(policy) {}
 
 absl::Status GrpcAgentClient::CheckHealth() {
-  return HealthCheck(host_, channel_, policy_, clock_);
+  return HealthCheck(link_, channel_, policy_, clock_);
 }
 
 absl::StatusOr<rcbench::v1::HostFacts> GrpcAgentClient::GetHostFacts(
@@ -105,7 +122,7 @@ absl::StatusOr<rcbench::v1::HostFacts> GrpcAgentClient::GetHostFacts(
   rcbench::v1::GetHostFactsRequest req;
   for (const auto& s : sysctls) req.add_sysctls(s);
   rcbench::v1::HostFacts resp;
-  absl::Status s = Unary(host_, "GetHostFacts", policy_, clock_, [&](grpc::ClientContext& ctx) {
+  absl::Status s = Unary(link_, "GetHostFacts", policy_, clock_, [&](grpc::ClientContext& ctx) {
     return stub_->GetHostFacts(&ctx, req, &resp);
   });
   if (!s.ok()) return s;
@@ -119,7 +136,7 @@ absl::StatusOr<rcbench::v1::ContainerInfo> GrpcAgentClient::CreateContainer(
   *req.mutable_attributes() = attributes;
   req.set_exist_ok(true);
   rcbench::v1::ContainerInfo resp;
-  absl::Status s = Unary(host_, "CreateContainer", policy_, clock_, [&](grpc::ClientContext& ctx) {
+  absl::Status s = Unary(link_, "CreateContainer", policy_, clock_, [&](grpc::ClientContext& ctx) {
     return stub_->CreateContainer(&ctx, req, &resp);
   });
   if (!s.ok()) return s;
@@ -131,7 +148,7 @@ absl::Status GrpcAgentClient::DeleteContainer(const std::string& path) {
   req.set_path(path);
   req.set_recursive(true);
   rcbench::v1::DeleteContainerResponse resp;
-  return Unary(host_, "DeleteContainer", policy_, clock_,
+  return Unary(link_, "DeleteContainer", policy_, clock_,
                [&](grpc::ClientContext& ctx) { return stub_->DeleteContainer(&ctx, req, &resp); });
 }
 
@@ -142,7 +159,7 @@ absl::StatusOr<rcbench::v1::ServiceStatus> GrpcAgentClient::StartService(
   // Starting waits for the service's ready file.
   p.deadline =
       std::max(p.deadline, std::chrono::milliseconds(req.ready_timeout().seconds() * 1000 + 5000));
-  absl::Status s = Unary(host_, "StartService", p, clock_, [&](grpc::ClientContext& ctx) {
+  absl::Status s = Unary(link_, "StartService", p, clock_, [&](grpc::ClientContext& ctx) {
     return stub_->StartService(&ctx, req, &resp);
   });
   if (!s.ok()) return s;
@@ -155,7 +172,7 @@ absl::Status GrpcAgentClient::StopService(const std::string& name) {
   rcbench::v1::ServiceStatus resp;
   RetryPolicy p = policy_;
   p.deadline = std::max(p.deadline, std::chrono::milliseconds(10000));
-  return Unary(host_, "StopService", p, clock_,
+  return Unary(link_, "StopService", p, clock_,
                [&](grpc::ClientContext& ctx) { return stub_->StopService(&ctx, req, &resp); });
 }
 
@@ -164,14 +181,14 @@ absl::Status GrpcAgentClient::SetSysctl(const std::string& name, const std::stri
   req.set_name(name);
   req.set_value(value);
   rcbench::v1::SetSysctlResponse resp;
-  return Unary(host_, "SetSysctl", policy_, clock_,
+  return Unary(link_, "SetSysctl", policy_, clock_,
                [&](grpc::ClientContext& ctx) { return stub_->SetSysctl(&ctx, req, &resp); });
 }
 
 absl::Status GrpcAgentClient::RestoreSysctls() {
   rcbench::v1::RestoreSysctlsRequest req;
   rcbench::v1::RestoreSysctlsResponse resp;
-  return Unary(host_, "RestoreSysctls", policy_, clock_,
+  return Unary(link_, "RestoreSysctls", policy_, clock_,
                [&](grpc::ClientContext& ctx) { return stub_->RestoreSysctls(&ctx, req, &resp); });
 }
 
@@ -184,23 +201,23 @@ std::unique_ptr<Stream<rcbench::v1::UsageReport>> GrpcAgentClient::SubscribeUsag
   return stream;
 }
 
-GrpcLoadGenClient::GrpcLoadGenClient(std::string host, std::shared_ptr<grpc::Channel> channel,
+GrpcLoadGenClient::GrpcLoadGenClient(Link link, std::shared_ptr<grpc::Channel> channel,
                                      Clock& clock, RetryPolicy policy)
-    : host_(std::move(host)),
+    : link_(std::move(link)),
       channel_(std::move(channel)),
       stub_(rcbench::v1::LoadGen::NewStub(channel_)),
       clock_(clock),
       policy_(policy) {}
 
 absl::Status GrpcLoadGenClient::CheckHealth() {
-  return HealthCheck(host_, channel_, policy_, clock_);
+  return HealthCheck(link_, channel_, policy_, clock_);
 }
 
 absl::StatusOr<std::string> GrpcLoadGenClient::Configure(const rcbench::v1::Workload& workload) {
   rcbench::v1::ConfigureRequest req;
   *req.mutable_workload() = workload;
   rcbench::v1::ConfigureResponse resp;
-  absl::Status s = Unary(host_, "Configure", policy_, clock_, [&](grpc::ClientContext& ctx) {
+  absl::Status s = Unary(link_, "Configure", policy_, clock_, [&](grpc::ClientContext& ctx) {
     return stub_->Configure(&ctx, req, &resp);
   });
   if (!s.ok()) return s;
@@ -217,7 +234,7 @@ absl::StatusOr<rcbench::v1::StartResponse> GrpcLoadGenClient::Start(
   // Not retried: a lost reply could leave a run going; the lease bounds it.
   RetryPolicy once = policy_;
   once.attempts = 1;
-  absl::Status s = Unary(host_, "Start", once, clock_,
+  absl::Status s = Unary(link_, "Start", once, clock_,
                          [&](grpc::ClientContext& ctx) { return stub_->Start(&ctx, req, &resp); });
   if (!s.ok()) return s;
   return resp;
@@ -227,7 +244,7 @@ absl::StatusOr<rcbench::v1::StopResponse> GrpcLoadGenClient::Stop(const std::str
   rcbench::v1::StopRequest req;
   req.set_run_id(run_id);
   rcbench::v1::StopResponse resp;
-  absl::Status s = Unary(host_, "Stop", policy_, clock_,
+  absl::Status s = Unary(link_, "Stop", policy_, clock_,
                          [&](grpc::ClientContext& ctx) { return stub_->Stop(&ctx, req, &resp); });
   if (!s.ok()) return s;
   return resp;
@@ -243,7 +260,7 @@ absl::Status GrpcLoadGenClient::RenewLease(const std::string& lease_id,
   RetryPolicy p = policy_;
   p.attempts = 2;
   p.deadline = std::chrono::milliseconds(1500);
-  return Unary(host_, "RenewLease", p, clock_,
+  return Unary(link_, "RenewLease", p, clock_,
                [&](grpc::ClientContext& ctx) { return stub_->RenewLease(&ctx, req, &resp); });
 }
 

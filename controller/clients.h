@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/rpc_security.h"
 #include "rcbench/v1/agent.grpc.pb.h"
 #include "rcbench/v1/loadgen.grpc.pb.h"
 
@@ -79,14 +80,28 @@ class LoadGenClient {
       const std::string& run_id, uint64_t resume_after_sequence) = 0;
 };
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// One link from the controller to an agent or a load generator: where it goes and how it is
+// secured (mutual TLS and the token, common/rpc_security.h).
+struct Link {
+  std::string kind;     // "agent" or "load generator"
+  std::string host;     // its name in the spec ("srv"); local mode: "local"
+  std::string address;  // HOST:PORT
+  ClientSecurity security;
+  // "controller -> agent srv at 10.0.0.2:7000 (mutual TLS)": how errors name the link.
+  std::string Describe() const;
+};
+
+// A channel for the link (common/rpc_security.h's MakeRpcChannel). Errors name the link.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Link& link);
 
 class GrpcAgentClient : public AgentClient {
  public:
   // `host` names the agent in results; `clock` must outlive this.
-  GrpcAgentClient(std::string host, std::shared_ptr<grpc::Channel> channel, Clock& clock,
+  // Every error names the link and, for the failures of a secured link (TLS handshake, name,
+  // token, role), the likely cause.
+  GrpcAgentClient(Link link, std::shared_ptr<grpc::Channel> channel, Clock& clock,
                   RetryPolicy policy = {});
-  const std::string& host() const override { return host_; }
+  const std::string& host() const override { return link_.host; }
   absl::Status CheckHealth() override;
   absl::StatusOr<rcbench::v1::HostFacts> GetHostFacts(
       const std::vector<std::string>& sysctls) override;
@@ -102,7 +117,7 @@ class GrpcAgentClient : public AgentClient {
       uint64_t resume_after_sequence) override;
 
  private:
-  std::string host_;
+  Link link_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<rcbench::v1::Agent::StubInterface> stub_;
   Clock& clock_;
@@ -111,9 +126,9 @@ class GrpcAgentClient : public AgentClient {
 
 class GrpcLoadGenClient : public LoadGenClient {
  public:
-  GrpcLoadGenClient(std::string host, std::shared_ptr<grpc::Channel> channel, Clock& clock,
+  GrpcLoadGenClient(Link link, std::shared_ptr<grpc::Channel> channel, Clock& clock,
                     RetryPolicy policy = {});
-  const std::string& host() const override { return host_; }
+  const std::string& host() const override { return link_.host; }
   absl::Status CheckHealth() override;
   absl::StatusOr<std::string> Configure(const rcbench::v1::Workload& workload) override;
   absl::StatusOr<rcbench::v1::StartResponse> Start(const std::string& workload_id,
@@ -124,7 +139,7 @@ class GrpcLoadGenClient : public LoadGenClient {
       const std::string& run_id, uint64_t resume_after_sequence) override;
 
  private:
-  std::string host_;
+  Link link_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<rcbench::v1::LoadGen::StubInterface> stub_;
   Clock& clock_;

@@ -9,8 +9,13 @@
 
 namespace rcbench::controller {
 
-ControllerService::ControllerService(ResultStore& store, Executor execute)
-    : store_(store), execute_(std::move(execute)), worker_([this] { Work(); }) {}
+ControllerService::ControllerService(ResultStore& store, Executor execute,
+                                     std::shared_ptr<const Authorizer> auth, Admission admit)
+    : store_(store),
+      execute_(std::move(execute)),
+      auth_(std::move(auth)),
+      admit_(std::move(admit)),
+      worker_([this] { Work(); }) {}
 
 ControllerService::~ControllerService() {
   Shutdown();
@@ -40,12 +45,17 @@ void ControllerService::Work() {
   }
 }
 
-grpc::Status ControllerService::SubmitExperiment(grpc::ServerContext*,
+grpc::Status ControllerService::SubmitExperiment(grpc::ServerContext* ctx,
                                                  const rcbench::v1::SubmitExperimentRequest* req,
                                                  rcbench::v1::SubmitExperimentResponse* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "SubmitExperiment"); !a.ok())
+    return a;
   auto spec =
       ParseSpec(req->spec_yaml(), req->spec_name().empty() ? "submitted.yaml" : req->spec_name());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
+  if (admit_) {
+    if (absl::Status a = admit_(*spec); !a.ok()) return ToGrpcStatus(a);
+  }
   auto seed = ResolveSeed(*spec, store_);
   if (!seed.ok()) return ToGrpcStatus(seed.status());
   resp->set_experiment(spec->name);
@@ -68,9 +78,10 @@ grpc::Status ControllerService::SubmitExperiment(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::ListRuns(grpc::ServerContext*,
+grpc::Status ControllerService::ListRuns(grpc::ServerContext* ctx,
                                          const rcbench::v1::ListRunsRequest* req,
                                          rcbench::v1::ListRunsResponse* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "ListRuns"); !a.ok()) return a;
   auto runs = store_.ListRuns(req->experiment());
   if (!runs.ok()) return ToGrpcStatus(runs.status());
   for (auto& r : *runs) *resp->add_runs() = std::move(r);
@@ -80,6 +91,7 @@ grpc::Status ControllerService::ListRuns(grpc::ServerContext*,
 grpc::Status ControllerService::WatchRuns(grpc::ServerContext* ctx,
                                           const rcbench::v1::WatchRunsRequest* req,
                                           grpc::ServerWriter<rcbench::v1::RunEvent>* writer) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "WatchRuns"); !a.ok()) return a;
   std::map<std::string, rcbench::v1::RunStatus> last;
   while (!ctx->IsCancelled()) {
     auto runs = store_.ListRuns(req->experiment());
@@ -106,9 +118,10 @@ grpc::Status ControllerService::WatchRuns(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::GetResults(grpc::ServerContext*,
+grpc::Status ControllerService::GetResults(grpc::ServerContext* ctx,
                                            const rcbench::v1::GetResultsRequest* req,
                                            rcbench::v1::GetResultsResponse* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "GetResults"); !a.ok()) return a;
   auto r = store_.GetResults(req->run_id(), req->include_samples());
   if (!r.ok()) return ToGrpcStatus(r.status());
   *resp = *std::move(r);

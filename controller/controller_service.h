@@ -2,7 +2,9 @@
 
 // The rcbench.v1.Controller gRPC service behind `rcbench serve`: validates and queues
 // submitted experiments (run one at a time on a worker thread by `execute`), and answers
-// ListRuns, WatchRuns and GetResults from the results store. Thread-safe.
+// ListRuns, WatchRuns and GetResults from the results store. Every call is authorized first:
+// SubmitExperiment needs the control role, the others the read role; a submitted spec must
+// also pass `admit` (the controller's program allow-list). Thread-safe.
 
 #include <condition_variable>
 #include <deque>
@@ -10,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/rpc_security.h"
 #include "controller/spec.h"
 #include "controller/store.h"
 #include "rcbench/v1/controller.grpc.pb.h"
@@ -20,8 +23,15 @@ class ControllerService final : public rcbench::v1::Controller::Service {
  public:
   using Executor = std::function<absl::Status(const ExperimentSpec& spec,
                                               const std::map<std::string, std::string>& tags)>;
+  using Admission = std::function<absl::Status(const ExperimentSpec& spec)>;
   // `store` must outlive the service. `execute` runs one experiment to the end.
-  ControllerService(ResultStore& store, Executor execute);
+  ControllerService(ResultStore& store, Executor execute, std::shared_ptr<const Authorizer> auth,
+                    Admission admit);
+
+  // The methods whose calls are audited.
+  static std::vector<std::string> MutatingMethods() {
+    return {"/rcbench.v1.Controller/SubmitExperiment"};
+  }
   ~ControllerService() override;
 
   grpc::Status SubmitExperiment(grpc::ServerContext* ctx,
@@ -46,6 +56,8 @@ class ControllerService final : public rcbench::v1::Controller::Service {
 
   ResultStore& store_;
   Executor execute_;
+  std::shared_ptr<const Authorizer> auth_;
+  Admission admit_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

@@ -165,5 +165,19 @@ TEST(FloodResultsTest, FloodClassThroughputIsSynPacketsPerSecond) {
   EXPECT_DOUBLE_EQ(results[0].throughput_rps(), 50'000);
 }
 
+TEST(NetworkSpecTest, NamespacesRefuseAHostWideSysctlAtValidate) {
+  std::string errors =
+      ErrorsOf(Flood("10.99.0.0/16", "sysctls:\n  kernel.printk_ratelimit_burst: \"50\"\n"));
+  EXPECT_THAT(errors, HasSubstr("sysctl \"kernel.printk_ratelimit_burst\" is not one that "
+                                "network: namespaces may set"));
+  EXPECT_THAT(errors, HasSubstr("net.ipv4.tcp_syncookies"));  // the list is shown
+  EXPECT_THAT(ErrorsOf(Flood("10.99.0.0/16", "sysctls:\n  net.core.netdev_max_backlog: 5\n")),
+              HasSubstr("net.core.netdev_max_backlog"));
+}
+
+TEST(NetworkSpecTest, NamespacesAcceptAPerNamespaceSysctl) {
+  EXPECT_EQ(ErrorsOf(Flood("10.99.0.0/16", "sysctls:\n  net.ipv4.tcp_syncookies: 0\n")), "");
+}
+
 }  // namespace
 }  // namespace rcbench::controller

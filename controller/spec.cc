@@ -276,7 +276,10 @@ std::vector<HostEndpoint> SpecParser::ParseEndpoints(const YAML::Node& n, absl::
   }
   std::set<std::string> names;
   for (const auto& item : n) {
-    if (!ExpectMap(item, what, {"name", "address"})) continue;
+    if (!ExpectMap(item, what,
+                   {"name", "address", "server_name", "ca", "cert", "key", "token_file"})) {
+      continue;
+    }
     HostEndpoint e;
     e.pos = Pos(item);
     if (!item["name"] || !item["address"]) {
@@ -285,6 +288,20 @@ std::vector<HostEndpoint> SpecParser::ParseEndpoints(const YAML::Node& n, absl::
     }
     if (auto s = Scalar(item["name"], "name")) e.name = *s;
     if (auto s = Scalar(item["address"], "address")) e.address = *s;
+    for (auto [key, field] : {std::pair<const char*, std::string*>{"server_name", &e.server_name},
+                              {"ca", &e.tls.ca_file},
+                              {"cert", &e.tls.cert_file},
+                              {"key", &e.tls.key_file},
+                              {"token_file", &e.token_file}}) {
+      if (item[key]) {
+        if (auto s = Scalar(item[key], key)) *field = *s;
+      }
+    }
+    if (e.tls.enabled() &&
+        (e.tls.ca_file.empty() || e.tls.cert_file.empty() || e.tls.key_file.empty())) {
+      Error(item, absl::StrCat("host \"", e.name,
+                               "\" gives only some of ca, cert and key; expected all three"));
+    }
     if (!IsIdentifier(e.name, 32)) {
       Error(item["name"], absl::StrCat("host name \"", e.name,
                                        "\" is invalid; expected [A-Za-z0-9_-], up to 32"));
@@ -958,6 +975,20 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
           "network: namespaces is for local mode, but hosts are listed; expected no network key "
           "(multi-host experiments use the hosts' own network)");
   }
+  if (spec.network == LocalNetwork::kNamespaces) {
+    // The agent in the namespace gets exactly these on its allow-list, so a spec cannot reach
+    // host-wide state through it (kernel.*, vm.*, and net.* knobs that are not per namespace).
+    const auto& allowed = NamespacedSysctls();
+    for (const auto& [name, value] : spec.sysctls) {
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        Error(value.pos,
+              absl::StrCat("sysctl \"", name,
+                           "\" is not one that network: namespaces may set (it is host-wide, or "
+                           "not on the list); expected one of ",
+                           absl::StrJoin(allowed, ", ")));
+      }
+    }
+  }
   if (spec.syn_flood && spec.local_mode() && spec.network != LocalNetwork::kNamespaces) {
     Error(spec.syn_flood->pos,
           "load.syn_flood in local mode needs \"network: namespaces\" (a spoofed flood must not "
@@ -1043,6 +1074,28 @@ MetricRule DefaultRuleFor(absl::string_view metric) {
     rule.min_effect = 0.05;
   }
   return rule;
+}
+
+const std::vector<std::string>& NamespacedSysctls() {
+  // Each is per network namespace (a non-initial namespace's /proc/sys/net shows it).
+  static const auto* kNames = new std::vector<std::string>{"net.core.somaxconn",
+                                                           "net.ipv4.ip_local_port_range",
+                                                           "net.ipv4.tcp_abort_on_overflow",
+                                                           "net.ipv4.tcp_ecn",
+                                                           "net.ipv4.tcp_fin_timeout",
+                                                           "net.ipv4.tcp_keepalive_time",
+                                                           "net.ipv4.tcp_max_syn_backlog",
+                                                           "net.ipv4.tcp_max_tw_buckets",
+                                                           "net.ipv4.tcp_rmem",
+                                                           "net.ipv4.tcp_sack",
+                                                           "net.ipv4.tcp_syn_retries",
+                                                           "net.ipv4.tcp_synack_retries",
+                                                           "net.ipv4.tcp_syncookies",
+                                                           "net.ipv4.tcp_timestamps",
+                                                           "net.ipv4.tcp_tw_reuse",
+                                                           "net.ipv4.tcp_window_scaling",
+                                                           "net.ipv4.tcp_wmem"};
+  return *kNames;
 }
 
 absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_view source_name) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/rpc_security.h"
 
 namespace rcbench::controller {
 
@@ -46,6 +47,12 @@ struct ExcludeRule {
 struct HostEndpoint {
   std::string name;
   std::string address;  // host:port of its gRPC service
+  // Optional per-host control-plane settings (docs/SECURITY.md): the name its certificate
+  // must carry (default: the address's host), the controller's certificate, key and CA for
+  // this host, and the token file to present. Refused in specs submitted to `rcbench serve`.
+  std::string server_name;
+  TlsFiles tls;
+  std::string token_file;
   SourcePos pos;
 };
 
@@ -189,6 +196,9 @@ absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_vi
 
 // Reads and parses a file. NOT_FOUND if it cannot be read.
 absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path);
+
+// The sysctls a `network: namespaces` spec may set: per-network-namespace ones only.
+const std::vector<std::string>& NamespacedSysctls();
 
 // The built-in compare rule for a metric name ("throughput_rps" -> higher is better, 5%).
 MetricRule DefaultRuleFor(absl::string_view metric);

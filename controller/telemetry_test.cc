@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/testing/fake_clock.h"
+#include "common/testing/rpc_testing.h"
 #include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
 #include "controller/runner.h"
@@ -122,15 +123,18 @@ class ControllerServiceTest : public ::testing::Test {
     std::filesystem::remove(path_);
     store_ = *SqliteResultStore::Open(path_.string());
     service_ = std::make_unique<ControllerService>(
-        *store_, [this](const ExperimentSpec& spec, const std::map<std::string, std::string>&) {
+        *store_,
+        [this](const ExperimentSpec& spec, const std::map<std::string, std::string>&) {
           std::lock_guard<std::mutex> lock(mu_);
           executed_.push_back(spec.name);
           return absl::OkStatus();
-        });
+        },
+        rcbench::testing::TestAuthorizer("rcbench serve"), nullptr);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
-    stub_ = rcbench::v1::Controller::NewStub(server_->InProcessChannel({}));
+    stub_ = rcbench::v1::Controller::NewStub(rcbench::testing::InProcessChannelWithToken(
+        server_.get(), rcbench::testing::kControlToken));
   }
   void TearDown() override {
     server_->Shutdown();
@@ -197,6 +201,25 @@ TEST_F(ControllerServiceTest, UnknownRunIsNotFound) {
   rcbench::v1::GetResultsResponse resp;
   grpc::ClientContext ctx;
   EXPECT_EQ(stub_->GetResults(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ControllerServiceTest, SubmittingNeedsTheControlRoleAndListingTheReadRole) {
+  const auto* service =
+      rcbench::v1::ListRunsRequest::descriptor()->file()->FindServiceByName("Controller");
+  auto anonymous = rcbench::testing::InProcessChannelWithToken(server_.get(), "");
+  for (const auto& [method, status] : rcbench::testing::CallEachMethod(anonymous, service)) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+  }
+  auto reader =
+      rcbench::testing::InProcessChannelWithToken(server_.get(), rcbench::testing::kReadToken);
+  auto submit = rcbench::testing::CallEachMethod(reader, service, {"SubmitExperiment"});
+  EXPECT_EQ(submit.at("SubmitExperiment").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  auto stub = rcbench::v1::Controller::NewStub(reader);
+  grpc::ClientContext ctx;
+  rcbench::v1::ListRunsResponse runs;
+  EXPECT_TRUE(stub->ListRuns(&ctx, rcbench::v1::ListRunsRequest(), &runs).ok());
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_TRUE(executed_.empty());
 }
 
 }  // namespace

@@ -103,6 +103,14 @@ absl::Status LocalTestbed::Start() {
   std::filesystem::create_directories(options_.work_dir, ec);
   if (ec) return absl::InternalError("cannot create " + options_.work_dir + ": " + ec.message());
   RCBENCH_RETURN_IF_ERROR(StartTopology());
+  if (!credentials_) {
+    std::vector<std::string> hosts = {"127.0.0.1", "::1", "localhost"};
+    if (topology_) {
+      hosts.push_back(ControlAddress(true));
+      hosts.push_back(ControlAddress(false));
+    }
+    RCBENCH_ASSIGN_OR_RETURN(credentials_, LocalCredentials::Create(options_.work_dir, hosts));
+  }
   if (!agent_process_ || !agent_process_->Running()) {
     if (agent_) {
       RCBENCH_LOG(WARNING) << "rcbench-agent died; restarting it";
@@ -122,13 +130,15 @@ absl::Status LocalTestbed::Start() {
       argv.push_back("--config");
       argv.push_back(options_.agent_config);
     }
+    for (std::string& f : credentials_->ChildFlags()) argv.push_back(std::move(f));
     RCBENCH_ASSIGN_OR_RETURN(agent_ready_,
                              StartChild("agent", InNamespace(true, argv), &agent_process_));
     if (!agent_ready_.count("grpc")) {
       return absl::InternalError("rcbench-agent's ready file has no grpc= line");
     }
-    agent_ =
-        std::make_unique<GrpcAgentClient>(kLocalHost, MakeChannel(agent_ready_["grpc"]), clock_);
+    Link link{"agent", kLocalHost, agent_ready_["grpc"], credentials_->client()};
+    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
+    agent_ = std::make_unique<GrpcAgentClient>(std::move(link), std::move(channel), clock_);
   }
   if (!loadgen_process_ || !loadgen_process_->Running()) {
     if (loadgen_) {
@@ -143,13 +153,15 @@ absl::Status LocalTestbed::Start() {
       argv.push_back("--allow-target");
       argv.push_back(absl::StrCat(kNetnsServerAddress, "/32"));
     }
+    for (std::string& f : credentials_->ChildFlags()) argv.push_back(std::move(f));
     RCBENCH_ASSIGN_OR_RETURN(loadgen_ready_,
                              StartChild("loadgen", InNamespace(false, argv), &loadgen_process_));
     if (!loadgen_ready_.count("grpc")) {
       return absl::InternalError("rcbench-loadgen's ready file has no grpc= line");
     }
-    loadgen_ = std::make_unique<GrpcLoadGenClient>(kLocalHost, MakeChannel(loadgen_ready_["grpc"]),
-                                                   clock_);
+    Link link{"load generator", kLocalHost, loadgen_ready_["grpc"], credentials_->client()};
+    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
+    loadgen_ = std::make_unique<GrpcLoadGenClient>(std::move(link), std::move(channel), clock_);
   }
   RCBENCH_RETURN_IF_ERROR(agent_->CheckHealth());
   return loadgen_->CheckHealth();
@@ -223,18 +235,49 @@ void LocalTestbed::Stop() {
   // After the children: a namespace outlives `ip netns del` while processes are in it.
   if (topology_) topology_->Destroy();
   topology_.reset();
+  credentials_.reset();
 }
 
-RemoteTestbed::RemoteTestbed(const ExperimentSpec& spec, Clock& clock, RetryPolicy policy)
-    : spec_(spec) {
+absl::StatusOr<ClientSecurity> HostSecurity(const HostEndpoint& host,
+                                            const ControllerSecurity& defaults) {
+  ClientSecurity out;
+  out.tls = defaults.tls;
+  if (host.tls.enabled()) out.tls = host.tls;
+  out.server_name = host.server_name;
+  const std::string& token_file = host.token_file.empty() ? defaults.token_file : host.token_file;
+  if (token_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host ", host.name, " (", host.address,
+        "): no token to present: pass --token-file FILE (or token_file in the host's entry)"));
+  }
+  auto token = ReadTokenFile(token_file);
+  if (!token.ok()) {
+    return absl::Status(token.status().code(),
+                        absl::StrCat("host ", host.name, ": ", token.status().message()));
+  }
+  out.token = *std::move(token);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<RemoteTestbed>> RemoteTestbed::Create(
+    const ExperimentSpec& spec, Clock& clock, const ControllerSecurity& security,
+    RetryPolicy policy) {
+  std::unique_ptr<RemoteTestbed> t(new RemoteTestbed(spec));
   for (const auto& a : spec.agents) {
-    agents_[a.name] =
-        std::make_unique<GrpcAgentClient>(a.name, MakeChannel(a.address), clock, policy);
+    RCBENCH_ASSIGN_OR_RETURN(ClientSecurity cs, HostSecurity(a, security));
+    Link link{"agent", a.name, a.address, std::move(cs)};
+    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
+    t->agents_[a.name] =
+        std::make_unique<GrpcAgentClient>(std::move(link), std::move(channel), clock, policy);
   }
   for (const auto& l : spec.loadgens) {
-    loadgens_[l.name] =
-        std::make_unique<GrpcLoadGenClient>(l.name, MakeChannel(l.address), clock, policy);
+    RCBENCH_ASSIGN_OR_RETURN(ClientSecurity cs, HostSecurity(l, security));
+    Link link{"load generator", l.name, l.address, std::move(cs)};
+    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
+    t->loadgens_[l.name] =
+        std::make_unique<GrpcLoadGenClient>(std::move(link), std::move(channel), clock, policy);
   }
+  return t;
 }
 
 absl::Status RemoteTestbed::Start() {

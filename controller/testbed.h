@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "controller/child_process.h"
 #include "controller/clients.h"
+#include "controller/local_credentials.h"
 #include "controller/netns_topology.h"
 #include "controller/spec.h"
 #include "controller/template.h"
@@ -118,11 +119,29 @@ class LocalTestbed : public Testbed {
   int server_starts_ = 0;
   SubprocessCommandRunner commands_;
   std::unique_ptr<NetnsTopology> topology_;
+  // Made by the first Start(): the children's certificates and token (local_credentials.h).
+  std::unique_ptr<LocalCredentials> credentials_;
 };
+
+// The controller's defaults for its links to remote hosts (`rcbench run`/`serve` flags or the
+// controller's config file); a host's own entry in the spec's `hosts:` overrides them.
+struct ControllerSecurity {
+  TlsFiles tls;
+  std::string token_file;
+};
+
+// The client side of the link to `host`: its TLS files or the defaults, its server name, and
+// the token read from its token file or the default one. INVALID_ARGUMENT without a token.
+absl::StatusOr<ClientSecurity> HostSecurity(const HostEndpoint& host,
+                                            const ControllerSecurity& defaults);
 
 class RemoteTestbed : public Testbed {
  public:
-  RemoteTestbed(const ExperimentSpec& spec, Clock& clock, RetryPolicy policy = {});
+  // Builds a secured channel to every host (HostSecurity); their errors name the host.
+  static absl::StatusOr<std::unique_ptr<RemoteTestbed>> Create(const ExperimentSpec& spec,
+                                                               Clock& clock,
+                                                               const ControllerSecurity& security,
+                                                               RetryPolicy policy = {});
   absl::Status Start() override;
   std::vector<std::string> agent_names() const override;
   std::vector<std::string> loadgen_names() const override;
@@ -134,6 +153,7 @@ class RemoteTestbed : public Testbed {
   void Stop() override {}
 
  private:
+  explicit RemoteTestbed(const ExperimentSpec& spec) : spec_(spec) {}
   const ExperimentSpec& spec_;
   std::map<std::string, std::unique_ptr<AgentClient>> agents_;
   std::map<std::string, std::unique_ptr<LoadGenClient>> loadgens_;

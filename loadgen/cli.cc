@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/rpc_security.h"
 #include "loadgen/allow_list.h"
 #include "loadgen/http_worker.h"
 #include "loadgen/load_run.h"
@@ -32,8 +33,9 @@ namespace {
 
 constexpr int64_t kCliMaxDurationNs = int64_t{24} * 3600 * 1'000'000'000;
 
-constexpr char kUsage[] =
-    R"(rcbench-loadgen: S-Client, open- and closed-loop HTTP load in classes; bounded SYN floods.
+const std::string& Usage() {
+  static const std::string* kUsage = new std::string(
+      R"(rcbench-loadgen: S-Client, open- and closed-loop HTTP load in classes; bounded SYN floods.
 
 Usage:
   rcbench-loadgen http [-t THREADS] [-c CONNS] [-d DURATION] [--latency] [--rate R [--poisson]]
@@ -45,8 +47,12 @@ Usage:
                        [--interface IF] [--json]
   rcbench-loadgen classes --config FILE [-d DURATION] [--json]
   rcbench-loadgen serve --listen ADDR [--metrics-listen ADDR] [--max-duration 10m]
-                       [--config FILE] [--ready-file F]
+                       [--config FILE] [--ready-file F] --token-file F
+                       [--tls-cert F --tls-key F --tls-ca F] [--insecure-plaintext]
 
+serve's security flags (docs/SECURITY.md; TLS is required unless --listen is loopback):
+)" + std::string(rcbench::kServerSecurityUsage) +
+      R"(
 Common flags:
   --allow-target CIDR   also allow targets in CIDR (repeatable; default: 127.0.0.0/8 and ::1)
   -t, --threads N       worker threads (default: one per core)
@@ -61,7 +67,9 @@ Common flags:
   --log-level L         debug|info|warning|error (default info)
   --die-with-parent     exit (SIGTERM) when the parent process dies
   --help                this text
-)";
+)");
+  return *kUsage;
+}
 
 // A parsed command line: flags by canonical name (repeatable) and positional arguments.
 struct Args {
@@ -129,7 +137,13 @@ const std::map<std::string, std::map<std::string, bool>>& SubcommandFlags() {
         {"metrics-listen", true},
         {"max-duration", true},
         {"config", true},
-        {"ready-file", true}}},
+        {"ready-file", true},
+        {"tls-cert", true},
+        {"tls-key", true},
+        {"tls-ca", true},
+        {"token-file", true},
+        {"read-token-file", true},
+        {"insecure-plaintext", false}}},
   };
   return kFlags;
 }
@@ -565,20 +579,36 @@ int Serve(const Args& args, AllowList allow) {
     auto w = LoadWorkloadConfig(args.Get("config"), &allow);
     if (!w.ok()) throw UsageError{absl::StrCat("--config: ", w.status().message())};
   }
+  ServerSecurity security;
+  for (const char* flag : {"tls-cert", "tls-key", "tls-ca", "token-file", "read-token-file"}) {
+    if (args.Has(flag)) ApplySecurityFlag(absl::StrCat("--", flag), args.Get(flag), security);
+  }
+  security.insecure_plaintext = args.Has("insecure-plaintext");
+  if (absl::Status s = CheckListenSecurity("rcbench-loadgen", *listen, security); !s.ok()) {
+    std::fprintf(stderr, "rcbench-loadgen serve: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  auto auth = Authorizer::Load("rcbench-loadgen", security);
+  if (!auth.ok()) {
+    std::fprintf(stderr, "rcbench-loadgen serve: %s\n",
+                 std::string(auth.status().message()).c_str());
+    return 2;
+  }
   auto metrics = std::make_shared<LoadgenMetrics>();
-  LoadGenService service(allow, max_duration, RealClock::Get(), metrics.get());
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(JoinHostPort(listen->host, listen->port),
-                           grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    std::fprintf(stderr, "rcbench-loadgen serve: cannot listen on %s\n",
-                 args.Get("listen").c_str());
+  LoadGenService service(allow, max_duration, RealClock::Get(), metrics.get(), *auth);
+  RpcServerOptions rpc;
+  rpc.component = "rcbench-loadgen";
+  rpc.listen = JoinHostPort(listen->host, listen->port);
+  rpc.security = security;
+  rpc.audited_methods = LoadGenService::MutatingMethods();
+  auto built = BuildRpcServer(rpc, {&service});
+  if (!built.ok()) {
+    std::fprintf(stderr, "rcbench-loadgen serve: %s\n",
+                 std::string(built.status().message()).c_str());
     return 1;
   }
+  std::unique_ptr<grpc::Server> server = std::move(built->server);
+  const int port = built->port;
   std::vector<std::string> ready = {absl::StrCat("pid=", getpid()),
                                     absl::StrCat("grpc=", JoinHostPort(listen->host, port))};
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -655,7 +685,7 @@ int RunCli(int argc, char** argv) {
   BlockStopSignals();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
       std::string(argv[1]) == "help") {
-    std::printf("%s", kUsage);
+    std::printf("%s", Usage().c_str());
     return argc < 2 ? 2 : 0;
   }
   const std::string sub = argv[1];
@@ -669,7 +699,7 @@ int RunCli(int argc, char** argv) {
   try {
     Args args = ParseArgs(sub, argc, argv, 2);
     if (args.Has("help")) {
-      std::printf("%s", kUsage);
+      std::printf("%s", Usage().c_str());
       return 0;
     }
     if (args.Has("log-level")) {

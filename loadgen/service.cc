@@ -28,12 +28,17 @@ std::string RandomSuffix() {
 }  // namespace
 
 LoadGenService::LoadGenService(AllowList allow, int64_t max_duration_ns, Clock* clock,
-                               LoadgenMetrics* metrics)
+                               LoadgenMetrics* metrics, std::shared_ptr<const Authorizer> auth)
     : allow_(std::move(allow)),
       max_duration_ns_(max_duration_ns),
       clock_(clock),
-      metrics_(metrics) {
+      metrics_(metrics),
+      auth_(std::move(auth)) {
   watchdog_ = std::thread([this] { WatchdogLoop(); });
+}
+
+std::vector<std::string> LoadGenService::MutatingMethods() {
+  return {"/rcbench.v1.LoadGen/Configure", "/rcbench.v1.LoadGen/Start", "/rcbench.v1.LoadGen/Stop"};
 }
 
 LoadGenService::~LoadGenService() { Shutdown(); }
@@ -75,9 +80,10 @@ void LoadGenService::WatchdogLoop() {
   }
 }
 
-grpc::Status LoadGenService::Configure(grpc::ServerContext*,
+grpc::Status LoadGenService::Configure(grpc::ServerContext* context,
                                        const rcbench::v1::ConfigureRequest* request,
                                        rcbench::v1::ConfigureResponse* response) {
+  if (grpc::Status a = auth_->Authorize(*context, Role::kControl, "Configure"); !a.ok()) return a;
   auto spec = ValidateWorkload(request->workload(), allow_, max_duration_ns_);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   if (spec->io_engine == IoEngine::kIoUring && !spec->classes.empty()) {
@@ -92,8 +98,10 @@ grpc::Status LoadGenService::Configure(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LoadGenService::Start(grpc::ServerContext*, const rcbench::v1::StartRequest* request,
+grpc::Status LoadGenService::Start(grpc::ServerContext* context,
+                                   const rcbench::v1::StartRequest* request,
                                    rcbench::v1::StartResponse* response) {
+  if (grpc::Status a = auth_->Authorize(*context, Role::kControl, "Start"); !a.ok()) return a;
   std::lock_guard<std::mutex> lock(mu_);
   if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
   auto it = workloads_.find(request->workload_id());
@@ -156,8 +164,10 @@ std::shared_ptr<LoadRun> LoadGenService::FindRun(const std::string& run_id) {
   return it == runs_.end() ? nullptr : it->second;
 }
 
-grpc::Status LoadGenService::Stop(grpc::ServerContext*, const rcbench::v1::StopRequest* request,
+grpc::Status LoadGenService::Stop(grpc::ServerContext* context,
+                                  const rcbench::v1::StopRequest* request,
                                   rcbench::v1::StopResponse* response) {
+  if (grpc::Status a = auth_->Authorize(*context, Role::kControl, "Stop"); !a.ok()) return a;
   auto run = FindRun(request->run_id());
   if (!run) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -173,6 +183,7 @@ grpc::Status LoadGenService::Stop(grpc::ServerContext*, const rcbench::v1::StopR
 grpc::Status LoadGenService::StreamStats(grpc::ServerContext* context,
                                          const rcbench::v1::StreamStatsRequest* request,
                                          grpc::ServerWriter<rcbench::v1::StatsReport>* writer) {
+  if (grpc::Status a = auth_->Authorize(*context, Role::kRead, "StreamStats"); !a.ok()) return a;
   auto run = FindRun(request->run_id());
   if (!run) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -197,9 +208,10 @@ grpc::Status LoadGenService::StreamStats(grpc::ServerContext* context,
   }
 }
 
-grpc::Status LoadGenService::RenewLease(grpc::ServerContext*,
+grpc::Status LoadGenService::RenewLease(grpc::ServerContext* context,
                                         const rcbench::v1::RenewLeaseRequest* request,
                                         rcbench::v1::RenewLeaseResponse* response) {
+  if (grpc::Status a = auth_->Authorize(*context, Role::kControl, "RenewLease"); !a.ok()) return a;
   std::lock_guard<std::mutex> lock(mu_);
   if (request->lease_id().empty() || request->lease_id() != lease_id_) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,

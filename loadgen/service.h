@@ -6,7 +6,8 @@
 // A watchdog stops the run with end reason "lease-expired" within 100 ms of an unrenewed
 // lease's expiry (the contract allows 2 s). One run at a time.
 //
-// The allow-list is fixed at construction: nothing in the API can widen it.
+// The allow-list is fixed at construction: nothing in the API can widen it. Every call is
+// authorized first: StreamStats needs the read role, everything else the control role.
 // Thread safety: all RPCs may run concurrently.
 
 #include <grpcpp/grpcpp.h>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/rpc_security.h"
 #include "loadgen/allow_list.h"
 #include "loadgen/load_run.h"
 #include "loadgen/metrics.h"
@@ -32,7 +34,11 @@ class LoadGenService final : public rcbench::v1::LoadGen::Service {
   static constexpr int64_t kWatchdogPeriodNs = 100'000'000;
 
   // `metrics` may be null. `clock` must outlive the service.
-  LoadGenService(AllowList allow, int64_t max_duration_ns, Clock* clock, LoadgenMetrics* metrics);
+  LoadGenService(AllowList allow, int64_t max_duration_ns, Clock* clock, LoadgenMetrics* metrics,
+                 std::shared_ptr<const Authorizer> auth);
+
+  // The methods whose calls are audited (they start, change or stop load).
+  static std::vector<std::string> MutatingMethods();
   ~LoadGenService() override;
 
   grpc::Status Configure(grpc::ServerContext* context, const rcbench::v1::ConfigureRequest* request,
@@ -60,6 +66,7 @@ class LoadGenService final : public rcbench::v1::LoadGen::Service {
   const int64_t max_duration_ns_;
   Clock* clock_;
   LoadgenMetrics* metrics_;
+  std::shared_ptr<const Authorizer> auth_;
 
   std::mutex mu_;
   std::condition_variable cv_;

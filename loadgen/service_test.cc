@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "common/clock.h"
+#include "common/testing/rpc_testing.h"
 #include "loadgen/testing/test_http_server.h"
 #include "rcbench/v1/loadgen.grpc.pb.h"
 
@@ -20,12 +21,14 @@ using testing::TestHttpServer;
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    service_ = std::make_unique<LoadGenService>(AllowList(), int64_t{60} * 1'000'000'000,
-                                                RealClock::Get(), &metrics_);
+    service_ =
+        std::make_unique<LoadGenService>(AllowList(), int64_t{60} * 1'000'000'000, RealClock::Get(),
+                                         &metrics_, rcbench::testing::TestAuthorizer());
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
-    stub_ = rcbench::v1::LoadGen::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    stub_ = rcbench::v1::LoadGen::NewStub(rcbench::testing::InProcessChannelWithToken(
+        server_.get(), rcbench::testing::kControlToken));
   }
   void TearDown() override {
     service_->Shutdown();
@@ -204,6 +207,28 @@ TEST_F(ServiceTest, MetricsAccumulateTheRunsReports) {
     }
   }
   EXPECT_EQ(requests, static_cast<double>(stopped.totals(0).requests_ok()));
+}
+
+TEST_F(ServiceTest, EveryMethodRefusesACallWithoutAToken) {
+  auto anonymous = rcbench::testing::InProcessChannelWithToken(server_.get(), "");
+  auto results = rcbench::testing::CallEachMethod(
+      anonymous, rcbench::v1::ConfigureRequest::descriptor()->file()->FindServiceByName("LoadGen"));
+  ASSERT_EQ(results.size(), 5u);
+  for (const auto& [method, status] : results) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+  }
+}
+
+TEST_F(ServiceTest, TheReadRoleCannotConfigureStartOrStopLoad) {
+  auto reader =
+      rcbench::testing::InProcessChannelWithToken(server_.get(), rcbench::testing::kReadToken);
+  auto results = rcbench::testing::CallEachMethod(
+      reader, rcbench::v1::ConfigureRequest::descriptor()->file()->FindServiceByName("LoadGen"),
+      {"Configure", "Start", "Stop", "RenewLease"});
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& [method, status] : results) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method;
+  }
 }
 
 }  // namespace

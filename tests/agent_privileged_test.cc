@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "agent/cgroup_layout.h"
+#include "common/rpc_security.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rcbench/v1/agent.grpc.pb.h"
@@ -122,6 +123,9 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
   cleanup.tmp_dir = tmpl;
   const std::string config = cleanup.tmp_dir + "/agent.yaml";
   const std::string ready = cleanup.tmp_dir + "/ready";
+  const std::string token_file = cleanup.tmp_dir + "/token";
+  const std::string token = *NewToken();
+  ASSERT_TRUE(WriteTokenFile(token_file, token).ok());
   std::ofstream(config) << "root: " << root << "\n"
                         << "interval: 100ms\n"
                         << "services:\n"
@@ -136,8 +140,8 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
     std::string log = cleanup.tmp_dir + "/agent.log";
     freopen(log.c_str(), "w", stderr);
     execl(agent_bin.c_str(), agent_bin.c_str(), "--listen", "127.0.0.1:0", "--metrics-listen",
-          "127.0.0.1:0", "--config", config.c_str(), "--ready-file", ready.c_str(),
-          "--die-with-parent", static_cast<char*>(nullptr));
+          "127.0.0.1:0", "--config", config.c_str(), "--ready-file", ready.c_str(), "--token-file",
+          token_file.c_str(), "--die-with-parent", static_cast<char*>(nullptr));
     _exit(127);
   }
   for (int i = 0; i < 200 && !fs::exists(ready); ++i) {
@@ -151,8 +155,9 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
   }
   ASSERT_EQ(kv["pid"], std::to_string(cleanup.agent_pid));
 
-  auto stub =
-      v1::Agent::NewStub(grpc::CreateChannel(kv["grpc"], grpc::InsecureChannelCredentials()));
+  ClientSecurity security;
+  security.token = token;
+  auto stub = v1::Agent::NewStub(*MakeRpcChannel(kv["grpc"], security));
   v1::ServiceStatus st;
   {
     grpc::ClientContext ctx;

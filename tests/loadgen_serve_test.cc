@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/rpc_security.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "loadgen/testing/test_http_server.h"
 #include "rcbench/v1/loadgen.grpc.pb.h"
@@ -30,10 +31,14 @@ class ServeProcess {
   explicit ServeProcess(const std::string& binary) {
     ready_ = ::testing::TempDir() + "/loadgen_ready_" + std::to_string(getpid());
     std::remove(ready_.c_str());
+    token_file_ = ready_ + ".token";
+    token_ = *NewToken();
+    EXPECT_TRUE(WriteTokenFile(token_file_, token_).ok());
     pid_ = fork();
     if (pid_ == 0) {
       execl(binary.c_str(), binary.c_str(), "serve", "--listen", "127.0.0.1:0", "--metrics-listen",
-            "127.0.0.1:0", "--ready-file", ready_.c_str(), "--log-level", "warning", nullptr);
+            "127.0.0.1:0", "--ready-file", ready_.c_str(), "--log-level", "warning", "--token-file",
+            token_file_.c_str(), nullptr);
       _exit(127);
     }
   }
@@ -43,6 +48,13 @@ class ServeProcess {
       waitpid(pid_, nullptr, 0);
     }
     std::remove(ready_.c_str());
+    std::remove(token_file_.c_str());
+  }
+  // A channel whose calls carry this process's token.
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address) const {
+    ClientSecurity security;
+    security.token = token_;
+    return *MakeRpcChannel(address, security);
   }
   // Waits for the ready file; returns its key=value lines.
   std::map<std::string, std::string> WaitReady() {
@@ -69,6 +81,8 @@ class ServeProcess {
 
  private:
   std::string ready_;
+  std::string token_file_;
+  std::string token_;
   pid_t pid_ = -1;
 };
 
@@ -109,7 +123,7 @@ TEST_F(LoadgenBinaryTest, ServeWritesReadyFileAnswersHealthAndMetricsAndExitsCle
   EXPECT_EQ(ready["pid"], std::to_string(serve.pid()));
   ASSERT_EQ(ready.count("metrics"), 1u);
 
-  auto channel = grpc::CreateChannel(ready["grpc"], grpc::InsecureChannelCredentials());
+  auto channel = serve.Channel(ready["grpc"]);
   auto health = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext hctx;
   grpc::health::v1::HealthCheckRequest hreq;
@@ -143,8 +157,7 @@ TEST_F(LoadgenBinaryTest, MetricsAfterAGrpcRunPassPromtool) {
   ServeProcess serve(binary_);
   auto ready = serve.WaitReady();
   ASSERT_EQ(ready.count("grpc"), 1u);
-  auto loadgen = rcbench::v1::LoadGen::NewStub(
-      grpc::CreateChannel(ready["grpc"], grpc::InsecureChannelCredentials()));
+  auto loadgen = rcbench::v1::LoadGen::NewStub(serve.Channel(ready["grpc"]));
   rcbench::v1::ConfigureRequest creq;
   auto* w = creq.mutable_workload();
   w->mutable_duration()->set_nanos(300'000'000);

@@ -1,0 +1,226 @@
+// The control plane's safe defaults through the real binaries: a daemon refuses a plaintext
+// listener on a non-loopback address unless told to accept the risk, and an unprivileged user
+// on the same host can drive neither a root agent nor `rcbench serve` (privileged).
+
+#include <gmock/gmock.h>
+#include <grp.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/rpc_security.h"
+#include "rcbench/v1/agent.grpc.pb.h"
+#include "rcbench/v1/controller.grpc.pb.h"
+#include "tests/e2e_util.h"
+
+namespace rcbench::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Runs a shell command; its output (with 2>&1 in `cmd`) and exit status.
+Result RunCommand(const std::string& cmd) {
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(ControlPlaneTest, LoadGeneratorRefusesANonLoopbackPlaintextListener) {
+  if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
+  TempDir dir("control-plane");
+  Result r = RunCommand(BinDir() + "/rcbench-loadgen serve --listen 10.213.77.1:0 " +
+                        "--token-file " + (dir / "none") + " 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("refusing to listen on 10.213.77.1 (not loopback) without TLS"));
+  EXPECT_THAT(r.output, HasSubstr("--tls-cert FILE --tls-key FILE --tls-ca FILE"));
+  EXPECT_THAT(r.output, HasSubstr("--insecure-plaintext"));
+}
+
+TEST(ControlPlaneTest, AgentRefusesANonLoopbackPlaintextListener) {
+  if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
+  TempDir dir("control-plane");
+  Result r = RunCommand(BinDir() + "/rcbench-agent --listen 10.213.77.1:0 --token-file " +
+                        (dir / "none") + " --state-dir " + dir.str() + " 2>&1");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("rcbench-agent: refusing to listen on 10.213.77.1"));
+  EXPECT_THAT(r.output, HasSubstr("--insecure-plaintext"));
+}
+
+TEST(ControlPlaneTest, DaemonsRefuseToStartWithoutAToken) {
+  if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
+  Result r = RunCommand(BinDir() + "/rcbench-loadgen serve --listen 127.0.0.1:0 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("no token: pass --token-file FILE"));
+}
+
+TEST(ControlPlaneTest, InsecurePlaintextIsAcceptedWithAWarningInAFreshNamespace) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a network namespace of its own)";
+  if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
+  if (access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare";
+  TempDir dir("control-plane");
+  ASSERT_TRUE(WriteTokenFile(dir / "token", *NewToken()).ok());
+  // Only `lo` exists in the new namespace: 0.0.0.0 reaches nothing else. The server stops
+  // itself after its ready file appears.
+  Result r = RunCommand(
+      "/usr/bin/unshare --net sh -c '" + BinDir() +
+      "/rcbench-loadgen serve --listen 0.0.0.0:0 --insecure-plaintext --token-file " +
+      (dir / "token") + " --ready-file " + (dir / "ready") + " & pid=$!; for i in $(seq 50); do " +
+      "[ -f " + (dir / "ready") + " ] && break; sleep 0.1; done; kill $pid; wait $pid' 2>&1");
+  EXPECT_THAT(r.output, HasSubstr("PLAINTEXT (--insecure-plaintext)"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "ready")) << r.output;
+}
+
+// Starts `argv` with stdout/stderr to `log`; killed and reaped on destruction.
+class Daemon {
+ public:
+  Daemon(std::vector<std::string> argv, const std::string& log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = std::fopen(log.c_str(), "w");
+      if (f != nullptr) {
+        dup2(fileno(f), 1);
+        dup2(fileno(f), 2);
+      }
+      std::vector<char*> c;
+      for (auto& a : argv) c.push_back(a.data());
+      c.push_back(nullptr);
+      execv(c[0], c.data());
+      _exit(127);
+    }
+  }
+  ~Daemon() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      for (int i = 0; i < 60 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) usleep(50000);
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+ private:
+  pid_t pid_;
+};
+
+std::string WaitForGrpc(const std::string& ready) {
+  for (int i = 0; i < 200; ++i) {
+    std::istringstream lines(ReadFile(ready));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("grpc=", 0) == 0) return line.substr(5);
+    }
+    usleep(50000);
+  }
+  return "";
+}
+
+TEST(ControlPlaneTest, AnUnprivilegedUserCanDriveNeitherTheAgentNorServe) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a root agent, and setuid to nobody)";
+  if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
+  TempDir dir("control-plane-nobody");
+  chmod(dir.str().c_str(), 0755);  // nobody may enter, as on a real host's /tmp
+  // The token lives where local mode keeps it: a 0700 directory, a 0600 file.
+  const std::string secrets = dir / "secrets";
+  mkdir(secrets.c_str(), 0700);
+  ASSERT_TRUE(WriteTokenFile(secrets + "/token", *NewToken()).ok());
+  const std::string root_name = "rcbench-nobody" + std::to_string(getpid());
+  const std::string marker = dir / "executed";
+  Daemon agent({BinDir() + "/rcbench-agent", "--listen", "127.0.0.1:0", "--root", root_name,
+                "--token-file", secrets + "/token", "--ready-file", dir / "agent.ready",
+                "--state-dir", dir / "state", "--die-with-parent"},
+               dir / "agent.log");
+  Daemon serve({BinDir() + "/rcbench", "serve", "--listen", "127.0.0.1:0", "--db", dir / "serve.db",
+                "--token-file", secrets + "/token", "--ready-file", dir / "serve.ready",
+                "--die-with-parent"},
+               dir / "serve.log");
+  const std::string agent_addr = WaitForGrpc(dir / "agent.ready");
+  const std::string serve_addr = WaitForGrpc(dir / "serve.ready");
+  ASSERT_FALSE(agent_addr.empty()) << ReadFile(dir / "agent.log");
+  ASSERT_FALSE(serve_addr.empty()) << ReadFile(dir / "serve.log");
+
+  pid_t child = fork();
+  if (child == 0) {
+    // As nobody: each refusal is one bit of the exit status.
+    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
+    int failures = 0;
+    if (std::ifstream(secrets + "/token").good()) failures |= 1;
+    ClientSecurity guess;
+    guess.token = std::string(43, 'A');
+    for (const ClientSecurity& s : {ClientSecurity(), guess}) {
+      auto agent_stub = rcbench::v1::Agent::NewStub(*MakeRpcChannel(agent_addr, s));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      rcbench::v1::CreateContainerRequest req;
+      req.set_path("intruder");
+      rcbench::v1::ContainerInfo info;
+      if (agent_stub->CreateContainer(&ctx, req, &info).error_code() !=
+          grpc::StatusCode::UNAUTHENTICATED) {
+        failures |= 2;
+      }
+      auto serve_stub = rcbench::v1::Controller::NewStub(*MakeRpcChannel(serve_addr, s));
+      grpc::ClientContext sctx;
+      sctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      rcbench::v1::SubmitExperimentRequest sub;
+      sub.set_spec_yaml("name: pwn\nbenchmark:\n  binary: /bin/sh\n  args: [-c, \"touch " + marker +
+                        "\"]\n");
+      rcbench::v1::SubmitExperimentResponse resp;
+      if (serve_stub->SubmitExperiment(&sctx, sub, &resp).error_code() !=
+          grpc::StatusCode::UNAUTHENTICATED) {
+        failures |= 4;
+      }
+    }
+    _exit(failures);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: token readable, 2: agent obeyed, 4: serve obeyed";
+  usleep(500000);  // anything accepted would have started by now
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  std::error_code ec;
+  for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    EXPECT_FALSE(std::filesystem::exists(h.path() / root_name / "intruder")) << h.path();
+  }
+  EXPECT_THAT(ReadFile(dir / "agent.log"), HasSubstr("presented no token"));
+}
+
+TEST(ControlPlaneTest, ServeRefusesASubmittedSpecWhoseProgramIsNotAllowListed) {
+  if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
+  TempDir dir("control-plane-serve");
+  const std::string token_file = dir / "token";
+  ASSERT_TRUE(WriteTokenFile(token_file, *NewToken()).ok());
+  Daemon serve(
+      {BinDir() + "/rcbench", "serve", "--listen", "127.0.0.1:0", "--db", dir / "serve.db",
+       "--token-file", token_file, "--ready-file", dir / "serve.ready", "--die-with-parent"},
+      dir / "serve.log");
+  const std::string addr = WaitForGrpc(dir / "serve.ready");
+  ASSERT_FALSE(addr.empty()) << ReadFile(dir / "serve.log");
+  ClientSecurity security;
+  security.token = *ReadTokenFile(token_file);
+  auto stub = rcbench::v1::Controller::NewStub(*MakeRpcChannel(addr, security));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  rcbench::v1::SubmitExperimentRequest sub;
+  sub.set_spec_yaml("name: pwn\nbenchmark:\n  binary: /bin/sh\n  args: [-c, \"touch " +
+                    (dir / "executed") + "\"]\n");
+  rcbench::v1::SubmitExperimentResponse resp;
+  grpc::Status s = stub->SubmitExperiment(&ctx, sub, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("benchmark.binary \"/bin/sh\" is not on the "
+                                           "controller's program list"));
+  usleep(300000);
+  EXPECT_FALSE(std::filesystem::exists(dir / "executed"));
+  EXPECT_THAT(ReadFile(dir / "serve.log"), HasSubstr("SubmitExperiment"));  // audited
+}
+
+}  // namespace
+}  // namespace rcbench::e2e
