@@ -153,6 +153,75 @@ TEST_F(ServerTest, MalformedRequestGets400AndClose) {
   EXPECT_TRUE(c->WaitForClose(std::chrono::seconds(5)));
 }
 
+// Sends `request` and expects exactly one response, 400 with Connection: close, then EOF:
+// nothing after the bad head is answered as a request of its own.
+void ExpectOne400ThenClose(HttpClient& c, absl::string_view request) {
+  ASSERT_TRUE(c.Send(request).ok());
+  auto r = c.Read();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->headers["connection"], "close");
+  EXPECT_TRUE(c.WaitForClose(std::chrono::seconds(5)));
+}
+
+TEST_F(ServerTest, UnimplementedTransferEncodingGets400AndCloseNotASmuggledRequest) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+                        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(
+      FindMetric(s.Metrics(), "rcbench_server_connection_errors_total{reason=\"bad_request\"}"), 1);
+}
+
+TEST_F(ServerTest, ChunkedThatIsNotTheFinalCodingGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+                        "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+TEST_F(ServerTest, ContentLengthWithTransferEncodingGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                        "Content-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+TEST_F(ServerTest, ConflictingContentLengthsGet400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                        "Content-Length: 40\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+TEST_F(ServerTest, InvalidContentLengthGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\nx");
+}
+
+TEST_F(ServerTest, Http11WithoutHostGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c, "GET / HTTP/1.1\r\n\r\n");
+}
+
 TEST_F(ServerTest, TraversalOutsideTheRootIs400) {
   RunningServer s({});
   ASSERT_TRUE(s.ok());
@@ -176,7 +245,7 @@ TEST_F(ServerTest, OversizedBodyGets413) {
   ASSERT_TRUE(s.ok());
   auto c = HttpClient::Connect(s.address());
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c->Send("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n").ok());
+  ASSERT_TRUE(c->Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n").ok());
   auto r = c->Read();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 413);
