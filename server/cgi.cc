@@ -59,6 +59,9 @@ std::vector<std::string> BuildCgiEnvironment(const HttpRequest& request, const C
     }
     std::string name = absl::StrCat("HTTP_", h.name);
     for (char& c : name) c = c == '-' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c));
+    // HTTP_PROXY is what many HTTP libraries read as their outgoing proxy (httpoxy,
+    // CVE-2016-5385): a client's Proxy header could route the script's own requests through it.
+    if (name == "HTTP_PROXY") continue;
     // A repeated header joins its values with ", " (RFC 3875 §4.1.18).
     bool merged = false;
     for (std::string& e : env) {

@@ -33,7 +33,7 @@ struct CgiContext {
 
 // The meta-variables of RFC 3875 §4.1 as "NAME=value" strings, plus HTTP_* for the request's
 // headers (§4.1.18; Authorization, Proxy-Authorization, Content-Length, Content-Type and
-// Connection excluded) and PATH.
+// Connection excluded, and Proxy, so that no HTTP_PROXY reaches the script: httpoxy) and PATH.
 std::vector<std::string> BuildCgiEnvironment(const HttpRequest& request, const CgiContext& ctx);
 
 // A CGI script's response (RFC 3875 §6) converted for HTTP.

@@ -314,6 +314,17 @@ TEST_F(ServerTest, CgiGetsTheRfc3875Environment) {
   }
 }
 
+TEST_F(ServerTest, ProxyHeaderDoesNotReachCgiAsHttpProxy) {
+  RunningServer s({"--cgi", Script("env", "printf 'Content-Type: text/plain\\r\\n\\r\\n'; env")});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/cgi-bin/env", "Proxy: http://127.0.0.1:9/\r\nX-Test: yes\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("HTTP_X_TEST=yes"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("HTTP_PROXY="), std::string::npos) << r.body;
+}
+
 TEST_F(ServerTest, CgiPostBodyReachesStdinAndStatusIsPassedOn) {
   RunningServer s(
       {"--cgi",
