@@ -76,6 +76,8 @@ struct ServerConfig {
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds cgi_timeout = std::chrono::seconds(30);
+  // CGI children alive at once; past it a CGI request gets 503 with Retry-After.
+  int max_cgi_children = 64;
   uint32_t max_header_bytes = 8192;
   uint64_t max_body_bytes = 1 << 20;
   uint64_t max_cgi_output_bytes = 16 << 20;

@@ -79,6 +79,18 @@ TEST(ConfigTest, CgiCpuLimitParsesPercentAndNeedsContainers) {
   EXPECT_FALSE(Parse({"--cgi-cpu-limit", "30%"}).ok());
 }
 
+TEST(ConfigTest, MaxCgiChildrenDefaultsTo64AndMustBePositive) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->max_cgi_children, 64);
+  auto c = Parse({"--max-cgi-children", "3"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_cgi_children, 3);
+  auto z = Parse({"--max-cgi-children", "0"});
+  ASSERT_FALSE(z.ok());
+  EXPECT_NE(z.status().message().find("--max-cgi-children"), std::string::npos);
+}
+
 TEST(ConfigTest, ContainersOffHasOneListenSocketAndNoFilter) {
   EXPECT_FALSE(Parse({"--listen-class", "high=127.0.0.1:0"}).ok());
   EXPECT_FALSE(Parse({"--syn-filter", "10.0.0.0/8"}).ok());

@@ -148,11 +148,15 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
         static_cast<double>(errors_[i].load(std::memory_order_relaxed));
   }
   auto cgi = Family("rcbench_server_cgi_total", "CGI runs by outcome.", T::Counter);
-  static constexpr const char* kCgi[] = {"ok", "failed", "timeout"};
+  static constexpr const char* kCgi[] = {"ok", "failed", "timeout", "abandoned", "refused"};
+  static_assert(std::size(kCgi) == static_cast<size_t>(CgiOutcome::kCount));
   for (int i = 0; i < static_cast<int>(CgiOutcome::kCount); ++i) {
     Add(cgi, {{"outcome", kCgi[i]}}).counter.value =
         static_cast<double>(cgi_[i].load(std::memory_order_relaxed));
   }
+  auto cgi_children = Family("rcbench_server_cgi_children",
+                             "CGI children alive now (running or being stopped).", T::Gauge);
+  Add(cgi_children, {}).gauge.value = sources_.cgi_children ? sources_.cgi_children() : 0;
 
   auto qlen = Family("rcbench_server_listen_queue_length",
                      "Connections waiting in a listener's accept queue.", T::Gauge);
@@ -175,8 +179,8 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
   Add(host, {{"counter", "ListenDrops"}}).counter.value = static_cast<double>(hc.drops);
 
   std::vector<pm::MetricFamily> out;
-  for (auto* f : {&requests, &latency, &summary, &accepted, &open, &cpu, &errors, &cgi, &qlen,
-                  &qmax, &qdrops, &host}) {
+  for (auto* f : {&requests, &latency, &summary, &accepted, &open, &cpu, &errors, &cgi,
+                  &cgi_children, &qlen, &qmax, &qdrops, &host}) {
     out.push_back(std::move(*f));
   }
   return out;

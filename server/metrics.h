@@ -36,7 +36,14 @@ enum class ConnError {
   kCount
 };
 
-enum class CgiOutcome { kOk, kFailed, kTimeout, kCount };
+enum class CgiOutcome {
+  kOk,
+  kFailed,
+  kTimeout,
+  kAbandoned,  // the client went away; the child was stopped
+  kRefused,    // 503: --max-cgi-children reached
+  kCount
+};
 
 // Counters of one logical container (a class or a virtual server).
 struct ContainerStats {
@@ -68,6 +75,8 @@ struct MetricsSources {
   // Request latency per logical container (same order as the ContainerStats), merged over the
   // loops, with common/histogram.h's log-linear buckets (values within 0.8%).
   std::function<std::vector<LatencyHistogram>()> latency;
+  // CGI children alive now.
+  std::function<int()> cgi_children;
 };
 
 class ServerMetrics : public prometheus::Collectable {

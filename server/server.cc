@@ -119,6 +119,8 @@ struct Shared {
   EventQueue::Policy policy = EventQueue::Policy::kFifo;
   size_t buffer_bytes = 16384;
   std::atomic<bool> stopping{false};
+  // CGI children alive now (running or being stopped), against --max-cgi-children.
+  std::atomic<int> cgi_children{0};
 
   int class_count() const { return static_cast<int>(config.classes.size()); }
   int VhostIndex(absl::string_view host) const {
@@ -222,6 +224,8 @@ class Connection : public Dispatchable {
   void Handle();
   void HandleCgi(const CgiProgram& program, absl::string_view path, absl::string_view query);
   void OnCgiDone(CgiRun run);
+  void WatchPeer();
+  void OnPeerReadable(const boost::system::error_code& ec);
   void SendStatic(const CachedFile& file);
   void SendDynamic(int status, absl::string_view content_type, absl::string_view extra_headers,
                    absl::string_view body);
@@ -244,6 +248,8 @@ class Connection : public Dispatchable {
   std::array<asio::const_buffer, 4> out_{};
   HandlerMemory read_memory_;
   HandlerMemory write_memory_;
+  HandlerMemory watch_memory_;
+  bool watching_ = false;  // a WatchPeer wait is pending
   State state_ = State::kClosed;
   int class_id_ = 0;
   int vhost_ = -1;
@@ -577,6 +583,14 @@ void Connection::StartDrain() {
 void Connection::HandleCgi(const CgiProgram& program, absl::string_view path_info,
                            absl::string_view query) {
   Shared& sh = worker_->shared();
+  // Each child is a process with its own CPU and memory: past the limit, refuse rather than
+  // let a flood of slow requests fork without bound.
+  if (sh.cgi_children.fetch_add(1, std::memory_order_relaxed) >= sh.config.max_cgi_children) {
+    sh.cgi_children.fetch_sub(1, std::memory_order_relaxed);
+    sh.metrics->CountCgi(CgiOutcome::kRefused);
+    keep_alive_ = false;
+    return SendDynamic(503, "text/plain", "Retry-After: 1\r\n", "too many CGI requests\n");
+  }
   CgiContext ctx;
   ctx.script_name = absl::StrCat("/cgi-bin/", program.name);
   ctx.path_info = std::string(path_info);
@@ -591,6 +605,7 @@ void Connection::HandleCgi(const CgiProgram& program, absl::string_view path_inf
   CgiProcess::Options opts;
   opts.timeout = sh.config.cgi_timeout;
   opts.max_output_bytes = sh.config.max_cgi_output_bytes;
+  opts.slot = &sh.cgi_children;
   if (sh.kernel) {
     int kc = vhost_ >= 0 ? sh.vhost_kernel[vhost_] : sh.cgi_kernel;
     if (kc >= 0) opts.join_fds = sh.kernel->JoinFds(kc);
@@ -604,6 +619,40 @@ void Connection::HandleCgi(const CgiProgram& program, absl::string_view path_inf
                 cgi_.reset();
                 OnCgiDone(std::move(run));
               });
+  WatchPeer();
+}
+
+void Connection::WatchPeer() {
+  if (watching_) return;
+  watching_ = true;
+  ++pending_;
+  socket_.async_wait(tcp::socket::wait_read,
+                     BindMemory(watch_memory_, [this](const boost::system::error_code& ec) {
+                       OnPeerReadable(ec);
+                     }));
+}
+
+void Connection::OnPeerReadable(const boost::system::error_code& ec) {
+  --pending_;
+  watching_ = false;
+  if (state_ == State::kClosed) return MaybeRelease();
+  // The response is on its way: the connection reads as usual again.
+  if (state_ != State::kCgi) return;
+  if (!ec) {
+    // Keep what the client sent (a pipelined request) and look again. With the buffer full we
+    // cannot see an EOF behind the data; the CGI timeout still bounds the run.
+    if (end_ == cap_) return;
+    ssize_t n = ::recv(socket_.native_handle(), buf_.get() + end_, cap_ - end_, 0);
+    if (n > 0) {
+      end_ += static_cast<size_t>(n);
+      return WatchPeer();
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return WatchPeer();
+  }
+  // EOF or an error: nobody is left to read the answer, so stop the child now instead of
+  // letting it burn CPU until it finishes or times out.
+  worker_->shared().metrics->CountCgi(CgiOutcome::kAbandoned);
+  CloseNow();
 }
 
 void Connection::OnCgiDone(CgiRun run) {
@@ -944,6 +993,7 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
     for (auto& w : workers_) w->MergeLatency(&v);
     return v;
   };
+  sources.cgi_children = [this] { return shared_.cgi_children.load(std::memory_order_relaxed); };
   sources.listeners = [this] {
     std::vector<MetricsSources::ListenerInfo> v;
     for (auto& l : listeners_) v.push_back(l->Info());

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/testing/fake_kernel_containers.h"
 #include "server/testing/http_client.h"
@@ -359,6 +360,103 @@ TEST_F(ServerTest, OverrunningCgiGives504) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(MustGet(*c, "/cgi-bin/slow").status, 504);
   EXPECT_EQ(MustGet(*c, "/").status, 200);
+}
+
+// Children of this process (the in-process server's CGI children) whose command starts with
+// `comm`, zombies included.
+int ChildrenNamed(absl::string_view comm) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    if (sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) continue;
+    if (ppid == getpid() && absl::StartsWith(stat.substr(open + 1, close - open - 1), comm)) ++n;
+  }
+  return n;
+}
+
+// Polls the server's metric `series` until it equals `want` or 5 s pass.
+bool WaitForMetric(RunningServer& s, absl::string_view series, double want) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (FindMetric(s.Metrics(), series) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST_F(ServerTest, CgiChildIsStoppedAndReapedWhenItsClientGoesAway) {
+  RunningServer s({"--cgi-timeout", "60s"});
+  ASSERT_TRUE(s.ok());
+  {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1));
+  }  // the client disconnects
+  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+  EXPECT_EQ(ChildrenNamed("rcbench-cgi"), 0);  // not running, and no zombie either
+  EXPECT_EQ(FindMetric(s.Metrics(), "rcbench_server_cgi_total{outcome=\"abandoned\"}"), 1);
+}
+
+TEST_F(ServerTest, CgiChildIgnoringSigtermIsKilledAfterTheGrace) {
+  RunningServer s({"--cgi", Script("stubborn", "trap '' TERM; while :; do :; done")});
+  ASSERT_TRUE(s.ok());
+  {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /cgi-bin/stubborn HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1));
+  }
+  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+}
+
+TEST_F(ServerTest, PipelinedRequestBehindACgiRequestIsStillAnswered) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // arrives while the CGI runs
+  ASSERT_TRUE(c->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto cgi = c->Read();
+  ASSERT_TRUE(cgi.ok()) << cgi.status();
+  EXPECT_EQ(cgi->status, 200);
+  auto next = c->Read();
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->body, "ok\n");
+}
+
+TEST_F(ServerTest, CgiPastTheChildLimitGets503WithRetryAfterAndClose) {
+  RunningServer s({"--max-cgi-children", "2"});
+  ASSERT_TRUE(s.ok());
+  std::vector<HttpClient> busy;
+  for (int i = 0; i < 2; ++i) {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    busy.push_back(std::move(*c));
+  }
+  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 2));
+  auto third = HttpClient::Connect(s.address());
+  ASSERT_TRUE(third.ok());
+  HttpResponse r = MustGet(*third, "/cgi-bin/spin?ms=1");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["retry-after"], "1");
+  EXPECT_EQ(r.headers["connection"], "close");
+  EXPECT_TRUE(third->WaitForClose(std::chrono::seconds(5)));
+  EXPECT_EQ(FindMetric(s.Metrics(), "rcbench_server_cgi_total{outcome=\"refused\"}"), 1);
+  busy.clear();  // their children are stopped, which frees the slots
+  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+  auto again = HttpClient::Connect(s.address());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(MustGet(*again, "/cgi-bin/spin?ms=1").status, 200);
 }
 
 TEST_F(ServerTest, StaticRequestsAreServedWhileCgiRuns) {
