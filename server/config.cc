@@ -136,6 +136,8 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
   --vhost NAME=DOCROOT[,share=N]  virtual server selected by Host, its own container
   --docroot DIR              files served from memory (default: a generated 1 KiB /index.html)
   --file-size SIZE           size of the generated /index.html (default 1KiB)
+  --max-cache-size SIZE      docroot bytes held in memory (default 256MiB; more: exit 1)
+  --max-cached-file-size SIZE  larger files are served from disk, not cached (default 64MiB)
   --request-cpu D            CPU burned per static response, to emulate a slower server
                              (default 0; e.g. 300us: about the paper's per-request cost)
   --cgi NAME=PATH            CGI/1.1 program answering /cgi-bin/NAME (spin is bundled)
@@ -237,6 +239,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
       auto n = ParseSize(value);
       if (!n.ok() || *n > (64u << 20)) return FlagError(flag, value, "a size up to 64MiB");
       c.generated_file_bytes = *n;
+    } else if (flag == "max-cache-size" || flag == "max-cached-file-size") {
+      auto n = ParseSize(value);
+      if (!n.ok()) return FlagError(flag, value, "a size, e.g. 64MiB");
+      (flag == "max-cache-size" ? c.max_cache_bytes : c.max_cached_file_bytes) = *n;
     } else if (flag == "cgi") {
       std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
       if (!ValidName(kv.first) || kv.second.empty()) return FlagError(flag, value, "NAME=PATH");

@@ -81,7 +81,10 @@ struct ServerConfig {
   uint32_t max_header_bytes = 8192;
   uint64_t max_body_bytes = 1 << 20;
   uint64_t max_cgi_output_bytes = 16 << 20;
+  // The docroot cache: all cached files together (more fails the start), and one file (larger
+  // files are served from disk instead).
   uint64_t max_cache_bytes = 256 << 20;
+  uint64_t max_cached_file_bytes = 64 << 20;
   int backlog = 4096;
   std::string container_root = "rcbench";
   bool die_with_parent = false;

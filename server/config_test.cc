@@ -91,6 +91,18 @@ TEST(ConfigTest, MaxCgiChildrenDefaultsTo64AndMustBePositive) {
   EXPECT_NE(z.status().message().find("--max-cgi-children"), std::string::npos);
 }
 
+TEST(ConfigTest, CacheLimitsDefaultAndParseSizes) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->max_cache_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(d->max_cached_file_bytes, uint64_t{64} << 20);
+  auto c = Parse({"--max-cache-size", "1GiB", "--max-cached-file-size", "1MiB"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_cache_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(c->max_cached_file_bytes, uint64_t{1} << 20);
+  EXPECT_FALSE(Parse({"--max-cached-file-size", "lots"}).ok());
+}
+
 TEST(ConfigTest, ContainersOffHasOneListenSocketAndNoFilter) {
   EXPECT_FALSE(Parse({"--listen-class", "high=127.0.0.1:0"}).ok());
   EXPECT_FALSE(Parse({"--syn-filter", "10.0.0.0/8"}).ok());

@@ -1,10 +1,13 @@
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +55,9 @@ constexpr absl::string_view kClose = "Connection: close\r\n\r\n";
 constexpr int64_t kDrainNanos = 2'000'000'000;
 // Containers on: the longest a dispatch turn runs before the reactor is polled again.
 constexpr int64_t kTurnNanos = 100'000;
+// A file served from disk goes out in pieces of at most this size, with a turn of the loop in
+// between, so one large download cannot hold up the other connections.
+constexpr size_t kFileChunkBytes = 256 << 10;
 
 int64_t ThreadCpuNanos() {
   timespec ts{};
@@ -227,11 +233,15 @@ class Connection : public Dispatchable {
   void WatchPeer();
   void OnPeerReadable(const boost::system::error_code& ec);
   void SendStatic(const CachedFile& file);
+  void SendFromDisk(const CachedFile& file);
+  void SendFileChunk();
+  void CloseFile();
   void SendDynamic(int status, absl::string_view content_type, absl::string_view extra_headers,
                    absl::string_view body);
   void Fail(int status, ConnError why);
   void StartWrite(size_t nbufs);
   void OnWrite(const boost::system::error_code& ec);
+  void FinishResponse(const boost::system::error_code& ec);
   void StartDrain();
   void MaybeRelease();
   ContainerStats& stats() { return worker_->shared().metrics->container(container); }
@@ -262,6 +272,10 @@ class Connection : public Dispatchable {
   IpAddress peer_;
   uint16_t peer_port_ = 0;
   std::shared_ptr<CgiProcess> cgi_;
+  // The body of a response served from disk: [file_offset_, file_end_) of file_fd_.
+  int file_fd_ = -1;
+  off_t file_offset_ = 0;
+  off_t file_end_ = 0;
   // This connection's own logical container (a child of its class's), with containers on.
   std::shared_ptr<rc::LogicalContainer> logical_;
 };
@@ -499,7 +513,65 @@ void Connection::Handle() {
   const CachedFile* f = cache->Find(path_);
   if (!f) return SendDynamic(404, "text/plain", "", "not found\n");
   if (sh.config.request_cpu.count() > 0) BurnThreadCpu(sh.config.request_cpu.count());
+  if (f->on_disk()) return SendFromDisk(*f);
   SendStatic(*f);
+}
+
+void Connection::SendFromDisk(const CachedFile& file) {
+  int fd = ::open(file.disk_path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (err == EMFILE || err == ENFILE) {
+      keep_alive_ = false;
+      return SendDynamic(503, "text/plain", "Retry-After: 1\r\n", "out of file descriptors\n");
+    }
+    return SendDynamic(404, "text/plain", "", "not found\n");
+  }
+  status_ = 200;
+  // The length is the file's now, not at start-up; the file is read as it is while it goes out.
+  dynamic_ = FileCache::BuildHead(200, ContentTypeFor(file.disk_path), st.st_size);
+  absl::StrAppend(&dynamic_, worker_->date().Line(worker_->clock()),
+                  keep_alive_ ? kKeepAlive : kClose);
+  out_[0] = asio::buffer(dynamic_);
+  if (request_.method == http::verb::head || st.st_size == 0) {
+    ::close(fd);
+  } else {
+    file_fd_ = fd;
+    file_offset_ = 0;
+    file_end_ = st.st_size;
+  }
+  StartWrite(1);
+}
+
+void Connection::SendFileChunk() {
+  const size_t left = static_cast<size_t>(file_end_ - file_offset_);
+  ssize_t n =
+      ::sendfile(socket_.native_handle(), file_fd_, &file_offset_, std::min(left, kFileChunkBytes));
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+    if (n > 0) last_activity_ns_ = worker_->clock().MonotonicNanos();
+    if (file_offset_ == file_end_) {
+      CloseFile();
+      return FinishResponse({});
+    }
+    // Wait until the socket takes more (at once if it can: then this is just a turn of the loop).
+    ++pending_;
+    socket_.async_wait(
+        tcp::socket::wait_write,
+        BindMemory(write_memory_, [this](const boost::system::error_code& ec) { OnWrite(ec); }));
+    return;
+  }
+  // n == 0: the file shrank below the length already sent, so the response cannot be framed
+  // any more; otherwise a socket or disk error. Either way the connection has to go.
+  const int err = n == 0 ? EIO : errno;
+  CloseFile();
+  FinishResponse(boost::system::error_code(err, boost::system::system_category()));
+}
+
+void Connection::CloseFile() {
+  if (file_fd_ >= 0) ::close(file_fd_);
+  file_fd_ = -1;
 }
 
 void Connection::SendStatic(const CachedFile& file) {
@@ -548,6 +620,14 @@ void Connection::StartWrite(size_t nbufs) {
 void Connection::OnWrite(const boost::system::error_code& ec) {
   --pending_;
   if (state_ == State::kClosed) return MaybeRelease();
+  if (file_fd_ >= 0) {
+    if (!ec) return SendFileChunk();
+    CloseFile();
+  }
+  FinishResponse(ec);
+}
+
+void Connection::FinishResponse(const boost::system::error_code& ec) {
   int64_t now = worker_->clock().MonotonicNanos();
   stats().RecordRequest(status_, now - request_start_ns_);
   worker_->RecordLatency(container, now - request_start_ns_);
@@ -704,6 +784,7 @@ void Connection::CloseNow() {
   state_ = State::kClosed;
   boost::system::error_code ignored;
   socket_.close(ignored);
+  CloseFile();
   if (cgi_) {
     cgi_->Abandon();
     cgi_.reset();
@@ -868,7 +949,8 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
   if (cfg.docroot.empty()) {
     sh.default_cache = FileCache::Generated(cfg.generated_file_bytes);
   } else {
-    RCBENCH_ASSIGN_OR_RETURN(sh.default_cache, FileCache::Load(cfg.docroot, cfg.max_cache_bytes));
+    RCBENCH_ASSIGN_OR_RETURN(sh.default_cache, FileCache::Load(cfg.docroot, cfg.max_cache_bytes,
+                                                               cfg.max_cached_file_bytes));
   }
   for (const VhostConfig& v : cfg.vhosts) {
     // An empty docroot serves the generated file, like the main host without --docroot.
@@ -876,7 +958,8 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
       sh.vhost_caches.push_back(FileCache::Generated(cfg.generated_file_bytes));
       continue;
     }
-    RCBENCH_ASSIGN_OR_RETURN(FileCache c, FileCache::Load(v.docroot, cfg.max_cache_bytes));
+    RCBENCH_ASSIGN_OR_RETURN(
+        FileCache c, FileCache::Load(v.docroot, cfg.max_cache_bytes, cfg.max_cached_file_bytes));
     sh.vhost_caches.push_back(std::move(c));
   }
   sh.classifier = std::make_unique<Classifier>(cfg.classes);

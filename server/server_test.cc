@@ -77,6 +77,60 @@ TEST_F(ServerTest, ServesFilesFromTheDocroot) {
   EXPECT_EQ(MustGet(*c, "/nope").status, 404);
 }
 
+// Resident set size of this process (the in-process server's), in bytes.
+int64_t RssBytes() {
+  std::ifstream in("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+TEST_F(ServerTest, FileOverTheCacheLimitIsServedFromDiskWithBoundedMemory) {
+  std::ofstream(dir_ / "small.txt") << "small";
+  {
+    std::ofstream(dir_ / "big.bin");
+    ASSERT_EQ(truncate((dir_ / "big.bin").c_str(), off_t{1} << 30), 0);  // sparse: no disk used
+  }
+  const int64_t rss_before = RssBytes();
+  RunningServer s({"--docroot", dir_.string()});
+  ASSERT_TRUE(s.ok());
+  {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    auto r = c->Read(/*head=*/true);  // the head only; the client then hangs up mid-body
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->headers["content-length"], "1073741824");
+    EXPECT_EQ(r->headers["content-type"], "application/octet-stream");
+  }
+  // Whole-file reads would have needed 1 GiB (or ended in std::bad_alloc).
+  EXPECT_LT(RssBytes() - rss_before, int64_t{64} << 20);
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/small.txt").body, "small");
+  ASSERT_TRUE(c->Send("HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto head = c->Read(/*head=*/true);
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->headers["content-length"], "1073741824");
+  EXPECT_EQ(MustGet(*c, "/healthz").status, 200);  // no body bytes after the HEAD response
+}
+
+TEST_F(ServerTest, FileServedFromDiskArrivesWholeAndKeepsTheConnection) {
+  std::string data;
+  for (int i = 0; data.size() < (3u << 20) + 17; ++i) absl::StrAppend(&data, i, ",");
+  std::ofstream(dir_ / "data.txt") << data;
+  RunningServer s({"--docroot", dir_.string(), "--max-cached-file-size", "1MiB"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/data.txt");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["connection"], "keep-alive");
+  EXPECT_TRUE(r.body == data) << "body of " << r.body.size() << " bytes differs";
+  EXPECT_EQ(MustGet(*c, "/healthz").status, 200);
+}
+
 TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   RunningServer s({});
   ASSERT_TRUE(s.ok());
