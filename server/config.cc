@@ -149,6 +149,7 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
   --max-header-size SIZE     larger request heads get 431 (default 8KiB)
   --max-body-size SIZE       larger bodies get 413 (default 1MiB)
   --backlog N                listen backlog (default 4096)
+  --accept-backoff D         pause accepting this long when out of descriptors (default 100ms)
   --container-root NAME      subtree of the kernel containers (default rcbench)
   --die-with-parent          exit when the parent process dies
   --log-level LEVEL          debug|info|warning|error
@@ -281,6 +282,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
       auto n = ParsePositive("backlog", value, 1 << 20);
       if (!n.ok()) return FlagError(flag, value, "a positive integer");
       c.backlog = static_cast<int>(*n);
+    } else if (flag == "accept-backoff") {
+      RCBENCH_ASSIGN_OR_RETURN(c.accept_backoff, ParsePositiveDuration(flag, value));
     } else if (flag == "container-root") {
       if (!ValidName(value)) return FlagError(flag, value, "[A-Za-z0-9_-]{1,32}");
       c.container_root = value;

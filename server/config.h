@@ -86,6 +86,8 @@ struct ServerConfig {
   uint64_t max_cache_bytes = 256 << 20;
   uint64_t max_cached_file_bytes = 64 << 20;
   int backlog = 4096;
+  // How long a listener stops accepting after accept() ran out of descriptors (EMFILE/ENFILE).
+  std::chrono::nanoseconds accept_backoff = std::chrono::milliseconds(100);
   std::string container_root = "rcbench";
   bool die_with_parent = false;
   LogLevel log_level = LogLevel::kInfo;

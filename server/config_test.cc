@@ -103,6 +103,16 @@ TEST(ConfigTest, CacheLimitsDefaultAndParseSizes) {
   EXPECT_FALSE(Parse({"--max-cached-file-size", "lots"}).ok());
 }
 
+TEST(ConfigTest, AcceptBackoffDefaultsTo100msAndMustBePositive) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->accept_backoff, std::chrono::milliseconds(100));
+  auto c = Parse({"--accept-backoff", "1s"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->accept_backoff, std::chrono::seconds(1));
+  EXPECT_FALSE(Parse({"--accept-backoff", "0s"}).ok());
+}
+
 TEST(ConfigTest, ContainersOffHasOneListenSocketAndNoFilter) {
   EXPECT_FALSE(Parse({"--listen-class", "high=127.0.0.1:0"}).ok());
   EXPECT_FALSE(Parse({"--syn-filter", "10.0.0.0/8"}).ok());

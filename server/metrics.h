@@ -45,6 +45,12 @@ enum class CgiOutcome {
   kCount
 };
 
+enum class AcceptError {
+  kFdLimit,  // EMFILE, ENFILE (and ENOBUFS, ENOMEM): the listener backs off
+  kOther,
+  kCount
+};
+
 // Counters of one logical container (a class or a virtual server).
 struct ContainerStats {
   std::string name;  // "class/high", "vhost/a.example"
@@ -90,6 +96,9 @@ class ServerMetrics : public prometheus::Collectable {
     errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed);
   }
   void CountCgi(CgiOutcome o) { cgi_[static_cast<int>(o)].fetch_add(1, std::memory_order_relaxed); }
+  void CountAcceptError(AcceptError e) {
+    accept_errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed);
+  }
   void set_sources(MetricsSources s) { sources_ = std::move(s); }
 
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -100,6 +109,7 @@ class ServerMetrics : public prometheus::Collectable {
   std::vector<std::unique_ptr<ContainerStats>> stats_;
   std::array<std::atomic<uint64_t>, static_cast<int>(ConnError::kCount)> errors_{};
   std::array<std::atomic<uint64_t>, static_cast<int>(CgiOutcome::kCount)> cgi_{};
+  std::array<std::atomic<uint64_t>, static_cast<int>(AcceptError::kCount)> accept_errors_{};
   MetricsSources sources_;
 };
 

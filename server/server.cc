@@ -40,6 +40,7 @@
 #include "server/file_cache.h"
 #include "server/handler_memory.h"
 #include "server/http_request.h"
+#include "server/log_limiter.h"
 #include "server/syn_filter.h"
 
 namespace rcbench::server {
@@ -806,7 +807,11 @@ void Connection::MaybeRelease() {
 class Listener : public Dispatchable {
  public:
   Listener(Worker* home, std::string name, int class_id)
-      : home_(home), name_(std::move(name)), class_id_(class_id), acceptor_(home->io()) {
+      : home_(home),
+        name_(std::move(name)),
+        class_id_(class_id),
+        acceptor_(home->io()),
+        backoff_(home->io()) {
     container = class_id < 0 ? home->shared().classifier->default_class() : class_id;
   }
 
@@ -835,10 +840,16 @@ class Listener : public Dispatchable {
   }
 
  private:
+  // An accept() failure: counted, logged at most once a second, and, when the process is out
+  // of descriptors, a pause before accepting again.
+  void OnAcceptError(int err);
+
   Worker* home_;
   std::string name_;
   int class_id_;
   tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;
+  LogLimiter log_limiter_;
   std::function<void(int, const IpAddress&, uint16_t, int)> route_;
 };
 
@@ -883,10 +894,8 @@ void Listener::OnDispatch() {
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        RCBENCH_LOG(WARNING) << "accept on " << name_ << ": " << std::strerror(errno);
-      }
-      return Arm();
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Arm();
+      return OnAcceptError(errno);
     }
     IpAddress peer = IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss));
     uint16_t port = ss.ss_family == AF_INET6
@@ -896,6 +905,27 @@ void Listener::OnDispatch() {
   }
   // More may be waiting: come back after the events that are ready now.
   asio::post(home_->io(), [this] { home_->Ready(this); });
+}
+
+void Listener::OnAcceptError(int err) {
+  // The connection stays in the accept queue, so the listener would be readable again at once:
+  // re-arming straight away spun a core and wrote the same line hundreds of thousands of times
+  // a second. Out of descriptors, pause until some may have been freed; the loop keeps serving
+  // the open connections meanwhile.
+  const bool fd_limit = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+  Shared& sh = home_->shared();
+  sh.metrics->CountAcceptError(fd_limit ? AcceptError::kFdLimit : AcceptError::kOther);
+  uint64_t suppressed = 0;
+  if (log_limiter_.Allow(home_->clock().MonotonicNanos(), &suppressed)) {
+    RCBENCH_LOG(WARNING) << "accept on " << name_ << ": " << std::strerror(err)
+                         << (fd_limit ? "; pausing accepts" : "") << " (" << suppressed
+                         << " more since the previous report)";
+  }
+  if (!fd_limit) return Arm();
+  backoff_.expires_after(sh.config.accept_backoff);
+  backoff_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) Arm();
+  });
 }
 
 MetricsSources::ListenerInfo Listener::Info() const {
