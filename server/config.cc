@@ -144,6 +144,7 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
   --cgi-cpu-limit PCT        containers on: CPU limit of the CGI children's container, e.g. 30%
   --cgi-timeout D            CGI run time limit (default 30s; then 504)
   --max-cgi-children N       CGI children at once (default 64; past it 503 + Retry-After)
+  --max-cgi-output-size SIZE  a CGI program's output limit (default 16MiB; past it 502)
   --idle-timeout D           keep-alive idle limit (default 60s)
   --request-timeout D        time to receive a whole request or send a response (default 10s)
   --max-header-size SIZE     larger request heads get 431 (default 8KiB)
@@ -252,6 +253,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
       auto f = ParseFraction(value, 64.0);
       if (!f.ok() || *f <= 0) return FlagError(flag, value, "a positive percentage, e.g. 30%");
       c.cgi_cpu_limit = *f;
+    } else if (flag == "max-cgi-output-size") {
+      auto n = ParseSize(value);
+      if (!n.ok() || *n == 0) return FlagError(flag, value, "a positive size, e.g. 16MiB");
+      c.max_cgi_output_bytes = *n;
     } else if (flag == "max-cgi-children") {
       auto n = ParsePositive("max-cgi-children", value, 65536);
       if (!n.ok()) return FlagError(flag, value, "an integer in [1, 65536]");

@@ -91,6 +91,16 @@ TEST(ConfigTest, MaxCgiChildrenDefaultsTo64AndMustBePositive) {
   EXPECT_NE(z.status().message().find("--max-cgi-children"), std::string::npos);
 }
 
+TEST(ConfigTest, MaxCgiOutputSizeDefaultsTo16MiB) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->max_cgi_output_bytes, uint64_t{16} << 20);
+  auto c = Parse({"--max-cgi-output-size", "1KiB"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_cgi_output_bytes, 1024u);
+  EXPECT_FALSE(Parse({"--max-cgi-output-size", "0"}).ok());
+}
+
 TEST(ConfigTest, CacheLimitsDefaultAndParseSizes) {
   auto d = Parse({});
   ASSERT_TRUE(d.ok()) << d.status();
