@@ -59,6 +59,9 @@ std::vector<std::string> BuildCgiEnvironment(const HttpRequest& request, const C
     }
     std::string name = absl::StrCat("HTTP_", h.name);
     for (char& c : name) c = c == '-' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c));
+    // HTTP_PROXY is what many HTTP libraries read as their outgoing proxy (httpoxy,
+    // CVE-2016-5385): a client's Proxy header could route the script's own requests through it.
+    if (name == "HTTP_PROXY") continue;
     // A repeated header joins its values with ", " (RFC 3875 §4.1.18).
     bool merged = false;
     for (std::string& e : env) {
@@ -119,9 +122,10 @@ CgiProcess::CgiProcess(asio::io_context& io) : io_(io), out_(io), in_(io), exit_
 
 CgiProcess::~CgiProcess() {
   if (pid_ > 0 && !exited_) {
-    kill(pid_, SIGKILL);
+    Signal(SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  ReleaseSlot();
 }
 
 namespace {
@@ -140,11 +144,14 @@ void CgiProcess::Start(const std::string& program, const std::vector<std::string
   signal(SIGPIPE, SIG_IGN);
   done_ = std::move(done);
   max_output_ = options.max_output_bytes;
+  kill_grace_ = options.kill_grace;
+  slot_ = options.slot;
   body_ = std::move(body);
   auto fail = [&](absl::string_view what) {
     run_.outcome = CgiRun::Outcome::kFailed;
     run_.error = absl::StrCat(what, ": ", std::strerror(errno));
     finished_ = true;
+    ReleaseSlot();
     auto self = shared_from_this();
     asio::post(io_, [self] {
       if (self->done_) std::exchange(self->done_, nullptr)(std::move(self->run_));
@@ -169,6 +176,7 @@ void CgiProcess::Start(const std::string& program, const std::vector<std::string
     return fail("fork");
   }
   if (pid == 0) {
+    setpgid(0, 0);
     for (int fd : join_fds) {
       if (write(fd, "0", 1) != 1) _exit(126);
     }
@@ -184,13 +192,15 @@ void CgiProcess::Start(const std::string& program, const std::vector<std::string
     _exit(127);
   }
   pid_ = pid;
+  // Also here, so the group exists before the first signal whichever side runs first.
+  setpgid(pid, pid);
   close(in_pipe[0]);
   close(out_pipe[1]);
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
     close(in_pipe[1]);
     close(out_pipe[0]);
-    Kill();
+    Signal(SIGKILL);
     waitpid(pid_, nullptr, 0);
     exited_ = true;
     return fail("pidfd_open");
@@ -208,6 +218,7 @@ void CgiProcess::Start(const std::string& program, const std::vector<std::string
       self->run_.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     self->exited_ = true;
+    self->ReleaseSlot();
     boost::system::error_code ignored;
     self->exit_.close(ignored);
     self->MaybeFinish();
@@ -216,7 +227,7 @@ void CgiProcess::Start(const std::string& program, const std::vector<std::string
   timer_.async_wait([self](boost::system::error_code ec) {
     if (ec || self->exited_) return;
     self->timed_out_ = true;
-    self->Kill();
+    self->Signal(SIGKILL);
   });
   WriteBody();
   ReadMore();
@@ -248,7 +259,7 @@ void CgiProcess::ReadMore() {
     }
     if (self->run_.output.size() + n > self->max_output_) {
       self->run_.error = "output limit exceeded";
-      self->Kill();
+      self->Signal(SIGKILL);
       self->eof_ = true;
       boost::system::error_code ignored;
       self->out_.close(ignored);
@@ -278,13 +289,29 @@ void CgiProcess::MaybeFinish() {
   if (done_) std::exchange(done_, nullptr)(std::move(run_));
 }
 
-void CgiProcess::Kill() {
-  if (pid_ > 0 && !exited_) kill(pid_, SIGKILL);
+void CgiProcess::Signal(int sig) {
+  // Only while the child is unreaped: until then its pid, and so its group id, cannot be reused.
+  if (pid_ > 0 && !exited_) kill(-pid_, sig);
+}
+
+void CgiProcess::ReleaseSlot() {
+  if (slot_) std::exchange(slot_, nullptr)->fetch_sub(1, std::memory_order_relaxed);
 }
 
 void CgiProcess::Abandon() {
   done_ = nullptr;
-  Kill();
+  if (pid_ <= 0 || exited_) return;
+  Signal(SIGTERM);
+  // Nobody wants the output any more; closing the pipes also ends I/O that a grandchild still
+  // holding them open would keep pending.
+  boost::system::error_code ignored;
+  in_.close(ignored);
+  out_.close(ignored);
+  auto self = shared_from_this();
+  timer_.expires_after(kill_grace_);
+  timer_.async_wait([self](boost::system::error_code ec) {
+    if (!ec) self->Signal(SIGKILL);
+  });
 }
 
 }  // namespace rcbench::server

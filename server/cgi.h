@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -33,7 +34,7 @@ struct CgiContext {
 
 // The meta-variables of RFC 3875 §4.1 as "NAME=value" strings, plus HTTP_* for the request's
 // headers (§4.1.18; Authorization, Proxy-Authorization, Content-Length, Content-Type and
-// Connection excluded) and PATH.
+// Connection excluded, and Proxy, so that no HTTP_PROXY reaches the script: httpoxy) and PATH.
 std::vector<std::string> BuildCgiEnvironment(const HttpRequest& request, const CgiContext& ctx);
 
 // A CGI script's response (RFC 3875 §6) converted for HTTP.
@@ -57,16 +58,24 @@ struct CgiRun {
 };
 
 // One running CGI child, owned by shared_ptr (its pending I/O holds references). All callbacks
-// run on `io`'s thread; not thread-safe. Abandon() kills the child and drops `done`; the child
-// is always reaped (at the latest when the object is destroyed).
+// run on `io`'s thread; not thread-safe. The child leads its own process group, and signals go
+// to the whole group, so a shell script's own children stop with it. Abandon() drops `done`
+// and stops the child: SIGTERM, then SIGKILL after a grace period. The child is always reaped
+// (at the latest when the object is destroyed).
 class CgiProcess : public std::enable_shared_from_this<CgiProcess> {
  public:
   struct Options {
     std::chrono::nanoseconds timeout = std::chrono::seconds(30);
+    // After Abandon(): how long the child has to exit on SIGTERM before SIGKILL.
+    std::chrono::nanoseconds kill_grace = std::chrono::seconds(1);
     uint64_t max_output_bytes = 16 << 20;
     // The child writes "0" to each of these descriptors (cgroup.procs files) before exec, so
     // it starts inside that container.
     std::vector<int> join_fds;
+    // A slot of a concurrency limit that the caller took (incremented) for this run: it is
+    // decremented exactly once, when the child has been reaped or could not be started. Must
+    // outlive the CgiProcess. May be null.
+    std::atomic<int>* slot = nullptr;
   };
 
   explicit CgiProcess(boost::asio::io_context& io);
@@ -86,7 +95,8 @@ class CgiProcess : public std::enable_shared_from_this<CgiProcess> {
   void ReadMore();
   void WriteBody();
   void MaybeFinish();
-  void Kill();
+  void Signal(int sig);
+  void ReleaseSlot();
 
   boost::asio::io_context& io_;
   boost::asio::posix::stream_descriptor out_;
@@ -97,6 +107,8 @@ class CgiProcess : public std::enable_shared_from_this<CgiProcess> {
   CgiRun run_;
   std::string body_;
   uint64_t max_output_ = 0;
+  std::chrono::nanoseconds kill_grace_{0};
+  std::atomic<int>* slot_ = nullptr;
   pid_t pid_ = -1;
   bool eof_ = false;
   bool exited_ = false;

@@ -67,6 +67,14 @@ TEST(CgiEnvironmentTest, HeadersBecomeHttpVariablesWithoutCredentials) {
   }
 }
 
+TEST(CgiEnvironmentTest, ProxyHeaderNeverBecomesHttpProxy) {
+  HttpRequest r = Request();
+  r.headers.push_back({"proxy", "http://attacker.example:8080"});
+  r.header_count = r.headers.size();
+  auto env = BuildCgiEnvironment(r, Context());
+  for (const auto& e : env) EXPECT_EQ(e.rfind("HTTP_PROXY=", 0), std::string::npos) << e;
+}
+
 TEST(CgiEnvironmentTest, EmptyQueryIsStillSet) {
   CgiContext c = Context();
   c.query.clear();

@@ -136,16 +136,21 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
   --vhost NAME=DOCROOT[,share=N]  virtual server selected by Host, its own container
   --docroot DIR              files served from memory (default: a generated 1 KiB /index.html)
   --file-size SIZE           size of the generated /index.html (default 1KiB)
+  --max-cache-size SIZE      docroot bytes held in memory (default 256MiB; more: exit 1)
+  --max-cached-file-size SIZE  larger files are served from disk, not cached (default 64MiB)
   --request-cpu D            CPU burned per static response, to emulate a slower server
                              (default 0; e.g. 300us: about the paper's per-request cost)
   --cgi NAME=PATH            CGI/1.1 program answering /cgi-bin/NAME (spin is bundled)
   --cgi-cpu-limit PCT        containers on: CPU limit of the CGI children's container, e.g. 30%
   --cgi-timeout D            CGI run time limit (default 30s; then 504)
+  --max-cgi-children N       CGI children at once (default 64; past it 503 + Retry-After)
+  --max-cgi-output-size SIZE  a CGI program's output limit (default 16MiB; past it 502)
   --idle-timeout D           keep-alive idle limit (default 60s)
   --request-timeout D        time to receive a whole request or send a response (default 10s)
   --max-header-size SIZE     larger request heads get 431 (default 8KiB)
   --max-body-size SIZE       larger bodies get 413 (default 1MiB)
   --backlog N                listen backlog (default 4096)
+  --accept-backoff D         pause accepting this long when out of descriptors (default 100ms)
   --container-root NAME      subtree of the kernel containers (default rcbench)
   --die-with-parent          exit when the parent process dies
   --log-level LEVEL          debug|info|warning|error
@@ -236,6 +241,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
       auto n = ParseSize(value);
       if (!n.ok() || *n > (64u << 20)) return FlagError(flag, value, "a size up to 64MiB");
       c.generated_file_bytes = *n;
+    } else if (flag == "max-cache-size" || flag == "max-cached-file-size") {
+      auto n = ParseSize(value);
+      if (!n.ok()) return FlagError(flag, value, "a size, e.g. 64MiB");
+      (flag == "max-cache-size" ? c.max_cache_bytes : c.max_cached_file_bytes) = *n;
     } else if (flag == "cgi") {
       std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
       if (!ValidName(kv.first) || kv.second.empty()) return FlagError(flag, value, "NAME=PATH");
@@ -244,6 +253,14 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
       auto f = ParseFraction(value, 64.0);
       if (!f.ok() || *f <= 0) return FlagError(flag, value, "a positive percentage, e.g. 30%");
       c.cgi_cpu_limit = *f;
+    } else if (flag == "max-cgi-output-size") {
+      auto n = ParseSize(value);
+      if (!n.ok() || *n == 0) return FlagError(flag, value, "a positive size, e.g. 16MiB");
+      c.max_cgi_output_bytes = *n;
+    } else if (flag == "max-cgi-children") {
+      auto n = ParsePositive("max-cgi-children", value, 65536);
+      if (!n.ok()) return FlagError(flag, value, "an integer in [1, 65536]");
+      c.max_cgi_children = static_cast<int>(*n);
     } else if (flag == "cgi-timeout") {
       RCBENCH_ASSIGN_OR_RETURN(c.cgi_timeout, ParsePositiveDuration(flag, value));
     } else if (flag == "request-cpu") {
@@ -270,6 +287,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
       auto n = ParsePositive("backlog", value, 1 << 20);
       if (!n.ok()) return FlagError(flag, value, "a positive integer");
       c.backlog = static_cast<int>(*n);
+    } else if (flag == "accept-backoff") {
+      RCBENCH_ASSIGN_OR_RETURN(c.accept_backoff, ParsePositiveDuration(flag, value));
     } else if (flag == "container-root") {
       if (!ValidName(value)) return FlagError(flag, value, "[A-Za-z0-9_-]{1,32}");
       c.container_root = value;

@@ -76,11 +76,18 @@ struct ServerConfig {
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds cgi_timeout = std::chrono::seconds(30);
+  // CGI children alive at once; past it a CGI request gets 503 with Retry-After.
+  int max_cgi_children = 64;
   uint32_t max_header_bytes = 8192;
   uint64_t max_body_bytes = 1 << 20;
   uint64_t max_cgi_output_bytes = 16 << 20;
+  // The docroot cache: all cached files together (more fails the start), and one file (larger
+  // files are served from disk instead).
   uint64_t max_cache_bytes = 256 << 20;
+  uint64_t max_cached_file_bytes = 64 << 20;
   int backlog = 4096;
+  // How long a listener stops accepting after accept() ran out of descriptors (EMFILE/ENFILE).
+  std::chrono::nanoseconds accept_backoff = std::chrono::milliseconds(100);
   std::string container_root = "rcbench";
   bool die_with_parent = false;
   LogLevel log_level = LogLevel::kInfo;

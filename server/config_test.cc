@@ -79,6 +79,50 @@ TEST(ConfigTest, CgiCpuLimitParsesPercentAndNeedsContainers) {
   EXPECT_FALSE(Parse({"--cgi-cpu-limit", "30%"}).ok());
 }
 
+TEST(ConfigTest, MaxCgiChildrenDefaultsTo64AndMustBePositive) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->max_cgi_children, 64);
+  auto c = Parse({"--max-cgi-children", "3"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_cgi_children, 3);
+  auto z = Parse({"--max-cgi-children", "0"});
+  ASSERT_FALSE(z.ok());
+  EXPECT_NE(z.status().message().find("--max-cgi-children"), std::string::npos);
+}
+
+TEST(ConfigTest, MaxCgiOutputSizeDefaultsTo16MiB) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->max_cgi_output_bytes, uint64_t{16} << 20);
+  auto c = Parse({"--max-cgi-output-size", "1KiB"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_cgi_output_bytes, 1024u);
+  EXPECT_FALSE(Parse({"--max-cgi-output-size", "0"}).ok());
+}
+
+TEST(ConfigTest, CacheLimitsDefaultAndParseSizes) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->max_cache_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(d->max_cached_file_bytes, uint64_t{64} << 20);
+  auto c = Parse({"--max-cache-size", "1GiB", "--max-cached-file-size", "1MiB"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_cache_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(c->max_cached_file_bytes, uint64_t{1} << 20);
+  EXPECT_FALSE(Parse({"--max-cached-file-size", "lots"}).ok());
+}
+
+TEST(ConfigTest, AcceptBackoffDefaultsTo100msAndMustBePositive) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->accept_backoff, std::chrono::milliseconds(100));
+  auto c = Parse({"--accept-backoff", "1s"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->accept_backoff, std::chrono::seconds(1));
+  EXPECT_FALSE(Parse({"--accept-backoff", "0s"}).ok());
+}
+
 TEST(ConfigTest, ContainersOffHasOneListenSocketAndNoFilter) {
   EXPECT_FALSE(Parse({"--listen-class", "high=127.0.0.1:0"}).ok());
   EXPECT_FALSE(Parse({"--syn-filter", "10.0.0.0/8"}).ok());

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <system_error>
 
 #include "absl/strings/match.h"
@@ -91,13 +90,21 @@ void FileCache::Add(std::string path, std::string body) {
   files_[std::move(path)] = std::move(f);
 }
 
-absl::StatusOr<FileCache> FileCache::Load(absl::string_view docroot, uint64_t max_total_bytes) {
+void FileCache::AddOnDisk(std::string path, std::string disk_path) {
+  CachedFile f;
+  f.disk_path = std::move(disk_path);
+  files_[std::move(path)] = std::move(f);
+}
+
+absl::StatusOr<FileCache> FileCache::Load(absl::string_view docroot, uint64_t max_total_bytes,
+                                          uint64_t max_file_bytes) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path root(std::string{docroot});
   if (!fs::is_directory(root, ec)) {
     return absl::NotFoundError(absl::StrCat("--docroot \"", docroot, "\": not a directory"));
   }
+  root = fs::absolute(root, ec);
   FileCache cache;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
   if (ec) {
@@ -108,18 +115,28 @@ absl::StatusOr<FileCache> FileCache::Load(absl::string_view docroot, uint64_t ma
       return absl::InternalError(absl::StrCat("--docroot \"", docroot, "\": ", ec.message()));
     }
     if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    std::string rel = absl::StrCat("/", fs::relative(it->path(), root, ec).generic_string());
+    uint64_t size = it->file_size(ec);
+    if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot stat ", it->path().string()));
+    // Decided by size before reading anything, so no file can make the cache allocate more than
+    // the limits allow (a 1 GiB file used to end in std::bad_alloc).
+    if (size > max_file_bytes) {
+      cache.AddOnDisk(std::move(rel), it->path().string());
+      continue;
+    }
+    if (cache.total_bytes_ + size > max_total_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("--docroot \"", docroot, "\": more than ", max_total_bytes, " bytes"));
+    }
     std::ifstream in(it->path(), std::ios::binary);
     if (!in) {
       return absl::PermissionDeniedError(absl::StrCat("cannot read ", it->path().string()));
     }
-    std::ostringstream data;
-    data << in.rdbuf();
-    if (cache.total_bytes_ + data.str().size() > max_total_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("--docroot \"", docroot, "\": more than ", max_total_bytes, " bytes"));
-    }
-    std::string rel = fs::relative(it->path(), root, ec).generic_string();
-    cache.Add(absl::StrCat("/", rel), std::move(data).str());
+    // At most the size seen above: a file growing meanwhile cannot push us past the limits.
+    std::string data(size, '\0');
+    in.read(data.data(), static_cast<std::streamsize>(size));
+    data.resize(static_cast<size_t>(in.gcount()));
+    cache.Add(std::move(rel), std::move(data));
   }
   return cache;
 }

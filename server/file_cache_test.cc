@@ -43,7 +43,7 @@ TEST(FileCacheTest, LoadsNestedFilesWithContentTypes) {
   TempDir d;
   d.Write("a.html", "<p>hi</p>");
   d.Write("sub/b.txt", "text");
-  auto c = FileCache::Load(d.path().string(), 1 << 20);
+  auto c = FileCache::Load(d.path().string(), 1 << 20, 1 << 20);
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_NE(c->Find("/sub/b.txt"), nullptr);
   EXPECT_EQ(c->Find("/sub/b.txt")->body, "text");
@@ -52,15 +52,43 @@ TEST(FileCacheTest, LoadsNestedFilesWithContentTypes) {
 }
 
 TEST(FileCacheTest, MissingDocrootIsNotFound) {
-  auto c = FileCache::Load("/nonexistent/rcbench-docroot", 1 << 20);
+  auto c = FileCache::Load("/nonexistent/rcbench-docroot", 1 << 20, 1 << 20);
   EXPECT_TRUE(absl::IsNotFound(c.status())) << c.status();
 }
 
 TEST(FileCacheTest, TooLargeDocrootIsResourceExhausted) {
   TempDir d;
   d.Write("big", std::string(100, 'x'));
-  auto c = FileCache::Load(d.path().string(), 10);
+  auto c = FileCache::Load(d.path().string(), 10, 1 << 20);
   EXPECT_TRUE(absl::IsResourceExhausted(c.status())) << c.status();
+}
+
+TEST(FileCacheTest, FileOverThePerFileLimitIsLeftOnDisk) {
+  TempDir d;
+  d.Write("small.txt", "small");
+  {
+    // Sparse: 1 GiB of size, no disk blocks.
+    std::ofstream(d.path() / "big.bin");
+    ASSERT_EQ(truncate((d.path() / "big.bin").c_str(), off_t{1} << 30), 0);
+  }
+  auto c = FileCache::Load(d.path().string(), 1 << 20, 1 << 10);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const CachedFile* big = c->Find("/big.bin");
+  ASSERT_NE(big, nullptr);
+  EXPECT_TRUE(big->on_disk());
+  EXPECT_TRUE(big->body.empty());
+  EXPECT_EQ(fs::path(big->disk_path), fs::absolute(d.path() / "big.bin"));
+  ASSERT_NE(c->Find("/small.txt"), nullptr);
+  EXPECT_FALSE(c->Find("/small.txt")->on_disk());
+  EXPECT_EQ(c->total_bytes(), 5u);
+}
+
+TEST(FileCacheTest, FileOverThePerFileLimitDoesNotCountAgainstTheTotal) {
+  TempDir d;
+  d.Write("big", std::string(100, 'x'));
+  auto c = FileCache::Load(d.path().string(), 10, 50);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->Find("/big")->on_disk());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 
 namespace rcbench::server {
 
@@ -47,7 +48,19 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
 
 void RequestParser::on_field_impl(http::field name, string_view name_string, string_view value,
                                   error_code& ec) {
+  if (name == http::field::content_length) has_content_length_ = true;
+  if (name == http::field::transfer_encoding) {
+    has_transfer_encoding_ = true;
+    // Counted here rather than trusted to Beast, which ignores codings it does not know and so
+    // would frame "Transfer-Encoding: gzip" as a body-less request.
+    for (absl::string_view coding : absl::StrSplit(absl::string_view(value.data(), value.size()),
+                                                   ',', absl::SkipWhitespace())) {
+      ++transfer_codings_;
+      chunked_last_ = absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(coding), "chunked");
+    }
+  }
   if (name == http::field::host) {
+    ++host_fields_;
     absl::string_view host(value.data(), value.size());
     // Strip the port; keep bracketed IPv6 literals whole.
     size_t colon = host.rfind(':');
@@ -68,7 +81,14 @@ void RequestParser::on_field_impl(http::field name, string_view name_string, str
 
 void RequestParser::on_header_impl(error_code& ec) {
   out_->keep_alive = keep_alive();
-  if (out_->version != 10 && out_->version != 11) ec = http::error::bad_version;
+  if (out_->version != 10 && out_->version != 11) {
+    ec = http::error::bad_version;
+  } else if (has_transfer_encoding_ && (has_content_length_ || transfer_codings_ != 1 ||
+                                        !chunked_last_ || out_->version == 10)) {
+    ec = http::error::bad_transfer_encoding;
+  } else if (host_fields_ > 1 || (host_fields_ == 0 && out_->version == 11)) {
+    ec = http::error::bad_field;
+  }
 }
 
 void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length,

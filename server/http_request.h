@@ -36,6 +36,14 @@ struct HttpRequest {
 };
 
 // A Beast parser for one request; construct a new one (cheap, no allocation) per request.
+//
+// Besides Beast's own checks it rejects, as errors that must end the connection (RFC 9112 §6.3,
+// request smuggling), a request whose framing is ambiguous: a Transfer-Encoding other than
+// exactly "chunked" (the only coding the server implements), Transfer-Encoding together with
+// Content-Length, Transfer-Encoding in HTTP/1.0. Beast itself rejects invalid or conflicting
+// Content-Length values. It also rejects an HTTP/1.1 request without a Host header and any
+// request with more than one (RFC 9112 §3.2). Errors: http::error::bad_transfer_encoding,
+// bad_content_length, bad_field, plus Beast's.
 class RequestParser : public boost::beast::http::basic_parser<true> {
  public:
   // `out` must outlive the parser; it is cleared first.
@@ -60,6 +68,12 @@ class RequestParser : public boost::beast::http::basic_parser<true> {
 
   HttpRequest* out_;
   uint64_t max_body_bytes_;
+  int host_fields_ = 0;
+  bool has_content_length_ = false;
+  bool has_transfer_encoding_ = false;
+  // Transfer codings over all Transfer-Encoding fields, and whether the last was "chunked".
+  int transfer_codings_ = 0;
+  bool chunked_last_ = false;
 };
 
 // Splits a request target into its decoded path and its raw query (without '?'). Returns

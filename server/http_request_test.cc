@@ -40,21 +40,22 @@ TEST(RequestParserTest, Http10DefaultsToClose) {
 
 TEST(RequestParserTest, ConnectionCloseIsHonoured) {
   HttpRequest r;
-  ASSERT_FALSE(ParseAll("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &r));
+  ASSERT_FALSE(ParseAll("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &r));
   EXPECT_FALSE(r.keep_alive);
 }
 
 TEST(RequestParserTest, BodyIsCollected) {
   HttpRequest r;
-  ASSERT_FALSE(ParseAll("POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", &r));
+  ASSERT_FALSE(ParseAll("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", &r));
   EXPECT_EQ(r.body, "hello");
 }
 
 TEST(RequestParserTest, ChunkedBodyIsCollected) {
   HttpRequest r;
-  ASSERT_FALSE(ParseAll(
-      "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-      &r));
+  ASSERT_FALSE(
+      ParseAll("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+               "chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+               &r));
   EXPECT_EQ(r.body, "abcde");
 }
 
@@ -72,16 +73,106 @@ TEST(RequestParserTest, OversizedHeaderHitsTheHeaderLimit) {
 
 TEST(RequestParserTest, OversizedBodyHitsTheBodyLimit) {
   HttpRequest r;
-  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n", &r, 8192, 10),
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", &r, 8192, 10),
             http::error::body_limit);
 }
 
 TEST(RequestParserTest, ReusedRequestKeepsNoStaleHeaders) {
   HttpRequest r;
-  ASSERT_FALSE(ParseAll("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n", &r));
-  ASSERT_FALSE(ParseAll("GET / HTTP/1.1\r\nC: 3\r\n\r\n", &r));
-  EXPECT_EQ(r.header_count, 1u);
+  ASSERT_FALSE(ParseAll("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", &r));
+  ASSERT_FALSE(ParseAll("GET / HTTP/1.1\r\nHost: a\r\nC: 3\r\n\r\n", &r));
+  EXPECT_EQ(r.header_count, 2u);
   EXPECT_TRUE(r.Header("A").empty());
+}
+
+// Request smuggling (RFC 9112 §6.3): whenever two parsers could disagree on where a request
+// ends, the request is an error, so the connection is closed instead of the rest being read
+// as a second request.
+TEST(RequestParserTest, UnimplementedTransferCodingIsAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", &r),
+            http::error::bad_transfer_encoding);
+}
+
+TEST(RequestParserTest, ChunkedThatIsNotTheLastCodingIsAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", &r),
+            http::error::bad_transfer_encoding);
+}
+
+TEST(RequestParserTest, CodingBeforeChunkedIsAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                     &r),
+            http::error::bad_transfer_encoding);
+}
+
+TEST(RequestParserTest, EmptyTransferEncodingIsAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", &r),
+            http::error::bad_transfer_encoding);
+}
+
+TEST(RequestParserTest, TransferEncodingInHttp10IsAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &r),
+            http::error::bad_transfer_encoding);
+}
+
+TEST(RequestParserTest, ContentLengthAfterTransferEncodingIsAnError) {
+  HttpRequest r;
+  auto ec = ParseAll(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", &r);
+  EXPECT_TRUE(ec && ec != http::error::need_more) << ec.message();
+}
+
+TEST(RequestParserTest, TransferEncodingAfterContentLengthIsAnError) {
+  HttpRequest r;
+  auto ec = ParseAll(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n",
+      &r);
+  EXPECT_TRUE(ec && ec != http::error::need_more) << ec.message();
+}
+
+TEST(RequestParserTest, InvalidContentLengthIsAnError) {
+  for (const char* value : {"abc", "-1", "+3", "3 3", "", "99999999999999999999999"}) {
+    HttpRequest r;
+    auto ec = ParseAll(
+        std::string("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ") + value + "\r\n\r\nabc", &r);
+    EXPECT_EQ(ec, http::error::bad_content_length) << "Content-Length: " << value;
+  }
+}
+
+TEST(RequestParserTest, ConflictingContentLengthsAreAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
+                     "\r\nabcd",
+                     &r),
+            http::error::bad_content_length);
+}
+
+TEST(RequestParserTest, RepeatedEqualContentLengthsAreOneLength) {
+  HttpRequest r;
+  ASSERT_FALSE(ParseAll(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", &r));
+  EXPECT_EQ(r.body, "abc");
+}
+
+TEST(RequestParserTest, Http11WithoutHostIsAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\n\r\n", &r), http::error::bad_field);
+}
+
+TEST(RequestParserTest, TwoHostFieldsAreAnError) {
+  HttpRequest r;
+  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &r), http::error::bad_field);
+}
+
+TEST(RequestParserTest, Http10WithoutHostIsAccepted) {
+  HttpRequest r;
+  EXPECT_FALSE(ParseAll("GET / HTTP/1.0\r\n\r\n", &r));
 }
 
 TEST(DecodeTargetTest, SplitsPathAndQuery) {

@@ -148,10 +148,25 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
         static_cast<double>(errors_[i].load(std::memory_order_relaxed));
   }
   auto cgi = Family("rcbench_server_cgi_total", "CGI runs by outcome.", T::Counter);
-  static constexpr const char* kCgi[] = {"ok", "failed", "timeout"};
+  static constexpr const char* kCgi[] = {"ok", "failed", "timeout", "abandoned", "refused"};
+  static_assert(std::size(kCgi) == static_cast<size_t>(CgiOutcome::kCount));
   for (int i = 0; i < static_cast<int>(CgiOutcome::kCount); ++i) {
     Add(cgi, {{"outcome", kCgi[i]}}).counter.value =
         static_cast<double>(cgi_[i].load(std::memory_order_relaxed));
+  }
+  auto cgi_children = Family("rcbench_server_cgi_children",
+                             "CGI children alive now (running or being stopped).", T::Gauge);
+  Add(cgi_children, {}).gauge.value = sources_.cgi_children ? sources_.cgi_children() : 0;
+
+  auto accept_errors = Family("rcbench_server_accept_errors_total",
+                              "accept() failures; fd_limit: out of descriptors (or socket "
+                              "memory), after which the listener pauses for --accept-backoff.",
+                              T::Counter);
+  static constexpr const char* kAcceptErrors[] = {"fd_limit", "other"};
+  static_assert(std::size(kAcceptErrors) == static_cast<size_t>(AcceptError::kCount));
+  for (int i = 0; i < static_cast<int>(AcceptError::kCount); ++i) {
+    Add(accept_errors, {{"reason", kAcceptErrors[i]}}).counter.value =
+        static_cast<double>(accept_errors_[i].load(std::memory_order_relaxed));
   }
 
   auto qlen = Family("rcbench_server_listen_queue_length",
@@ -175,8 +190,8 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
   Add(host, {{"counter", "ListenDrops"}}).counter.value = static_cast<double>(hc.drops);
 
   std::vector<pm::MetricFamily> out;
-  for (auto* f : {&requests, &latency, &summary, &accepted, &open, &cpu, &errors, &cgi, &qlen,
-                  &qmax, &qdrops, &host}) {
+  for (auto* f : {&requests, &latency, &summary, &accepted, &open, &cpu, &errors, &cgi,
+                  &cgi_children, &accept_errors, &qlen, &qmax, &qdrops, &host}) {
     out.push_back(std::move(*f));
   }
   return out;

@@ -36,7 +36,20 @@ enum class ConnError {
   kCount
 };
 
-enum class CgiOutcome { kOk, kFailed, kTimeout, kCount };
+enum class CgiOutcome {
+  kOk,
+  kFailed,
+  kTimeout,
+  kAbandoned,  // the client went away; the child was stopped
+  kRefused,    // 503: --max-cgi-children reached
+  kCount
+};
+
+enum class AcceptError {
+  kFdLimit,  // EMFILE, ENFILE (and ENOBUFS, ENOMEM): the listener backs off
+  kOther,
+  kCount
+};
 
 // Counters of one logical container (a class or a virtual server).
 struct ContainerStats {
@@ -68,6 +81,8 @@ struct MetricsSources {
   // Request latency per logical container (same order as the ContainerStats), merged over the
   // loops, with common/histogram.h's log-linear buckets (values within 0.8%).
   std::function<std::vector<LatencyHistogram>()> latency;
+  // CGI children alive now.
+  std::function<int()> cgi_children;
 };
 
 class ServerMetrics : public prometheus::Collectable {
@@ -81,6 +96,9 @@ class ServerMetrics : public prometheus::Collectable {
     errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed);
   }
   void CountCgi(CgiOutcome o) { cgi_[static_cast<int>(o)].fetch_add(1, std::memory_order_relaxed); }
+  void CountAcceptError(AcceptError e) {
+    accept_errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed);
+  }
   void set_sources(MetricsSources s) { sources_ = std::move(s); }
 
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -91,6 +109,7 @@ class ServerMetrics : public prometheus::Collectable {
   std::vector<std::unique_ptr<ContainerStats>> stats_;
   std::array<std::atomic<uint64_t>, static_cast<int>(ConnError::kCount)> errors_{};
   std::array<std::atomic<uint64_t>, static_cast<int>(CgiOutcome::kCount)> cgi_{};
+  std::array<std::atomic<uint64_t>, static_cast<int>(AcceptError::kCount)> accept_errors_{};
   MetricsSources sources_;
 };
 

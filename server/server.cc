@@ -1,10 +1,13 @@
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +40,7 @@
 #include "server/file_cache.h"
 #include "server/handler_memory.h"
 #include "server/http_request.h"
+#include "server/log_limiter.h"
 #include "server/syn_filter.h"
 
 namespace rcbench::server {
@@ -52,6 +56,9 @@ constexpr absl::string_view kClose = "Connection: close\r\n\r\n";
 constexpr int64_t kDrainNanos = 2'000'000'000;
 // Containers on: the longest a dispatch turn runs before the reactor is polled again.
 constexpr int64_t kTurnNanos = 100'000;
+// A file served from disk goes out in pieces of at most this size, with a turn of the loop in
+// between, so one large download cannot hold up the other connections.
+constexpr size_t kFileChunkBytes = 256 << 10;
 
 int64_t ThreadCpuNanos() {
   timespec ts{};
@@ -119,6 +126,8 @@ struct Shared {
   EventQueue::Policy policy = EventQueue::Policy::kFifo;
   size_t buffer_bytes = 16384;
   std::atomic<bool> stopping{false};
+  // CGI children alive now (running or being stopped), against --max-cgi-children.
+  std::atomic<int> cgi_children{0};
 
   int class_count() const { return static_cast<int>(config.classes.size()); }
   int VhostIndex(absl::string_view host) const {
@@ -222,12 +231,18 @@ class Connection : public Dispatchable {
   void Handle();
   void HandleCgi(const CgiProgram& program, absl::string_view path, absl::string_view query);
   void OnCgiDone(CgiRun run);
+  void WatchPeer();
+  void OnPeerReadable(const boost::system::error_code& ec);
   void SendStatic(const CachedFile& file);
+  void SendFromDisk(const CachedFile& file);
+  void SendFileChunk();
+  void CloseFile();
   void SendDynamic(int status, absl::string_view content_type, absl::string_view extra_headers,
                    absl::string_view body);
   void Fail(int status, ConnError why);
   void StartWrite(size_t nbufs);
   void OnWrite(const boost::system::error_code& ec);
+  void FinishResponse(const boost::system::error_code& ec);
   void StartDrain();
   void MaybeRelease();
   ContainerStats& stats() { return worker_->shared().metrics->container(container); }
@@ -244,6 +259,8 @@ class Connection : public Dispatchable {
   std::array<asio::const_buffer, 4> out_{};
   HandlerMemory read_memory_;
   HandlerMemory write_memory_;
+  HandlerMemory watch_memory_;
+  bool watching_ = false;  // a WatchPeer wait is pending
   State state_ = State::kClosed;
   int class_id_ = 0;
   int vhost_ = -1;
@@ -256,6 +273,10 @@ class Connection : public Dispatchable {
   IpAddress peer_;
   uint16_t peer_port_ = 0;
   std::shared_ptr<CgiProcess> cgi_;
+  // The body of a response served from disk: [file_offset_, file_end_) of file_fd_.
+  int file_fd_ = -1;
+  off_t file_offset_ = 0;
+  off_t file_end_ = 0;
   // This connection's own logical container (a child of its class's), with containers on.
   std::shared_ptr<rc::LogicalContainer> logical_;
 };
@@ -493,7 +514,65 @@ void Connection::Handle() {
   const CachedFile* f = cache->Find(path_);
   if (!f) return SendDynamic(404, "text/plain", "", "not found\n");
   if (sh.config.request_cpu.count() > 0) BurnThreadCpu(sh.config.request_cpu.count());
+  if (f->on_disk()) return SendFromDisk(*f);
   SendStatic(*f);
+}
+
+void Connection::SendFromDisk(const CachedFile& file) {
+  int fd = ::open(file.disk_path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (err == EMFILE || err == ENFILE) {
+      keep_alive_ = false;
+      return SendDynamic(503, "text/plain", "Retry-After: 1\r\n", "out of file descriptors\n");
+    }
+    return SendDynamic(404, "text/plain", "", "not found\n");
+  }
+  status_ = 200;
+  // The length is the file's now, not at start-up; the file is read as it is while it goes out.
+  dynamic_ = FileCache::BuildHead(200, ContentTypeFor(file.disk_path), st.st_size);
+  absl::StrAppend(&dynamic_, worker_->date().Line(worker_->clock()),
+                  keep_alive_ ? kKeepAlive : kClose);
+  out_[0] = asio::buffer(dynamic_);
+  if (request_.method == http::verb::head || st.st_size == 0) {
+    ::close(fd);
+  } else {
+    file_fd_ = fd;
+    file_offset_ = 0;
+    file_end_ = st.st_size;
+  }
+  StartWrite(1);
+}
+
+void Connection::SendFileChunk() {
+  const size_t left = static_cast<size_t>(file_end_ - file_offset_);
+  ssize_t n =
+      ::sendfile(socket_.native_handle(), file_fd_, &file_offset_, std::min(left, kFileChunkBytes));
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+    if (n > 0) last_activity_ns_ = worker_->clock().MonotonicNanos();
+    if (file_offset_ == file_end_) {
+      CloseFile();
+      return FinishResponse({});
+    }
+    // Wait until the socket takes more (at once if it can: then this is just a turn of the loop).
+    ++pending_;
+    socket_.async_wait(
+        tcp::socket::wait_write,
+        BindMemory(write_memory_, [this](const boost::system::error_code& ec) { OnWrite(ec); }));
+    return;
+  }
+  // n == 0: the file shrank below the length already sent, so the response cannot be framed
+  // any more; otherwise a socket or disk error. Either way the connection has to go.
+  const int err = n == 0 ? EIO : errno;
+  CloseFile();
+  FinishResponse(boost::system::error_code(err, boost::system::system_category()));
+}
+
+void Connection::CloseFile() {
+  if (file_fd_ >= 0) ::close(file_fd_);
+  file_fd_ = -1;
 }
 
 void Connection::SendStatic(const CachedFile& file) {
@@ -542,6 +621,14 @@ void Connection::StartWrite(size_t nbufs) {
 void Connection::OnWrite(const boost::system::error_code& ec) {
   --pending_;
   if (state_ == State::kClosed) return MaybeRelease();
+  if (file_fd_ >= 0) {
+    if (!ec) return SendFileChunk();
+    CloseFile();
+  }
+  FinishResponse(ec);
+}
+
+void Connection::FinishResponse(const boost::system::error_code& ec) {
   int64_t now = worker_->clock().MonotonicNanos();
   stats().RecordRequest(status_, now - request_start_ns_);
   worker_->RecordLatency(container, now - request_start_ns_);
@@ -577,6 +664,14 @@ void Connection::StartDrain() {
 void Connection::HandleCgi(const CgiProgram& program, absl::string_view path_info,
                            absl::string_view query) {
   Shared& sh = worker_->shared();
+  // Each child is a process with its own CPU and memory: past the limit, refuse rather than
+  // let a flood of slow requests fork without bound.
+  if (sh.cgi_children.fetch_add(1, std::memory_order_relaxed) >= sh.config.max_cgi_children) {
+    sh.cgi_children.fetch_sub(1, std::memory_order_relaxed);
+    sh.metrics->CountCgi(CgiOutcome::kRefused);
+    keep_alive_ = false;
+    return SendDynamic(503, "text/plain", "Retry-After: 1\r\n", "too many CGI requests\n");
+  }
   CgiContext ctx;
   ctx.script_name = absl::StrCat("/cgi-bin/", program.name);
   ctx.path_info = std::string(path_info);
@@ -591,6 +686,7 @@ void Connection::HandleCgi(const CgiProgram& program, absl::string_view path_inf
   CgiProcess::Options opts;
   opts.timeout = sh.config.cgi_timeout;
   opts.max_output_bytes = sh.config.max_cgi_output_bytes;
+  opts.slot = &sh.cgi_children;
   if (sh.kernel) {
     int kc = vhost_ >= 0 ? sh.vhost_kernel[vhost_] : sh.cgi_kernel;
     if (kc >= 0) opts.join_fds = sh.kernel->JoinFds(kc);
@@ -604,6 +700,40 @@ void Connection::HandleCgi(const CgiProgram& program, absl::string_view path_inf
                 cgi_.reset();
                 OnCgiDone(std::move(run));
               });
+  WatchPeer();
+}
+
+void Connection::WatchPeer() {
+  if (watching_) return;
+  watching_ = true;
+  ++pending_;
+  socket_.async_wait(tcp::socket::wait_read,
+                     BindMemory(watch_memory_, [this](const boost::system::error_code& ec) {
+                       OnPeerReadable(ec);
+                     }));
+}
+
+void Connection::OnPeerReadable(const boost::system::error_code& ec) {
+  --pending_;
+  watching_ = false;
+  if (state_ == State::kClosed) return MaybeRelease();
+  // The response is on its way: the connection reads as usual again.
+  if (state_ != State::kCgi) return;
+  if (!ec) {
+    // Keep what the client sent (a pipelined request) and look again. With the buffer full we
+    // cannot see an EOF behind the data; the CGI timeout still bounds the run.
+    if (end_ == cap_) return;
+    ssize_t n = ::recv(socket_.native_handle(), buf_.get() + end_, cap_ - end_, 0);
+    if (n > 0) {
+      end_ += static_cast<size_t>(n);
+      return WatchPeer();
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return WatchPeer();
+  }
+  // EOF or an error: nobody is left to read the answer, so stop the child now instead of
+  // letting it burn CPU until it finishes or times out.
+  worker_->shared().metrics->CountCgi(CgiOutcome::kAbandoned);
+  CloseNow();
 }
 
 void Connection::OnCgiDone(CgiRun run) {
@@ -655,6 +785,7 @@ void Connection::CloseNow() {
   state_ = State::kClosed;
   boost::system::error_code ignored;
   socket_.close(ignored);
+  CloseFile();
   if (cgi_) {
     cgi_->Abandon();
     cgi_.reset();
@@ -676,7 +807,11 @@ void Connection::MaybeRelease() {
 class Listener : public Dispatchable {
  public:
   Listener(Worker* home, std::string name, int class_id)
-      : home_(home), name_(std::move(name)), class_id_(class_id), acceptor_(home->io()) {
+      : home_(home),
+        name_(std::move(name)),
+        class_id_(class_id),
+        acceptor_(home->io()),
+        backoff_(home->io()) {
     container = class_id < 0 ? home->shared().classifier->default_class() : class_id;
   }
 
@@ -705,10 +840,16 @@ class Listener : public Dispatchable {
   }
 
  private:
+  // An accept() failure: counted, logged at most once a second, and, when the process is out
+  // of descriptors, a pause before accepting again.
+  void OnAcceptError(int err);
+
   Worker* home_;
   std::string name_;
   int class_id_;
   tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;
+  LogLimiter log_limiter_;
   std::function<void(int, const IpAddress&, uint16_t, int)> route_;
 };
 
@@ -753,10 +894,8 @@ void Listener::OnDispatch() {
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        RCBENCH_LOG(WARNING) << "accept on " << name_ << ": " << std::strerror(errno);
-      }
-      return Arm();
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Arm();
+      return OnAcceptError(errno);
     }
     IpAddress peer = IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss));
     uint16_t port = ss.ss_family == AF_INET6
@@ -766,6 +905,27 @@ void Listener::OnDispatch() {
   }
   // More may be waiting: come back after the events that are ready now.
   asio::post(home_->io(), [this] { home_->Ready(this); });
+}
+
+void Listener::OnAcceptError(int err) {
+  // The connection stays in the accept queue, so the listener would be readable again at once:
+  // re-arming straight away spun a core and wrote the same line hundreds of thousands of times
+  // a second. Out of descriptors, pause until some may have been freed; the loop keeps serving
+  // the open connections meanwhile.
+  const bool fd_limit = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+  Shared& sh = home_->shared();
+  sh.metrics->CountAcceptError(fd_limit ? AcceptError::kFdLimit : AcceptError::kOther);
+  uint64_t suppressed = 0;
+  if (log_limiter_.Allow(home_->clock().MonotonicNanos(), &suppressed)) {
+    RCBENCH_LOG(WARNING) << "accept on " << name_ << ": " << std::strerror(err)
+                         << (fd_limit ? "; pausing accepts" : "") << " (" << suppressed
+                         << " more since the previous report)";
+  }
+  if (!fd_limit) return Arm();
+  backoff_.expires_after(sh.config.accept_backoff);
+  backoff_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) Arm();
+  });
 }
 
 MetricsSources::ListenerInfo Listener::Info() const {
@@ -819,7 +979,8 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
   if (cfg.docroot.empty()) {
     sh.default_cache = FileCache::Generated(cfg.generated_file_bytes);
   } else {
-    RCBENCH_ASSIGN_OR_RETURN(sh.default_cache, FileCache::Load(cfg.docroot, cfg.max_cache_bytes));
+    RCBENCH_ASSIGN_OR_RETURN(sh.default_cache, FileCache::Load(cfg.docroot, cfg.max_cache_bytes,
+                                                               cfg.max_cached_file_bytes));
   }
   for (const VhostConfig& v : cfg.vhosts) {
     // An empty docroot serves the generated file, like the main host without --docroot.
@@ -827,7 +988,8 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
       sh.vhost_caches.push_back(FileCache::Generated(cfg.generated_file_bytes));
       continue;
     }
-    RCBENCH_ASSIGN_OR_RETURN(FileCache c, FileCache::Load(v.docroot, cfg.max_cache_bytes));
+    RCBENCH_ASSIGN_OR_RETURN(
+        FileCache c, FileCache::Load(v.docroot, cfg.max_cache_bytes, cfg.max_cached_file_bytes));
     sh.vhost_caches.push_back(std::move(c));
   }
   sh.classifier = std::make_unique<Classifier>(cfg.classes);
@@ -944,6 +1106,7 @@ absl::Status Server::Impl::Init(ServerConfig config, Options options) {
     for (auto& w : workers_) w->MergeLatency(&v);
     return v;
   };
+  sources.cgi_children = [this] { return shared_.cgi_children.load(std::memory_order_relaxed); };
   sources.listeners = [this] {
     std::vector<MetricsSources::ListenerInfo> v;
     for (auto& l : listeners_) v.push_back(l->Info());

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/testing/fake_kernel_containers.h"
 #include "server/testing/http_client.h"
@@ -74,6 +75,60 @@ TEST_F(ServerTest, ServesFilesFromTheDocroot) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "hello");
   EXPECT_EQ(MustGet(*c, "/nope").status, 404);
+}
+
+// Resident set size of this process (the in-process server's), in bytes.
+int64_t RssBytes() {
+  std::ifstream in("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+TEST_F(ServerTest, FileOverTheCacheLimitIsServedFromDiskWithBoundedMemory) {
+  std::ofstream(dir_ / "small.txt") << "small";
+  {
+    std::ofstream(dir_ / "big.bin");
+    ASSERT_EQ(truncate((dir_ / "big.bin").c_str(), off_t{1} << 30), 0);  // sparse: no disk used
+  }
+  const int64_t rss_before = RssBytes();
+  RunningServer s({"--docroot", dir_.string()});
+  ASSERT_TRUE(s.ok());
+  {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    auto r = c->Read(/*head=*/true);  // the head only; the client then hangs up mid-body
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->headers["content-length"], "1073741824");
+    EXPECT_EQ(r->headers["content-type"], "application/octet-stream");
+  }
+  // Whole-file reads would have needed 1 GiB (or ended in std::bad_alloc).
+  EXPECT_LT(RssBytes() - rss_before, int64_t{64} << 20);
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(MustGet(*c, "/small.txt").body, "small");
+  ASSERT_TRUE(c->Send("HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto head = c->Read(/*head=*/true);
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->headers["content-length"], "1073741824");
+  EXPECT_EQ(MustGet(*c, "/healthz").status, 200);  // no body bytes after the HEAD response
+}
+
+TEST_F(ServerTest, FileServedFromDiskArrivesWholeAndKeepsTheConnection) {
+  std::string data;
+  for (int i = 0; data.size() < (3u << 20) + 17; ++i) absl::StrAppend(&data, i, ",");
+  std::ofstream(dir_ / "data.txt") << data;
+  RunningServer s({"--docroot", dir_.string(), "--max-cached-file-size", "1MiB"});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/data.txt");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["connection"], "keep-alive");
+  EXPECT_TRUE(r.body == data) << "body of " << r.body.size() << " bytes differs";
+  EXPECT_EQ(MustGet(*c, "/healthz").status, 200);
 }
 
 TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
@@ -153,6 +208,75 @@ TEST_F(ServerTest, MalformedRequestGets400AndClose) {
   EXPECT_TRUE(c->WaitForClose(std::chrono::seconds(5)));
 }
 
+// Sends `request` and expects exactly one response, 400 with Connection: close, then EOF:
+// nothing after the bad head is answered as a request of its own.
+void ExpectOne400ThenClose(HttpClient& c, absl::string_view request) {
+  ASSERT_TRUE(c.Send(request).ok());
+  auto r = c.Read();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->headers["connection"], "close");
+  EXPECT_TRUE(c.WaitForClose(std::chrono::seconds(5)));
+}
+
+TEST_F(ServerTest, UnimplementedTransferEncodingGets400AndCloseNotASmuggledRequest) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+                        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(
+      FindMetric(s.Metrics(), "rcbench_server_connection_errors_total{reason=\"bad_request\"}"), 1);
+}
+
+TEST_F(ServerTest, ChunkedThatIsNotTheFinalCodingGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+                        "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+TEST_F(ServerTest, ContentLengthWithTransferEncodingGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                        "Content-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+TEST_F(ServerTest, ConflictingContentLengthsGet400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c,
+                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                        "Content-Length: 40\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+TEST_F(ServerTest, InvalidContentLengthGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\nx");
+}
+
+TEST_F(ServerTest, Http11WithoutHostGets400AndClose) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ExpectOne400ThenClose(*c, "GET / HTTP/1.1\r\n\r\n");
+}
+
 TEST_F(ServerTest, TraversalOutsideTheRootIs400) {
   RunningServer s({});
   ASSERT_TRUE(s.ok());
@@ -176,7 +300,7 @@ TEST_F(ServerTest, OversizedBodyGets413) {
   ASSERT_TRUE(s.ok());
   auto c = HttpClient::Connect(s.address());
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c->Send("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n").ok());
+  ASSERT_TRUE(c->Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n").ok());
   auto r = c->Read();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 413);
@@ -245,6 +369,17 @@ TEST_F(ServerTest, CgiGetsTheRfc3875Environment) {
   }
 }
 
+TEST_F(ServerTest, ProxyHeaderDoesNotReachCgiAsHttpProxy) {
+  RunningServer s({"--cgi", Script("env", "printf 'Content-Type: text/plain\\r\\n\\r\\n'; env")});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  HttpResponse r = MustGet(*c, "/cgi-bin/env", "Proxy: http://127.0.0.1:9/\r\nX-Test: yes\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("HTTP_X_TEST=yes"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("HTTP_PROXY="), std::string::npos) << r.body;
+}
+
 TEST_F(ServerTest, CgiPostBodyReachesStdinAndStatusIsPassedOn) {
   RunningServer s(
       {"--cgi",
@@ -279,6 +414,103 @@ TEST_F(ServerTest, OverrunningCgiGives504) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(MustGet(*c, "/cgi-bin/slow").status, 504);
   EXPECT_EQ(MustGet(*c, "/").status, 200);
+}
+
+// Children of this process (the in-process server's CGI children) whose command starts with
+// `comm`, zombies included.
+int ChildrenNamed(absl::string_view comm) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    if (sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) continue;
+    if (ppid == getpid() && absl::StartsWith(stat.substr(open + 1, close - open - 1), comm)) ++n;
+  }
+  return n;
+}
+
+// Polls the server's metric `series` until it equals `want` or 5 s pass.
+bool WaitForMetric(RunningServer& s, absl::string_view series, double want) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (FindMetric(s.Metrics(), series) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST_F(ServerTest, CgiChildIsStoppedAndReapedWhenItsClientGoesAway) {
+  RunningServer s({"--cgi-timeout", "60s"});
+  ASSERT_TRUE(s.ok());
+  {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1));
+  }  // the client disconnects
+  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+  EXPECT_EQ(ChildrenNamed("rcbench-cgi"), 0);  // not running, and no zombie either
+  EXPECT_EQ(FindMetric(s.Metrics(), "rcbench_server_cgi_total{outcome=\"abandoned\"}"), 1);
+}
+
+TEST_F(ServerTest, CgiChildIgnoringSigtermIsKilledAfterTheGrace) {
+  RunningServer s({"--cgi", Script("stubborn", "trap '' TERM; while :; do :; done")});
+  ASSERT_TRUE(s.ok());
+  {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /cgi-bin/stubborn HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1));
+  }
+  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+}
+
+TEST_F(ServerTest, PipelinedRequestBehindACgiRequestIsStillAnswered) {
+  RunningServer s({});
+  ASSERT_TRUE(s.ok());
+  auto c = HttpClient::Connect(s.address());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // arrives while the CGI runs
+  ASSERT_TRUE(c->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  auto cgi = c->Read();
+  ASSERT_TRUE(cgi.ok()) << cgi.status();
+  EXPECT_EQ(cgi->status, 200);
+  auto next = c->Read();
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->body, "ok\n");
+}
+
+TEST_F(ServerTest, CgiPastTheChildLimitGets503WithRetryAfterAndClose) {
+  RunningServer s({"--max-cgi-children", "2"});
+  ASSERT_TRUE(s.ok());
+  std::vector<HttpClient> busy;
+  for (int i = 0; i < 2; ++i) {
+    auto c = HttpClient::Connect(s.address());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    busy.push_back(std::move(*c));
+  }
+  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 2));
+  auto third = HttpClient::Connect(s.address());
+  ASSERT_TRUE(third.ok());
+  HttpResponse r = MustGet(*third, "/cgi-bin/spin?ms=1");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["retry-after"], "1");
+  EXPECT_EQ(r.headers["connection"], "close");
+  EXPECT_TRUE(third->WaitForClose(std::chrono::seconds(5)));
+  EXPECT_EQ(FindMetric(s.Metrics(), "rcbench_server_cgi_total{outcome=\"refused\"}"), 1);
+  busy.clear();  // their children are stopped, which frees the slots
+  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+  auto again = HttpClient::Connect(s.address());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(MustGet(*again, "/cgi-bin/spin?ms=1").status, 200);
 }
 
 TEST_F(ServerTest, StaticRequestsAreServedWhileCgiRuns) {

@@ -1,6 +1,12 @@
 // The rcbench-server binary as the controller drives it: flags, ready file, signals.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
 
 #include "server/testing/http_client.h"
 #include "tests/server_process.h"
@@ -59,6 +65,73 @@ TEST(ServerCliTest, ThreadsArchServesFromTheCli) {
     EXPECT_EQ(r->status, 200);
   }
   EXPECT_EQ(p.Stop(), 0);
+}
+
+// User + system CPU seconds of process `pid` so far.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Issue #14: at the descriptor limit accept() fails with EMFILE while the connection stays
+// queued; the server used to retry at once, spinning a core and logging ~22 MB/s.
+TEST(ServerCliTest, OutOfDescriptorsTheServerBacksOffKeepsServingAndRecovers) {
+  ServerProcess p({"--log-level", "info"}, /*max_open_files=*/32);
+  ASSERT_TRUE(p.WaitReady()) << p.Stderr();
+  auto existing = HttpClient::Connect(p.value("http"));
+  ASSERT_TRUE(existing.ok()) << existing.status();
+  ASSERT_EQ(existing->Get("/").value_or(testing::HttpResponse{}).status, 200);
+
+  // More connections than the server has descriptors: the kernel completes them all, the
+  // server cannot accept the rest.
+  std::vector<HttpClient> extra;
+  for (int i = 0; i < 64; ++i) {
+    auto c = HttpClient::Connect(p.value("http"));
+    ASSERT_TRUE(c.ok()) << i << ": " << c.status();
+    extra.push_back(std::move(*c));
+  }
+  const std::string kFdLimit = "rcbench_server_accept_errors_total{reason=\"fd_limit\"}";
+  std::optional<double> errors;
+  for (int i = 0; i < 250 && !(errors && *errors > 0); ++i) {
+    auto m = existing->Get("/metrics");
+    ASSERT_TRUE(m.ok()) << m.status();
+    errors = testing::FindMetric(m->body, kFdLimit);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(errors && *errors > 0) << "the server never reached its descriptor limit";
+
+  const double cpu_before = ProcessCpuSeconds(p.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double cpu = ProcessCpuSeconds(p.pid()) - cpu_before;
+  EXPECT_LT(cpu, 0.3) << "CPU seconds used in 2 s at the descriptor limit";
+  EXPECT_LT(p.Stderr().size(), 8192u) << p.Stderr().substr(0, 2000);
+
+  // The open connection is still served while new ones wait.
+  auto during = existing->Get("/healthz");
+  ASSERT_TRUE(during.ok()) << during.status();
+  EXPECT_EQ(during->status, 200);
+
+  // Descriptors come back: new connections are served again.
+  extra.clear();
+  bool recovered = false;
+  for (int i = 0; i < 50 && !recovered; ++i) {
+    auto c = HttpClient::Connect(p.value("http"));
+    if (c.ok()) {
+      auto r = c->Get("/");
+      recovered = r.ok() && r->status == 200;
+    }
+    if (!recovered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(recovered);
+  EXPECT_EQ(p.Stop(), 0) << p.Stderr().substr(0, 2000);
 }
 
 }  // namespace

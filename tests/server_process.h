@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +29,8 @@ inline std::string BinDir() {
 class ServerProcess {
  public:
   // Starts rcbench-server with `args` plus --ready-file; stderr goes to a file in a temp dir.
-  explicit ServerProcess(std::vector<std::string> args) {
+  // `max_open_files` > 0 lowers the server's RLIMIT_NOFILE to it.
+  explicit ServerProcess(std::vector<std::string> args, rlim_t max_open_files = 0) {
     dir_ = std::filesystem::temp_directory_path() /
            ("rcbench-srvproc-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
@@ -44,6 +46,10 @@ class ServerProcess {
     if (pid_ == 0) {
       int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) dup2(fd, 2);
+      if (max_open_files > 0) {
+        rlimit lim{max_open_files, max_open_files};
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0) _exit(126);
+      }
       execv(argv[0], argv.data());
       _exit(127);
     }
