@@ -84,21 +84,8 @@ TEST(ControlPlaneTest, InsecurePlaintextIsAcceptedWithAWarningInAFreshNamespace)
 // Starts `argv` with stdout/stderr to `log`; killed and reaped on destruction.
 class Daemon {
  public:
-  Daemon(std::vector<std::string> argv, const std::string& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = std::fopen(log.c_str(), "w");
-      if (f != nullptr) {
-        dup2(fileno(f), 1);
-        dup2(fileno(f), 2);
-      }
-      std::vector<char*> c;
-      for (auto& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      execv(c[0], c.data());
-      _exit(127);
-    }
-  }
+  Daemon(std::vector<std::string> argv, const std::string& log)
+      : pid_(SpawnArgv(std::move(argv), log)) {}
   ~Daemon() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);

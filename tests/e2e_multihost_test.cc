@@ -118,19 +118,7 @@ class NsChild {
     // hiding the cgroup hierarchies from the agent and the server.
     std::vector<std::string> full = {"/usr/bin/nsenter", "--net=/run/netns/" + ns};
     full.insert(full.end(), argv.begin(), argv.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = std::fopen(log.c_str(), "w");
-      if (f != nullptr) {
-        dup2(fileno(f), 1);
-        dup2(fileno(f), 2);
-      }
-      std::vector<char*> c;
-      for (auto& a : full) c.push_back(a.data());
-      c.push_back(nullptr);
-      execv(c[0], c.data());
-      _exit(127);
-    }
+    pid_ = SpawnArgv(std::move(full), log);
   }
   ~NsChild() {
     if (pid_ <= 0) return;

@@ -59,10 +59,8 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-// Starts `rcbench ARGS...` with output to `log`; returns the pid.
-inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> argv = {BinDir() + "/rcbench"};
-  argv.insert(argv.end(), args.begin(), args.end());
+// Starts `argv` (argv[0] a path) with output to `log`, in the source tree; returns the pid.
+inline pid_t SpawnArgv(std::vector<std::string> argv, const std::string& log) {
   pid_t pid = fork();
   if (pid == 0) {
     FILE* f = std::fopen(log.c_str(), "w");
@@ -78,6 +76,13 @@ inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log)
     _exit(127);
   }
   return pid;
+}
+
+// Starts `rcbench ARGS...` with output to `log`; returns the pid.
+inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv = {BinDir() + "/rcbench"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return SpawnArgv(std::move(argv), log);
 }
 
 inline std::string ReadFile(const std::string& path) {
