@@ -273,9 +273,14 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
             ", signal ", s.term_signal(),
             "); stderr: ", s.stderr_tail_size() ? s.stderr_tail(s.stderr_tail_size() - 1) : ""));
       }
+      // A ready file is complete once it ends with a newline: a service that writes it in
+      // place (not by rename) may be seen half-written.
       if (access(ready_path.c_str(), F_OK) == 0) {
-        r->ready_info = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(ready_path)));
-        break;
+        std::string text = ReadFileOrEmpty(ready_path);
+        if (!text.empty() && text.back() == '\n') {
+          r->ready_info = std::string(absl::StripAsciiWhitespace(text));
+          break;
+        }
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         lock.unlock();
