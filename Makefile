@@ -5,7 +5,14 @@ RCBENCH_WERROR ?= OFF
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?=
 
-.PHONY: all bootstrap configure build test run bench format format-check clean
+# One clang build for the fuzzers and the sanitizer suite (AddressSanitizer and
+# UndefinedBehaviorSanitizer everywhere, libFuzzer on the fuzz targets).
+SANITIZE_DIR ?= build-sanitize
+SANITIZE_FLAGS = -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DRCBENCH_SANITIZE=address,undefined -DRCBENCH_FUZZ=ON -DRCBENCH_BENCHMARKS=OFF
+FUZZ_SECONDS ?= 60
+
+.PHONY: all bootstrap configure build test run bench format format-check clean fuzz sanitize-test
 
 all: build
 
@@ -26,6 +33,14 @@ run: build
 
 bench: build
 	@./scripts/run-benchmarks $(BUILD_DIR)
+
+fuzz: bootstrap
+	@BUILD_DIR=$(SANITIZE_DIR) CMAKE_FLAGS="$(SANITIZE_FLAGS)" FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/run-fuzzers
+
+# Leak checking is off: gRPC and abseil keep process-lifetime singletons.
+sanitize-test:
+	@ASAN_OPTIONS="detect_leaks=0:halt_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+	  $(MAKE) test BUILD_DIR=$(SANITIZE_DIR) CMAKE_FLAGS="$(SANITIZE_FLAGS)"
 
 format:
 	@git ls-files --cached --others --exclude-standard '*.cc' '*.h' '*.proto' | xargs -r clang-format -i

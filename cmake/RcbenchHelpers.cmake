@@ -9,7 +9,9 @@ function(rcbench_compile_options target)
 endfunction()
 
 if(RCBENCH_SANITIZE)
-  add_compile_options(-fsanitize=${RCBENCH_SANITIZE} -fno-omit-frame-pointer)
+  # Every finding fails its test: no recovering and carrying on after undefined behaviour.
+  add_compile_options(-fsanitize=${RCBENCH_SANITIZE} -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${RCBENCH_SANITIZE})
 endif()
 
@@ -56,4 +58,25 @@ function(rcbench_test name)
     # One variable only: gtest_discover_tests cannot carry a list-valued ENVIRONMENT. Tests find
     # the source tree from __FILE__.
     ENVIRONMENT "RCBENCH_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+endfunction()
+
+# rcbench_fuzzer(NAME SOURCES ... DEPS ... CORPUS DIR): a libFuzzer target NAME (with
+# RCBENCH_FUZZ=ON and clang: build/bin/NAME, run by scripts/run-fuzzers) and, in every build, the
+# ctest entry fuzz.NAME.corpus that replays DIR through the same entry point, so that every
+# input committed to the corpus (including each crash once found) is a regression test.
+function(rcbench_fuzzer name)
+  cmake_parse_arguments(ARG "" "CORPUS" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name}_replay ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/common/testing/fuzz_replay_main.cc)
+  target_link_libraries(${name}_replay PRIVATE ${ARG_DEPS})
+  set_target_properties(${name}_replay PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  rcbench_compile_options(${name}_replay)
+  add_test(NAME fuzz.${name}.corpus COMMAND ${name}_replay ${ARG_CORPUS})
+  set_tests_properties(fuzz.${name}.corpus PROPERTIES LABELS unit TIMEOUT 120)
+  if(RCBENCH_FUZZ)
+    add_executable(${name} ${ARG_SOURCES})
+    target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    set_property(GLOBAL APPEND PROPERTY RCBENCH_FUZZERS "${name}=${ARG_CORPUS}")
+  endif()
 endfunction()

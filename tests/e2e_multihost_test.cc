@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -363,6 +364,7 @@ TEST_F(MultiHostE2eTest, EveryBadCredentialIsRefusedNamingTheCauseAndNothingChan
                                      dir() / "refused.db"};
     for (const auto& f : c.flags) argv.push_back(f);
     Result r = RunRcbench(argv, dir() / ("run-" + c.name + ".log"));
+    std::cout << c.name << ": " << r.output;  // what a user sees, kept in the test's log
     EXPECT_NE(r.exit_code, 0) << c.name;
     EXPECT_THAT(r.output, ::testing::HasSubstr("srv")) << c.name;
     EXPECT_THAT(r.output, ::testing::HasSubstr(c.expect)) << c.name << ":\n" << r.output;
