@@ -92,8 +92,9 @@ ReportPtr Agent::SampleOnce() {
       }
     }
   }
-  sampler_->Sample(options_.host, sockets_ok ? &socket_table_ : nullptr,
-                   report->mutable_containers());
+  const size_t not_sampled = sampler_->Sample(options_.host, sockets_ok ? &socket_table_ : nullptr,
+                                              report->mutable_containers());
+  report->set_containers_not_sampled(static_cast<uint32_t>(not_sampled));
   const int64_t duration = clock_->MonotonicNanos() - t0;
   report->set_sample_duration_ns(static_cast<uint64_t>(duration));
   ReportPtr shared(arena, report);  // shares ownership of the arena
@@ -116,6 +117,8 @@ ReportPtr Agent::SampleOnce() {
   stats_.sock_diag_cpu_seconds += sock_diag_cpu;
   stats_.sampler = sampler_->stats();
   stats_.containers = sampler_->container_count();
+  stats_.open_files = sampler_->open_file_count();
+  stats_.open_file_budget = sampler_->open_file_budget();
   return shared;
 }
 

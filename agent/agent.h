@@ -66,6 +66,8 @@ class Agent {
     double sock_diag_cpu_seconds = 0;  // the part of it spent in sock_diag dumps
     SamplerStats sampler;
     size_t containers = 0;
+    size_t open_files = 0;  // cgroup files kept open, and their budget
+    uint64_t open_file_budget = 0;
   };
   Stats stats() const;
 

@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   so.io = config.io;
   so.psi = config.psi;
   so.proc_dir = options.proc_dir;
+  so.max_open_files = config.max_open_cgroup_files;
   RCBENCH_ASSIGN_OR_RETURN(auto sampler, CgroupSampler::Create(so, RealClock::Get()));
   auto host = HostCounterReader::Create(options.proc_dir);
   if (!host.ok()) {
@@ -62,8 +63,8 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
     state_dir = tmpl;
     s->owned_state_dir_ = state_dir;
   }
-  s->services_ =
-      std::make_unique<ServiceManager>(config.services, s->admin_.get(), state_dir, config.host);
+  s->services_ = std::make_unique<ServiceManager>(config.services, s->admin_.get(), state_dir,
+                                                  config.host, config.service_limits);
   s->sysctls_ = std::make_unique<SysctlStore>(options.sysctl_dir, config.sysctl_allow);
   CgroupLayout layout = options.layout;
   SysctlStore* sysctls = s->sysctls_.get();

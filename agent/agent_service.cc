@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/container_path.h"
+#include "agent/request_validation.h"
 #include "agent/sysctl_store.h"
 #include "common/grpc_status.h"
 
@@ -23,6 +24,7 @@ UsageReport Filtered(const UsageReport& in,
   *out.mutable_time() = in.time();
   *out.mutable_host() = in.host();
   out.set_sample_duration_ns(in.sample_duration_ns());
+  out.set_containers_not_sampled(in.containers_not_sampled());
   for (const auto& c : in.containers()) {
     const std::string& path = c.id().path();
     for (const std::string& p : prefixes) {
@@ -33,19 +35,6 @@ UsageReport Filtered(const UsageReport& in,
     }
   }
   return out;
-}
-
-absl::Status ValidateAttributes(const rcbench::v1::ContainerAttributes& a) {
-  if (a.has_cpu_weight() && (a.cpu_weight() < 1 || a.cpu_weight() > 10000)) {
-    return absl::InvalidArgumentError("cpu_weight must be in 1..10000");
-  }
-  if (a.has_cpu_limit_cores() && !(a.cpu_limit_cores() >= 0 && a.cpu_limit_cores() <= 4096)) {
-    return absl::InvalidArgumentError("cpu_limit_cores must be in 0..4096");
-  }
-  if (a.has_cpu_period_us() && (a.cpu_period_us() < 1000 || a.cpu_period_us() > 1000000)) {
-    return absl::InvalidArgumentError("cpu_period_us must be in 1000..1000000");
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -90,17 +79,8 @@ grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
                                               const rcbench::v1::SubscribeUsageRequest* req,
                                               grpc::ServerWriter<UsageReport>* writer) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "SubscribeUsage"); !a.ok()) return a;
-  for (const std::string& p : req->path_prefixes()) {
-    if (absl::Status s = ValidateContainerPath(p, /*allow_empty=*/true); !s.ok()) {
-      return Invalid(s);
-    }
-  }
-  uint64_t after = req->resume_after_sequence();
-  if (after == 0) {
-    // Start with the newest report.
-    uint64_t last = agent_->ring().last_sequence();
-    after = last > 0 ? last - 1 : 0;
-  }
+  if (absl::Status s = ValidateSubscribeUsageRequest(*req); !s.ok()) return Invalid(s);
+  uint64_t after = ResumeAfter(req->resume_after_sequence(), agent_->ring().last_sequence());
   while (!ctx->IsCancelled() && !shutdown_) {
     ReportRing::Batch batch = agent_->ring().WaitAfter(after, std::chrono::milliseconds(200));
     for (size_t i = 0; i < batch.reports.size(); ++i) {
@@ -132,8 +112,7 @@ grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext* ctx,
                                                const rcbench::v1::CreateContainerRequest* req,
                                                rcbench::v1::ContainerInfo* resp) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "CreateContainer"); !a.ok()) return a;
-  if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
-  if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (absl::Status s = ValidateCreateContainerRequest(*req); !s.ok()) return Invalid(s);
   if (admin_ == nullptr) return NoAdmin();
   auto info = admin_->Create(req->path(), req->attributes(), req->exist_ok());
   if (!info.ok()) return ToGrpcStatus(info.status());
@@ -145,8 +124,7 @@ grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext* ctx,
                                                const rcbench::v1::UpdateContainerRequest* req,
                                                rcbench::v1::ContainerInfo* resp) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "UpdateContainer"); !a.ok()) return a;
-  if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
-  if (absl::Status s = ValidateAttributes(req->attributes()); !s.ok()) return Invalid(s);
+  if (absl::Status s = ValidateUpdateContainerRequest(*req); !s.ok()) return Invalid(s);
   if (admin_ == nullptr) return NoAdmin();
   auto info = admin_->Update(req->path(), req->attributes());
   if (!info.ok()) return ToGrpcStatus(info.status());
@@ -181,12 +159,7 @@ grpc::Status AgentServiceImpl::StartService(grpc::ServerContext* ctx,
                                             const rcbench::v1::StartServiceRequest* req,
                                             rcbench::v1::ServiceStatus* resp) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "StartService"); !a.ok()) return a;
-  if (!req->container().empty()) {
-    if (absl::Status s = ValidateContainerPath(req->container()); !s.ok()) return Invalid(s);
-  }
-  if (absl::Status s = ValidateAttributes(req->container_attributes()); !s.ok()) {
-    return Invalid(s);
-  }
+  // ServiceManager::Start validates the whole request (ValidateStartServiceRequest) first.
   auto status = services_->Start(*req);
   if (!status.ok()) return ToGrpcStatus(status.status());
   *resp = *status;

@@ -71,6 +71,7 @@ class AgentServiceTest : public ::testing::Test {
         "fails", {"/bin/sh", "-c", "echo first >&2; echo boom: $GREETING >&2; exit 3"},
         {},      "svc/fails",
         "",      {{"GREETING", "hello"}}};
+    specs["sleeper"] = {"sleeper", {"/bin/sleep", "30"}, {}, "svc/sleeper", "", {}};
     state_dir_ = tree_.root() + "/state";
     services_ = std::make_unique<ServiceManager>(specs, admin_.get(), state_dir_, "h1");
 
@@ -373,6 +374,111 @@ TEST_F(AgentServiceTest, ServiceThatExitsReportsItsExitCodeAndStderrTail) {
   EXPECT_EQ(st.state(), v1::ServiceStatus::STATE_EXITED);
   EXPECT_EQ(st.exit_code(), 3);
   EXPECT_THAT(st.stderr_tail(), ElementsAre("first", "boom: hello"));
+}
+
+TEST_F(AgentServiceTest, A100KbArgumentIsInvalidArgumentAndTheAgentKeepsServingAndItsState) {
+  {
+    grpc::ClientContext ctx;
+    v1::SetSysctlRequest set;
+    set.set_name("net.ipv4.tcp_syncookies");
+    set.set_value("0");
+    v1::SetSysctlResponse resp;
+    ASSERT_TRUE(stub_->SetSysctl(&ctx, set, &resp).ok());
+  }
+  grpc::ClientContext ctx;
+  v1::StartServiceRequest req;
+  req.set_name("ready");
+  req.add_args("--mode=a");
+  req.add_args(std::string(100 << 10, 'a'));
+  v1::ServiceStatus st;
+  grpc::Status s = stub_->StartService(&ctx, req, &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("args[1]: 102400 bytes; the limit is 4096 bytes"));
+  // Still serving, and the sysctl it had set is still recorded for restoring.
+  grpc::ClientContext c2;
+  v1::RestoreSysctlsResponse restored;
+  ASSERT_TRUE(stub_->RestoreSysctls(&c2, v1::RestoreSysctlsRequest(), &restored).ok());
+  EXPECT_EQ(restored.restored().at("net.ipv4.tcp_syncookies"), "1");
+}
+
+TEST_F(AgentServiceTest, TooManyServiceArgumentsAreInvalidArgumentNamingTheLimit) {
+  grpc::ClientContext ctx;
+  v1::StartServiceRequest req;
+  req.set_name("ready");
+  for (int i = 0; i < 300; ++i) req.add_args("--mode=a");
+  v1::ServiceStatus st;
+  grpc::Status s = stub_->StartService(&ctx, req, &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("300 arguments; the limit is 256"));
+}
+
+TEST_F(AgentServiceTest, AOneByteMemoryLimitIsRefusedNotTurnedIntoNoLimit) {
+  grpc::ClientContext ctx;
+  v1::CreateContainerRequest req;
+  req.set_path("tiny");
+  req.mutable_attributes()->set_memory_limit_bytes(1);
+  v1::ContainerInfo info;
+  grpc::Status s = stub_->CreateContainer(&ctx, req, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("attributes.memory_limit_bytes: 1 is below the minimum of 1048576"));
+  EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/rcbench/tiny"));
+
+  grpc::ClientContext c2;
+  v1::StartServiceRequest start;
+  start.set_name("sleeper");
+  start.mutable_container_attributes()->set_memory_limit_bytes(1);
+  v1::ServiceStatus st;
+  s = stub_->StartService(&c2, start, &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("container_attributes.memory_limit_bytes"));
+}
+
+TEST_F(AgentServiceTest, ServiceStopsOnSigtermAlthoughTheAgentBlocksIt) {
+  // Like rcbench-agent's main(): SIGTERM and SIGINT blocked in the thread that starts services.
+  sigset_t blocked, old;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &blocked, &old);
+  v1::StartServiceRequest req;
+  req.set_name("sleeper");
+  auto started = services_->Start(req);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(started.ok()) << started.status();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stopped = services_->Stop("sleeper", std::chrono::seconds(20));
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->term_signal(), SIGTERM);  // not SIGKILL after the grace period
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+}
+
+TEST_F(AgentServiceTest, ResumeBeyondTheNewestReportStartsWithTheNewestInsteadOfHanging) {
+  SampleTimes(3);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::SubscribeUsageRequest req;
+  req.set_resume_after_sequence(1'000'000);
+  auto reader = stub_->SubscribeUsage(&ctx, req);
+  EXPECT_THAT(Read(reader.get(), 1), ElementsAre(3u));
+  SampleTimes(1);
+  EXPECT_THAT(Read(reader.get(), 1), ElementsAre(4u));
+  ctx.TryCancel();
+}
+
+TEST_F(AgentServiceTest, ReportsCountContainersThatCouldNotBeSampled) {
+  SampleTimes(1);
+  grpc::ClientContext ctx;
+  v1::SubscribeUsageRequest req;
+  req.add_path_prefixes("web");
+  auto reader = stub_->SubscribeUsage(&ctx, req);
+  std::vector<v1::UsageReport> reports;
+  Read(reader.get(), 1, &reports);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].containers_not_sampled(), 0u);  // the field survives filtering
+  ctx.TryCancel();
 }
 
 TEST_F(AgentServiceTest, StatusOfANeverStartedServiceIsStopped) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -16,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/cgroup_parse.h"
 #include "agent/container_path.h"
+#include "agent/fd_budget.h"
 #include "common/logging.h"
 
 namespace rcbench::agent {
@@ -108,11 +110,17 @@ struct CgroupSampler::Container {
   uint64_t cgroup_id = 0;
   uint64_t socket_cgroup_id = 0;
   std::array<int, kKindCount> fds;
+  // Files that exist but are read with open/read/close (beyond the open-file budget).
+  std::array<bool, kKindCount> reopen{};
   bool alive = true;
-  Container() { fds.fill(-1); }
+  size_t* open_count;  // the sampler's count of kept-open files
+  explicit Container(size_t* count) : open_count(count) { fds.fill(-1); }
   ~Container() {
     for (int fd : fds) {
-      if (fd >= 0) close(fd);
+      if (fd >= 0) {
+        close(fd);
+        --*open_count;
+      }
     }
   }
 };
@@ -128,6 +136,7 @@ CgroupSampler::CgroupSampler(SamplerOptions options, Clock* clock)
     }
   }
   if (options_.layout.has("unified")) hierarchies_.push_back("unified");
+  if (options_.max_open_files == 0) options_.max_open_files = DefaultOpenFileBudget();
 }
 
 CgroupSampler::~CgroupSampler() {
@@ -200,10 +209,12 @@ void CgroupSampler::Refresh() {
   if (rescan_needed_) Rescan();
 }
 
-void CgroupSampler::Walk(const std::string& hierarchy, const std::string& dir,
+bool CgroupSampler::Walk(const std::string& hierarchy, const std::string& dir,
                          const std::string& rel, absl::flat_hash_map<std::string, int>* found) {
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return;
+  // A directory removed meanwhile is simply not a container any more; anything else (EMFILE,
+  // ENOMEM) says nothing about the tree and must not drop the containers below it.
+  if (d == nullptr) return errno == ENOENT || errno == ENOTDIR;
   if (inotify_fd_ >= 0) {
     inotify_add_watch(inotify_fd_, dir.c_str(), IN_CREATE | IN_DELETE | IN_MOVE | IN_ONLYDIR);
   }
@@ -223,8 +234,9 @@ void CgroupSampler::Walk(const std::string& hierarchy, const std::string& dir,
   for (const std::string& name : children) {
     std::string child_rel = rel.empty() ? name : rel + "/" + name;
     if (!ValidateContainerPath(child_rel).ok()) continue;  // too deep or odd: not ours
-    Walk(hierarchy, dir + "/" + name, child_rel, found);
+    if (!Walk(hierarchy, dir + "/" + name, child_rel, found)) return false;
   }
+  return true;
 }
 
 void CgroupSampler::Rescan() {
@@ -234,7 +246,13 @@ void CgroupSampler::Rescan() {
   for (const std::string& h : hierarchies_) {
     std::string dir = options_.layout.MountOf(h);
     if (!options_.root.empty()) dir += "/" + options_.root;
-    Walk(h, dir, "", &found);
+    if (!Walk(h, dir, "", &found)) {
+      ++stats_.walk_errors;
+      rescan_needed_ = true;
+      RCBENCH_LOG(DEBUG) << "walk of " << dir << " failed: keeping the " << containers_.size()
+                         << " known containers";
+      return;
+    }
   }
   std::vector<std::string> paths;
   paths.reserve(found.size());
@@ -254,29 +272,32 @@ void CgroupSampler::Rescan() {
       c = std::move(containers_[i++]);
     } else {
       if (i < containers_.size() && containers_[i]->path == path) ++i;  // dead: reopen
-      c = std::make_unique<Container>();
+      c = std::make_unique<Container>(&open_files_);
       c->path = path;
       ++stats_.containers_added;
     }
-    // Retry files still missing: hierarchies are populated one after another.
-    OpenFiles(c.get());
     next.push_back(std::move(c));
   }
   stats_.containers_removed += containers_.size() - i;
+  // Removed containers close their files first, so the budget they free goes to the others.
   containers_ = std::move(next);
+  // Retry files still missing: hierarchies are populated one after another.
+  for (auto& c : containers_) OpenFiles(c.get());
+}
+
+std::string CgroupSampler::DirOf(const Container& c, const char* controller) const {
+  std::string h = controller;
+  if (h.empty()) h = hierarchies_.empty() ? "" : hierarchies_.front();
+  std::string dir = options_.layout.MountOf(h);
+  if (dir.empty()) return dir;
+  if (!options_.root.empty()) dir += "/" + options_.root;
+  if (!c.path.empty()) dir += "/" + c.path;
+  return dir;
 }
 
 void CgroupSampler::OpenFiles(Container* c) {
   const auto& specs = options_.layout.uses_v1() ? kV1Files : kV2Files;
-  auto dir_of = [&](const char* controller) {
-    std::string h = controller;
-    if (h.empty()) h = hierarchies_.empty() ? "" : hierarchies_.front();
-    std::string dir = options_.layout.MountOf(h);
-    if (dir.empty()) return dir;
-    if (!options_.root.empty()) dir += "/" + options_.root;
-    if (!c->path.empty()) dir += "/" + c->path;
-    return dir;
-  };
+  auto dir_of = [&](const char* controller) { return DirOf(*c, controller); };
   if (c->cgroup_id == 0) c->cgroup_id = InodeOf(dir_of(""));
   if (c->socket_cgroup_id == 0 && options_.layout.has("unified")) {
     c->socket_cgroup_id = InodeOf(dir_of("unified"));
@@ -287,24 +308,64 @@ void CgroupSampler::OpenFiles(Container* c) {
     if (!options_.psi && IsPsiKind(k)) continue;
     std::string dir = dir_of(specs[k].controller);
     if (dir.empty()) continue;
-    c->fds[k] = open((dir + "/" + specs[k].name).c_str(), O_RDONLY | O_CLOEXEC);
+    const std::string file = dir + "/" + specs[k].name;
+    if (open_files_ < options_.max_open_files) {
+      c->fds[k] = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (c->fds[k] >= 0) {
+        ++open_files_;
+        c->reopen[k] = false;
+        continue;
+      }
+      if (errno == ENOENT) c->reopen[k] = false;
+      // Out of descriptors: keep it for open/read/close at sample time, which reports it.
+      if (errno == EMFILE || errno == ENFILE) c->reopen[k] = true;
+    } else if (!c->reopen[k]) {
+      c->reopen[k] = access(file.c_str(), R_OK) == 0;
+    }
   }
 }
 
 bool CgroupSampler::ReadFile(Container* c, int kind, absl::string_view* text) {
   int fd = c->fds[kind];
-  if (fd < 0) return false;
-  ++stats_.preads;
-  ssize_t n = pread(fd, buf_.data(), buf_.size() - 1, 0);
+  ssize_t n = -1;
+  if (fd >= 0) {
+    ++stats_.preads;
+    n = pread(fd, buf_.data(), buf_.size() - 1, 0);
+  } else if (c->reopen[kind]) {
+    const auto& specs = options_.layout.uses_v1() ? kV1Files : kV2Files;
+    const std::string dir = DirOf(*c, specs[kind].controller);
+    ++stats_.reopens;
+    fd = open((dir + "/" + specs[kind].name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      // The container went away, or just this file (a controller disabled).
+      if (access(dir.c_str(), F_OK) != 0) {
+        c->alive = false;
+      } else {
+        c->reopen[kind] = false;
+      }
+      rescan_needed_ = true;
+      return false;
+    }
+    if (fd >= 0) {
+      n = read(fd, buf_.data(), buf_.size() - 1);
+      const int read_errno = errno;
+      close(fd);
+      errno = read_errno;
+    }
+  } else {
+    return false;  // the container has no such file
+  }
   if (n < 0) {
     if (errno == ENODEV || errno == ENOENT || errno == ESTALE) {
       c->alive = false;
       rescan_needed_ = true;
     } else {
       ++stats_.read_errors;
+      ++read_failures_;
     }
     return false;
   }
+  ++read_successes_;
   *text = absl::string_view(buf_.data(), static_cast<size_t>(n));
   return true;
 }
@@ -312,13 +373,14 @@ bool CgroupSampler::ReadFile(Container* c, int kind, absl::string_view* text) {
 bool CgroupSampler::needs_socket_inodes() const {
   if (!options_.layout.uses_v1()) return false;
   for (const auto& c : containers_) {
-    if (c->fds[kProcs] >= 0) return true;
+    if (c->fds[kProcs] >= 0 || c->reopen[kProcs]) return true;
   }
   return false;
 }
 
-void CgroupSampler::Sample(const std::string& host, const SocketTable* sockets,
-                           google::protobuf::RepeatedPtrField<ContainerUsage>* out) {
+size_t CgroupSampler::Sample(const std::string& host, const SocketTable* sockets,
+                             google::protobuf::RepeatedPtrField<ContainerUsage>* out) {
+  size_t not_sampled = 0;
   const bool v1 = options_.layout.uses_v1();
   const int64_t base_mono = clock_->MonotonicNanos();
   const int64_t base_wall =
@@ -329,6 +391,7 @@ void CgroupSampler::Sample(const std::string& host, const SocketTable* sockets,
   for (auto& cp : containers_) {
     Container* c = cp.get();
     if (!c->alive) continue;
+    const uint64_t failures0 = read_failures_, successes0 = read_successes_;
     ContainerUsage* u = out->Add();
     u->mutable_id()->set_host(host);
     u->mutable_id()->set_path(c->path);
@@ -466,6 +529,12 @@ void CgroupSampler::Sample(const std::string& host, const SocketTable* sockets,
       out->RemoveLast();
       continue;
     }
+    if (read_failures_ != failures0 && read_successes_ == successes0) {
+      // Nothing could be read: a report of zeros would look like a counter reset.
+      out->RemoveLast();
+      ++not_sampled;
+      continue;
+    }
     bool sockets_ok = false;
     if (sockets != nullptr) {
       TcpStateCounts counts{};
@@ -476,7 +545,7 @@ void CgroupSampler::Sample(const std::string& host, const SocketTable* sockets,
         sockets_ok = true;
       } else if (!v1) {
         sockets_ok = c->socket_cgroup_id != 0;  // a v2 cgroup with no sockets
-      } else if (c->fds[kProcs] >= 0) {
+      } else if (c->fds[kProcs] >= 0 || c->reopen[kProcs]) {
         sockets_ok = true;
         // Empty containers hold no sockets: skip the /proc walk.
         if (!(pids_ok && u->pids_current() == 0) && ReadFile(c, kProcs, &t)) {
@@ -504,6 +573,8 @@ void CgroupSampler::Sample(const std::string& host, const SocketTable* sockets,
     if (psi_ok) u->add_available("psi");
     if (sockets_ok) u->add_available("sockets");
   }
+  stats_.containers_not_sampled += not_sampled;
+  return not_sampled;
 }
 
 std::vector<std::string> CgroupSampler::OpenFilePaths() const {

@@ -1,8 +1,16 @@
 #pragma once
 
 // Discovers the containers (cgroups) under the agent's root subtree and samples their usage
-// files. Every file is opened once, when its container is discovered, and re-read with one
-// pread(2) per sample; nothing is opened, stat'ed or listed per sample unless the tree changed.
+// files. Up to a budget of files (SamplerOptions::max_open_files) are opened once, when their
+// container is discovered, and re-read with one pread(2) per sample; nothing is opened, stat'ed
+// or listed per sample for them unless the tree changed. Files beyond the budget are read with
+// open/read/close each sample (slower, but the agent never runs out of descriptors), and move to
+// the fast path when kept-open files of removed containers free the budget.
+//
+// A container none of whose files could be read in a sample (e.g. EMFILE) is left out of that
+// sample and counted (Sample's result, SamplerStats::containers_not_sampled). A walk of the
+// subtree that fails part way (other than a directory vanishing) keeps the containers known
+// before and is retried at the next sample (SamplerStats::walk_errors).
 //
 // Discovery: inotify watches on every directory of the subtree in every hierarchy read (and on
 // the ancestors of the root, so a root created later is found). Pending events are drained
@@ -37,6 +45,8 @@ struct SamplerOptions {
   bool use_inotify = true;
   // Where /PID/fd lives, for v1 socket attribution.
   std::string proc_dir = "/proc";
+  // Cgroup files kept open across samples. 0: DefaultOpenFileBudget() (half of RLIMIT_NOFILE).
+  uint64_t max_open_files = 0;
 };
 
 // Counters about the sampler itself, cumulative.
@@ -46,6 +56,9 @@ struct SamplerStats {
   uint64_t containers_added = 0;
   uint64_t containers_removed = 0;
   uint64_t preads = 0;
+  uint64_t reopens = 0;                 // open/read/close of files beyond the budget
+  uint64_t walk_errors = 0;             // subtree walks that failed part way (kept the old list)
+  uint64_t containers_not_sampled = 0;  // container-samples left out: no file could be read
 };
 
 class CgroupSampler {
@@ -65,11 +78,15 @@ class CgroupSampler {
 
   // Appends one ContainerUsage per live container to *out (sorted by path). `sockets`, when
   // given, is this interval's dump: counts are attributed by socket cgroup id where the
-  // container has a cgroup2 directory, else (v1) through its processes.
-  void Sample(const std::string& host, const SocketTable* sockets,
-              google::protobuf::RepeatedPtrField<rcbench::v1::ContainerUsage>* out);
+  // container has a cgroup2 directory, else (v1) through its processes. Returns how many
+  // containers could not be sampled (left out of *out).
+  size_t Sample(const std::string& host, const SocketTable* sockets,
+                google::protobuf::RepeatedPtrField<rcbench::v1::ContainerUsage>* out);
 
   size_t container_count() const { return containers_.size(); }
+  // Cgroup files currently kept open, and the budget for them.
+  size_t open_file_count() const { return open_files_; }
+  uint64_t open_file_budget() const { return options_.max_open_files; }
   // True when socket attribution needs socket inodes (some container has no cgroup2 dir).
   bool needs_socket_inodes() const;
   const SamplerStats& stats() const { return stats_; }
@@ -81,8 +98,10 @@ class CgroupSampler {
   struct Container;
   CgroupSampler(SamplerOptions options, Clock* clock);
   void WatchAncestors();
-  void Walk(const std::string& hierarchy, const std::string& dir, const std::string& rel,
+  // False when a directory could not be listed for a reason other than it having gone.
+  bool Walk(const std::string& hierarchy, const std::string& dir, const std::string& rel,
             absl::flat_hash_map<std::string, int>* found);
+  std::string DirOf(const Container& c, const char* controller) const;
   void OpenFiles(Container* c);
   bool ReadFile(Container* c, int kind, absl::string_view* text);
 
@@ -95,6 +114,9 @@ class CgroupSampler {
   // Watches on the root's ancestors: only events naming the next component matter.
   absl::flat_hash_map<int, std::string> ancestor_watches_;
   SamplerStats stats_;
+  size_t open_files_ = 0;
+  uint64_t read_failures_ = 0;  // ReadFile calls that failed on an existing file
+  uint64_t read_successes_ = 0;
   std::vector<char> buf_;
   std::vector<int> pids_scratch_;
   int64_t ticks_per_second_ = 100;

@@ -1,8 +1,12 @@
 #include "agent/cgroup_sampler.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "agent/testing/fake_cgroup_tree.h"
 #include "common/testing/fake_clock.h"
@@ -24,11 +28,12 @@ using ::testing::UnorderedElementsAre;
 class SamplerTest : public ::testing::Test {
  protected:
   std::unique_ptr<CgroupSampler> Make(const FakeCgroupTree& tree, bool inotify = true,
-                                      std::string root = "rcbench") {
+                                      std::string root = "rcbench", uint64_t max_open_files = 0) {
     SamplerOptions o;
     o.layout = tree.layout();
     o.root = root;
     o.use_inotify = inotify;
+    o.max_open_files = max_open_files;
     auto s = CgroupSampler::Create(o, &clock_);
     EXPECT_TRUE(s.ok()) << s.status();
     return std::move(*s);
@@ -250,6 +255,105 @@ TEST_F(SamplerTest, OpenFilePathsListsEveryKeptOpenFile) {
   auto paths = s->OpenFilePaths();
   EXPECT_EQ(paths.size(), 9u);  // the root is a bare parent directory here
   EXPECT_THAT(paths, ::testing::Contains(tree.Dir("memory", "rcbench", "a") + "/memory.stat"));
+}
+
+// In a child process: a failed check prints what failed and exits 1 (for EXPECT_EXIT).
+#define CHILD_CHECK(cond)                                      \
+  do {                                                         \
+    if (!(cond)) {                                             \
+      std::fprintf(stderr, "child check failed: %s\n", #cond); \
+      std::_Exit(1);                                           \
+    }                                                          \
+  } while (0)
+
+void SetOpenFileLimit(rlim_t soft) {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = soft;
+  CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+}
+
+TEST_F(SamplerTest, FilesBeyondTheBudgetAreReopenedEverySampleWithTheSameValues) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "");
+  for (int i = 0; i < 10; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  auto s = Make(tree, /*inotify=*/true, "rcbench", /*max_open_files=*/7);
+  auto v = Sample(*s);
+  ASSERT_EQ(v.size(), 11u);
+  EXPECT_LE(s->open_file_count(), 7u);
+  EXPECT_GT(s->stats().reopens, 0u);
+  for (const auto& u : v) {
+    EXPECT_THAT(Available(u), ElementsAre("cpu", "memory", "pids", "io", "psi")) << u.id().path();
+    EXPECT_EQ(u.memory_usage_bytes(), FakeUsage().memory_bytes) << u.id().path();
+  }
+  tree.RemoveContainer("rcbench", "c9");
+  EXPECT_EQ(Sample(*s).size(), 10u);
+}
+
+TEST_F(SamplerTest, RemovedContainersFreeTheBudgetForOthers) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  for (int i = 0; i < 4; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  auto s = Make(tree, /*inotify=*/true, "rcbench", /*max_open_files=*/20);
+  Sample(*s);
+  const size_t before = s->open_file_count();
+  tree.RemoveContainer("rcbench", "c0");
+  Sample(*s);
+  EXPECT_LE(s->open_file_count(), 20u);
+  EXPECT_GE(s->open_file_count(), before - 1);  // others took the freed budget
+}
+
+TEST_F(SamplerTest, AtALowFileLimitEveryContainerIsStillReportedAndCanBeRemoved) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  tree.AddContainer("rcbench", "");
+  for (int i = 0; i < 40; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  // 41 containers keep ~10 files each open: far beyond a limit of 64 without the budget.
+  EXPECT_EXIT(
+      {
+        SetOpenFileLimit(64);
+        auto s = Make(tree, /*inotify=*/true);  // default budget: half the limit
+        CHILD_CHECK(s->open_file_budget() == 32);
+        google::protobuf::RepeatedPtrField<ContainerUsage> out;
+        s->Refresh();
+        CHILD_CHECK(s->Sample("h1", nullptr, &out) == 0);
+        CHILD_CHECK(out.size() == 41);
+        for (const auto& u : out) CHILD_CHECK(u.available_size() == 5);
+        CHILD_CHECK(s->open_file_count() <= 32);
+        tree.RemoveContainer("rcbench", "c7");  // deleting needs descriptors too
+        out.Clear();
+        s->Refresh();
+        CHILD_CHECK(s->Sample("h1", nullptr, &out) == 0);
+        CHILD_CHECK(out.size() == 40);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(SamplerTest, ContainersThatCannotBeReadAreCountedNotSilentlyDropped) {
+  FakeCgroupTree tree(CGROUP_MODE_V2);
+  for (int i = 0; i < 5; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  EXPECT_EXIT(
+      {
+        auto s = Make(tree, /*inotify=*/false, "rcbench", /*max_open_files=*/1);
+        google::protobuf::RepeatedPtrField<ContainerUsage> out;
+        s->Refresh();
+        CHILD_CHECK(s->Sample("h1", nullptr, &out) == 0);
+        const size_t total = static_cast<size_t>(out.size());
+        CHILD_CHECK(total >= 5);
+        // No descriptor left: every reopen (and the rescan's opendir) fails with EMFILE.
+        const int lowest_free = dup(0);
+        close(lowest_free);
+        SetOpenFileLimit(static_cast<rlim_t>(lowest_free));
+        out.Clear();
+        s->Refresh();
+        const size_t not_sampled = s->Sample("h1", nullptr, &out);
+        CHILD_CHECK(s->stats().walk_errors == 1);
+        CHILD_CHECK(s->container_count() == total);  // the failed walk kept them
+        CHILD_CHECK(out.size() + not_sampled == total);
+        CHILD_CHECK(not_sampled >= 4);  // only the container with the kept-open file is read
+        CHILD_CHECK(s->stats().containers_not_sampled == not_sampled);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(SamplerCreateTest, RootThatEscapesTheHierarchyIsInvalidArgument) {

@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "agent/container_path.h"
@@ -85,6 +86,11 @@ absl::Status ParseServices(absl::string_view origin, const YAML::Node& node, Age
     if (s["args"]) {
       RCBENCH_ASSIGN_OR_RETURN(spec.allowed_args, StringList(origin, s["args"], key + ".args"));
       for (const std::string& pattern : spec.allowed_args) {
+        if (pattern.size() > kMaxArgPatternBytes) {
+          return Bad(origin, s["args"], key + ".args",
+                     absl::StrCat("a pattern of ", pattern.size(), " bytes; the limit is ",
+                                  kMaxArgPatternBytes));
+        }
         try {
           std::regex re(pattern);
         } catch (const std::regex_error& e) {
@@ -117,11 +123,27 @@ absl::Status ParseServices(absl::string_view origin, const YAML::Node& node, Age
 
 absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentConfig* cfg) {
   if (root.IsNull()) return absl::OkStatus();  // an empty file: all defaults
-  RCBENCH_RETURN_IF_ERROR(CheckKeys(
-      origin, root, "the top level",
-      {"root", "interval", "retention", "max_retained_bytes", "host", "sockets", "sockets_interval",
-       "io", "psi", "metrics_max_containers", "fact_sysctls", "sysctls", "services", "tls",
-       "token_file", "read_token_file", "insecure_plaintext"}));
+  RCBENCH_RETURN_IF_ERROR(CheckKeys(origin, root, "the top level",
+                                    {"root",
+                                     "interval",
+                                     "retention",
+                                     "max_retained_bytes",
+                                     "host",
+                                     "sockets",
+                                     "sockets_interval",
+                                     "io",
+                                     "psi",
+                                     "metrics_max_containers",
+                                     "fact_sysctls",
+                                     "sysctls",
+                                     "services",
+                                     "tls",
+                                     "token_file",
+                                     "read_token_file",
+                                     "insecure_plaintext",
+                                     "max_service_arg_bytes",
+                                     "max_service_args",
+                                     "max_open_cgroup_files"}));
   if (root["root"]) {
     RCBENCH_ASSIGN_OR_RETURN(cfg->root, Scalar(origin, root["root"], "root"));
     if (cfg->root != "/" && !ValidateContainerPath(cfg->root).ok()) {
@@ -163,6 +185,8 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
   if (root["psi"]) {
     RCBENCH_ASSIGN_OR_RETURN(cfg->psi, Bool(origin, root["psi"], "psi"));
   }
+  uint64_t arg_bytes = cfg->service_limits.max_arg_bytes;
+  uint64_t args = cfg->service_limits.max_args;
   if (root["metrics_max_containers"]) {
     const YAML::Node& n = root["metrics_max_containers"];
     uint32_t v = 0;
@@ -171,6 +195,22 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
     }
     cfg->metrics_max_containers = v;
   }
+  // Upper bounds keep a typo from disabling the limit the key exists for.
+  for (auto [key, field, lo, hi] :
+       {std::tuple<const char*, uint64_t*, uint64_t, uint64_t>{"max_service_arg_bytes", &arg_bytes,
+                                                               1, 1ull << 20},
+        {"max_service_args", &args, 0, 4096},
+        {"max_open_cgroup_files", &cfg->max_open_cgroup_files, 0, 1ull << 24}}) {
+    if (!root[key]) continue;
+    const YAML::Node& n = root[key];
+    uint64_t v = 0;
+    if (!n.IsScalar() || !YAML::convert<uint64_t>::decode(n, v) || v < lo || v > hi) {
+      return Bad(origin, n, key, absl::StrCat("expected an integer in ", lo, "..", hi));
+    }
+    *field = v;
+  }
+  cfg->service_limits.max_arg_bytes = static_cast<size_t>(arg_bytes);
+  cfg->service_limits.max_args = static_cast<size_t>(args);
   if (root["fact_sysctls"]) {
     RCBENCH_ASSIGN_OR_RETURN(cfg->fact_sysctls,
                              StringList(origin, root["fact_sysctls"], "fact_sysctls"));

@@ -30,6 +30,15 @@ struct ServiceSpec {
   std::map<std::string, std::string> env;
 };
 
+// Bounds on StartService arguments, checked before any pattern is matched.
+struct ServiceLimits {
+  size_t max_arg_bytes = 4096;  // per argument
+  size_t max_args = 256;        // per call
+};
+
+// The longest allowed-argument pattern accepted in the config (std::regex compiles recursively).
+inline constexpr size_t kMaxArgPatternBytes = 1024;
+
 struct AgentConfig {
   std::string root = "rcbench";
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
@@ -47,6 +56,10 @@ struct AgentConfig {
       "net.core.netdev_max_backlog", "kernel.sched_autogroup_enabled"};
   std::vector<std::string> sysctl_allow;
   std::map<std::string, ServiceSpec> services;
+  ServiceLimits service_limits;
+  // Cgroup files the sampler keeps open across samples; containers beyond it are read with
+  // open/read/close per sample. 0: half of the agent's RLIMIT_NOFILE soft limit.
+  uint64_t max_open_cgroup_files = 0;
   // tls: {cert, key, ca}, token_file, read_token_file, insecure_plaintext (docs/SECURITY.md);
   // the command line's flags override these.
   ServerSecurity security;

@@ -108,5 +108,34 @@ TEST(LoadAgentConfigTest, MissingFileIsNotFound) {
   EXPECT_EQ(LoadAgentConfig("/nonexistent.yaml").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(ParseAgentConfigTest, InputLimitsHaveDefaultsAndCanBeSet) {
+  auto d = ParseAgentConfig("", "agent.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->service_limits.max_arg_bytes, 4096u);
+  EXPECT_EQ(d->service_limits.max_args, 256u);
+  EXPECT_EQ(d->max_open_cgroup_files, 0u);
+  auto c = ParseAgentConfig(
+      "max_service_arg_bytes: 100\nmax_service_args: 3\nmax_open_cgroup_files: 700\n",
+      "agent.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->service_limits.max_arg_bytes, 100u);
+  EXPECT_EQ(c->service_limits.max_args, 3u);
+  EXPECT_EQ(c->max_open_cgroup_files, 700u);
+}
+
+TEST(ParseAgentConfigTest, OutOfRangeInputLimitIsAnErrorNamingTheKey) {
+  auto c = ParseAgentConfig("max_service_arg_bytes: 0\n", "agent.yaml");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr("agent.yaml:1: 'max_service_arg_bytes'"));
+}
+
+TEST(ParseAgentConfigTest, OverlongArgumentPatternIsRefusedBeforeCompiling) {
+  std::string yaml =
+      "services:\n  s:\n    command: [/bin/true]\n    args: [\"" + std::string(2000, 'a') + "\"]\n";
+  auto c = ParseAgentConfig(yaml, "agent.yaml");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr("a pattern of 2000 bytes; the limit is 1024"));
+}
+
 }  // namespace
 }  // namespace rcbench::agent

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_server.h"
 #include "agent/cli.h"
+#include "agent/fd_budget.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -46,6 +47,13 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Every kept-open cgroup file is a descriptor: take all the kernel allows (agent/fd_budget.h).
+  if (auto limit = RaiseOpenFileLimit(); limit.ok()) {
+    RCBENCH_LOG(INFO) << "RLIMIT_NOFILE soft limit " << limit->previous_soft << " -> "
+                      << limit->soft << " (hard " << limit->hard << ")";
+  } else {
+    RCBENCH_LOG(WARNING) << limit.status();
+  }
   auto layout = ResolveLayout(*flags);
   if (!layout.ok()) {
     std::cerr << "rcbench-agent: " << layout.status().message() << "\n";

@@ -225,6 +225,20 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
   Add(&errors, {{"source", "cgroup"}}, static_cast<double>(stats.sampler.read_errors));
   Add(&errors, {{"source", "host"}}, static_cast<double>(stats.host_errors));
   Add(&errors, {{"source", "sock_diag"}}, static_cast<double>(stats.socket_errors));
+  Add(&errors, {{"source", "discovery"}}, static_cast<double>(stats.sampler.walk_errors));
+  MetricFamily sample_errors =
+      Family("rcbench_agent_sample_errors_total",
+             "Container samples left out of reports because none of the container's files could "
+             "be read (e.g. out of file descriptors).",
+             C);
+  Add(&sample_errors, {}, static_cast<double>(stats.sampler.containers_not_sampled));
+  MetricFamily open_files = Family("rcbench_agent_open_cgroup_files",
+                                   "Cgroup files kept open across samples (the fast path).", G);
+  Add(&open_files, {}, static_cast<double>(stats.open_files));
+  MetricFamily open_budget =
+      Family("rcbench_agent_open_cgroup_files_budget",
+             "How many cgroup files may be kept open; the rest are reopened every sample.", G);
+  Add(&open_budget, {}, static_cast<double>(stats.open_file_budget));
   MetricFamily rescans =
       Family("rcbench_agent_rescans_total", "Walks of the root subtree (discovery).", C);
   Add(&rescans, {}, static_cast<double>(stats.sampler.rescans));
@@ -277,6 +291,9 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
                           &samples,
                           &overruns,
                           &errors,
+                          &sample_errors,
+                          &open_files,
+                          &open_budget,
                           &rescans,
                           &containers,
                           &dropped,

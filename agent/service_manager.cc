@@ -11,13 +11,13 @@
 #include <cstring>
 #include <fstream>
 #include <future>
-#include <regex>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/container_path.h"
+#include "agent/request_validation.h"
 #include "common/logging.h"
 
 extern char** environ;
@@ -67,11 +67,12 @@ struct ServiceManager::Running {
 };
 
 ServiceManager::ServiceManager(std::map<std::string, ServiceSpec> specs, ContainerAdmin* admin,
-                               std::string state_dir, std::string host)
+                               std::string state_dir, std::string host, ServiceLimits limits)
     : specs_(std::move(specs)),
       admin_(admin),
       state_dir_(std::move(state_dir)),
-      host_(std::move(host)) {
+      host_(std::move(host)),
+      limits_(limits) {
   mkdir(state_dir_.c_str(), 0700);
 }
 
@@ -104,25 +105,8 @@ ServiceStatus ServiceManager::StatusLocked(const std::string& name, Running* r) 
 }
 
 absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServiceRequest& req) {
-  auto spec_it = specs_.find(req.name());
-  if (spec_it == specs_.end()) {
-    return absl::NotFoundError(absl::StrCat("service '", req.name().substr(0, 64),
-                                            "' is not declared in the agent config"));
-  }
-  const ServiceSpec& spec = spec_it->second;
-  for (const std::string& arg : req.args()) {
-    bool allowed = false;
-    for (const std::string& pattern : spec.allowed_args) {
-      if (std::regex_match(arg, std::regex(pattern))) {
-        allowed = true;
-        break;
-      }
-    }
-    if (!allowed) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "argument '", arg.substr(0, 100), "' is not allowed for service '", spec.name, "'"));
-    }
-  }
+  if (absl::Status s = ValidateStartServiceRequest(req, specs_, limits_); !s.ok()) return s;
+  const ServiceSpec& spec = specs_.find(req.name())->second;
   if (admin_ == nullptr) {
     return absl::FailedPreconditionError("this agent does not administer containers");
   }
@@ -191,6 +175,15 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+      // Signal masks and ignored dispositions survive execve: without this the service would
+      // inherit the agent's blocked SIGTERM and every stop would end in SIGKILL.
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      struct sigaction dfl;
+      memset(&dfl, 0, sizeof(dfl));
+      dfl.sa_handler = SIG_DFL;
+      for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
       setpgid(0, 0);
       prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (getppid() != parent) _exit(127);

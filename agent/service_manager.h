@@ -3,11 +3,14 @@
 // Starts, stops and reports on the named services declared in the agent's config, each in a
 // container. Nothing else can be started: the command line is the declaration's, plus extra
 // arguments that each match one of its allowed patterns. Children get PR_SET_PDEATHSIG
-// (SIGTERM), their own process group, stdin from /dev/null, and stdout/stderr in a log file
-// under the state directory (the tail is reported). Thread-safe.
+// (SIGTERM), their own process group, an empty signal mask and default dispositions (the
+// agent blocks SIGTERM/SIGINT for sigwait; a child must not inherit that), stdin from
+// /dev/null, and stdout/stderr in a log file under the state directory (the tail is reported).
+// Thread-safe.
 //
 // Errors: NOT_FOUND (undeclared service), PERMISSION_DENIED (argument not allowed),
-// INVALID_ARGUMENT (bad container path), ALREADY_EXISTS (already running),
+// INVALID_ARGUMENT (bad container path or attributes, too many or too long arguments: see
+// ValidateStartServiceRequest), ALREADY_EXISTS (already running),
 // DEADLINE_EXCEEDED (not ready in time: it is stopped), and fork/exec/container errors.
 
 #include <sys/types.h>
@@ -33,7 +36,7 @@ class ServiceManager {
   // `admin` must outlive this (null: Start fails with FAILED_PRECONDITION). `state_dir` holds logs
   // and ready files (created if missing).
   ServiceManager(std::map<std::string, ServiceSpec> specs, ContainerAdmin* admin,
-                 std::string state_dir, std::string host);
+                 std::string state_dir, std::string host, ServiceLimits limits = {});
   // Stops every running service (SIGTERM, then SIGKILL after 2 s).
   ~ServiceManager();
 
@@ -52,6 +55,7 @@ class ServiceManager {
   ContainerAdmin* const admin_;
   const std::string state_dir_;
   const std::string host_;
+  const ServiceLimits limits_;
   std::mutex mu_;
   std::condition_variable exited_;
   std::map<std::string, std::shared_ptr<Running>> running_;

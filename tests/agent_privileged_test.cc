@@ -218,8 +218,13 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
     grpc::ClientContext ctx;
     v1::StopServiceRequest req;
     req.set_name("busy");
+    const auto t0 = std::chrono::steady_clock::now();
     ASSERT_TRUE(stub->StopService(&ctx, req, &st).ok());
     EXPECT_EQ(st.state(), v1::ServiceStatus::STATE_STOPPED);
+    // The agent blocks SIGTERM for sigwait; its services must not inherit that (issue #14):
+    // SIGTERM ends the service, not SIGKILL after the 5 s grace period.
+    EXPECT_EQ(st.term_signal(), SIGTERM);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
     cleanup.service_pid = -1;
   }
   {
