@@ -500,8 +500,8 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
       std::printf("Running %s test @ %s (class %s)\n",
                   FormatDuration(std::chrono::nanoseconds(spec->duration_ns)).c_str(),
                   absl::StrCat("http://", c.host_header, c.paths[0].first).c_str(), c.name.c_str());
-      std::printf("  %u threads and %u connections (%s%s)\n", spec->threads, c.TotalSockets(),
-                  IoEngineName(spec->io_engine),
+      std::printf("  %u threads and %llu connections (%s%s)\n", spec->threads,
+                  static_cast<unsigned long long>(c.TotalSockets()), IoEngineName(spec->io_engine),
                   spec->io_batch > 1
                       ? absl::StrCat(", completions in batches of ", spec->io_batch).c_str()
                       : "");
