@@ -5,9 +5,11 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace rcbench::loadgen {
@@ -531,6 +533,36 @@ TEST(ParseConfigTest, TextParsesWithoutAFile) {
   EXPECT_EQ(w->threads(), 3u);
   EXPECT_THAT(ParseWorkloadConfig("threads: [", "inline", nullptr).status().message(),
               HasSubstr("inline"));
+}
+
+// The fuzzer's seed corpus doubles as a regression list: every hostile_* seed is refused with a
+// clear status, every valid_* seed is accepted.
+TEST(FuzzCorpusTest, HostileSeedsAreRefusedAndValidSeedsAccepted) {
+  const std::string dir = std::filesystem::path(__FILE__).parent_path().string() + "/fuzz/corpus";
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    AllowList allow;
+    absl::StatusOr<rcbench::v1::Workload> w;
+    if (absl::EndsWith(name, ".yaml")) {
+      w = ParseWorkloadConfig(bytes, name, &allow);
+    } else {
+      rcbench::v1::Workload parsed;
+      ASSERT_TRUE(parsed.ParseFromString(bytes)) << name;
+      w = parsed;
+    }
+    absl::Status s = w.status();
+    if (s.ok()) s = ValidateWorkload(*w, allow, Limits()).status();
+    if (absl::StartsWith(name, "valid_")) {
+      EXPECT_TRUE(s.ok()) << name << ": " << s;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << name << ": " << s;
+    }
+    ++seen;
+  }
+  EXPECT_GE(seen, 20);
 }
 
 TEST_F(ConfigTest, MissingFileIsNotFound) {
