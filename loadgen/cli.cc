@@ -676,7 +676,7 @@ int Serve(const Args& args, AllowList allow) {
 std::string FormatJsonResult(const std::vector<rcbench::v1::ClassStats>& totals, double duration_s,
                              double cpu_s, const std::string& end_reason, const RunSpec* spec) {
   nlohmann::json j;
-  uint64_t ok = 0, sent = 0;
+  uint64_t ok = 0;
   ClassCounters all;
   nlohmann::json classes = nlohmann::json::array();
   for (const auto& c : totals) {
@@ -684,7 +684,6 @@ std::string FormatJsonResult(const std::vector<rcbench::v1::ClassStats>& totals,
     auto counters = ClassCounters::FromProto(c);
     if (counters.ok()) all.Merge(*counters);
     ok += c.requests_ok();
-    sent += c.requests_sent();
   }
   rcbench::v1::ClassStats merged;
   merged.set_class_name(totals.size() == 1 ? totals[0].class_name() : "all");
