@@ -47,7 +47,7 @@ Usage:
                        [--interface IF] [--json]
   rcbench-loadgen classes --config FILE [-d DURATION] [--json]
   rcbench-loadgen serve --listen ADDR [--metrics-listen ADDR] [--max-duration 10m]
-                       [--config FILE] [--ready-file F] --token-file F
+                       [--max-workloads 16] [--config FILE] [--ready-file F] --token-file F
                        [--tls-cert F --tls-key F --tls-ca F] [--insecure-plaintext]
 
 serve's security flags (docs/SECURITY.md; TLS is required unless --listen is loopback):
@@ -55,6 +55,8 @@ serve's security flags (docs/SECURITY.md; TLS is required unless --listen is loo
       R"(
 Common flags:
   --allow-target CIDR   also allow targets in CIDR (repeatable; default: 127.0.0.0/8 and ::1)
+  --max-sockets N       most concurrent sockets of all classes together (default 65536, at
+                        most 4194304); also bounded by RLIMIT_NOFILE
   -t, --threads N       worker threads (default: one per core)
   --cpus LIST           pin workers/senders round-robin to these CPUs, e.g. 0,1
   --io ENGINE           HTTP socket engine: epoll (default) or io_uring (Linux 6.1+: batched
@@ -96,9 +98,9 @@ struct UsageError {
 // Flags every subcommand accepts: name -> takes a value.
 const std::map<std::string, bool>& CommonFlags() {
   static const std::map<std::string, bool> kFlags = {
-      {"allow-target", true}, {"threads", true},         {"cpus", true},  {"io", true},
-      {"io-batch", true},     {"io-batch-wait", true},   {"json", false}, {"log-level", true},
-      {"help", false},        {"die-with-parent", false}};
+      {"allow-target", true}, {"threads", true},          {"cpus", true},       {"io", true},
+      {"io-batch", true},     {"io-batch-wait", true},    {"json", false},      {"log-level", true},
+      {"help", false},        {"die-with-parent", false}, {"max-sockets", true}};
   return kFlags;
 }
 
@@ -136,6 +138,7 @@ const std::map<std::string, std::map<std::string, bool>>& SubcommandFlags() {
        {{"listen", true},
         {"metrics-listen", true},
         {"max-duration", true},
+        {"max-workloads", true},
         {"config", true},
         {"ready-file", true},
         {"tls-cert", true},
@@ -234,6 +237,17 @@ double RateFlag(const Args& args, const std::string& name) {
         absl::StrCat("--", name, ": expected a rate (e.g. 1000, 50k), got \"", text, "\"")};
   }
   return v * scale;
+}
+
+WorkloadLimits LimitsFlags(const Args& args, int64_t max_duration_ns) {
+  WorkloadLimits limits;
+  limits.max_duration_ns = max_duration_ns;
+  limits.max_sockets = UintFlag(args, "max-sockets", kDefaultMaxSockets);
+  if (limits.max_sockets > kMaxMaxSockets) {
+    throw UsageError{absl::StrCat("--max-sockets: ", limits.max_sockets, " exceeds the maximum of ",
+                                  kMaxMaxSockets)};
+  }
+  return limits;
 }
 
 void SetDuration(int64_t ns, google::protobuf::Duration* d) {
@@ -479,7 +493,7 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
   if (args.Has("io-batch-wait")) {
     SetDuration(DurationFlag(args, "io-batch-wait", "200us"), workload.mutable_io_batch_wait());
   }
-  auto spec = ValidateWorkload(workload, allow, kCliMaxDurationNs);
+  auto spec = ValidateWorkload(workload, allow, LimitsFlags(args, kCliMaxDurationNs));
   if (!spec.ok()) {
     std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(),
                  std::string(spec.status().message()).c_str());
@@ -500,8 +514,8 @@ int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload w
       std::printf("Running %s test @ %s (class %s)\n",
                   FormatDuration(std::chrono::nanoseconds(spec->duration_ns)).c_str(),
                   absl::StrCat("http://", c.host_header, c.paths[0].first).c_str(), c.name.c_str());
-      std::printf("  %u threads and %u connections (%s%s)\n", spec->threads, c.TotalSockets(),
-                  IoEngineName(spec->io_engine),
+      std::printf("  %u threads and %llu connections (%s%s)\n", spec->threads,
+                  static_cast<unsigned long long>(c.TotalSockets()), IoEngineName(spec->io_engine),
                   spec->io_batch > 1
                       ? absl::StrCat(", completions in batches of ", spec->io_batch).c_str()
                       : "");
@@ -595,7 +609,14 @@ int Serve(const Args& args, AllowList allow) {
     return 2;
   }
   auto metrics = std::make_shared<LoadgenMetrics>();
-  LoadGenService service(allow, max_duration, RealClock::Get(), metrics.get(), *auth);
+  LoadGenService::Limits limits;
+  limits.workload = LimitsFlags(args, max_duration);
+  limits.max_stored_workloads =
+      UintFlag(args, "max-workloads", LoadGenService::kDefaultMaxStoredWorkloads);
+  if (limits.max_stored_workloads > 1024) {
+    throw UsageError{"--max-workloads: at most 1024"};
+  }
+  LoadGenService service(allow, limits, RealClock::Get(), metrics.get(), *auth);
   RpcServerOptions rpc;
   rpc.component = "rcbench-loadgen";
   rpc.listen = JoinHostPort(listen->host, listen->port);
@@ -655,7 +676,7 @@ int Serve(const Args& args, AllowList allow) {
 std::string FormatJsonResult(const std::vector<rcbench::v1::ClassStats>& totals, double duration_s,
                              double cpu_s, const std::string& end_reason, const RunSpec* spec) {
   nlohmann::json j;
-  uint64_t ok = 0, sent = 0;
+  uint64_t ok = 0;
   ClassCounters all;
   nlohmann::json classes = nlohmann::json::array();
   for (const auto& c : totals) {
@@ -663,7 +684,6 @@ std::string FormatJsonResult(const std::vector<rcbench::v1::ClassStats>& totals,
     auto counters = ClassCounters::FromProto(c);
     if (counters.ok()) all.Merge(*counters);
     ok += c.requests_ok();
-    sent += c.requests_sent();
   }
   rcbench::v1::ClassStats merged;
   merged.set_class_name(totals.size() == 1 ? totals[0].class_name() : "all");

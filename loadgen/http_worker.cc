@@ -225,7 +225,8 @@ std::vector<std::vector<WorkerClassPlan>> PlanWorkers(const RunSpec& spec, uint3
   std::vector<std::vector<WorkerClassPlan>> plans(workers);
   for (size_t i = 0; i < spec.classes.size(); ++i) {
     const ClassSpec& c = spec.classes[i];
-    const uint32_t sockets = c.TotalSockets();
+    // ValidateWorkload bounds every class (and their sum) by kMaxMaxSockets.
+    const uint32_t sockets = static_cast<uint32_t>(c.TotalSockets());
     // Shared pool: workers [0, workers). Dedicated: new workers after all others.
     const uint32_t pool = c.threads > 0 ? c.threads : workers;
     const size_t first = c.threads > 0 ? plans.size() : 0;

@@ -1,5 +1,7 @@
 #include "loadgen/service.h"
 
+#include <algorithm>
+#include <limits>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -14,7 +16,11 @@ namespace {
 constexpr size_t kRetainedRuns = 8;
 constexpr int64_t kMaxLeaseNs = 3600'000'000'000;
 
+// Saturates instead of overflowing: a request's Duration may hold any int64 seconds.
 int64_t ToNanos(const google::protobuf::Duration& d) {
+  constexpr int64_t kMaxSeconds = 9'000'000'000;
+  if (d.seconds() > kMaxSeconds) return std::numeric_limits<int64_t>::max();
+  if (d.seconds() < -kMaxSeconds) return std::numeric_limits<int64_t>::min();
   return d.seconds() * 1'000'000'000 + d.nanos();
 }
 
@@ -27,14 +33,52 @@ std::string RandomSuffix() {
 
 }  // namespace
 
-LoadGenService::LoadGenService(AllowList allow, int64_t max_duration_ns, Clock* clock,
+namespace {
+
+LoadGenService::Limits DurationOnly(int64_t max_duration_ns) {
+  LoadGenService::Limits limits;
+  limits.workload.max_duration_ns = max_duration_ns;
+  return limits;
+}
+
+}  // namespace
+
+LoadGenService::LoadGenService(AllowList allow, Limits limits, Clock* clock,
                                LoadgenMetrics* metrics, std::shared_ptr<const Authorizer> auth)
     : allow_(std::move(allow)),
-      max_duration_ns_(max_duration_ns),
+      limits_(std::move(limits)),
       clock_(clock),
       metrics_(metrics),
       auth_(std::move(auth)) {
   watchdog_ = std::thread([this] { WatchdogLoop(); });
+}
+
+LoadGenService::LoadGenService(AllowList allow, int64_t max_duration_ns, Clock* clock,
+                               LoadgenMetrics* metrics, std::shared_ptr<const Authorizer> auth)
+    : LoadGenService(std::move(allow), DurationOnly(max_duration_ns), clock, metrics,
+                     std::move(auth)) {}
+
+size_t LoadGenService::stored_workloads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return workloads_.size();
+}
+
+void LoadGenService::EvictForNewWorkload() {
+  const size_t max = std::max<size_t>(1, limits_.max_stored_workloads);
+  while (workloads_.size() >= max) {
+    // The oldest never-started workload; if every one was started, the oldest.
+    auto victim = workloads_.end();
+    for (auto it = workloads_.begin(); it != workloads_.end(); ++it) {
+      if (victim == workloads_.end() || victim->second.started > it->second.started ||
+          (victim->second.started == it->second.started &&
+           it->second.configured < victim->second.configured)) {
+        victim = it;
+      }
+    }
+    RCBENCH_LOG(INFO) << "evicting workload " << victim->first << " (at most " << max
+                      << " are kept, --max-workloads)";
+    workloads_.erase(victim);
+  }
 }
 
 std::vector<std::string> LoadGenService::MutatingMethods() {
@@ -84,7 +128,7 @@ grpc::Status LoadGenService::Configure(grpc::ServerContext* context,
                                        const rcbench::v1::ConfigureRequest* request,
                                        rcbench::v1::ConfigureResponse* response) {
   if (grpc::Status a = auth_->Authorize(*context, Role::kControl, "Configure"); !a.ok()) return a;
-  auto spec = ValidateWorkload(request->workload(), allow_, max_duration_ns_);
+  auto spec = ValidateWorkload(request->workload(), allow_, limits_.workload);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   if (spec->io_engine == IoEngine::kIoUring && !spec->classes.empty()) {
     const absl::Status io = IoUringSupport();  // FAILED_PRECONDITION naming --io epoll
@@ -92,8 +136,12 @@ grpc::Status LoadGenService::Configure(grpc::ServerContext* context,
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
-  const std::string id = absl::StrCat("w", next_id_++, "-", RandomSuffix());
-  workloads_[id] = request->workload();
+  EvictForNewWorkload();
+  const uint64_t seq = next_id_++;
+  const std::string id = absl::StrCat("w", seq, "-", RandomSuffix());
+  StoredWorkload& stored = workloads_[id];
+  stored.configured = seq;
+  stored.workload = request->workload();
   response->set_workload_id(id);
   return grpc::Status::OK;
 }
@@ -108,7 +156,10 @@ grpc::Status LoadGenService::Start(grpc::ServerContext* context,
   if (it == workloads_.end()) {
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("workload_id \"", request->workload_id(), "\" is not configured"));
+        absl::StrCat("workload_id \"", request->workload_id(),
+                     "\" is not configured: unknown, or evicted (the generator keeps the ",
+                     std::max<size_t>(1, limits_.max_stored_workloads),
+                     " most recently configured workloads, --max-workloads)"));
   }
   if (current_ && !current_->done()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -121,7 +172,7 @@ grpc::Status LoadGenService::Start(grpc::ServerContext* context,
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "lease: must be in (0, 1h]");
     }
   }
-  auto spec = ValidateWorkload(it->second, allow_, max_duration_ns_);
+  auto spec = ValidateWorkload(it->second.workload, allow_, limits_.workload);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   const std::string run_id = absl::StrCat("run", next_id_++, "-", RandomSuffix());
   LoadgenMetrics* metrics = metrics_;
@@ -132,6 +183,7 @@ grpc::Status LoadGenService::Start(grpc::ServerContext* context,
                               if (r.final()) metrics->SetRunActive(false);
                             });
   if (!run.ok()) return ToGrpcStatus(run.status());
+  it->second.started = true;
   if (metrics_) metrics_->SetRunActive(true);
   current_ = std::shared_ptr<LoadRun>(std::move(*run));
   runs_[run_id] = current_;

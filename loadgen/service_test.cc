@@ -5,8 +5,10 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 
 #include "common/clock.h"
 #include "common/testing/rpc_testing.h"
@@ -207,6 +209,97 @@ TEST_F(ServiceTest, MetricsAccumulateTheRunsReports) {
     }
   }
   EXPECT_EQ(requests, static_cast<double>(stopped.totals(0).requests_ok()));
+}
+
+// Resident set size of this process, in bytes.
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+TEST_F(ServiceTest, ManyConfigureCallsKeepABoundedNumberOfWorkloadsAndMemory) {
+  // ~0.5 MB per workload: 256 paths of 2 KB, the most a class may have.
+  auto w = Workload(500);
+  for (int i = 0; i < kMaxPathsPerClass; ++i) {
+    auto* p = w.mutable_http_classes(0)->add_paths();
+    p->set_path("/" + std::string(kMaxPathBytes - 1, 'a' + i % 26));
+    p->set_weight(1);
+  }
+  Configure(w);  // warm up gRPC's buffers
+  const int64_t before = ResidentBytes();
+  for (int i = 0; i < 150; ++i) Configure(w);
+  const int64_t grown = ResidentBytes() - before;
+  EXPECT_EQ(service_->stored_workloads(), LoadGenService::kDefaultMaxStoredWorkloads);
+  // Kept unbounded, 150 workloads would hold ~80 MB; the 16 kept hold ~9 MB.
+  EXPECT_LT(grown, int64_t{40} << 20) << "RSS grew by " << (grown >> 20) << " MB";
+}
+
+TEST_F(ServiceTest, StartOfAnEvictedWorkloadIsNotFoundNamingTheId) {
+  const std::string oldest = Configure(Workload(300));
+  for (size_t i = 0; i < LoadGenService::kDefaultMaxStoredWorkloads; ++i) Configure(Workload(300));
+  grpc::Status status;
+  Start(oldest, 10'000, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("\"" + oldest + "\""), std::string::npos)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("evicted"), std::string::npos);
+}
+
+TEST_F(ServiceTest, EvictionTakesTheOldestWorkloadNeverStarted) {
+  const std::string started = Configure(Workload(300));
+  Stop(Start(started, 10'000).run_id());
+  const std::string first_unstarted = Configure(Workload(300));
+  for (size_t i = 1; i < LoadGenService::kDefaultMaxStoredWorkloads; ++i) Configure(Workload(300));
+  EXPECT_EQ(service_->stored_workloads(), LoadGenService::kDefaultMaxStoredWorkloads);
+  grpc::Status status;
+  Start(first_unstarted, 10'000, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  Stop(Start(started, 10'000).run_id());  // still kept
+}
+
+TEST(ServiceLimitsTest, MaxStoredWorkloadsIsConfigurable) {
+  LoadGenService::Limits limits;
+  limits.workload.max_duration_ns = int64_t{60} * 1'000'000'000;
+  limits.max_stored_workloads = 2;
+  LoadGenService service(AllowList(), limits, RealClock::Get(), nullptr,
+                         rcbench::testing::TestAuthorizer());
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  auto stub = rcbench::v1::LoadGen::NewStub(
+      rcbench::testing::InProcessChannelWithToken(server.get(), rcbench::testing::kControlToken));
+  rcbench::v1::ConfigureRequest req;
+  req.mutable_workload()->mutable_duration()->set_seconds(1);
+  auto* c = req.mutable_workload()->add_http_classes();
+  c->set_name("a");
+  c->set_target("http://127.0.0.1:9");
+  c->mutable_closed_loop()->set_connections(1);
+  for (int i = 0; i < 5; ++i) {
+    grpc::ClientContext ctx;
+    rcbench::v1::ConfigureResponse resp;
+    ASSERT_TRUE(stub->Configure(&ctx, req, &resp).ok());
+  }
+  EXPECT_EQ(service.stored_workloads(), 2u);
+  service.Shutdown();
+  server->Shutdown();
+}
+
+TEST_F(ServiceTest, ConfigureRefusesASocketCountPast32BitsNamingTheFields) {
+  auto w = Workload(500);
+  auto* m = w.mutable_http_classes(0)->mutable_sclient();
+  m->set_clients(65'536);
+  m->set_sockets_per_client(65'536);
+  grpc::ClientContext ctx;
+  rcbench::v1::ConfigureRequest req;
+  *req.mutable_workload() = w;
+  rcbench::v1::ConfigureResponse resp;
+  const grpc::Status s = stub_->Configure(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("clients (65536) x sockets_per_client (65536)"),
+            std::string::npos)
+      << s.error_message();
 }
 
 TEST_F(ServiceTest, EveryMethodRefusesACallWithoutAToken) {

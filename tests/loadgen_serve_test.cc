@@ -209,6 +209,42 @@ TEST_F(LoadgenBinaryTest, BadFlagValueExitsTwoSayingWhatWasExpected) {
   EXPECT_NE(r.output.find("--connections: expected an integer"), std::string::npos) << r.output;
 }
 
+// Issue #14: hostile counts are refused by validation, naming the fields and the limit,
+// before anything is allocated or sent (port 1 on loopback: nothing would answer anyway).
+TEST_F(LoadgenBinaryTest, SClientSocketProductPast32BitsExitsTwoNamingTheFields) {
+  const auto r =
+      RunCommand(binary_ + " sclient --clients 65536 --sockets 65536 -d1s http://127.0.0.1:1/");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("clients (65536) x sockets_per_client (65536) = 4294967296"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST_F(LoadgenBinaryTest, AMillionConnectionsExitTwoNamingMaxSockets) {
+  // 1 GB of address space: the 4.5 GB this used to allocate up front could not happen.
+  const auto r = RunCommand("bash -c 'ulimit -v 1048576; exec " + binary_ +
+                            " http -t1 -c1000000 -d1s http://127.0.0.1:1/'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("closed_loop.connections: 1000000"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--max-sockets"), std::string::npos) << r.output;
+}
+
+TEST_F(LoadgenBinaryTest, SocketsBeyondRlimitNofileExitOneNamingTheLimit) {
+  const auto r = RunCommand("bash -c 'ulimit -n 256; exec " + binary_ +
+                            " http -t1 -c1000 -d1s http://127.0.0.1:1/'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("RLIMIT_NOFILE soft limit is 256"), std::string::npos) << r.output;
+}
+
+TEST_F(LoadgenBinaryTest, SpoofPrefixOverlappingLoopbackExitsTwoNamingIt) {
+  const auto r =
+      RunCommand(binary_ + " syn --target 127.0.0.1:1 --spoof 127.99.0.0/16 --senders 1 -d1s");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("syn_flood.spoof_cidr: 127.99.0.0/16 overlaps the loopback"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST_F(LoadgenBinaryTest, HttpJsonReportsRequestsLatencyErrorsAndCpu) {
   TestHttpServer server;
   const auto r =
