@@ -88,6 +88,7 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
 )";
 
 constexpr char kListUsage[] = R"(usage: rcbench list [--experiment NAME] [--json] [--db PATH]
+exit status: 0 runs listed; 2 no runs (or no such experiment), or the store is unreadable.
 )";
 constexpr char kReportUsage[] = R"(usage: rcbench report [options]
   --experiment NAME   only this experiment (default: all)
@@ -515,6 +516,13 @@ int CmdList(const std::vector<std::string>& argv) {
   if (!store.ok()) return Fail(store.status());
   auto runs = (*store)->ListRuns(args->Get("--experiment"));
   if (!runs.ok()) return Fail(runs.status());
+  if (runs->empty()) {
+    // Nothing printed with exit 0 would look like a store that lost its runs.
+    const std::string experiment = args->Get("--experiment");
+    return Fail(absl::NotFoundError(absl::StrCat(
+        "no runs in results store ", args->Get("--db", kDefaultDb),
+        experiment.empty() ? "" : absl::StrCat(" for experiment \"", experiment, "\""))));
+  }
   if (args->Has("--json")) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& r : *runs) {
