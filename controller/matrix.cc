@@ -126,6 +126,11 @@ std::string DescribeMatrixSize(const ExperimentSpec& spec) {
 
 std::vector<std::map<std::string, std::string>> ExpandCombinations(const ExperimentSpec& spec) {
   std::vector<Axis> axes = BuildAxes(spec);
+  // An empty axis empties the product: stop before the axes ahead of it multiply out (the
+  // run limit, which is 0 here, does not bound those partial products).
+  for (const Axis& axis : axes) {
+    if (axis.tuples.empty()) return {};
+  }
   std::vector<std::map<std::string, std::string>> combos = {{}};
   for (const Axis& axis : axes) {
     std::vector<std::map<std::string, std::string>> next;

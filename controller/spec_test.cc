@@ -672,5 +672,12 @@ TEST(SpecSysctlTest, ANameTheAgentWouldRefuseIsRefused) {
               HasSubstr("t.yaml:5:3: sysctl name \"Net.Core.Somaxconn\" is invalid"));
 }
 
+TEST(SpecLimitsTest, AFactorWithoutLevelsDoesNotExpandTheOthers) {
+  // Found by the fuzzer: the matrix has 0 runs, within the limit, but expanding the ten
+  // million combinations of the factors before the empty one took gigabytes.
+  std::string errors = ErrorsOf(TenMillionRuns() + "  z: []\n");
+  EXPECT_THAT(errors, HasSubstr("t.yaml:10:6: factor \"z\" has no levels"));
+}
+
 }  // namespace
 }  // namespace rcbench::controller
