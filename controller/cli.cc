@@ -77,6 +77,7 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
   --work-dir DIR         ready files and child logs (default: DB_DIR/work/EXPERIMENT)
   --agent-config FILE    local mode: the agent's --config file
   --max-runs N           stop after N runs (they are resumed by the next invocation)
+  --max-planned-runs N   refuse specs planning more runs than N (default 100000)
   --log-level LEVEL
   multi-host (docs/SECURITY.md; a host's entry in hosts: may override these):
   --config FILE          the controller's config file (tls, token_file; programs is for serve)
@@ -87,6 +88,7 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
 )";
 
 constexpr char kListUsage[] = R"(usage: rcbench list [--experiment NAME] [--json] [--db PATH]
+exit status: 0 runs listed; 2 no runs (or no such experiment), or the store is unreadable.
 )";
 constexpr char kReportUsage[] = R"(usage: rcbench report [options]
   --experiment NAME   only this experiment (default: all)
@@ -120,6 +122,7 @@ constexpr char kServeUsage[] = R"(usage: rcbench serve [options]
   --token-file FILE      the deployment token: required from callers (control role) and
                          presented to the hosts
   --read-token-file FILE a token with the read role (ListRuns, WatchRuns, GetResults)
+  --max-planned-runs N   refuse submitted specs planning more runs than N (default 100000)
   --insecure-plaintext   allow a plaintext listener on a non-loopback address (not advised)
 )";
 
@@ -153,6 +156,19 @@ absl::StatusOr<std::unique_ptr<SqliteResultStore>> OpenExisting(const std::strin
                                             " (run an experiment first, or pass --db PATH)"));
   }
   return SqliteResultStore::Open(path);
+}
+
+// --max-planned-runs (README "Limits").
+absl::StatusOr<SpecLimits> ParseSpecLimits(const ParsedArgs& args) {
+  SpecLimits limits;
+  if (args.Has("--max-planned-runs") &&
+      (!absl::SimpleAtoi(args.Get("--max-planned-runs"), &limits.max_planned_runs) ||
+       limits.max_planned_runs == 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-planned-runs \"",
+                                                   args.Get("--max-planned-runs"),
+                                                   "\": expected a positive integer"));
+  }
+  return limits;
 }
 
 int Fail(const absl::Status& s) {
@@ -313,7 +329,7 @@ int CmdRun(const std::vector<std::string>& argv) {
       argv,
       {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir", "--work-dir", "--agent-config",
        "--max-runs", "--log-level", "--prometheus-sd-dir", "--hold-metrics", "--config",
-       "--tls-cert", "--tls-key", "--tls-ca", "--token-file"},
+       "--tls-cert", "--tls-key", "--tls-ca", "--token-file", "--max-planned-runs"},
       {"--dry-run", "--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
@@ -339,7 +355,9 @@ int CmdRun(const std::vector<std::string>& argv) {
     }
     scrape.hold = *hold;
   }
-  auto spec = LoadSpecFile(args->positional[0]);
+  auto limits = ParseSpecLimits(*args);
+  if (!limits.ok()) return UsageError(limits.status().message(), kRunUsage);
+  auto spec = LoadSpecFile(args->positional[0], *limits);
   if (!spec.ok()) {
     std::cerr << spec.status().message() << "\n";
     return 2;
@@ -462,17 +480,19 @@ int CmdRun(const std::vector<std::string>& argv) {
 }
 
 int CmdValidate(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv, {"--log-level"}, {"--help"});
-  const char* usage = "usage: rcbench validate SPEC...\n";
+  auto args = ParseArgs(argv, {"--log-level", "--max-planned-runs"}, {"--help"});
+  const char* usage = "usage: rcbench validate SPEC... [--max-planned-runs N (default 100000)]\n";
   if (!args.ok()) return UsageError(args.status().message(), usage);
   if (args->Has("--help")) {
     std::cout << usage;
     return 0;
   }
   if (args->positional.empty()) return UsageError("validate takes SPEC files", usage);
+  auto limits = ParseSpecLimits(*args);
+  if (!limits.ok()) return UsageError(limits.status().message(), usage);
   int rc = 0;
   for (const auto& path : args->positional) {
-    auto spec = LoadSpecFile(path);
+    auto spec = LoadSpecFile(path, *limits);
     if (!spec.ok()) {
       std::cerr << spec.status().message() << "\n";
       rc = 2;
@@ -496,6 +516,13 @@ int CmdList(const std::vector<std::string>& argv) {
   if (!store.ok()) return Fail(store.status());
   auto runs = (*store)->ListRuns(args->Get("--experiment"));
   if (!runs.ok()) return Fail(runs.status());
+  if (runs->empty()) {
+    // Nothing printed with exit 0 would look like a store that lost its runs.
+    const std::string experiment = args->Get("--experiment");
+    return Fail(absl::NotFoundError(absl::StrCat(
+        "no runs in results store ", args->Get("--db", kDefaultDb),
+        experiment.empty() ? "" : absl::StrCat(" for experiment \"", experiment, "\""))));
+  }
   if (args->Has("--json")) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& r : *runs) {
@@ -582,11 +609,12 @@ int CmdCompare(const std::vector<std::string>& argv) {
 }
 
 int CmdServe(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv,
-                        {"--db", "--listen", "--metrics-listen", "--ready-file", "--bin-dir",
-                         "--agent-config", "--log-level", "--work-dir", "--config", "--tls-cert",
-                         "--tls-key", "--tls-ca", "--token-file", "--read-token-file"},
-                        {"--die-with-parent", "--help", "--insecure-plaintext"});
+  auto args = ParseArgs(
+      argv,
+      {"--db", "--listen", "--metrics-listen", "--ready-file", "--bin-dir", "--agent-config",
+       "--log-level", "--work-dir", "--config", "--tls-cert", "--tls-key", "--tls-ca",
+       "--token-file", "--read-token-file", "--max-planned-runs"},
+      {"--die-with-parent", "--help", "--insecure-plaintext"});
   if (!args.ok()) return UsageError(args.status().message(), kServeUsage);
   if (args->Has("--help")) {
     std::cout << kServeUsage;
@@ -594,6 +622,8 @@ int CmdServe(const std::vector<std::string>& argv) {
   }
   if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageError(s.message(), kServeUsage);
   if (args->Has("--die-with-parent")) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  auto limits = ParseSpecLimits(*args);
+  if (!limits.ok()) return UsageError(limits.status().message(), kServeUsage);
   auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto config = ResolveControllerConfig(*args);
@@ -620,8 +650,8 @@ int CmdServe(const std::vector<std::string>& argv) {
         o.stop_requested = &g_stop;
         return ExecuteExperiment(spec, **store, exec_args, &metrics, o, policy).status();
       },
-      *auth,
-      [&](const ExperimentSpec& spec) { return AdmitSubmittedSpec(spec, config->programs); });
+      *auth, [&](const ExperimentSpec& spec) { return AdmitSubmittedSpec(spec, config->programs); },
+      *limits);
   RpcServerOptions rpc;
   rpc.component = "rcbench serve";
   rpc.listen = listen;

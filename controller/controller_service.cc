@@ -10,11 +10,13 @@
 namespace rcbench::controller {
 
 ControllerService::ControllerService(ResultStore& store, Executor execute,
-                                     std::shared_ptr<const Authorizer> auth, Admission admit)
+                                     std::shared_ptr<const Authorizer> auth, Admission admit,
+                                     SpecLimits limits)
     : store_(store),
       execute_(std::move(execute)),
       auth_(std::move(auth)),
       admit_(std::move(admit)),
+      limits_(limits),
       worker_([this] { Work(); }) {}
 
 ControllerService::~ControllerService() {
@@ -50,8 +52,9 @@ grpc::Status ControllerService::SubmitExperiment(grpc::ServerContext* ctx,
                                                  rcbench::v1::SubmitExperimentResponse* resp) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "SubmitExperiment"); !a.ok())
     return a;
-  auto spec =
-      ParseSpec(req->spec_yaml(), req->spec_name().empty() ? "submitted.yaml" : req->spec_name());
+  // ParseSpec sizes the matrix before it expands anything, so an oversized one costs nothing.
+  auto spec = ParseSpec(req->spec_yaml(),
+                        req->spec_name().empty() ? "submitted.yaml" : req->spec_name(), limits_);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   if (admit_) {
     if (absl::Status a = admit_(*spec); !a.ok()) return ToGrpcStatus(a);

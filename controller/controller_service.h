@@ -24,9 +24,10 @@ class ControllerService final : public rcbench::v1::Controller::Service {
   using Executor = std::function<absl::Status(const ExperimentSpec& spec,
                                               const std::map<std::string, std::string>& tags)>;
   using Admission = std::function<absl::Status(const ExperimentSpec& spec)>;
-  // `store` must outlive the service. `execute` runs one experiment to the end.
+  // `store` must outlive the service. `execute` runs one experiment to the end. Submitted specs
+  // over `limits` are refused with INVALID_ARGUMENT before their matrix is expanded.
   ControllerService(ResultStore& store, Executor execute, std::shared_ptr<const Authorizer> auth,
-                    Admission admit);
+                    Admission admit, SpecLimits limits = {});
 
   // The methods whose calls are audited.
   static std::vector<std::string> MutatingMethods() {
@@ -58,6 +59,7 @@ class ControllerService final : public rcbench::v1::Controller::Service {
   Executor execute_;
   std::shared_ptr<const Authorizer> auth_;
   Admission admit_;
+  const SpecLimits limits_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

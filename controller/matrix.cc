@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace rcbench::controller {
 namespace {
@@ -67,6 +68,39 @@ bool Excluded(const ExperimentSpec& spec, const std::map<std::string, std::strin
   return false;
 }
 
+// Axis lengths without building tuples: name ("a" or "(a,b)") -> levels.
+std::vector<std::pair<std::string, uint64_t>> AxisSizes(const ExperimentSpec& spec) {
+  std::map<std::string, size_t> group_of;
+  for (size_t g = 0; g < spec.zip_groups.size(); ++g) {
+    for (const auto& f : spec.zip_groups[g]) group_of[f] = g;
+  }
+  std::vector<std::pair<std::string, uint64_t>> out;
+  std::set<size_t> done_groups;
+  for (const Factor& factor : spec.factors) {
+    auto it = group_of.find(factor.name);
+    if (it == group_of.end()) {
+      out.emplace_back(factor.name, factor.levels.size());
+      continue;
+    }
+    if (!done_groups.insert(it->second).second) continue;
+    uint64_t n = factor.levels.size();
+    std::vector<std::string> members;
+    for (const auto& name : spec.zip_groups[it->second]) {
+      const Factor* f = spec.FindFactor(name);
+      if (f == nullptr) continue;
+      members.push_back(name);
+      n = std::min<uint64_t>(n, f->levels.size());
+    }
+    out.emplace_back(absl::StrCat("(", absl::StrJoin(members, ","), ")"), n);
+  }
+  return out;
+}
+
+uint64_t SaturatingMul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 uint64_t Fnv1a(absl::string_view s, uint64_t h = 1469598103934665603ull) {
   for (unsigned char c : s) {
     h ^= c;
@@ -77,8 +111,26 @@ uint64_t Fnv1a(absl::string_view s, uint64_t h = 1469598103934665603ull) {
 
 }  // namespace
 
+uint64_t PlannedRunUpperBound(const ExperimentSpec& spec) {
+  uint64_t n = 1;
+  for (const auto& [name, size] : AxisSizes(spec)) n = SaturatingMul(n, size);
+  return SaturatingMul(n, static_cast<uint64_t>(std::max(spec.repetitions, 0)));
+}
+
+std::string DescribeMatrixSize(const ExperimentSpec& spec) {
+  std::vector<std::string> parts;
+  for (const auto& [name, size] : AxisSizes(spec)) parts.push_back(absl::StrCat(name, "=", size));
+  parts.push_back(absl::StrCat(spec.repetitions, " repetitions"));
+  return absl::StrJoin(parts, " x ");
+}
+
 std::vector<std::map<std::string, std::string>> ExpandCombinations(const ExperimentSpec& spec) {
   std::vector<Axis> axes = BuildAxes(spec);
+  // An empty axis empties the product: stop before the axes ahead of it multiply out (the
+  // run limit, which is 0 here, does not bound those partial products).
+  for (const Axis& axis : axes) {
+    if (axis.tuples.empty()) return {};
+  }
   std::vector<std::map<std::string, std::string>> combos = {{}};
   for (const Axis& axis : axes) {
     std::vector<std::map<std::string, std::string>> next;

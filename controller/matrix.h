@@ -20,6 +20,15 @@ struct PlannedRun {
   std::map<std::string, std::string> factors;
 };
 
+// An upper bound on the planned runs, computed without expanding anything: the product of the
+// axes' lengths (a zip group counts once) times the repetitions. Excludes can only shrink the
+// real number. Saturates at UINT64_MAX instead of overflowing, so hostile specs are safe to
+// size before ExpandMatrix.
+uint64_t PlannedRunUpperBound(const ExperimentSpec& spec);
+
+// "a=10 x b=1000 x (c,d)=5 x 3 repetitions": how PlannedRunUpperBound got its number.
+std::string DescribeMatrixSize(const ExperimentSpec& spec);
+
 // The distinct factor combinations (no repetitions), in declaration order.
 std::vector<std::map<std::string, std::string>> ExpandCombinations(const ExperimentSpec& spec);
 

@@ -101,5 +101,23 @@ TEST(MatrixTest, NoFactorsGivesOneRunPerRepetition) {
   EXPECT_EQ(ExpandMatrix(spec, 0).size(), 4u);
 }
 
+TEST(MatrixTest, PlannedRunUpperBoundCountsAZipGroupOnceAndIgnoresExcludes) {
+  auto spec = Parse(
+      "name: m\nfactors:\n  a: [1, 2, 3]\n  b: [x, y, z]\n  c: [p, q]\nzip: [[a, b]]\n"
+      "exclude:\n  - {a: 1, c: p}\nrepetitions: 2\n");
+  EXPECT_EQ(PlannedRunUpperBound(spec), 12u);
+  EXPECT_EQ(ExpandMatrix(spec, 0).size(), 10u);
+  EXPECT_EQ(DescribeMatrixSize(spec), "(a,b)=3 x c=2 x 2 repetitions");
+}
+
+TEST(MatrixTest, PlannedRunUpperBoundSaturatesInsteadOfOverflowing) {
+  ExperimentSpec spec;
+  for (int i = 0; i < 5; ++i) {
+    spec.factors.push_back(Factor{"f" + std::to_string(i), std::vector<std::string>(65536), {}});
+  }
+  spec.repetitions = 1000;
+  EXPECT_EQ(PlannedRunUpperBound(spec), UINT64_MAX);
+}
+
 }  // namespace
 }  // namespace rcbench::controller

@@ -392,7 +392,25 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
     }
     outcome.finished_at_unix_ms = NowMs(clock_);
     absl::Status s = store_.CompleteRun(outcome);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      // The results did not fit (a full disk) or the store broke. Its transaction rolled back,
+      // so every earlier run is intact; this one fails with the store's message if the store
+      // can still take that much, and the experiment stops: the next run would fare no better.
+      std::string error = absl::StrCat("cannot store the run's results: ", s.message());
+      if (s.code() != absl::StatusCode::kAlreadyExists) {
+        RunOutcome failed;
+        failed.run_id = outcome.run_id;
+        failed.status = rcbench::v1::RUN_STATUS_FAILED;
+        failed.error = error;
+        failed.finished_at_unix_ms = outcome.finished_at_unix_ms;
+        store_.CompleteRun(failed).IgnoreError();
+      }
+      if (metrics_) metrics_->RunFinished(spec_.name, "failed");
+      collectors_.clear();
+      testbed_.Stop();
+      return absl::Status(s.code(), absl::StrCat("run ", run->run_id, ": ", error,
+                                                 "; the runs stored before it are intact"));
+    }
     ++executed;
     bool ok = outcome.status == rcbench::v1::RUN_STATUS_COMPLETED;
     ok ? ++summary.completed : ++summary.failed;

@@ -9,7 +9,9 @@
 // server and load, and stores the program's parsed output with the run's completion. A host lost
 // mid-run fails that run with the reason and the matrix goes on. Runs already COMPLETED or FAILED
 // in the store are skipped; runs a killed controller left RUNNING are marked INTERRUPTED and
-// redone.
+// redone. A run whose results the store cannot take (a full disk: RESOURCE_EXHAUSTED) is
+// marked FAILED with the store's message when possible, and Run() stops with that error; the
+// runs stored before it are intact.
 //
 // Telemetry: one thread per agent stays subscribed to its usage stream for the whole
 // experiment, resuming after the last sequence it saw when the stream breaks; one thread per

@@ -350,5 +350,39 @@ TEST_F(BenchmarkRunnerTest, WithoutAnExecutorTheRunFails) {
   EXPECT_THAT((*store_->ListRuns("prim"))[0].error(), HasSubstr("no benchmark executor"));
 }
 
+TEST_F(RunnerTest, AFullDiskFailsThatRunWithTheStoresMessageAndKeepsEarlierRuns) {
+  spec_.randomize = false;
+  int finished = 0;
+  RunnerOptions options;
+  options.on_progress = [&](const ProgressEvent&) {
+    // After the first run the file may not grow: what a full file system looks like to SQLite.
+    if (++finished == 1) {
+      ASSERT_TRUE(store_->Exec("PRAGMA max_page_count = 1").ok());
+    }
+  };
+  auto summary = RunAll(std::move(options));
+  ASSERT_FALSE(summary.ok());
+  EXPECT_EQ(summary.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(summary.status().message(),
+              HasSubstr("cannot store the run's results: results store " + path_.string() +
+                        ": sqlite: database or disk is full"));
+  EXPECT_EQ(finished, 1);
+  store_.reset();
+  store_ = *SqliteResultStore::Open(path_.string());  // without the page limit
+  auto runs = *store_->ListRuns("exp");
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  auto first = store_->GetResults(runs[0].run_id(), true);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->classes_size(), 2);
+  EXPECT_GT(first->samples_size(), 0);
+  EXPECT_NE(runs[1].status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(*store_->CountRows("class_results", runs[1].run_id()), 0);
+  if (runs[1].status() == rcbench::v1::RUN_STATUS_FAILED) {
+    EXPECT_THAT(runs[1].error(), HasSubstr("database or disk is full"));
+  }
+  EXPECT_EQ(runs[2].status(), rcbench::v1::RUN_STATUS_PENDING);
+}
+
 }  // namespace
 }  // namespace rcbench::controller

@@ -8,11 +8,13 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/sysctl_store.h"
 #include "common/cidr.h"
 #include "common/flags.h"
 #include "controller/matrix.h"
@@ -36,7 +38,8 @@ namespace {
 // Walks the YAML document, filling an ExperimentSpec and collecting every problem.
 class SpecParser {
  public:
-  explicit SpecParser(absl::string_view source) : source_(source) {}
+  SpecParser(absl::string_view source, const SpecLimits& limits)
+      : source_(source), limits_(limits) {}
 
   void Parse(const YAML::Node& root, ExperimentSpec& spec);
   const std::vector<std::string>& errors() const { return errors_; }
@@ -126,6 +129,8 @@ class SpecParser {
     for (const auto& name : *names) pending_placeholders_.push_back({name, t.pos});
   }
 
+  void CheckDuplicateKeys(const YAML::Node& n);
+  void CheckMatrixSize(const ExperimentSpec& spec);
   void ParseHosts(const YAML::Node& n, ExperimentSpec& spec);
   std::vector<HostEndpoint> ParseEndpoints(const YAML::Node& n, absl::string_view what);
   void ParseNetwork(const YAML::Node& n, ExperimentSpec& spec);
@@ -149,6 +154,12 @@ class SpecParser {
   void CrossCheck(ExperimentSpec& spec);
 
   std::string source_;
+  const SpecLimits limits_;
+  // The matrix is over the limit: it must not be expanded.
+  bool matrix_too_large_ = false;
+  // Mappings and sequences already walked by CheckDuplicateKeys, by position and kind: an
+  // alias shares its anchor's node (and mark), and walking it again could take exponential time.
+  std::set<std::pair<int, int>> walked_;
   std::vector<std::string> errors_;
   std::set<std::string> seen_;
   std::map<std::string, SourcePos> factor_pos_;
@@ -176,6 +187,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
     Error(SourcePos{1, 1}, "the document is empty; expected a mapping with at least \"name\"");
     return;
   }
+  CheckDuplicateKeys(root);
   if (!ExpectMap(root, "the experiment",
                  {"name",
                   "description",
@@ -251,6 +263,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
       }
     }
   }
+  CheckMatrixSize(spec);
   if (root["phases"]) ParsePhases(root["phases"], spec);
   if (root["containers"]) ParseContainers(root["containers"], spec);
   if (root["sysctls"]) ParseSysctls(root["sysctls"], spec);
@@ -266,6 +279,43 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
   if (root["plots"]) ParsePlots(root["plots"], spec);
   if (root["compare"]) ParseCompare(root["compare"], spec);
   CrossCheck(spec);
+}
+
+void SpecParser::CheckDuplicateKeys(const YAML::Node& n) {
+  if (!n.IsMap() && !n.IsSequence()) return;
+  YAML::Mark m = n.Mark();
+  if (!m.is_null() && !walked_.insert({m.pos, static_cast<int>(n.Type())}).second) return;
+  if (n.IsSequence()) {
+    for (const auto& item : n) CheckDuplicateKeys(item);
+    return;
+  }
+  // yaml-cpp keeps every entry of a mapping, but lookups see only the first of equal keys.
+  std::map<std::string, SourcePos> first;
+  for (const auto& kv : n) {
+    if (kv.first.IsScalar()) {
+      auto [it, inserted] = first.emplace(kv.first.Scalar(), Pos(kv.first));
+      if (!inserted) {
+        Error(kv.first,
+              absl::StrCat("duplicate key \"", kv.first.Scalar(), "\" (first at ", it->second.line,
+                           ":", it->second.column, "); expected each key once in a mapping"));
+      }
+    } else {
+      CheckDuplicateKeys(kv.first);
+    }
+    CheckDuplicateKeys(kv.second);
+  }
+}
+
+void SpecParser::CheckMatrixSize(const ExperimentSpec& spec) {
+  const uint64_t runs = PlannedRunUpperBound(spec);
+  if (runs <= limits_.max_planned_runs) return;
+  matrix_too_large_ = true;
+  Error(
+      factors_pos_.line ? factors_pos_ : SourcePos{1, 1},
+      absl::StrCat("the factor matrix plans ",
+                   runs == UINT64_MAX ? "more than 2^64" : absl::StrCat(runs), " runs (",
+                   DescribeMatrixSize(spec), "), more than the limit of ", limits_.max_planned_runs,
+                   " (--max-planned-runs); expected fewer factor levels or repetitions"));
 }
 
 std::vector<HostEndpoint> SpecParser::ParseEndpoints(const YAML::Node& n, absl::string_view what) {
@@ -554,6 +604,11 @@ void SpecParser::ParseExclude(const YAML::Node& n, ExperimentSpec& spec) {
     Error(n, "exclude is not a list; expected a list of {factor: level, ...} mappings");
     return;
   }
+  if (n.size() > limits_.max_exclude_rules) {
+    Error(n, absl::StrCat("exclude has ", n.size(), " entries, more than the limit of ",
+                          limits_.max_exclude_rules, "; expected fewer (use zip or fewer levels)"));
+    return;
+  }
   for (const auto& item : n) {
     if (!item.IsMap() || item.size() == 0) {
       Error(item, "an exclude entry is not a non-empty mapping; expected {factor: level, ...}");
@@ -642,15 +697,11 @@ void SpecParser::ParseSysctls(const YAML::Node& n, ExperimentSpec& spec) {
   }
   for (const auto& kv : n) {
     std::string name = kv.first.Scalar();
-    bool ok = !name.empty() && name.front() != '.' && name.back() != '.' &&
-              name.find("..") == std::string::npos;
-    for (char c : name) {
-      if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-')) ok = false;
-    }
-    if (!ok) {
-      Error(kv.first, absl::StrCat("sysctl name \"", name,
-                                   "\" is invalid; expected a dotted name like "
-                                   "net.ipv4.tcp_syncookies"));
+    // The agent's rule, so that a name it would refuse at run time is refused here.
+    if (!agent::ValidateSysctlName(name).ok()) {
+      Error(kv.first, absl::StrCat("sysctl name \"", absl::CHexEscape(name),
+                                   "\" is invalid; expected a dotted name of [a-z0-9_-] parts "
+                                   "like net.ipv4.tcp_syncookies (at most 128 bytes)"));
       continue;
     }
     if (auto t = Template(kv.second, absl::StrCat("sysctl ", name))) spec.sysctls[name] = *t;
@@ -1013,6 +1064,7 @@ void SpecParser::CrossCheck(ExperimentSpec& spec) {
       if (spec.FindFactor(name) == nullptr) return;  // reported above; the matrix is undefined
     }
   }
+  if (matrix_too_large_) return;  // reported; expanding it is what the limit prevents
   auto combos = ExpandCombinations(spec);
   if (combos.empty()) {
     Error(factors_pos_.line ? factors_pos_ : SourcePos{1, 1},
@@ -1098,7 +1150,13 @@ const std::vector<std::string>& NamespacedSysctls() {
   return *kNames;
 }
 
-absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_view source_name) {
+absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_view source_name,
+                                         const SpecLimits& limits) {
+  if (yaml.size() > limits.max_spec_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":1:1: the spec is larger than the limit of ",
+                     limits.max_spec_bytes, " bytes; expected a smaller spec"));
+  }
   ExperimentSpec spec;
   spec.source_name = std::string(source_name);
   spec.yaml = std::string(yaml);
@@ -1110,7 +1168,7 @@ absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_vi
         absl::StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
                      ": YAML syntax error: ", e.msg, "; expected well-formed YAML"));
   }
-  SpecParser parser(source_name);
+  SpecParser parser(source_name, limits);
   try {
     parser.Parse(root, spec);
   } catch (const YAML::Exception& e) {
@@ -1136,12 +1194,15 @@ absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_vi
   return spec;
 }
 
-absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path) {
-  std::ifstream in(path);
+absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path, const SpecLimits& limits) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read experiment spec ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return ParseSpec(buf.str(), path);
+  // Read at most one byte past the limit, so that ParseSpec refuses a huge file unread.
+  std::string text(limits.max_spec_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return absl::NotFoundError(absl::StrCat("cannot read experiment spec ", path));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return ParseSpec(text, path, limits);
 }
 
 }  // namespace rcbench::controller

@@ -6,6 +6,8 @@
 // The format is documented in controller/README.md. Value types; thread-compatible.
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -190,12 +192,27 @@ struct ExperimentSpec {
   const Factor* FindFactor(absl::string_view name) const;
 };
 
-// Parses and validates `yaml`. On failure the status is INVALID_ARGUMENT and its message lists
-// every problem, one per line, as "NAME:LINE:COLUMN: problem; expected ...".
-absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_view source_name);
+// Bounds on what a spec may ask for, so that a hostile spec is refused before it costs memory
+// or time (documented in controller/README.md, "Limits").
+struct SpecLimits {
+  // The planned runs (factor levels multiplied, times repetitions; before excludes).
+  // `--max-planned-runs`.
+  uint64_t max_planned_runs = 100'000;
+  // The spec's size in bytes, checked before the YAML is parsed.
+  size_t max_spec_bytes = 1 << 20;
+  // Entries of `exclude` (each is checked against every combination).
+  size_t max_exclude_rules = 1'000;
+};
 
-// Reads and parses a file. NOT_FOUND if it cannot be read.
-absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path);
+// Parses and validates `yaml`. On failure the status is INVALID_ARGUMENT and its message lists
+// every problem, one per line, as "NAME:LINE:COLUMN: problem; expected ...". A spec over
+// `limits` is refused before its matrix is expanded.
+absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_view source_name,
+                                         const SpecLimits& limits = {});
+
+// Reads and parses a file. NOT_FOUND if it cannot be read; INVALID_ARGUMENT (as ParseSpec) if
+// it is larger than limits.max_spec_bytes (it is not read in full).
+absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path, const SpecLimits& limits = {});
 
 // The sysctls a `network: namespaces` spec may set: per-network-namespace ones only.
 const std::vector<std::string>& NamespacedSysctls();

@@ -538,5 +538,146 @@ TEST(SpecTest, PrimitiveCostsSpecsOfTheRepositoryAreValid) {
   }
 }
 
+// Issue #14: hostile specs are refused with positions, before they cost memory or time.
+
+std::string TenMillionRuns() {
+  std::string yaml = "name: big\nfactors:\n";
+  for (char f = 'a'; f < 'a' + 7; ++f) {
+    yaml += std::string("  ") + f + ": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+  }
+  return yaml;
+}
+
+TEST(SpecLimitsTest, AMatrixOverTheRunLimitIsRefusedNamingTheFactorsAndTheCount) {
+  EXPECT_THAT(ErrorsOf(TenMillionRuns()),
+              HasSubstr("t.yaml:3:3: the factor matrix plans 10000000 runs (a=10 x b=10 x c=10 x "
+                        "d=10 x e=10 x f=10 x g=10 x 1 repetitions), more than the limit of "
+                        "100000 (--max-planned-runs)"));
+}
+
+TEST(SpecLimitsTest, RepetitionsCountTowardsTheRunLimit) {
+  SpecLimits limits;
+  limits.max_planned_runs = 5;
+  auto spec = ParseSpec(Minimal("repetitions: 3\n"), "t.yaml", limits);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(spec.status().message(), HasSubstr("plans 6 runs (f=2 x 3 repetitions)"));
+}
+
+TEST(SpecLimitsTest, TheRunLimitIsConfigurable) {
+  SpecLimits limits;
+  limits.max_planned_runs = 10'000'000;
+  std::string yaml =
+      "name: big\nfactors:\n  a: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+      "  b: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+  EXPECT_TRUE(ParseSpec(yaml, "t.yaml", limits).ok());
+  limits.max_planned_runs = 99;
+  EXPECT_FALSE(ParseSpec(yaml, "t.yaml", limits).ok());
+}
+
+TEST(SpecLimitsTest, AnOverflowingMatrixIsRefusedWithoutWrappingAround) {
+  // 16 factors of 16 levels: 2^64 runs, which wraps to 0 in unchecked 64-bit arithmetic.
+  std::string yaml = "name: big\nfactors:\n";
+  for (int f = 0; f < 16; ++f) {
+    yaml += "  f" + std::to_string(f) + ": [";
+    for (int l = 0; l < 16; ++l) yaml += (l ? ", " : "") + std::to_string(l);
+    yaml += "]\n";
+  }
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("plans more than 2^64 runs"));
+}
+
+TEST(SpecLimitsTest, ASpecLargerThanTheByteLimitIsRefusedUnparsed) {
+  SpecLimits limits;
+  limits.max_spec_bytes = 16;
+  auto spec = ParseSpec("name: t\ndescription: longer than sixteen bytes\n", "t.yaml", limits);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(spec.status().message(),
+              HasSubstr("t.yaml:1:1: the spec is larger than the limit of 16 bytes"));
+}
+
+TEST(SpecLimitsTest, TooManyExcludeEntriesAreRefused) {
+  SpecLimits limits;
+  limits.max_exclude_rules = 1;
+  auto spec = ParseSpec(Minimal("exclude:\n  - {f: a}\n  - {f: b}\n"), "t.yaml", limits);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(spec.status().message(),
+              HasSubstr("t.yaml:5:3: exclude has 2 entries, more than the limit of 1"));
+}
+
+TEST(SpecDuplicateKeyTest, ADuplicatedTopLevelKeyIsReportedWithBothPositions) {
+  EXPECT_THAT(ErrorsOf("name: t\nrepetitions: 2\nrepetitions: 3\n"),
+              HasSubstr("t.yaml:3:1: duplicate key \"repetitions\" (first at 2:1); expected each "
+                        "key once in a mapping"));
+}
+
+TEST(SpecDuplicateKeyTest, DuplicatedKeysInNestedMappingsAreReported) {
+  std::string errors = ErrorsOf(
+      Minimal("phases: {measure: 1s, measure: 2s}\nload:\n  classes:\n    - name: a\n      mode: "
+              "closed_loop\n      connections: 1\n      connections: 2\n"));
+  EXPECT_THAT(errors, HasSubstr("t.yaml:4:23: duplicate key \"measure\" (first at 4:10)"));
+  EXPECT_THAT(errors, HasSubstr("t.yaml:10:7: duplicate key \"connections\" (first at 9:7)"));
+}
+
+TEST(SpecDuplicateKeyTest, ADuplicatedFactorIsReported) {
+  EXPECT_THAT(ErrorsOf("name: t\nfactors:\n  f: [a]\n  f: [b]\n"),
+              HasSubstr("t.yaml:4:3: duplicate key \"f\" (first at 3:3)"));
+}
+
+TEST(SpecDuplicateKeyTest, AliasesAreCheckedOnceNotOncePerReference) {
+  // Nine levels of ten references each: 10^9 paths to the innermost mapping if every alias
+  // were walked again. This must finish at once (and then fail for its unknown key).
+  std::string yaml = "name: t\nl0: &l0 {a: 1}\n";
+  for (int i = 1; i < 10; ++i) {
+    yaml += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) yaml += (j ? ", *l" : "*l") + std::to_string(i - 1);
+    yaml += "]\n";
+  }
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("unknown key \"l0\""));
+}
+
+TEST(SpecContainerPathTest, ACgroupFilePrefixIsRefusedAtValidation) {
+  EXPECT_THAT(ErrorsOf(Minimal("containers:\n  - path: exp/cpu.shares\n")),
+              HasSubstr("t.yaml:5:11: container path \"exp/cpu.shares\" is invalid: "));
+}
+
+TEST(SpecContainerPathTest, EveryFactorLevelOfATemplatedPathIsChecked) {
+  std::string yaml =
+      "name: t\nfactors:\n  g: [ok, memory.max, fine]\ncontainers:\n  - path: \"exp/{{g}}\"\n";
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("t.yaml:5:11: container path \"exp/memory.max\" is "
+                                        "invalid: "));
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("(in the run with g=memory.max)"));
+}
+
+TEST(SpecSysctlTest, AValueWithANewlineIsRefusedAtValidation) {
+  EXPECT_THAT(ErrorsOf(Minimal("sysctls:\n  net.core.somaxconn: \"1\\n2\"\n")),
+              HasSubstr("t.yaml:5:23: sysctl net.core.somaxconn value \"1\\n2\" (3 bytes) is not "
+                        "one line of at most 4096 bytes"));
+}
+
+TEST(SpecSysctlTest, EveryFactorLevelOfATemplatedValueIsChecked) {
+  std::string yaml =
+      "name: t\nfactors:\n  v: [\"1\", \"2\\n3\"]\nsysctls:\n"
+      "  net.core.somaxconn: \"{{v}}\"\n";
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("(in the run with v=2\n3)"));
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("t.yaml:5:23: sysctl net.core.somaxconn value \"2\\n3\""));
+}
+
+TEST(SpecSysctlTest, AValueOverFourKibIsRefused) {
+  EXPECT_THAT(
+      ErrorsOf(Minimal("sysctls:\n  net.core.somaxconn: \"" + std::string(4097, '1') + "\"\n")),
+      HasSubstr("(4097 bytes) is not one line of at most 4096 bytes"));
+}
+
+TEST(SpecSysctlTest, ANameTheAgentWouldRefuseIsRefused) {
+  EXPECT_THAT(ErrorsOf(Minimal("sysctls:\n  Net.Core.Somaxconn: 1\n")),
+              HasSubstr("t.yaml:5:3: sysctl name \"Net.Core.Somaxconn\" is invalid"));
+}
+
+TEST(SpecLimitsTest, AFactorWithoutLevelsDoesNotExpandTheOthers) {
+  // Found by the fuzzer: the matrix has 0 runs, within the limit, but expanding the ten
+  // million combinations of the factors before the empty one took gigabytes.
+  std::string errors = ErrorsOf(TenMillionRuns() + "  z: []\n");
+  EXPECT_THAT(errors, HasSubstr("t.yaml:10:6: factor \"z\" has no levels"));
+}
+
 }  // namespace
 }  // namespace rcbench::controller

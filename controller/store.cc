@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -104,20 +105,43 @@ const std::vector<const char*>& Migrations() {
   return *m;
 }
 
+// "results store FILE: sqlite: MESSAGE": every store error names the file, so that a damaged
+// or full store is recognisable in a run's error and on the command line.
+std::string StoreError(sqlite3* db, absl::string_view what) {
+  const char* file = sqlite3_db_filename(db, "main");
+  return absl::StrCat("results store ", file && *file ? file : "(in memory)", ": sqlite",
+                      what.empty() ? "" : " ", what, ": ", sqlite3_errmsg(db));
+}
+
+// A damaged file (SQLITE_CORRUPT, SQLITE_NOTADB) is DATA_LOSS, a full disk RESOURCE_EXHAUSTED;
+// the rest INTERNAL.
+absl::Status StoreStatus(sqlite3* db, int rc, absl::string_view what = "") {
+  std::string msg = StoreError(db, what);
+  switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(msg);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(msg);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
 // A prepared statement; finalized on destruction.
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) : db_(db) {
     rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+    if (rc_ != SQLITE_OK) prepare_error_ = StoreStatus(db, rc_, "prepare");
   }
   ~Stmt() { sqlite3_finalize(stmt_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
-  absl::Status status() const {
-    if (rc_ == SQLITE_OK) return absl::OkStatus();
-    return absl::InternalError(absl::StrCat("sqlite prepare: ", sqlite3_errmsg(db_)));
-  }
+  absl::Status status() const { return prepare_error_; }
   Stmt& Bind(int i, const std::string& v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -135,15 +159,28 @@ class Stmt {
     return *this;
   }
   // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
+  int Step() {
+    last_step_ = stmt_ ? sqlite3_step(stmt_) : rc_;
+    return last_step_;
+  }
   absl::Status Run() {
     RCBENCH_RETURN_IF_ERROR(status());
     int rc = Step();
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) return absl::OkStatus();
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-      return absl::AlreadyExistsError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
-    }
-    return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+    return StoreStatus(db_, rc);
+  }
+  // After a `while (Step() == SQLITE_ROW)` loop: OK if it ended because the rows did, else the
+  // error that ended it (a damaged page must not read as "no more rows").
+  absl::Status Finished() const {
+    RCBENCH_RETURN_IF_ERROR(status());
+    if (last_step_ == SQLITE_DONE) return absl::OkStatus();
+    return StoreStatus(db_, last_step_);
+  }
+  // After a single Step(): true for a row, false for none, or the error.
+  absl::StatusOr<bool> Row() const {
+    if (last_step_ == SQLITE_ROW) return true;
+    RCBENCH_RETURN_IF_ERROR(Finished());
+    return false;
   }
   std::string Text(int col) {
     const unsigned char* t = sqlite3_column_text(stmt_, col);
@@ -162,6 +199,8 @@ class Stmt {
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
+  int last_step_ = SQLITE_MISUSE;
+  absl::Status prepare_error_;
 };
 
 std::string MapToJson(const std::map<std::string, std::string>& m) {
@@ -248,19 +287,39 @@ absl::StatusOr<std::unique_ptr<SqliteResultStore>> SqliteResultStore::OpenAtVers
   }
   RCBENCH_RETURN_IF_ERROR(wal);
   RCBENCH_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  RCBENCH_RETURN_IF_ERROR(store->Check());
   RCBENCH_RETURN_IF_ERROR(store->Migrate(target));
   return store;
 }
 
 SqliteResultStore::~SqliteResultStore() { sqlite3_close(db_); }
 
+absl::Status SqliteResultStore::Check() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // quick_check reads every page of every table and index (it skips only the index-content
+  // cross-checks of integrity_check), so a damaged page is found here and not as rows that
+  // silently stop coming.
+  Stmt s(db_, "PRAGMA quick_check(20)");
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  std::vector<std::string> problems;
+  while (s.Step() == SQLITE_ROW) {
+    std::string line = s.Text(0);
+    if (line != "ok") problems.push_back(std::move(line));
+  }
+  RCBENCH_RETURN_IF_ERROR(s.Finished());
+  if (problems.empty()) return absl::OkStatus();
+  const char* file = sqlite3_db_filename(db_, "main");
+  return absl::DataLossError(
+      absl::StrCat("results store ", file ? file : "",
+                   " is damaged (PRAGMA quick_check: ", absl::StrJoin(problems, "; "),
+                   "); restore it from a backup, or try `sqlite3 FILE .recover` into a new file"));
+}
+
 absl::Status SqliteResultStore::ExecLocked(const std::string& sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("sqlite: ", msg));
-  }
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  sqlite3_free(err);  // sqlite3_errmsg still has it
+  if (rc != SQLITE_OK) return StoreStatus(db_, rc);
   return absl::OkStatus();
 }
 
@@ -273,7 +332,9 @@ absl::StatusOr<int> SqliteResultStore::SchemaVersion() {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_, "PRAGMA user_version");
   RCBENCH_RETURN_IF_ERROR(s.status());
-  if (s.Step() != SQLITE_ROW) return absl::InternalError("cannot read PRAGMA user_version");
+  s.Step();
+  RCBENCH_ASSIGN_OR_RETURN(bool row, s.Row());
+  if (!row) return absl::InternalError(StoreError(db_, "PRAGMA user_version returned no row"));
   return static_cast<int>(s.Int(0));
 }
 
@@ -317,7 +378,9 @@ absl::StatusOr<std::optional<ExperimentRecord>> SqliteResultStore::GetExperiment
   Stmt s(db_, "SELECT name, spec_yaml, seed, created_at FROM experiments WHERE name = ?");
   RCBENCH_RETURN_IF_ERROR(s.status());
   s.Bind(1, name);
-  if (s.Step() != SQLITE_ROW) return std::optional<ExperimentRecord>();
+  s.Step();
+  RCBENCH_ASSIGN_OR_RETURN(bool row, s.Row());
+  if (!row) return std::optional<ExperimentRecord>();
   ExperimentRecord r{s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2)), s.Text(3)};
   return std::optional<ExperimentRecord>(std::move(r));
 }
@@ -388,8 +451,11 @@ absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
   auto body = [&]() -> absl::Status {
     {
       Stmt s(db_, "SELECT status FROM runs WHERE run_id = ?");
+      RCBENCH_RETURN_IF_ERROR(s.status());
       s.Bind(1, o.run_id);
-      if (s.Step() != SQLITE_ROW) return absl::NotFoundError("unknown run " + o.run_id);
+      s.Step();
+      RCBENCH_ASSIGN_OR_RETURN(bool row, s.Row());
+      if (!row) return absl::NotFoundError("unknown run " + o.run_id);
       auto status = static_cast<rcbench::v1::RunStatus>(s.Int(0));
       if (status == rcbench::v1::RUN_STATUS_COMPLETED || status == rcbench::v1::RUN_STATUS_FAILED) {
         return absl::AlreadyExistsError(
@@ -494,6 +560,7 @@ absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
     for (const auto& [k, v] : JsonToMap(s.Text(10))) (*r.mutable_tags())[k] = v;
     out.push_back(std::move(r));
   }
+  RCBENCH_RETURN_IF_ERROR(s.Finished());
   return out;
 }
 
@@ -503,6 +570,7 @@ absl::StatusOr<std::vector<std::string>> SqliteResultStore::ListExperiments() {
   RCBENCH_RETURN_IF_ERROR(s.status());
   std::vector<std::string> out;
   while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
+  RCBENCH_RETURN_IF_ERROR(s.Finished());
   return out;
 }
 
@@ -520,6 +588,7 @@ absl::StatusOr<std::map<std::string, rcbench::v1::HostFacts>> SqliteResultStore:
     }
     out[s.Text(0)] = std::move(f);
   }
+  RCBENCH_RETURN_IF_ERROR(s.Finished());
   return out;
 }
 
@@ -550,6 +619,7 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
         return absl::DataLossError(absl::StrCat("corrupt class result of run ", run_id));
       }
     }
+    RCBENCH_RETURN_IF_ERROR(s.Finished());
   }
   {
     Stmt s(db_,
@@ -566,6 +636,7 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
       c->set_cpu_throttled_seconds(s.Real(4));
       c->set_memory_peak_bytes(static_cast<uint64_t>(s.Int(5)));
     }
+    RCBENCH_RETURN_IF_ERROR(s.Finished());
   }
   {
     Stmt s(db_,
@@ -592,6 +663,7 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
         if (it.value().is_number()) (*b->mutable_counters())[it.key()] = it.value().get<double>();
       }
     }
+    RCBENCH_RETURN_IF_ERROR(s.Finished());
   }
   if (include_samples) {
     Stmt s(db_,
@@ -604,6 +676,7 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
         return absl::DataLossError(absl::StrCat("corrupt sample of run ", run_id));
       }
     }
+    RCBENCH_RETURN_IF_ERROR(s.Finished());
   }
   return resp;
 }
@@ -620,7 +693,9 @@ absl::StatusOr<int64_t> SqliteResultStore::CountRows(const std::string& table,
   Stmt s(db_, sql.c_str());
   RCBENCH_RETURN_IF_ERROR(s.status());
   s.Bind(1, run_id);
-  if (s.Step() != SQLITE_ROW) return absl::InternalError("count failed");
+  s.Step();
+  RCBENCH_ASSIGN_OR_RETURN(bool row, s.Row());
+  if (!row) return absl::InternalError(StoreError(db_, "COUNT returned no row"));
   return s.Int(0);
 }
 

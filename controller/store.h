@@ -83,10 +83,20 @@ class ResultStore {
 
 class SqliteResultStore : public ResultStore {
  public:
-  // Opens (creating parent directories and the file as needed) and migrates to the newest
-  // schema. FAILED_PRECONDITION if the file has a newer schema than this binary knows.
+  // Opens (creating parent directories and the file as needed), checks it (Check) and migrates
+  // to the newest schema. FAILED_PRECONDITION if the file has a newer schema than this binary
+  // knows; DATA_LOSS if it is damaged.
+  //
+  // Every error of this store names the file and carries SQLite's message ("results store
+  // FILE: sqlite: database disk image is malformed"): DATA_LOSS for a damaged file,
+  // RESOURCE_EXHAUSTED for a full disk (the transaction is rolled back, earlier runs stay
+  // intact), INTERNAL otherwise. A read that fails part-way fails; it never returns the rows
+  // read before the failure as the whole answer.
   static absl::StatusOr<std::unique_ptr<SqliteResultStore>> Open(const std::string& path);
   ~SqliteResultStore() override;
+
+  // PRAGMA quick_check: reads every page. DATA_LOSS naming the file and the problems found.
+  absl::Status Check();
 
   // Current schema version (PRAGMA user_version).
   absl::StatusOr<int> SchemaVersion();

@@ -1,11 +1,15 @@
 #include "controller/store.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <thread>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controller/testing/store_files.h"
 
 namespace rcbench::controller {
 namespace {
@@ -255,6 +259,40 @@ TEST_F(StoreTest, AFailedRunKeepsNoBenchmarkRows) {
   o.containers.push_back(o.containers[0]);
   EXPECT_FALSE(store->CompleteRun(o).ok());
   EXPECT_EQ(*store->CountRows("benchmark_results", "e-a"), 0);
+}
+
+TEST_F(StoreTest, ADamagedPageIsDataLossNamingTheFileWhenOpened) {
+  int64_t pages = testing::StoreFileWithRuns(path_, 60);
+  ASSERT_GT(pages, 8);
+  ASSERT_TRUE(testing::DamagePage(path_, pages / 2));
+  auto store = SqliteResultStore::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(std::string(store.status().message()),
+              ::testing::HasSubstr(absl::StrCat("results store ", path_)));
+}
+
+TEST_F(StoreTest, AFullDiskFailsTheWriteAndKeepsEveryEarlierRun) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+  ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
+  ASSERT_TRUE(store->MarkRunning("e-b", 2000, {}).ok());
+  // The file may not grow past its current size: what a full file system looks like to SQLite.
+  ASSERT_TRUE(store->Exec("PRAGMA max_page_count = 1").ok());
+  RunOutcome big = Outcome("e-b");
+  big.usage_samples[0].set_agent_instance(std::string(64 * 1024, 'x'));
+  absl::Status s = store->CompleteRun(big);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr(
+                  absl::StrCat("results store ", path_, ": sqlite: database or disk is full")));
+  EXPECT_EQ(*store->CountRows("samples", "e-b"), 0);
+  auto earlier = store->GetResults("e-a", true);
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  EXPECT_EQ(earlier->run().status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(earlier->classes(0).throughput_rps(), 123.5);
+  EXPECT_EQ(earlier->samples_size(), 1);
 }
 
 }  // namespace

@@ -222,5 +222,26 @@ TEST_F(ControllerServiceTest, SubmittingNeedsTheControlRoleAndListingTheReadRole
   EXPECT_TRUE(executed_.empty());
 }
 
+TEST_F(ControllerServiceTest, AMatrixOverTheRunLimitIsRefusedBeforeExpansion) {
+  // 10^7 planned runs: expanded, the response alone would take gigabytes.
+  std::string yaml = "name: big\nfactors:\n";
+  for (char f = 'a'; f < 'a' + 7; ++f) {
+    yaml += std::string("  ") + f + ": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+  }
+  rcbench::v1::SubmitExperimentRequest req;
+  req.set_spec_yaml(yaml);
+  req.set_spec_name("big.yaml");
+  rcbench::v1::SubmitExperimentResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->SubmitExperiment(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("big.yaml:3:3: the factor matrix plans 10000000 runs (a=10 x b=10"));
+  EXPECT_EQ(resp.runs_size(), 0);
+  service_->Shutdown();
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_TRUE(executed_.empty());
+}
+
 }  // namespace
 }  // namespace rcbench::controller

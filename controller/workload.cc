@@ -3,9 +3,12 @@
 #include <cmath>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/container_path.h"
+#include "agent/sysctl_store.h"
 #include "common/flags.h"
 #include "common/status_macros.h"
 #include "controller/matrix.h"
@@ -63,16 +66,17 @@ absl::StatusOr<bool> RenderBool(const Templated& t, const TemplateVars& vars,
   return At(t.pos, absl::StrCat(what, " is \"", s, "\"; expected true/false (or on/off)"));
 }
 
-bool ValidContainerPath(absl::string_view p) {
-  if (p.empty() || p.size() > 200 || p.front() == '/' || p.back() == '/') return false;
-  for (absl::string_view part : absl::StrSplit(p, '/')) {
-    if (part.empty() || part == "." || part == "..") return false;
-    for (char c : part) {
-      if (!(absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.')) return false;
-    }
+// The controller's own narrower alphabet, on top of the agent's rules: paths also name report
+// files and metric labels.
+bool PortableContainerPath(absl::string_view p) {
+  for (char c : p) {
+    if (!(absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.' || c == '/')) return false;
   }
   return true;
 }
+
+// What SysctlStore::Set (agent/sysctl_store.h) accepts as a value.
+constexpr size_t kMaxSysctlValueBytes = 4096;
 
 }  // namespace
 
@@ -176,10 +180,18 @@ absl::StatusOr<std::vector<RenderedContainer>> RenderContainers(const Experiment
     RenderedContainer r;
     r.agent = c.agent.empty() ? ServerAgentName(spec) : c.agent;
     RCBENCH_ASSIGN_OR_RETURN(r.path, Render(c.path, vars));
-    if (!ValidContainerPath(r.path)) {
-      return At(c.path.pos, absl::StrCat("container path \"", r.path,
+    // The agent's rules (which are rc's), so that a path it would refuse is refused here.
+    if (absl::Status s = agent::ValidateContainerPath(r.path); !s.ok()) {
+      return At(c.path.pos,
+                absl::StrCat("container path \"", absl::CHexEscape(r.path),
+                             "\" is invalid: ", s.message(),
+                             "; expected a relative path of names separated by '/', none of them "
+                             "\"..\" or starting with a cgroup file prefix such as \"cpu.\""));
+    }
+    if (!PortableContainerPath(r.path)) {
+      return At(c.path.pos, absl::StrCat("container path \"", absl::CHexEscape(r.path),
                                          "\" is invalid; expected a relative path of "
-                                         "[A-Za-z0-9_.-] names separated by '/', without '..'"));
+                                         "[A-Za-z0-9_.-] names separated by '/'"));
     }
     for (const auto& [key, value] : c.attributes) {
       if (key == "cpu_weight") {
@@ -220,7 +232,18 @@ absl::StatusOr<std::map<std::string, std::string>> RenderSysctls(const Experimen
                                                                  const TemplateVars& vars) {
   std::map<std::string, std::string> out;
   for (const auto& [name, value] : spec.sysctls) {
-    RCBENCH_ASSIGN_OR_RETURN(out[name], Render(value, vars));
+    if (absl::Status s = agent::ValidateSysctlName(name); !s.ok())
+      return At(value.pos, s.message());
+    RCBENCH_ASSIGN_OR_RETURN(std::string v, Render(value, vars));
+    if (v.size() > kMaxSysctlValueBytes ||
+        v.find_first_of(std::string("\n\r\0", 3)) != std::string::npos) {
+      return At(value.pos,
+                absl::StrCat("sysctl ", name, " value \"", absl::CHexEscape(v.substr(0, 80)),
+                             v.size() > 80 ? "...\"" : "\"", " (", v.size(),
+                             " bytes) is not one line of at most ", kMaxSysctlValueBytes,
+                             " bytes; expected a single-line value"));
+    }
+    out[name] = std::move(v);
   }
   return out;
 }

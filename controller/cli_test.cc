@@ -1,0 +1,142 @@
+#include "controller/cli.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "controller/testing/store_files.h"
+
+namespace rcbench::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct CliResult {
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+
+// Runs `rcbench ARGS...` in this process, capturing what it prints.
+CliResult Rcbench(std::vector<std::string> args) {
+  args.insert(args.begin(), "rcbench");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  std::streambuf* old_out = std::cout.rdbuf(out.rdbuf());
+  std::streambuf* old_err = std::cerr.rdbuf(err.rdbuf());
+  CliResult r;
+  r.exit_code = RunCli(static_cast<int>(argv.size()), argv.data());
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rcbench-cli-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    db_ = (dir_ / "rcbench.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  // A store of 60 runs with one damaged page in the middle of the file.
+  void DamagedStore() {
+    int64_t pages = testing::StoreFileWithRuns(db_, 60);
+    ASSERT_GT(pages, 8);
+    ASSERT_TRUE(testing::DamagePage(db_, pages / 2));
+  }
+  static std::string TenMillionRuns() {
+    std::string yaml = "name: big\nfactors:\n";
+    for (char f = 'a'; f < 'a' + 7; ++f) {
+      yaml += std::string("  ") + f + ": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+    }
+    return yaml;
+  }
+
+  std::filesystem::path dir_;
+  std::string db_;
+};
+
+TEST_F(CliTest, ListOfAHealthyStorePrintsEveryRun) {
+  ASSERT_GT(testing::StoreFileWithRuns(db_, 3), 0);
+  CliResult r = Rcbench({"list", "--db", db_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("e-0"));
+  EXPECT_THAT(r.out, HasSubstr("e-2"));
+}
+
+TEST_F(CliTest, ListOfADamagedStoreFailsNamingTheFile) {
+  DamagedStore();
+  CliResult r = Rcbench({"list", "--db", db_});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("results store " + db_));
+  EXPECT_THAT(r.err, HasSubstr("is damaged"));
+}
+
+TEST_F(CliTest, ListJsonOfADamagedStoreFailsInsteadOfPrintingAnEmptyList) {
+  DamagedStore();
+  CliResult r = Rcbench({"list", "--json", "--db", db_});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("results store " + db_));
+}
+
+TEST_F(CliTest, ReportOfADamagedStoreFailsAndWritesNoReport) {
+  DamagedStore();
+  std::string out_dir = (dir_ / "report").string();
+  CliResult r = Rcbench({"report", "--db", db_, "--out", out_dir, "--no-plots"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("results store " + db_));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(out_dir) / "report.md"));
+}
+
+TEST_F(CliTest, ListOfAnExperimentWithoutRunsIsAnError) {
+  ASSERT_GT(testing::StoreFileWithRuns(db_, 1), 0);
+  CliResult r = Rcbench({"list", "--db", db_, "--experiment", "nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no runs in results store " + db_ + " for experiment \"nope\""));
+}
+
+TEST_F(CliTest, ValidateRefusesAMatrixOverTheRunLimit) {
+  std::string spec = Write("big.yaml", TenMillionRuns());
+  CliResult r = Rcbench({"validate", spec});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(spec + ":3:3: the factor matrix plans 10000000 runs"));
+}
+
+TEST_F(CliTest, DryRunRefusesAMatrixOverTheRunLimit) {
+  std::string spec = Write("big.yaml", TenMillionRuns());
+  CliResult r = Rcbench({"run", "--dry-run", "--db", db_, spec});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("the factor matrix plans 10000000 runs"));
+}
+
+TEST_F(CliTest, MaxPlannedRunsSetsTheRunLimit) {
+  std::string spec = Write("small.yaml", "name: s\nfactors:\n  a: [1, 2, 3]\n");
+  EXPECT_EQ(Rcbench({"validate", "--max-planned-runs", "3", spec}).exit_code, 0);
+  CliResult r = Rcbench({"validate", "--max-planned-runs", "2", spec});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("more than the limit of 2 (--max-planned-runs)"));
+  EXPECT_EQ(Rcbench({"validate", "--max-planned-runs", "0", spec}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace rcbench::controller
