@@ -230,10 +230,12 @@ TEST_F(ServiceTest, ManyConfigureCallsKeepABoundedNumberOfWorkloadsAndMemory) {
   Configure(w);  // warm up gRPC's buffers
   const int64_t before = ResidentBytes();
   for (int i = 0; i < 150; ++i) Configure(w);
-  const int64_t grown = ResidentBytes() - before;
+  [[maybe_unused]] const int64_t grown = ResidentBytes() - before;
   EXPECT_EQ(service_->stored_workloads(), LoadGenService::kDefaultMaxStoredWorkloads);
   // Kept unbounded, 150 workloads would hold ~80 MB; the 16 kept hold ~9 MB.
+#ifndef RCBENCH_SANITIZED  // AddressSanitizer's quarantine keeps freed memory resident
   EXPECT_LT(grown, int64_t{40} << 20) << "RSS grew by " << (grown >> 20) << " MB";
+#endif
 }
 
 TEST_F(ServiceTest, StartOfAnEvictedWorkloadIsNotFoundNamingTheId) {
