@@ -69,12 +69,17 @@ function(rcbench_test name)
     ENVIRONMENT "RCBENCH_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
 endfunction()
 
-# rcbench_fuzzer(NAME SOURCES ... DEPS ... CORPUS DIR): a libFuzzer target NAME (with
+if(RCBENCH_FUZZ AND NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  message(FATAL_ERROR "RCBENCH_FUZZ needs clang: -DCMAKE_CXX_COMPILER=clang++ (or make fuzz)")
+endif()
+
+# rcbench_fuzzer(NAME SOURCES ... DEPS ... CORPUS DIR [INSTRUMENT LIB]): a libFuzzer target NAME (with
 # RCBENCH_FUZZ=ON and clang: build/bin/NAME, run by scripts/run-fuzzers) and, in every build, the
 # ctest entry fuzz.NAME.corpus that replays DIR through the same entry point, so that every
-# input committed to the corpus (including each crash once found) is a regression test.
+# input committed to the corpus (including each crash once found) is a regression test. With
+# RCBENCH_FUZZ, INSTRUMENT names the library whose code the fuzzer's coverage should see.
 function(rcbench_fuzzer name)
-  cmake_parse_arguments(ARG "" "CORPUS" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "CORPUS;INSTRUMENT" "SOURCES;DEPS" ${ARGN})
   add_executable(${name}_replay ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/common/testing/fuzz_replay_main.cc)
   target_link_libraries(${name}_replay PRIVATE ${ARG_DEPS})
   set_target_properties(${name}_replay PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
@@ -82,6 +87,9 @@ function(rcbench_fuzzer name)
   add_test(NAME fuzz.${name}.corpus COMMAND ${name}_replay ${ARG_CORPUS})
   set_tests_properties(fuzz.${name}.corpus PROPERTIES LABELS unit TIMEOUT 120)
   if(RCBENCH_FUZZ)
+    if(ARG_INSTRUMENT)
+      target_compile_options(${ARG_INSTRUMENT} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+    endif()
     add_executable(${name} ${ARG_SOURCES})
     target_link_libraries(${name} PRIVATE ${ARG_DEPS})
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
