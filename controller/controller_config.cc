@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/yaml_fields.h"
 #include "controller/matrix.h"
 #include "controller/workload.h"
 
@@ -20,32 +21,9 @@ namespace {
 // per character).
 constexpr size_t kMaxArgChars = 4096;
 
-absl::Status Bad(absl::string_view origin, const YAML::Node& node, absl::string_view key,
-                 absl::string_view why) {
-  std::string where(origin);
-  if (node.Mark().line >= 0) absl::StrAppend(&where, ":", node.Mark().line + 1);
-  return absl::InvalidArgumentError(absl::StrCat(where, ": '", key, "': ", why));
-}
-
-absl::Status CheckKeys(absl::string_view origin, const YAML::Node& map, absl::string_view what,
-                       const std::set<std::string>& allowed) {
-  if (!map.IsMap()) return Bad(origin, map, what, "expected a mapping");
-  for (const auto& kv : map) {
-    std::string key = kv.first.as<std::string>();
-    if (!allowed.count(key)) {
-      return Bad(origin, kv.first, key,
-                 absl::StrCat("unknown key in ", what, "; expected one of ",
-                              absl::StrJoin(allowed, ", ")));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> Scalar(absl::string_view origin, const YAML::Node& n,
-                                   absl::string_view key) {
-  if (!n.IsScalar()) return Bad(origin, n, key, "expected a string");
-  return n.as<std::string>();
-}
+using yaml::Bad;
+using yaml::CheckKeys;
+using yaml::Scalar;
 
 absl::Status ParsePrograms(absl::string_view origin, const YAML::Node& n,
                            std::map<std::string, ProgramRule>& out) {
