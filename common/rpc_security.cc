@@ -15,10 +15,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -38,18 +36,6 @@ namespace {
 constexpr char kAuthorizationHeader[] = "authorization";
 constexpr char kBearerPrefix[] = "Bearer ";
 constexpr size_t kAuditSummaryChars = 240;
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path, absl::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    std::string msg = absl::StrCat(what, ": cannot read ", path, ": ", std::strerror(err));
-    return err == EACCES ? absl::PermissionDeniedError(msg) : absl::NotFoundError(msg);
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Constant-time comparison: the time a wrong token takes says nothing about the right one.
 bool TokensEqual(absl::string_view a, absl::string_view b) {
@@ -162,8 +148,10 @@ const char kServerSecurityUsage[] =
 )";
 
 bool IsSecurityValueFlag(absl::string_view flag) {
-  return flag == "--tls-cert" || flag == "--tls-key" || flag == "--tls-ca" ||
-         flag == "--token-file" || flag == "--read-token-file";
+  for (const char* f : kSecurityValueFlags) {
+    if (flag == f) return true;
+  }
+  return false;
 }
 
 bool ApplySecurityFlag(absl::string_view flag, const std::string& value, ServerSecurity& security) {
@@ -207,25 +195,26 @@ absl::StatusOr<TlsMaterial> LoadTlsFiles(const TlsFiles& files, absl::string_vie
         files.cert_file.empty() ? "no" : "a", " certificate, ", files.key_file.empty() ? "no" : "a",
         " key, ", files.ca_file.empty() ? "no" : "a", " CA)"));
   }
-  TlsMaterial m;
-  RCBENCH_ASSIGN_OR_RETURN(m.cert_pem, ReadWholeFile(files.cert_file, what));
-  RCBENCH_ASSIGN_OR_RETURN(m.key_pem, ReadWholeFile(files.key_file, what));
-  RCBENCH_ASSIGN_OR_RETURN(m.ca_pem, ReadWholeFile(files.ca_file, what));
-  auto prefix = [&](const absl::Status& s, const std::string& file) {
-    return absl::Status(s.code(), absl::StrCat(what, ": ", file, ": ", s.message()));
+  auto prefix = [&](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
   };
+  // Errors from here on name the file at fault.
+  auto key_and_cert = x509::ReadKeyAndCert(files.cert_file, files.key_file);
+  if (!key_and_cert.ok()) return prefix(key_and_cert.status());
+  auto ca_pem = x509::ReadPemFile(files.ca_file);
+  if (!ca_pem.ok()) return prefix(ca_pem.status());
+  TlsMaterial m{key_and_cert->cert_pem, key_and_cert->key_pem, *std::move(ca_pem), ""};
   auto cert = x509::ParseCertificate(m.cert_pem);
-  if (!cert.ok()) return prefix(cert.status(), files.cert_file);
+  if (!cert.ok()) return prefix(cert.status());
   auto ca = x509::ParseCertificate(m.ca_pem);
-  if (!ca.ok()) return prefix(ca.status(), files.ca_file);
-  if (auto s = x509::CheckKeyMatches(m.cert_pem, m.key_pem); !s.ok()) {
-    return prefix(s, files.key_file);
-  }
+  if (!ca.ok())
+    return prefix(
+        absl::Status(ca.status().code(), absl::StrCat(files.ca_file, ": ", ca.status().message())));
   const absl::Time now = absl::Now();
-  if (auto s = x509::CheckValidAt(*cert, now, ""); !s.ok()) return prefix(s, files.cert_file);
-  if (auto s = x509::CheckValidAt(*ca, now, ""); !s.ok()) return prefix(s, files.ca_file);
+  if (auto s = x509::CheckValidAt(*cert, now, files.cert_file); !s.ok()) return prefix(s);
+  if (auto s = x509::CheckValidAt(*ca, now, files.ca_file); !s.ok()) return prefix(s);
   if (auto s = x509::CheckIssuedBy(m.cert_pem, m.ca_pem); !s.ok()) {
-    return prefix(s, files.cert_file);
+    return prefix(absl::Status(s.code(), absl::StrCat(files.cert_file, ": ", s.message())));
   }
   m.subject = cert->subject;
   return m;
@@ -381,23 +370,24 @@ bool IsLoopbackHost(absl::string_view host) {
 absl::Status CheckListenSecurity(absl::string_view component, const HostPort& listen,
                                  const ServerSecurity& security) {
   if (security.tls.enabled() || IsLoopbackHost(listen.host)) return absl::OkStatus();
-  if (!security.insecure_plaintext) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        component, ": refusing to listen on ", listen.host,
-        " (not loopback) without TLS: anyone who reaches it could drive this host. Pass "
-        "--tls-cert FILE --tls-key FILE --tls-ca FILE (`rcbench certs` makes them; "
-        "docs/SECURITY.md), or --insecure-plaintext to accept the risk"));
-  }
-  RCBENCH_LOG(WARNING) << component << ": listening on " << listen.host
-                       << " in PLAINTEXT (--insecure-plaintext): the token and every call cross "
-                          "the network unencrypted, and the server's identity is not verified";
-  return absl::OkStatus();
+  if (security.insecure_plaintext) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(component, ": refusing to listen on ", listen.host,
+                   " (not loopback) without TLS: anyone who reaches it could drive this host. Pass "
+                   "--tls-cert FILE --tls-key FILE --tls-ca FILE (`rcbench certs` makes them; "
+                   "docs/SECURITY.md), or --insecure-plaintext to accept the risk"));
 }
 
 absl::StatusOr<BuiltRpcServer> BuildRpcServer(const RpcServerOptions& options,
                                               const std::vector<grpc::Service*>& services) {
   RCBENCH_ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(options.listen));
   RCBENCH_RETURN_IF_ERROR(CheckListenSecurity(options.component, listen, options.security));
+  if (!options.security.tls.enabled() && !IsLoopbackHost(listen.host)) {
+    RCBENCH_LOG(WARNING) << options.component << ": listening on " << listen.host
+                         << " in PLAINTEXT (--insecure-plaintext): the token and every call "
+                            "cross the network unencrypted, and the server's identity is not "
+                            "verified";
+  }
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (options.security.tls.enabled()) {
     RCBENCH_ASSIGN_OR_RETURN(

@@ -77,8 +77,10 @@ struct ServerSecurity {
   bool insecure_plaintext = false;
 };
 
-// The security flags every daemon takes: --tls-cert, --tls-key, --tls-ca, --token-file and
-// --read-token-file (with a value) and --insecure-plaintext. True when `flag` is a value flag.
+// The security flags every daemon takes: these, with a value, and --insecure-plaintext.
+inline constexpr const char* kSecurityValueFlags[] = {"--tls-cert", "--tls-key", "--tls-ca",
+                                                      "--token-file", "--read-token-file"};
+// True when `flag` is one of kSecurityValueFlags.
 bool IsSecurityValueFlag(absl::string_view flag);
 // Stores a security flag's value (ignored for --insecure-plaintext); false if `flag` is not one.
 bool ApplySecurityFlag(absl::string_view flag, const std::string& value, ServerSecurity& security);
@@ -121,8 +123,8 @@ class Authorizer {
   std::string read_token_;
 };
 
-// OK for a loopback address; otherwise FAILED_PRECONDITION naming the TLS and token flags,
-// unless TLS is configured or `security.insecure_plaintext` is set (then a warning is logged).
+// OK for a loopback address; otherwise FAILED_PRECONDITION naming the TLS flags, unless TLS is
+// configured or `security.insecure_plaintext` is set (BuildRpcServer then logs a warning).
 absl::Status CheckListenSecurity(absl::string_view component, const HostPort& listen,
                                  const ServerSecurity& security);
 

@@ -241,17 +241,14 @@ void HoldMetrics(std::chrono::nanoseconds hold, Clock& clock) {
   g_stop = false;
 }
 
-const std::vector<std::string> kSecurityFlags = {"--config", "--tls-cert",   "--tls-key",
-                                                 "--tls-ca", "--token-file", "--read-token-file"};
-
 // The controller's config file with the command line's security flags applied.
 absl::StatusOr<ControllerConfig> ResolveControllerConfig(const ParsedArgs& args) {
   RCBENCH_ASSIGN_OR_RETURN(
       ControllerConfig config,
       LoadControllerConfig(args.Get("--config"), args.Get("--bin-dir", SelfDir())));
   ServerSecurity flags;
-  for (const std::string& f : kSecurityFlags) {
-    if (f != "--config" && args.Has(f)) ApplySecurityFlag(f, args.Get(f), flags);
+  for (const char* f : kSecurityValueFlags) {
+    if (args.Has(f)) ApplySecurityFlag(f, args.Get(f), flags);
   }
   flags.insecure_plaintext = args.Has("--insecure-plaintext");
   config.security = MergeSecurity(config.security, flags);

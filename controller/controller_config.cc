@@ -177,8 +177,16 @@ absl::Status AdmitSubmittedSpec(const ExperimentSpec& spec,
       }
     }
   }
-  auto rule_for = [&](const std::string& binary, const SourcePos& pos,
-                      absl::string_view key) -> absl::StatusOr<const ProgramRule*> {
+  // Run-time variables get stand-in values: they are addresses the controller makes.
+  const TemplateVars runtime = {{"server.http", "http://127.0.0.1:1"},
+                                {"server.address", "127.0.0.1"},
+                                {"server.metrics", "127.0.0.1:1"}};
+  const auto combos = ExpandCombinations(spec);
+  using Render =
+      absl::StatusOr<std::vector<std::string>> (*)(const ExperimentSpec&, const TemplateVars&);
+  // The program must be on the list, by name, and every run's rendered arguments allowed.
+  auto admit = [&](const std::string& binary, const SourcePos& pos, const SourcePos& args_pos,
+                   absl::string_view key, Render render) -> absl::Status {
     auto it = programs.find(binary);
     if (binary.find('/') != std::string::npos || it == programs.end()) {
       std::vector<std::string> names;
@@ -188,38 +196,23 @@ absl::Status AdmitSubmittedSpec(const ExperimentSpec& spec,
           "\" is not on the controller's program list; a submitted spec may name only one of: ",
           absl::StrJoin(names, ", "), " (programs: in the controller's --config)"));
     }
-    return &it->second;
-  };
-  // Run-time variables get stand-in values: they are addresses the controller makes.
-  TemplateVars runtime = {{"server.http", "http://127.0.0.1:1"},
-                          {"server.address", "127.0.0.1"},
-                          {"server.metrics", "127.0.0.1:1"}};
-  const auto combos = ExpandCombinations(spec);
-  if (spec.server && spec.local_mode()) {
-    RCBENCH_ASSIGN_OR_RETURN(const ProgramRule* rule,
-                             rule_for(spec.server->binary, {1, 1}, "server.binary"));
     for (const auto& combo : combos) {
       TemplateVars vars = runtime;
       vars.insert(combo.begin(), combo.end());
-      auto args = RenderServerArgs(spec, vars);
-      if (!args.ok()) return args.status();
-      RCBENCH_RETURN_IF_ERROR(
-          CheckArgs(spec.server->binary, *rule, *args,
-                    spec.server->args.empty() ? SourcePos{1, 1} : spec.server->args[0].pos, src));
+      RCBENCH_ASSIGN_OR_RETURN(std::vector<std::string> args, render(spec, vars));
+      RCBENCH_RETURN_IF_ERROR(CheckArgs(binary, it->second, args, args_pos, src));
     }
+    return absl::OkStatus();
+  };
+  if (spec.server && spec.local_mode()) {
+    RCBENCH_RETURN_IF_ERROR(
+        admit(spec.server->binary, {1, 1},
+              spec.server->args.empty() ? SourcePos{1, 1} : spec.server->args[0].pos,
+              "server.binary", &RenderServerArgs));
   }
   if (spec.benchmark) {
-    RCBENCH_ASSIGN_OR_RETURN(
-        const ProgramRule* rule,
-        rule_for(spec.benchmark->binary, spec.benchmark->pos, "benchmark.binary"));
-    for (const auto& combo : combos) {
-      TemplateVars vars = runtime;
-      vars.insert(combo.begin(), combo.end());
-      auto args = RenderBenchmarkArgs(spec, vars);
-      if (!args.ok()) return args.status();
-      RCBENCH_RETURN_IF_ERROR(
-          CheckArgs(spec.benchmark->binary, *rule, *args, spec.benchmark->pos, src));
-    }
+    RCBENCH_RETURN_IF_ERROR(admit(spec.benchmark->binary, spec.benchmark->pos, spec.benchmark->pos,
+                                  "benchmark.binary", &RenderBenchmarkArgs));
   }
   return absl::OkStatus();
 }

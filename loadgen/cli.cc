@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/rpc_security.h"
@@ -594,8 +595,9 @@ int Serve(const Args& args, AllowList allow) {
     if (!w.ok()) throw UsageError{absl::StrCat("--config: ", w.status().message())};
   }
   ServerSecurity security;
-  for (const char* flag : {"tls-cert", "tls-key", "tls-ca", "token-file", "read-token-file"}) {
-    if (args.Has(flag)) ApplySecurityFlag(absl::StrCat("--", flag), args.Get(flag), security);
+  for (absl::string_view flag : kSecurityValueFlags) {
+    const std::string name(absl::StripPrefix(flag, "--"));  // Args keys have no dashes
+    if (args.Has(name)) ApplySecurityFlag(flag, args.Get(name), security);
   }
   security.insecure_plaintext = args.Has("insecure-plaintext");
   if (absl::Status s = CheckListenSecurity("rcbench-loadgen", *listen, security); !s.ok()) {

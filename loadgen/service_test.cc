@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "common/clock.h"
+#include "common/testing/process_memory.h"
 #include "common/testing/rpc_testing.h"
 #include "loadgen/testing/test_http_server.h"
 #include "rcbench/v1/loadgen.grpc.pb.h"
@@ -211,14 +212,6 @@ TEST_F(ServiceTest, MetricsAccumulateTheRunsReports) {
   EXPECT_EQ(requests, static_cast<double>(stopped.totals(0).requests_ok()));
 }
 
-// Resident set size of this process, in bytes.
-int64_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  int64_t pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 TEST_F(ServiceTest, ManyConfigureCallsKeepABoundedNumberOfWorkloadsAndMemory) {
   // ~0.5 MB per workload: 256 paths of 2 KB, the most a class may have.
   auto w = Workload(500);
@@ -228,9 +221,9 @@ TEST_F(ServiceTest, ManyConfigureCallsKeepABoundedNumberOfWorkloadsAndMemory) {
     p->set_weight(1);
   }
   Configure(w);  // warm up gRPC's buffers
-  const int64_t before = ResidentBytes();
+  const int64_t before = rcbench::testing::ResidentBytes();
   for (int i = 0; i < 150; ++i) Configure(w);
-  [[maybe_unused]] const int64_t grown = ResidentBytes() - before;
+  [[maybe_unused]] const int64_t grown = rcbench::testing::ResidentBytes() - before;
   EXPECT_EQ(service_->stored_workloads(), LoadGenService::kDefaultMaxStoredWorkloads);
   // Kept unbounded, 150 workloads would hold ~80 MB; the 16 kept hold ~9 MB.
 #ifndef RCBENCH_SANITIZED  // AddressSanitizer's quarantine keeps freed memory resident

@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/testing/process_memory.h"
 #include "server/testing/fake_kernel_containers.h"
 #include "server/testing/http_client.h"
 #include "server/testing/running_server.h"
@@ -77,21 +78,13 @@ TEST_F(ServerTest, ServesFilesFromTheDocroot) {
   EXPECT_EQ(MustGet(*c, "/nope").status, 404);
 }
 
-// Resident set size of this process (the in-process server's), in bytes.
-int64_t RssBytes() {
-  std::ifstream in("/proc/self/statm");
-  int64_t pages = 0, resident = 0;
-  in >> pages >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 TEST_F(ServerTest, FileOverTheCacheLimitIsServedFromDiskWithBoundedMemory) {
   std::ofstream(dir_ / "small.txt") << "small";
   {
     std::ofstream(dir_ / "big.bin");
     ASSERT_EQ(truncate((dir_ / "big.bin").c_str(), off_t{1} << 30), 0);  // sparse: no disk used
   }
-  const int64_t rss_before = RssBytes();
+  const int64_t rss_before = rcbench::testing::ResidentBytes();
   RunningServer s({"--docroot", dir_.string()});
   ASSERT_TRUE(s.ok());
   {
@@ -105,7 +98,7 @@ TEST_F(ServerTest, FileOverTheCacheLimitIsServedFromDiskWithBoundedMemory) {
     EXPECT_EQ(r->headers["content-type"], "application/octet-stream");
   }
   // Whole-file reads would have needed 1 GiB (or ended in std::bad_alloc).
-  EXPECT_LT(RssBytes() - rss_before, int64_t{64} << 20);
+  EXPECT_LT(rcbench::testing::ResidentBytes() - rss_before, int64_t{64} << 20);
   auto c = HttpClient::Connect(s.address());
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(MustGet(*c, "/small.txt").body, "small");

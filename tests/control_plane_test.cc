@@ -17,30 +17,20 @@
 #include "rcbench/v1/agent.grpc.pb.h"
 #include "rcbench/v1/controller.grpc.pb.h"
 #include "tests/e2e_util.h"
+#include "tests/loadgen_netns_util.h"
 
 namespace rcbench::e2e {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Runs a shell command; its output (with 2>&1 in `cmd`) and exit status.
-Result RunCommand(const std::string& cmd) {
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using loadgen::testing::RunCommand;  // stdout and stderr, and the exit status
 
 TEST(ControlPlaneTest, LoadGeneratorRefusesANonLoopbackPlaintextListener) {
   if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
   TempDir dir("control-plane");
-  Result r = RunCommand(BinDir() + "/rcbench-loadgen serve --listen 10.213.77.1:0 " +
-                        "--token-file " + (dir / "none") + " 2>&1");
+  auto r = RunCommand(BinDir() + "/rcbench-loadgen serve --listen 10.213.77.1:0 " +
+                      "--token-file " + (dir / "none"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("refusing to listen on 10.213.77.1 (not loopback) without TLS"));
   EXPECT_THAT(r.output, HasSubstr("--tls-cert FILE --tls-key FILE --tls-ca FILE"));
@@ -50,8 +40,8 @@ TEST(ControlPlaneTest, LoadGeneratorRefusesANonLoopbackPlaintextListener) {
 TEST(ControlPlaneTest, AgentRefusesANonLoopbackPlaintextListener) {
   if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
   TempDir dir("control-plane");
-  Result r = RunCommand(BinDir() + "/rcbench-agent --listen 10.213.77.1:0 --token-file " +
-                        (dir / "none") + " --state-dir " + dir.str() + " 2>&1");
+  auto r = RunCommand(BinDir() + "/rcbench-agent --listen 10.213.77.1:0 --token-file " +
+                      (dir / "none") + " --state-dir " + dir.str());
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("rcbench-agent: refusing to listen on 10.213.77.1"));
   EXPECT_THAT(r.output, HasSubstr("--insecure-plaintext"));
@@ -59,7 +49,7 @@ TEST(ControlPlaneTest, AgentRefusesANonLoopbackPlaintextListener) {
 
 TEST(ControlPlaneTest, DaemonsRefuseToStartWithoutAToken) {
   if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
-  Result r = RunCommand(BinDir() + "/rcbench-loadgen serve --listen 127.0.0.1:0 2>&1");
+  auto r = RunCommand(BinDir() + "/rcbench-loadgen serve --listen 127.0.0.1:0");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("no token: pass --token-file FILE"));
 }
@@ -72,11 +62,11 @@ TEST(ControlPlaneTest, InsecurePlaintextIsAcceptedWithAWarningInAFreshNamespace)
   ASSERT_TRUE(WriteTokenFile(dir / "token", *NewToken()).ok());
   // Only `lo` exists in the new namespace: 0.0.0.0 reaches nothing else. The server stops
   // itself after its ready file appears.
-  Result r = RunCommand(
+  auto r = RunCommand(
       "/usr/bin/unshare --net sh -c '" + BinDir() +
       "/rcbench-loadgen serve --listen 0.0.0.0:0 --insecure-plaintext --token-file " +
       (dir / "token") + " --ready-file " + (dir / "ready") + " & pid=$!; for i in $(seq 50); do " +
-      "[ -f " + (dir / "ready") + " ] && break; sleep 0.1; done; kill $pid; wait $pid' 2>&1");
+      "[ -f " + (dir / "ready") + " ] && break; sleep 0.1; done; kill $pid; wait $pid'");
   EXPECT_THAT(r.output, HasSubstr("PLAINTEXT (--insecure-plaintext)"));
   EXPECT_TRUE(std::filesystem::exists(dir / "ready")) << r.output;
 }
