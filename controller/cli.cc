@@ -77,6 +77,15 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
   --work-dir DIR         ready files and child logs (default: DB_DIR/work/EXPERIMENT)
   --agent-config FILE    local mode: the agent's --config file
   --max-runs N           stop after N runs (they are resumed by the next invocation)
+  faults (controller/README.md, "Fault model"):
+  --max-attempts N       attempts per run lost to a host, link or lease (default 3)
+  --host-wait DURATION   wait this long for every host to answer before a run (default 60s);
+                         hosts still away stop the invocation, the rest stays pending
+  --retry-failed         redo runs that failed (they get --max-attempts new attempts)
+  --lease DURATION       a load generator stops this long after it last heard from us
+                         (default: the spec's lease.length, else 2s)
+  --lease-renew DURATION renew the lease this often (default: lease.renew_every, else 500ms;
+                         with --lease alone, a quarter of it)
   --max-planned-runs N   refuse specs planning more runs than N (default 100000)
   --log-level LEVEL
   multi-host (docs/SECURITY.md; a host's entry in hosts: may override these):
@@ -262,11 +271,61 @@ struct ExecutionPolicy {
   const std::map<std::string, ProgramRule>* programs = nullptr;
 };
 
+// The fault-tolerance settings: --max-attempts, --host-wait, --retry-failed, and the lease from
+// --lease/--lease-renew, else the spec's `lease:`, else the defaults. INVALID_ARGUMENT names
+// the flag.
+absl::Status ApplyFaultOptions(const ParsedArgs& args, const ExperimentSpec& spec,
+                               RunnerOptions& options) {
+  if (args.Has("--max-attempts")) {
+    int n = 0;
+    if (!absl::SimpleAtoi(args.Get("--max-attempts"), &n) || n < 1 || n > 100) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--max-attempts \"", args.Get("--max-attempts"), "\": expected an integer 1..100"));
+    }
+    options.max_attempts = n;
+  }
+  auto duration = [&](const char* flag, std::chrono::nanoseconds min,
+                      std::chrono::nanoseconds max) -> absl::StatusOr<std::chrono::nanoseconds> {
+    auto d = ParseDuration(args.Get(flag));
+    if (!d.ok() || *d < min || *d > max) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " \"", args.Get(flag),
+                                                     "\": expected a duration from ",
+                                                     FormatDuration(min), " to ",
+                                                     FormatDuration(max), ", such as 30s"));
+    }
+    return *d;
+  };
+  if (args.Has("--host-wait")) {
+    RCBENCH_ASSIGN_OR_RETURN(options.host_wait,
+                             duration("--host-wait", std::chrono::seconds(0), std::chrono::hours(24)));
+  }
+  options.lease.length = spec.lease.length.value_or(kDefaultLeaseLength);
+  options.lease.renew_every = spec.lease.renew_every.value_or(kDefaultLeaseRenewEvery);
+  if (args.Has("--lease")) {
+    RCBENCH_ASSIGN_OR_RETURN(options.lease.length, duration("--lease", std::chrono::milliseconds(500),
+                                                            std::chrono::hours(1)));
+    if (!args.Has("--lease-renew") && !spec.lease.renew_every) {
+      options.lease.renew_every = options.lease.length / 4;
+    }
+  }
+  if (args.Has("--lease-renew")) {
+    RCBENCH_ASSIGN_OR_RETURN(options.lease.renew_every,
+                             duration("--lease-renew", std::chrono::milliseconds(50),
+                                      std::chrono::minutes(30)));
+  }
+  if (absl::Status s = CheckLease(options.lease.length, options.lease.renew_every); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--lease/--lease-renew: ", s.message()));
+  }
+  options.retry_failed = args.Has("--retry-failed");
+  return absl::OkStatus();
+}
+
 // Runs one experiment on the testbed its spec describes.
 absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultStore& store,
                                              const ParsedArgs& args, ControllerMetrics* metrics,
                                              RunnerOptions options, const ExecutionPolicy& policy,
                                              const ScrapeSupport& scrape = {}) {
+  RCBENCH_RETURN_IF_ERROR(ApplyFaultOptions(args, spec, options));
   auto program_path = [&](const std::string& name, const std::string& bin_dir) -> std::string {
     if (policy.programs != nullptr) return policy.programs->at(name).path;
     return name.find('/') != std::string::npos ? name : (fs::path(bin_dir) / name).string();
@@ -326,8 +385,9 @@ int CmdRun(const std::vector<std::string>& argv) {
       argv,
       {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir", "--work-dir", "--agent-config",
        "--max-runs", "--log-level", "--prometheus-sd-dir", "--hold-metrics", "--config",
-       "--tls-cert", "--tls-key", "--tls-ca", "--token-file", "--max-planned-runs"},
-      {"--dry-run", "--json", "--help"});
+       "--tls-cert", "--tls-key", "--tls-ca", "--token-file", "--max-planned-runs", "--max-attempts",
+       "--host-wait", "--lease", "--lease-renew"},
+      {"--dry-run", "--json", "--help", "--retry-failed"});
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
     std::cout << kRunUsage;
@@ -358,6 +418,12 @@ int CmdRun(const std::vector<std::string>& argv) {
   if (!spec.ok()) {
     std::cerr << spec.status().message() << "\n";
     return 2;
+  }
+  {
+    RunnerOptions check;
+    if (absl::Status s = ApplyFaultOptions(*args, *spec, check); !s.ok()) {
+      return UsageError(s.message(), kRunUsage);
+    }
   }
   auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
@@ -439,6 +505,16 @@ int CmdRun(const std::vector<std::string>& argv) {
                 << std::flush;
     }
   };
+  // Phases, losses, redos and waits, one line each on stderr (the progress bar is on stdout).
+  options.on_message = [tty, &line_open](const std::string& text) {
+    if (tty && line_open) {
+      std::cout << "\r\x1b[K" << std::flush;
+      line_open = false;
+    }
+    std::cerr << text << "\n" << std::flush;
+  };
+  // On a terminal the progress bar shows how far it is; in a log every phase gets a line.
+  if (tty) options.on_phase = [](const std::string&) {};
   auto config = ResolveControllerConfig(*args);
   if (!config.ok()) return Fail(config.status());
   ExecutionPolicy policy;

@@ -36,19 +36,28 @@ absl::Status Unary(const Link& link, const char* method, const RetryPolicy& poli
       s.code(), absl::StrCat(link.host, ": ", method, " on ", link.Describe(), ": ", s.message()));
 }
 
+RetryPolicy SingleTry(std::chrono::milliseconds deadline) {
+  RetryPolicy p;
+  p.attempts = 1;
+  p.deadline = deadline;
+  return p;
+}
+
+// A host whose TLS set-up is wrong will not come right by waiting: with `diagnose`, such a
+// failure is FAILED_PRECONDITION with the diagnosis, so that the runner does not wait for it.
 absl::Status HealthCheck(const Link& link, const std::shared_ptr<grpc::Channel>& channel,
-                         const RetryPolicy& policy, Clock& clock) {
+                         const RetryPolicy& policy, Clock& clock, bool diagnose = true) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::health::v1::HealthCheckResponse resp;
   absl::Status s = Unary(link, "health check", policy, clock, [&](grpc::ClientContext& ctx) {
     grpc::health::v1::HealthCheckRequest req;
     return stub->Check(&ctx, req, &resp);
   });
-  if (s.code() == absl::StatusCode::kUnavailable) {
+  if (diagnose && s.code() == absl::StatusCode::kUnavailable) {
     // gRPC's words for a failed handshake rarely say which certificate is wrong; ask the
     // server ourselves.
     if (std::string why = DiagnoseTlsLink(link.address, link.security); !why.empty()) {
-      return absl::UnavailableError(absl::StrCat(s.message(), "; diagnosis: ", why));
+      return absl::FailedPreconditionError(absl::StrCat(s.message(), "; diagnosis: ", why));
     }
   }
   if (!s.ok()) return s;
@@ -117,6 +126,37 @@ absl::Status GrpcAgentClient::CheckHealth() {
   return HealthCheck(link_, channel_, policy_, clock_);
 }
 
+absl::Status GrpcAgentClient::Probe(std::chrono::milliseconds deadline) {
+  return HealthCheck(link_, channel_, SingleTry(deadline), clock_, /*diagnose=*/false);
+}
+
+absl::StatusOr<rcbench::v1::ServiceStatus> GrpcAgentClient::GetServiceStatus(
+    const std::string& name, std::chrono::milliseconds deadline) {
+  rcbench::v1::GetServiceStatusRequest req;
+  req.set_name(name);
+  rcbench::v1::ServiceStatus resp;
+  absl::Status s =
+      Unary(link_, "GetServiceStatus", SingleTry(deadline), clock_,
+            [&](grpc::ClientContext& ctx) { return stub_->GetServiceStatus(&ctx, req, &resp); });
+  if (!s.ok()) return s;
+  return resp;
+}
+
+absl::StatusOr<rcbench::v1::ReleaseOwnerResponse> GrpcAgentClient::ReleaseOwner(
+    const std::string& owner) {
+  rcbench::v1::ReleaseOwnerRequest req;
+  req.set_owner(owner);
+  rcbench::v1::ReleaseOwnerResponse resp;
+  RetryPolicy p = policy_;
+  // Stopping a service waits up to its grace period (5 s by default).
+  p.deadline = std::max(p.deadline, std::chrono::milliseconds(15000));
+  absl::Status s = Unary(link_, "ReleaseOwner", p, clock_, [&](grpc::ClientContext& ctx) {
+    return stub_->ReleaseOwner(&ctx, req, &resp);
+  });
+  if (!s.ok()) return s;
+  return resp;
+}
+
 absl::StatusOr<rcbench::v1::HostFacts> GrpcAgentClient::GetHostFacts(
     const std::vector<std::string>& sysctls) {
   rcbench::v1::GetHostFactsRequest req;
@@ -130,9 +170,11 @@ absl::StatusOr<rcbench::v1::HostFacts> GrpcAgentClient::GetHostFacts(
 }
 
 absl::StatusOr<rcbench::v1::ContainerInfo> GrpcAgentClient::CreateContainer(
-    const std::string& path, const rcbench::v1::ContainerAttributes& attributes) {
+    const std::string& path, const rcbench::v1::ContainerAttributes& attributes,
+    const std::string& owner) {
   rcbench::v1::CreateContainerRequest req;
   req.set_path(path);
+  req.set_owner(owner);
   *req.mutable_attributes() = attributes;
   req.set_exist_ok(true);
   rcbench::v1::ContainerInfo resp;
@@ -211,6 +253,10 @@ GrpcLoadGenClient::GrpcLoadGenClient(Link link, std::shared_ptr<grpc::Channel> c
 
 absl::Status GrpcLoadGenClient::CheckHealth() {
   return HealthCheck(link_, channel_, policy_, clock_);
+}
+
+absl::Status GrpcLoadGenClient::Probe(std::chrono::milliseconds deadline) {
+  return HealthCheck(link_, channel_, SingleTry(deadline), clock_, /*diagnose=*/false);
 }
 
 absl::StatusOr<std::string> GrpcLoadGenClient::Configure(const rcbench::v1::Workload& workload) {

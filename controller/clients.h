@@ -50,15 +50,26 @@ class AgentClient {
  public:
   virtual ~AgentClient() = default;
   virtual const std::string& host() const = 0;
+  // The health check, retried per the RetryPolicy (slow to give up on a partitioned host).
   virtual absl::Status CheckHealth() = 0;
+  // One health check with `deadline` and no retries: how losses are noticed quickly.
+  virtual absl::Status Probe(std::chrono::milliseconds deadline) = 0;
   virtual absl::StatusOr<rcbench::v1::HostFacts> GetHostFacts(
       const std::vector<std::string>& sysctls) = 0;
+  // `owner` (the run id; may be empty) lets ReleaseOwner find it after a crash.
   virtual absl::StatusOr<rcbench::v1::ContainerInfo> CreateContainer(
-      const std::string& path, const rcbench::v1::ContainerAttributes& attributes) = 0;
+      const std::string& path, const rcbench::v1::ContainerAttributes& attributes,
+      const std::string& owner) = 0;
   virtual absl::Status DeleteContainer(const std::string& path) = 0;
   virtual absl::StatusOr<rcbench::v1::ServiceStatus> StartService(
       const rcbench::v1::StartServiceRequest& request) = 0;
   virtual absl::Status StopService(const std::string& name) = 0;
+  // One status query with `deadline` and no retries.
+  virtual absl::StatusOr<rcbench::v1::ServiceStatus> GetServiceStatus(
+      const std::string& name, std::chrono::milliseconds deadline) = 0;
+  // Stops the services and deletes the containers `owner` holds on the agent.
+  virtual absl::StatusOr<rcbench::v1::ReleaseOwnerResponse> ReleaseOwner(
+      const std::string& owner) = 0;
   virtual absl::Status SetSysctl(const std::string& name, const std::string& value) = 0;
   virtual absl::Status RestoreSysctls() = 0;
   virtual std::unique_ptr<Stream<rcbench::v1::UsageReport>> SubscribeUsage(
@@ -70,6 +81,8 @@ class LoadGenClient {
   virtual ~LoadGenClient() = default;
   virtual const std::string& host() const = 0;
   virtual absl::Status CheckHealth() = 0;
+  // One health check with `deadline` and no retries.
+  virtual absl::Status Probe(std::chrono::milliseconds deadline) = 0;
   virtual absl::StatusOr<std::string> Configure(const rcbench::v1::Workload& workload) = 0;
   virtual absl::StatusOr<rcbench::v1::StartResponse> Start(const std::string& workload_id,
                                                            std::chrono::nanoseconds lease) = 0;
@@ -103,14 +116,20 @@ class GrpcAgentClient : public AgentClient {
                   RetryPolicy policy = {});
   const std::string& host() const override { return link_.host; }
   absl::Status CheckHealth() override;
+  absl::Status Probe(std::chrono::milliseconds deadline) override;
   absl::StatusOr<rcbench::v1::HostFacts> GetHostFacts(
       const std::vector<std::string>& sysctls) override;
   absl::StatusOr<rcbench::v1::ContainerInfo> CreateContainer(
-      const std::string& path, const rcbench::v1::ContainerAttributes& attributes) override;
+      const std::string& path, const rcbench::v1::ContainerAttributes& attributes,
+      const std::string& owner) override;
   absl::Status DeleteContainer(const std::string& path) override;
   absl::StatusOr<rcbench::v1::ServiceStatus> StartService(
       const rcbench::v1::StartServiceRequest& request) override;
   absl::Status StopService(const std::string& name) override;
+  absl::StatusOr<rcbench::v1::ServiceStatus> GetServiceStatus(
+      const std::string& name, std::chrono::milliseconds deadline) override;
+  absl::StatusOr<rcbench::v1::ReleaseOwnerResponse> ReleaseOwner(
+      const std::string& owner) override;
   absl::Status SetSysctl(const std::string& name, const std::string& value) override;
   absl::Status RestoreSysctls() override;
   std::unique_ptr<Stream<rcbench::v1::UsageReport>> SubscribeUsage(
@@ -130,6 +149,7 @@ class GrpcLoadGenClient : public LoadGenClient {
                     RetryPolicy policy = {});
   const std::string& host() const override { return link_.host; }
   absl::Status CheckHealth() override;
+  absl::Status Probe(std::chrono::milliseconds deadline) override;
   absl::StatusOr<std::string> Configure(const rcbench::v1::Workload& workload) override;
   absl::StatusOr<rcbench::v1::StartResponse> Start(const std::string& workload_id,
                                                    std::chrono::nanoseconds lease) override;

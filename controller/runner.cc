@@ -66,39 +66,10 @@ rcbench::v1::ClassResult Summarize(const std::string& name, uint64_t ok, double 
   return r;
 }
 
-// Sleeps `d` on `clock` in slices, returning early (false) when `abort` says so.
-bool SleepUnless(Clock& clock, std::chrono::nanoseconds d, const std::function<bool()>& abort) {
-  const int64_t end = clock.MonotonicNanos() + d.count();
-  while (true) {
-    if (abort()) return false;
-    int64_t left = end - clock.MonotonicNanos();
-    if (left <= 0) return true;
-    clock.SleepFor(std::chrono::nanoseconds(std::min<int64_t>(left, 100'000'000)));
-  }
-}
-
-// One load generator's part of a run: its workload, lease renewal and statistics stream.
-struct LoadSession {
-  std::string name;
-  LoadGenClient* client = nullptr;
-  std::string run_id;
-  std::string lease_id;
-  std::thread stats_thread;
-  std::thread lease_thread;
-  std::unique_ptr<Stream<rcbench::v1::StatsReport>> stream;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::vector<rcbench::v1::StatsReport> reports;
-  bool final_seen = false;
-  std::string lost;  // why this host was lost, empty while fine
-  std::vector<rcbench::v1::ClassStats> totals;
-};
-
 }  // namespace
 
 UsageCollector::UsageCollector(AgentClient& agent, Clock& clock,
-                               std::function<void(bool)> on_connected)
+                               std::function<void(bool, const absl::Status&)> on_connected)
     : agent_(agent),
       clock_(clock),
       on_connected_(std::move(on_connected)),
@@ -126,7 +97,7 @@ void UsageCollector::Loop() {
     rcbench::v1::UsageReport report;
     bool got_any = false;
     while (stream_->Read(&report)) {
-      if (!got_any && on_connected_) on_connected_(true);
+      if (!got_any && on_connected_) on_connected_(true, absl::OkStatus());
       got_any = true;
       backoff = std::chrono::milliseconds(200);
       for (auto& c : *report.mutable_containers()) c.mutable_id()->set_host(agent_.host());
@@ -144,7 +115,9 @@ void UsageCollector::Loop() {
     }
     absl::Status s = stream_->Finish();
     if (stop_) break;
-    if (on_connected_) on_connected_(false);
+    if (on_connected_) {
+      on_connected_(false, s.ok() ? absl::UnavailableError("the agent ended the stream") : s);
+    }
     RCBENCH_LOG(DEBUG) << agent_.host() << ": usage stream ended (" << s
                        << "); resuming after sequence " << last_sequence_;
     ++reconnects_;
@@ -297,6 +270,24 @@ absl::StatusOr<uint64_t> ResolveSeed(const ExperimentSpec& spec, ResultStore& st
   return ((static_cast<uint64_t>(rd()) << 32) | rd()) & 0x7fffffffffffffffull;
 }
 
+// One attempt at a run: what it made (to undo in teardown) and what it measured.
+struct ExperimentRunner::Attempt {
+  const PlannedRun* run = nullptr;
+  std::string label;  // "run 3/6 attempt 1 of 3"
+  TemplateVars vars;
+  RunOutcome outcome;
+  FaultMonitor faults;
+  std::unique_ptr<HostWatch> watch;
+  std::vector<std::unique_ptr<LoadSession>> sessions;
+  std::vector<RenderedContainer> created;
+  std::set<std::string> sysctl_agents;
+  bool server_started = false;
+  std::mutex server_check_mu;  // Testbed::CheckServer from the barrier and HostWatch
+  int64_t run_start_ms = 0;
+  int64_t measure_start_ms = 0;
+  int64_t measure_end_ms = 0;
+};
+
 ExperimentRunner::ExperimentRunner(const ExperimentSpec& spec, ResultStore& store, Testbed& testbed,
                                    Clock& clock, ControllerMetrics* metrics, RunnerOptions options)
     : options_(std::move(options)),
@@ -304,7 +295,9 @@ ExperimentRunner::ExperimentRunner(const ExperimentSpec& spec, ResultStore& stor
       store_(store),
       testbed_(testbed),
       clock_(clock),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  options_.max_attempts = std::max(1, options_.max_attempts);
+}
 
 void ExperimentRunner::Message(const std::string& text) {
   RCBENCH_LOG(DEBUG) << text;
@@ -313,6 +306,109 @@ void ExperimentRunner::Message(const std::string& text) {
 
 bool ExperimentRunner::StopRequested() const {
   return options_.stop_requested != nullptr && options_.stop_requested->load();
+}
+
+void ExperimentRunner::RefreshCollectors() {
+  // (Re)subscribes to every agent whose client is new (a restarted local child).
+  for (const auto& name : testbed_.agent_names()) {
+    AgentClient* agent = testbed_.agent(name);
+    auto it = collectors_.find(name);
+    if (it != collectors_.end() && it->second->agent() == agent) continue;
+    collectors_.erase(name);
+    if (agent == nullptr) continue;
+    collectors_[name] = std::make_unique<UsageCollector>(
+        *agent, clock_, [this, name](bool up, const absl::Status& why) {
+          if (metrics_) metrics_->SetHostUp(name, "agent", up);
+          if (up) return;
+          std::lock_guard<std::mutex> lock(faults_mu_);
+          if (current_faults_ != nullptr) {
+            current_faults_->Report(
+                name, absl::StrCat("agent ", name, " lost: usage stream: ", why.message()));
+          }
+        });
+  }
+}
+
+std::vector<ProbeTarget> ExperimentRunner::HostTargets() {
+  std::vector<ProbeTarget> targets;
+  const auto deadline = options_.probe_deadline;
+  for (const auto& name : testbed_.agent_names()) {
+    AgentClient* a = testbed_.agent(name);
+    if (a == nullptr) continue;
+    targets.push_back({name, "agent " + name, [a, deadline] { return a->Probe(deadline); }, {}});
+  }
+  for (const auto& name : testbed_.loadgen_names()) {
+    LoadGenClient* l = testbed_.loadgen(name);
+    if (l == nullptr) continue;
+    targets.push_back(
+        {name, "load generator " + name, [l, deadline] { return l->Probe(deadline); }, {}});
+  }
+  return targets;
+}
+
+absl::Status ExperimentRunner::WaitForHosts() {
+  const int64_t begin = clock_.MonotonicNanos();
+  const int64_t wait_s = std::chrono::duration_cast<std::chrono::seconds>(options_.host_wait).count();
+  int64_t next_message = begin;
+  while (true) {
+    absl::Status up = testbed_.Start();
+    if (up.ok()) {
+      RefreshCollectors();
+      if (next_message != begin) Message("all hosts answer again");
+      return up;
+    }
+    // Wrong credentials, a refused token, a bad address: waiting will not help.
+    if (up.code() != absl::StatusCode::kUnavailable &&
+        up.code() != absl::StatusCode::kDeadlineExceeded) {
+      return up;
+    }
+    const int64_t now = clock_.MonotonicNanos();
+    const int64_t waited_s = (now - begin) / 1'000'000'000;
+    if (now - begin >= options_.host_wait.count() || StopRequested()) {
+      return absl::UnavailableError(absl::StrCat("hosts did not answer within ", wait_s,
+                                                 " s (--host-wait): ", up.message()));
+    }
+    if (now >= next_message) {
+      // Name the hosts that are away, not just the first error.
+      FaultMonitor probe;
+      ProbeTargets(HostTargets(), probe);
+      std::vector<std::string> down;
+      for (const auto& name : testbed_.agent_names()) {
+        if (probe.HostLost(name)) down.push_back(name);
+      }
+      for (const auto& name : testbed_.loadgen_names()) {
+        if (probe.HostLost(name) && std::find(down.begin(), down.end(), name) == down.end()) {
+          down.push_back(name);
+        }
+      }
+      Message(absl::StrCat("waiting for host", down.size() > 1 ? "s " : " ",
+                           down.empty() ? std::string("(unknown)") : absl::StrJoin(down, ", "),
+                           " (", waited_s, " s of ", wait_s, " s): ", up.message()));
+      next_message = now + 5'000'000'000LL;
+    }
+    clock_.SleepFor(std::chrono::seconds(1));
+  }
+}
+
+void ExperimentRunner::ReleaseLeftovers(const std::string& run_id) {
+  for (const auto& name : testbed_.agent_names()) {
+    AgentClient* a = testbed_.agent(name);
+    if (a == nullptr) continue;
+    auto released = a->ReleaseOwner(run_id);
+    if (!released.ok()) {
+      RCBENCH_LOG(WARNING) << "agent " << name << ": releasing what run " << run_id
+                           << " left: " << released.status();
+      continue;
+    }
+    std::vector<std::string> what;
+    for (const auto& s : released->stopped_services()) what.push_back("stopped service " + s);
+    for (const auto& c : released->removed_containers()) what.push_back("removed container " + c);
+    for (const auto& c : released->kept_containers()) what.push_back("kept container " + c);
+    if (!what.empty()) {
+      Message(absl::StrCat("agent ", name, ": cleaned up after an earlier attempt of ", run_id,
+                           ": ", absl::StrJoin(what, ", ")));
+    }
+  }
 }
 
 absl::StatusOr<RunSummary> ExperimentRunner::Run() {
@@ -328,18 +424,20 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
   ExperimentRecord record{spec_.name, spec_.yaml, summary.seed,
                           absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone())};
   RCBENCH_RETURN_IF_ERROR(store_.AddExperiment(record, planned));
-  RCBENCH_ASSIGN_OR_RETURN(int interrupted, store_.MarkStaleRunsInterrupted(spec_.name));
-  if (interrupted > 0) {
-    Message(absl::StrCat(interrupted,
-                         " interrupted run(s) from an earlier invocation will be "
-                         "redone"));
+  RCBENCH_ASSIGN_OR_RETURN(std::vector<std::string> interrupted,
+                           store_.MarkStaleRunsInterrupted(spec_.name));
+  if (options_.retry_failed) {
+    RCBENCH_ASSIGN_OR_RETURN(int reset, store_.ResetFailedRuns(spec_.name));
+    if (reset > 0) Message(absl::StrCat(reset, " failed run(s) will be retried (--retry-failed)"));
   }
   RCBENCH_ASSIGN_OR_RETURN(auto stored_runs, store_.ListRuns(spec_.name));
   std::map<std::string, rcbench::v1::RunStatus> status_of;
   for (const auto& r : stored_runs) status_of[r.run_id()] = r.status();
   summary.total = static_cast<int>(planned.size());
   std::vector<const PlannedRun*> todo;
+  std::map<std::string, int> position;  // run id -> 1-based position in the matrix
   for (const auto& p : planned) {
+    position[p.run_id] = static_cast<int>(position.size()) + 1;
     auto st = status_of[p.run_id];
     if (st == rcbench::v1::RUN_STATUS_COMPLETED || st == rcbench::v1::RUN_STATUS_FAILED) {
       ++summary.skipped;
@@ -347,24 +445,27 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
       todo.push_back(&p);
     }
   }
+  auto label_of = [&](const std::string& run_id) {
+    return absl::StrCat("run ", position[run_id], "/", summary.total);
+  };
+  for (const std::string& id : interrupted) {
+    Message(absl::StrCat(label_of(id), " was interrupted: redoing (", id, ")"));
+  }
   if (metrics_) metrics_->SetPlanned(spec_.name, summary.total, summary.skipped);
   if (todo.empty()) return summary;
 
-  RCBENCH_RETURN_IF_ERROR(testbed_.Start());
-  // (Re)subscribes to every agent whose client is new (a restarted local child).
-  auto refresh_collectors = [&] {
-    for (const auto& name : testbed_.agent_names()) {
-      AgentClient* agent = testbed_.agent(name);
-      auto it = collectors_.find(name);
-      if (it != collectors_.end() && it->second->agent() == agent) continue;
-      collectors_.erase(name);
-      if (agent == nullptr) continue;
-      collectors_[name] = std::make_unique<UsageCollector>(*agent, clock_, [this, name](bool up) {
-        if (metrics_) metrics_->SetHostUp(name, "agent", up);
-      });
-    }
+  auto finish = [&](absl::Status status) -> absl::StatusOr<RunSummary> {
+    collectors_.clear();
+    testbed_.Stop();
+    if (!status.ok()) return status;
+    return summary;
   };
-  refresh_collectors();
+  {
+    absl::Status up = WaitForHosts();
+    if (!up.ok()) return finish(up);
+  }
+  // What a killed controller left on the agents goes first: its server would hold the port.
+  for (const std::string& id : interrupted) ReleaseLeftovers(id);
   const int64_t begin_ns = clock_.MonotonicNanos();
   int executed = 0;
   for (const PlannedRun* run : todo) {
@@ -373,20 +474,19 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
       break;
     }
     if (metrics_) metrics_->SetCurrentRun(spec_.name, run->factors);
-    RunOutcome outcome;
-    // Hosts up before every run: local mode restarts a child that died during the last one.
-    absl::Status up = executed == 0 ? absl::OkStatus() : testbed_.Start();
-    if (up.ok()) {
-      refresh_collectors();
-      outcome = Execute(*run);
-    } else {
-      outcome.run_id = run->run_id;
-      outcome.status = rcbench::v1::RUN_STATUS_FAILED;
-      outcome.error = absl::StrCat("hosts not available before the run: ", up.message());
+    auto result = RunWithAttempts(*run, label_of(run->run_id));
+    if (!result.ok()) {
+      // The hosts stayed away: this run and the rest stay PENDING for the next invocation.
+      return finish(absl::Status(
+          result.status().code(),
+          absl::StrCat(label_of(run->run_id), ": ", result.status().message(), "; ",
+                       todo.size() - executed, " run(s) left pending: `rcbench run` again "
+                       "resumes them once the hosts are back")));
     }
+    RunOutcome& outcome = *result;
     if (StopRequested() && outcome.status != rcbench::v1::RUN_STATUS_COMPLETED) {
       // Torn down by a signal: leave it to be redone.
-      store_.MarkStaleRunsInterrupted(spec_.name).IgnoreError();
+      store_.MarkStaleRunsInterrupted(spec_.name, "stopped by a signal").IgnoreError();
       summary.stopped = true;
       break;
     }
@@ -406,10 +506,8 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
         store_.CompleteRun(failed).IgnoreError();
       }
       if (metrics_) metrics_->RunFinished(spec_.name, "failed");
-      collectors_.clear();
-      testbed_.Stop();
-      return absl::Status(s.code(), absl::StrCat("run ", run->run_id, ": ", error,
-                                                 "; the runs stored before it are intact"));
+      return finish(absl::Status(s.code(), absl::StrCat("run ", run->run_id, ": ", error,
+                                                        "; the runs stored before it are intact")));
     }
     ++executed;
     bool ok = outcome.status == rcbench::v1::RUN_STATUS_COMPLETED;
@@ -432,263 +530,279 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
     }
   }
   summary.executed = executed;
-  collectors_.clear();
-  testbed_.Stop();
-  return summary;
+  return finish(absl::OkStatus());
 }
 
-RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
-  RunOutcome outcome;
-  outcome.run_id = run.run_id;
-  const int64_t run_start_ms = NowMs(clock_);
-  absl::Status marked = store_.MarkRunning(run.run_id, run_start_ms, options_.tags);
+absl::StatusOr<RunOutcome> ExperimentRunner::RunWithAttempts(const PlannedRun& run,
+                                                             const std::string& label) {
+  while (true) {
+    // The attempts this run has had since its last --retry-failed (interrupted ones were the
+    // controller's, not the run's: they do not count).
+    RCBENCH_ASSIGN_OR_RETURN(auto runs, store_.ListRuns(spec_.name));
+    int used = 0;
+    for (const auto& r : runs) {
+      if (r.run_id() != run.run_id) continue;
+      for (const auto& a : r.attempts()) {
+        if (a.attempt() > r.attempts_before_retry() &&
+            a.status() != rcbench::v1::RUN_STATUS_INTERRUPTED) {
+          ++used;
+        }
+      }
+    }
+    const std::string this_label =
+        absl::StrCat(label, " attempt ", used + 1, " of ", options_.max_attempts);
+    RCBENCH_RETURN_IF_ERROR(WaitForHosts());
+    RunOutcome outcome = ExecuteAttempt(run, this_label);
+    if (outcome.status == rcbench::v1::RUN_STATUS_COMPLETED || StopRequested()) return outcome;
+    if (!outcome.infrastructure) {
+      Message(absl::StrCat(this_label, ": failed: ", outcome.error));
+      return outcome;
+    }
+    if (used + 1 >= options_.max_attempts) {
+      Message(absl::StrCat(this_label, ": ", outcome.error, "; no attempts left (--max-attempts ",
+                           options_.max_attempts, "; `rcbench run --retry-failed` redoes it)"));
+      outcome.error = absl::StrCat("after ", used + 1, " attempt(s): ", outcome.error);
+      return outcome;
+    }
+    Message(absl::StrCat(this_label, ": ", outcome.error, "; redoing"));
+    RCBENCH_RETURN_IF_ERROR(store_.RetryLater(run.run_id, outcome.error, NowMs(clock_)));
+    if (metrics_) metrics_->RunFinished(spec_.name, "redone");
+  }
+}
+
+void ExperimentRunner::Phase(Attempt& a, const char* name) {
+  if (metrics_) metrics_->SetPhase(spec_.name, name);
+  std::string text = absl::StrCat(a.label, ": ", name);
+  RCBENCH_LOG(DEBUG) << text;
+  if (options_.on_phase) {
+    options_.on_phase(text);
+  } else if (options_.on_message) {
+    options_.on_message(text);
+  }
+}
+
+ProbeTarget ExperimentRunner::ServerTarget(Attempt& a) {
+  // The server's agent tells a crash of the server (final) from a lost host (redone).
+  AgentClient* host = testbed_.agent(ServerAgentName(spec_));
+  const auto deadline = options_.probe_deadline;
+  return {ServerAgentName(spec_), "server",
+          [this, &a] {
+            std::lock_guard<std::mutex> lock(a.server_check_mu);
+            return testbed_.CheckServer();
+          },
+          [host, deadline] {
+            return host ? host->Probe(deadline) : absl::NotFoundError("no agent for the server");
+          }};
+}
+
+absl::Status ExperimentRunner::Barrier(Attempt& a, const char* at) {
+  std::vector<ProbeTarget> targets = HostTargets();
+  if (a.server_started) targets.push_back(ServerTarget(a));
+  ProbeTargets(targets, a.faults);
+  if (auto f = a.faults.failure()) {
+    return absl::UnavailableError(absl::StrCat(f->reason, " (", at, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentRunner::Wait(Attempt& a, std::chrono::nanoseconds d, const char* during) {
+  const int64_t end = clock_.MonotonicNanos() + d.count();
+  while (true) {
+    if (auto f = a.faults.failure()) return absl::UnavailableError(f->reason);
+    if (StopRequested()) return absl::AbortedError(absl::StrCat("stopped during ", during));
+    int64_t left = end - clock_.MonotonicNanos();
+    if (left <= 0) return absl::OkStatus();
+    clock_.SleepFor(std::chrono::nanoseconds(std::min<int64_t>(left, 50'000'000)));
+  }
+}
+
+RunOutcome ExperimentRunner::ExecuteAttempt(const PlannedRun& run, const std::string& label) {
+  Attempt a;
+  a.run = &run;
+  a.label = label;
+  a.faults.set_clock(&clock_);
+  a.outcome.run_id = run.run_id;
+  a.run_start_ms = NowMs(clock_);
+  auto marked = store_.MarkRunning(run.run_id, a.run_start_ms, options_.tags);
   if (!marked.ok()) {
-    outcome.status = rcbench::v1::RUN_STATUS_FAILED;
-    outcome.error = std::string(marked.message());
-    return outcome;
+    a.outcome.status = rcbench::v1::RUN_STATUS_FAILED;
+    a.outcome.error = std::string(marked.status().message());
+    return a.outcome;
   }
-  TemplateVars vars;
-  for (const auto& [k, v] : run.factors) vars[k] = v;
-  vars["run.repetition"] = absl::StrCat(run.repetition);
-  vars["run.id"] = run.run_id;
-  const std::string server_agent_name = ServerAgentName(spec_);
-
-  std::vector<std::unique_ptr<LoadSession>> sessions;
-  std::vector<RenderedContainer> created;
-  std::set<std::string> sysctl_agents;
-  bool server_started = false;
-  std::string failure;
-
-  auto lost_reason = [&]() -> std::string {
-    for (auto& s : sessions) {
-      std::lock_guard<std::mutex> lock(s->mu);
-      if (!s->lost.empty()) return s->lost;
-    }
-    return "";
-  };
-  auto check_all = [&](const char* at) -> absl::Status {
-    if (std::string lost = lost_reason(); !lost.empty()) {
-      return absl::UnavailableError(lost);
-    }
-    for (const auto& name : testbed_.agent_names()) {
-      absl::Status s = testbed_.agent(name)->CheckHealth();
-      if (metrics_) metrics_->SetHostUp(name, "agent", s.ok());
-      if (!s.ok())
-        return absl::UnavailableError(
-            absl::StrCat("agent ", name, " lost ", at, ": ", s.message()));
-    }
-    for (const auto& name : testbed_.loadgen_names()) {
-      absl::Status s = testbed_.loadgen(name)->CheckHealth();
-      if (metrics_) metrics_->SetHostUp(name, "loadgen", s.ok());
-      if (!s.ok()) {
-        return absl::UnavailableError(
-            absl::StrCat("load generator ", name, " lost ", at, ": ", s.message()));
-      }
-    }
-    if (server_started) {
-      absl::Status s = testbed_.CheckServer();
-      if (!s.ok())
-        return absl::UnavailableError(absl::StrCat("server lost ", at, ": ", s.message()));
-    }
-    return absl::OkStatus();
-  };
-  auto abort_phase = [&]() { return StopRequested() || !lost_reason().empty(); };
-  auto phase = [&](const char* name) {
-    if (metrics_) metrics_->SetPhase(spec_.name, name);
-    Message(absl::StrCat(run.run_id, ": ", name));
-  };
-
-  int64_t measure_start_ms = 0, measure_end_ms = 0;
-  auto body = [&]() -> absl::Status {
-    phase("setup");
-    RCBENCH_RETURN_IF_ERROR(check_all("before the run"));
-    if (spec_.Records("host_facts")) {
-      for (const auto& name : testbed_.agent_names()) {
-        RCBENCH_ASSIGN_OR_RETURN(outcome.hosts[name],
-                                 testbed_.agent(name)->GetHostFacts(spec_.facts_sysctls));
-      }
-    }
-    RCBENCH_ASSIGN_OR_RETURN(auto sysctls, RenderSysctls(spec_, vars));
-    for (const auto& [name, value] : sysctls) {
-      AgentClient* a = testbed_.agent(server_agent_name);
-      if (a == nullptr) return absl::NotFoundError("no agent " + server_agent_name);
-      sysctl_agents.insert(server_agent_name);
-      RCBENCH_RETURN_IF_ERROR(a->SetSysctl(name, value));
-    }
-    RCBENCH_ASSIGN_OR_RETURN(auto containers, RenderContainers(spec_, vars));
-    for (const auto& c : containers) {
-      AgentClient* a = testbed_.agent(c.agent);
-      if (a == nullptr) return absl::NotFoundError("no agent " + c.agent);
-      RCBENCH_RETURN_IF_ERROR(a->CreateContainer(c.path, c.attributes).status());
-      created.push_back(c);
-    }
-    if (spec_.server) {
-      RCBENCH_ASSIGN_OR_RETURN(auto args, RenderServerArgs(spec_, vars));
-      RCBENCH_ASSIGN_OR_RETURN(auto classes, RenderServerClasses(spec_, vars));
-      ServerLaunch launch{args, classes, spec_.server->ready_timeout, run.run_id};
-      server_started = true;
-      RCBENCH_ASSIGN_OR_RETURN(TemplateVars server_vars, testbed_.StartServer(launch));
-      for (const auto& [k, v] : server_vars) vars[k] = v;
-    }
-    if (!SleepUnless(clock_, spec_.phases.setup, abort_phase)) {
-      return absl::AbortedError("stopped during setup");
-    }
-    if (spec_.benchmark) {
-      if (options_.benchmarks == nullptr) {
-        return absl::FailedPreconditionError("no benchmark executor (benchmarks need local mode)");
-      }
-      RCBENCH_ASSIGN_OR_RETURN(auto args, RenderBenchmarkArgs(spec_, vars));
-      phase("measure");
-      measure_start_ms = NowMs(clock_);
-      auto json = options_.benchmarks->Run({args, spec_.benchmark->timeout, run.run_id},
-                                           [this] { return StopRequested(); });
-      measure_end_ms = NowMs(clock_);
-      if (!json.ok()) return json.status();
-      auto parsed = ParseGoogleBenchmarkJson(*json);
-      if (!parsed.ok()) {
-        return absl::Status(parsed.status().code(),
-                            absl::StrCat(spec_.benchmark->binary, ": ", parsed.status().message()));
-      }
-      outcome.benchmarks = *std::move(parsed);
-      return check_all("after the benchmark");
-    }
-    // The load runs through warm-up and measurement; the generator's own bound is a safety
-    // net a few seconds later (we stop it explicitly).
-    auto load_duration = spec_.phases.warmup + spec_.phases.measure + std::chrono::seconds(5);
-    RCBENCH_ASSIGN_OR_RETURN(auto workloads, RenderWorkloads(spec_, vars, load_duration));
-    for (auto& [name, workload] : workloads) {
-      LoadGenClient* client = testbed_.loadgen(name);
-      if (client == nullptr) return absl::NotFoundError("no load generator " + name);
-      RCBENCH_ASSIGN_OR_RETURN(std::string workload_id, client->Configure(workload));
-      auto session = std::make_unique<LoadSession>();
-      session->name = name;
-      session->client = client;
-      session->lease_id = workload_id;  // replaced below
-      sessions.push_back(std::move(session));
-      sessions.back()->run_id = workload_id;
-    }
-    phase("warmup");
-    // Barrier: every generator starts before the warm-up clock runs.
-    for (auto& s : sessions) {
-      RCBENCH_ASSIGN_OR_RETURN(auto started, s->client->Start(s->run_id, options_.lease));
-      s->run_id = started.run_id();
-      s->lease_id = started.lease_id();
-      LoadSession* sp = s.get();
-      sp->stream = sp->client->StreamStats(sp->run_id, 0);
-      sp->stats_thread = std::thread([this, sp] {
-        rcbench::v1::StatsReport report;
-        while (sp->stream->Read(&report)) {
-          for (const auto& c : report.classes()) {
-            double secs = IntervalSeconds(c);
-            if (metrics_ && secs > 0) {
-              metrics_->SetClassLive(c.class_name(), c.requests_ok() / secs,
-                                     HistogramQuantileNs(c.latency(), 0.5) / 1e9,
-                                     HistogramQuantileNs(c.latency(), 0.99) / 1e9);
-            }
-          }
-          std::lock_guard<std::mutex> lock(sp->mu);
-          sp->reports.push_back(report);
-          if (report.final()) {
-            sp->final_seen = true;
-            sp->totals.assign(report.totals().begin(), report.totals().end());
-          }
-        }
-        absl::Status st = sp->stream->Finish();
-        std::lock_guard<std::mutex> lock(sp->mu);
-        if (!sp->final_seen && !sp->done && !st.ok()) {
-          sp->lost =
-              absl::StrCat("load generator ", sp->name, " lost: statistics stream: ", st.message());
-        }
-      });
-      sp->lease_thread = std::thread([this, sp] {
-        std::unique_lock<std::mutex> lock(sp->mu);
-        while (!sp->done) {
-          // Real time: leases are a property of the wall clock on the generator.
-          if (sp->cv.wait_for(lock, options_.lease_renew_every, [sp] { return sp->done; })) break;
-          lock.unlock();
-          absl::Status st = sp->client->RenewLease(sp->lease_id, options_.lease);
-          lock.lock();
-          if (!st.ok() && !sp->done && !sp->final_seen) {
-            sp->lost =
-                absl::StrCat("load generator ", sp->name, " lost: lease renewal: ", st.message());
-          }
-        }
-      });
-    }
-    if (!SleepUnless(clock_, spec_.phases.warmup, abort_phase)) {
-      return absl::UnavailableError(lost_reason().empty() ? "stopped" : lost_reason());
-    }
-    RCBENCH_RETURN_IF_ERROR(check_all("at the start of the measurement"));
-    phase("measure");
-    measure_start_ms = NowMs(clock_);
-    if (!SleepUnless(clock_, spec_.phases.measure, abort_phase)) {
-      return absl::UnavailableError(lost_reason().empty() ? "stopped" : lost_reason());
-    }
-    measure_end_ms = NowMs(clock_);
-    RCBENCH_RETURN_IF_ERROR(check_all("at the end of the measurement"));
-    phase("cooldown");
-    for (auto& s : sessions) {
-      RCBENCH_ASSIGN_OR_RETURN(auto stopped, s->client->Stop(s->run_id));
-      std::lock_guard<std::mutex> lock(s->mu);
-      if (s->totals.empty()) s->totals.assign(stopped.totals().begin(), stopped.totals().end());
-    }
-    if (!SleepUnless(clock_, spec_.phases.cooldown, [this] { return StopRequested(); })) {
-      return absl::AbortedError("stopped during cool-down");
-    }
-    return absl::OkStatus();
-  };
-  absl::Status result = body();
-  if (!result.ok()) failure = std::string(result.message());
-
-  // Teardown, on every path.
-  phase("teardown");
-  for (auto& s : sessions) {
-    if (!result.ok() && s->client != nullptr && !s->run_id.empty()) {
-      s->client->Stop(s->run_id).IgnoreError();
-    }
-    {
-      std::lock_guard<std::mutex> lock(s->mu);
-      s->done = true;
-    }
-    s->cv.notify_all();
-    if (s->stream) s->stream->Cancel();
-    if (s->stats_thread.joinable()) s->stats_thread.join();
-    if (s->lease_thread.joinable()) s->lease_thread.join();
+  for (const auto& [k, v] : run.factors) a.vars[k] = v;
+  a.vars["run.repetition"] = absl::StrCat(run.repetition);
+  a.vars["run.id"] = run.run_id;
+  {
+    std::lock_guard<std::mutex> lock(faults_mu_);
+    current_faults_ = &a.faults;
   }
-  if (server_started) {
-    absl::Status s = testbed_.StopServer();
-    if (!s.ok()) {
-      RCBENCH_LOG(WARNING) << "stopping the server: " << s;
-    }
-  }
-  for (auto it = created.rbegin(); it != created.rend(); ++it) {
-    AgentClient* a = testbed_.agent(it->agent);
-    if (a != nullptr) {
-      absl::Status s = a->DeleteContainer(it->path);
-      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
-        RCBENCH_LOG(WARNING) << "deleting container " << it->path << ": " << s;
-      }
-    }
-  }
-  for (const auto& name : sysctl_agents) {
-    AgentClient* a = testbed_.agent(name);
-    if (a != nullptr) a->RestoreSysctls().IgnoreError();
-  }
+  a.watch = std::make_unique<HostWatch>(HostTargets(), a.faults, clock_, options_.probe_every);
 
+  absl::Status result = Setup(a);
+  if (result.ok() && spec_.benchmark) {
+    result = RunBenchmark(a);
+  } else if (result.ok()) {
+    result = StartLoad(a);
+    if (result.ok()) result = Warmup(a);
+    if (result.ok()) result = Measure(a);
+    if (result.ok()) result = Cooldown(a);
+  }
+  // A failure that a loss explains is that loss (its message names the host).
+  std::optional<AttemptFailure> loss = a.faults.failure();
+  if (!result.ok() && !loss && !StopRequested()) {
+    // An error from a host: the infrastructure's if a host is gone now.
+    ProbeTargets(HostTargets(), a.faults);
+    if (auto f = a.faults.failure()) loss = AttemptFailure{std::string(result.message()), true};
+  }
+  a.watch->Stop();
+  {
+    std::lock_guard<std::mutex> lock(faults_mu_);
+    current_faults_ = nullptr;
+  }
+  Teardown(a, !result.ok());
   if (!result.ok()) {
-    outcome.status = rcbench::v1::RUN_STATUS_FAILED;
-    outcome.error = failure;
-    outcome.hosts.clear();
-    return outcome;
+    a.outcome.status = rcbench::v1::RUN_STATUS_FAILED;
+    a.outcome.error = loss ? loss->reason : std::string(result.message());
+    a.outcome.infrastructure = loss ? loss->infrastructure : false;
+    a.outcome.hosts.clear();
+    return a.outcome;
   }
+  Collect(a);
+  return a.outcome;
+}
+
+absl::Status ExperimentRunner::Setup(Attempt& a) {
+  Phase(a, "setup");
+  ReleaseLeftovers(a.run->run_id);
+  RCBENCH_RETURN_IF_ERROR(Barrier(a, "before the run"));
+  if (spec_.Records("host_facts")) {
+    for (const auto& name : testbed_.agent_names()) {
+      RCBENCH_ASSIGN_OR_RETURN(a.outcome.hosts[name],
+                               testbed_.agent(name)->GetHostFacts(spec_.facts_sysctls));
+    }
+  }
+  const std::string server_agent_name = ServerAgentName(spec_);
+  RCBENCH_ASSIGN_OR_RETURN(auto sysctls, RenderSysctls(spec_, a.vars));
+  for (const auto& [name, value] : sysctls) {
+    AgentClient* agent = testbed_.agent(server_agent_name);
+    if (agent == nullptr) return absl::NotFoundError("no agent " + server_agent_name);
+    a.sysctl_agents.insert(server_agent_name);
+    RCBENCH_RETURN_IF_ERROR(agent->SetSysctl(name, value));
+  }
+  RCBENCH_ASSIGN_OR_RETURN(auto containers, RenderContainers(spec_, a.vars));
+  for (const auto& c : containers) {
+    AgentClient* agent = testbed_.agent(c.agent);
+    if (agent == nullptr) return absl::NotFoundError("no agent " + c.agent);
+    RCBENCH_RETURN_IF_ERROR(agent->CreateContainer(c.path, c.attributes, a.run->run_id).status());
+    a.created.push_back(c);
+  }
+  if (spec_.server) {
+    RCBENCH_ASSIGN_OR_RETURN(auto args, RenderServerArgs(spec_, a.vars));
+    RCBENCH_ASSIGN_OR_RETURN(auto classes, RenderServerClasses(spec_, a.vars));
+    ServerLaunch launch{args, classes, spec_.server->ready_timeout, a.run->run_id};
+    a.server_started = true;
+    RCBENCH_ASSIGN_OR_RETURN(TemplateVars server_vars, testbed_.StartServer(launch));
+    for (const auto& [k, v] : server_vars) a.vars[k] = v;
+  }
+  return Wait(a, spec_.phases.setup, "setup");
+}
+
+absl::Status ExperimentRunner::RunBenchmark(Attempt& a) {
+  if (options_.benchmarks == nullptr) {
+    return absl::FailedPreconditionError("no benchmark executor (benchmarks need local mode)");
+  }
+  RCBENCH_ASSIGN_OR_RETURN(auto args, RenderBenchmarkArgs(spec_, a.vars));
+  Phase(a, "measure");
+  a.measure_start_ms = NowMs(clock_);
+  auto json = options_.benchmarks->Run({args, spec_.benchmark->timeout, a.run->run_id},
+                                       [this, &a] { return StopRequested() || a.faults.failed(); });
+  a.measure_end_ms = NowMs(clock_);
+  if (!json.ok()) return json.status();
+  auto parsed = ParseGoogleBenchmarkJson(*json);
+  if (!parsed.ok()) {
+    return absl::Status(parsed.status().code(),
+                        absl::StrCat(spec_.benchmark->binary, ": ", parsed.status().message()));
+  }
+  a.outcome.benchmarks = *std::move(parsed);
+  return Barrier(a, "after the benchmark");
+}
+
+absl::Status ExperimentRunner::StartLoad(Attempt& a) {
+  // The load runs through warm-up and measurement; the generator's own bound is a safety
+  // net a few seconds later (we stop it explicitly), and the lease stops it sooner if this
+  // controller goes away.
+  auto load_duration = spec_.phases.warmup + spec_.phases.measure + std::chrono::seconds(5);
+  RCBENCH_ASSIGN_OR_RETURN(auto workloads, RenderWorkloads(spec_, a.vars, load_duration));
+  for (auto& [name, workload] : workloads) {
+    LoadGenClient* client = testbed_.loadgen(name);
+    if (client == nullptr) return absl::NotFoundError("no load generator " + name);
+    auto session = std::make_unique<LoadSession>(name, *client, clock_, options_.lease, a.faults,
+                                                 metrics_);
+    RCBENCH_RETURN_IF_ERROR(session->Configure(workload));
+    a.sessions.push_back(std::move(session));
+  }
+  // From now on the server is watched too.
+  if (a.server_started) a.watch->Add(ServerTarget(a));
+  Phase(a, "warmup");
+  // Barrier: every generator starts before the warm-up clock runs.
+  for (auto& s : a.sessions) RCBENCH_RETURN_IF_ERROR(s->Start());
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentRunner::Warmup(Attempt& a) {
+  RCBENCH_RETURN_IF_ERROR(Wait(a, spec_.phases.warmup, "warm-up"));
+  return Barrier(a, "at the start of the measurement");
+}
+
+absl::Status ExperimentRunner::Measure(Attempt& a) {
+  Phase(a, "measure");
+  a.measure_start_ms = NowMs(clock_);
+  RCBENCH_RETURN_IF_ERROR(Wait(a, spec_.phases.measure, "measurement"));
+  a.measure_end_ms = NowMs(clock_);
+  return Barrier(a, "at the end of the measurement");
+}
+
+absl::Status ExperimentRunner::Cooldown(Attempt& a) {
+  Phase(a, "cooldown");
+  for (auto& s : a.sessions) RCBENCH_RETURN_IF_ERROR(s->Stop());
+  return Wait(a, spec_.phases.cooldown, "cool-down");
+}
+
+void ExperimentRunner::Teardown(Attempt& a, bool failed) {
+  Phase(a, "teardown");
+  for (auto& s : a.sessions) s->Close(/*abort=*/failed);
+  // Hosts known lost are not waited on: the next attempt (ReleaseLeftovers) or the restarted
+  // agent (its reconcile) removes what is left there.
+  const std::string server_agent = ServerAgentName(spec_);
+  if (a.server_started && !a.faults.HostLost(server_agent)) {
+    absl::Status s = testbed_.StopServer();
+    if (!s.ok()) RCBENCH_LOG(WARNING) << "stopping the server: " << s;
+  }
+  for (auto it = a.created.rbegin(); it != a.created.rend(); ++it) {
+    AgentClient* agent = testbed_.agent(it->agent);
+    if (agent == nullptr || a.faults.HostLost(it->agent)) continue;
+    absl::Status s = agent->DeleteContainer(it->path);
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
+      RCBENCH_LOG(WARNING) << "deleting container " << it->path << ": " << s;
+    }
+  }
+  for (const auto& name : a.sysctl_agents) {
+    AgentClient* agent = testbed_.agent(name);
+    if (agent != nullptr && !a.faults.HostLost(name)) agent->RestoreSysctls().IgnoreError();
+  }
+}
+
+void ExperimentRunner::Collect(Attempt& a) {
+  RunOutcome& outcome = a.outcome;
   std::vector<rcbench::v1::StatsReport> all_reports;
   std::vector<rcbench::v1::ClassStats> totals;
-  for (auto& s : sessions) {
-    all_reports.insert(all_reports.end(), s->reports.begin(), s->reports.end());
-    totals.insert(totals.end(), s->totals.begin(), s->totals.end());
+  for (auto& s : a.sessions) {
+    all_reports.insert(all_reports.end(), s->reports().begin(), s->reports().end());
+    totals.insert(totals.end(), s->totals().begin(), s->totals().end());
   }
   if (spec_.Records("classes")) {
-    outcome.classes = ComputeClassResults(all_reports, totals, measure_start_ms, measure_end_ms);
+    outcome.classes =
+        ComputeClassResults(all_reports, totals, a.measure_start_ms, a.measure_end_ms);
   }
   const int64_t run_end_ms = NowMs(clock_);
   const int64_t slack_ms =
@@ -698,23 +812,23 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
     // Samples arrive once per interval: wait (briefly) for the one after the window.
     // Real time: this waits for the collector thread, not for the experiment's clock.
     for (int i = 0; i < 60; ++i) {
-      auto later = collector->Between(measure_end_ms, measure_end_ms + 600000);
+      auto later = collector->Between(a.measure_end_ms, a.measure_end_ms + 600000);
       if (!later.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    auto samples = collector->Between(run_start_ms - slack_ms, NowMs(clock_));
+    auto samples = collector->Between(a.run_start_ms - slack_ms, NowMs(clock_));
     if (spec_.Records("containers")) {
-      auto results = ComputeContainerResults(name, samples, measure_start_ms, measure_end_ms);
+      auto results = ComputeContainerResults(name, samples, a.measure_start_ms, a.measure_end_ms);
       outcome.containers.insert(outcome.containers.end(), results.begin(), results.end());
     }
     if (spec_.Records("samples")) {
       for (auto& r : samples) {
-        if (WallMs(r.time()) >= run_start_ms && WallMs(r.time()) <= run_end_ms + slack_ms) {
+        if (WallMs(r.time()) >= a.run_start_ms && WallMs(r.time()) <= run_end_ms + slack_ms) {
           outcome.usage_samples.push_back(std::move(r));
         }
       }
     }
-    collector->Trim(run_start_ms - 600000);
+    collector->Trim(a.run_start_ms - 600000);
   }
   if (spec_.Records("samples")) {
     std::set<std::pair<std::string, uint64_t>> seen;
@@ -730,7 +844,6 @@ RunOutcome ExperimentRunner::Execute(const PlannedRun& run) {
     if (seen_usage.insert({src, r.sequence()}).second) unique_usage.push_back(std::move(r));
   }
   outcome.usage_samples = std::move(unique_usage);
-  return outcome;
 }
 
 }  // namespace rcbench::controller

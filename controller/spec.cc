@@ -33,6 +33,21 @@ bool IsIdentifier(absl::string_view s, size_t max_len) {
   return true;
 }
 
+absl::Status CheckLease(std::chrono::nanoseconds length, std::chrono::nanoseconds renew_every) {
+  if (length < std::chrono::milliseconds(500) || length > std::chrono::hours(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "length ", FormatDuration(length), " is out of range; expected 500ms to 1h"));
+  }
+  if (renew_every < std::chrono::milliseconds(50) || renew_every * 2 > length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("renewal every ", FormatDuration(renew_every), " for a lease of ",
+                     FormatDuration(length),
+                     "; expected at least 50ms and at most half the lease, so that one lost "
+                     "renewal does not end the load"));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // Walks the YAML document, filling an ExperimentSpec and collecting every problem.
@@ -143,6 +158,7 @@ class SpecParser {
   void CheckRepeatedLevels(const ExperimentSpec& spec);
   void ParseExclude(const YAML::Node& n, ExperimentSpec& spec);
   void ParsePhases(const YAML::Node& n, ExperimentSpec& spec);
+  void ParseLease(const YAML::Node& n, ExperimentSpec& spec);
   void ParseContainers(const YAML::Node& n, ExperimentSpec& spec);
   void ParseSysctls(const YAML::Node& n, ExperimentSpec& spec);
   void ParseLoad(const YAML::Node& n, ExperimentSpec& spec);
@@ -201,6 +217,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
                   "order",
                   "seed",
                   "phases",
+                  "lease",
                   "containers",
                   "sysctls",
                   "load",
@@ -265,6 +282,7 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
   }
   CheckMatrixSize(spec);
   if (root["phases"]) ParsePhases(root["phases"], spec);
+  if (root["lease"]) ParseLease(root["lease"], spec);
   if (root["containers"]) ParseContainers(root["containers"], spec);
   if (root["sysctls"]) ParseSysctls(root["sysctls"], spec);
   if (root["load"]) ParseLoad(root["load"], spec);
@@ -656,6 +674,17 @@ void SpecParser::ParsePhases(const YAML::Node& n, ExperimentSpec& spec) {
       std::chrono::hours(24)) {
     Error(n, "the phases add up to more than 24h; expected a bounded run");
   }
+}
+
+void SpecParser::ParseLease(const YAML::Node& n, ExperimentSpec& spec) {
+  if (!ExpectMap(n, "lease", {"length", "renew_every"})) return;
+  if (n["length"]) spec.lease.length = DurationField(n["length"], "lease.length");
+  if (n["renew_every"]) {
+    spec.lease.renew_every = DurationField(n["renew_every"], "lease.renew_every");
+  }
+  absl::Status s = CheckLease(spec.lease.length.value_or(kDefaultLeaseLength),
+                              spec.lease.renew_every.value_or(kDefaultLeaseRenewEvery));
+  if (!s.ok()) Error(n, absl::StrCat("lease: ", s.message()));
 }
 
 void SpecParser::ParseContainers(const YAML::Node& n, ExperimentSpec& spec) {

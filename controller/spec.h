@@ -152,6 +152,14 @@ struct Phases {
   std::chrono::nanoseconds cooldown{0};
 };
 
+// `lease:`: how long a load generator keeps sending without hearing from the controller, and
+// how often the controller renews it. Unset fields take the controller's defaults (2 s, 500 ms)
+// or its --lease/--lease-renew flags, which win over the spec.
+struct LeaseSpec {
+  std::optional<std::chrono::nanoseconds> length;
+  std::optional<std::chrono::nanoseconds> renew_every;
+};
+
 struct ExperimentSpec {
   std::string source_name;  // file name, for messages
   std::string yaml;         // the text as read
@@ -170,6 +178,7 @@ struct ExperimentSpec {
   uint64_t seed = 0;
   bool seed_given = false;
   Phases phases;
+  LeaseSpec lease;
   std::vector<ContainerSpec> containers;
   std::map<std::string, Templated> sysctls;
   std::vector<LoadClassSpec> load_classes;
@@ -216,6 +225,11 @@ absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path, const SpecL
 
 // The sysctls a `network: namespaces` spec may set: per-network-namespace ones only.
 const std::vector<std::string>& NamespacedSysctls();
+
+inline constexpr std::chrono::nanoseconds kDefaultLeaseLength = std::chrono::seconds(2);
+inline constexpr std::chrono::nanoseconds kDefaultLeaseRenewEvery = std::chrono::milliseconds(500);
+// A lease of 500ms..1h renewed at least twice per length (INVALID_ARGUMENT saying which).
+absl::Status CheckLease(std::chrono::nanoseconds length, std::chrono::nanoseconds renew_every);
 
 // The built-in compare rule for a metric name ("throughput_rps" -> higher is better, 5%).
 MetricRule DefaultRuleFor(absl::string_view metric);

@@ -101,6 +101,26 @@ const std::vector<const char*>& Migrations() {
         PRIMARY KEY (run_id, ordinal)
       );
       )sql",
+      // 4: attempts. Every try at a run, with how it ended; runs count them. Runs finished
+      // before this version get one attempt each, as they had.
+      R"sql(
+      CREATE TABLE attempts (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        attempt INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        infrastructure INTEGER NOT NULL DEFAULT 0,
+        started_at_ms INTEGER NOT NULL DEFAULT 0,
+        finished_at_ms INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, attempt)
+      );
+      ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN attempts_before_retry INTEGER NOT NULL DEFAULT 0;
+      INSERT INTO attempts (run_id, attempt, status, reason, started_at_ms, finished_at_ms)
+        SELECT run_id, 1, status, error, started_at_ms, finished_at_ms FROM runs
+        WHERE status IN (2, 3, 4, 5);
+      UPDATE runs SET attempts = 1 WHERE status IN (2, 3, 4, 5);
+      )sql",
   };
   return *m;
 }
@@ -416,33 +436,117 @@ absl::Status SqliteResultStore::AddExperiment(const ExperimentRecord& e,
   return ExecLocked("COMMIT");
 }
 
-absl::StatusOr<int> SqliteResultStore::MarkStaleRunsInterrupted(const std::string& experiment) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_,
-         "UPDATE runs SET status = ?, error = 'controller stopped mid-run' "
-         "WHERE experiment = ? AND status = ?");
-  s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_INTERRUPTED)).Bind(2, experiment);
-  s.Bind(3, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
-  RCBENCH_RETURN_IF_ERROR(s.Run());
-  return sqlite3_changes(db_);
+absl::Status SqliteResultStore::InTransaction(const std::function<absl::Status()>& body) {
+  RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
+  absl::Status st = body();
+  if (!st.ok()) {
+    ExecLocked("ROLLBACK").IgnoreError();
+    return st;
+  }
+  return ExecLocked("COMMIT");
 }
 
-absl::Status SqliteResultStore::MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
-                                            const std::map<std::string, std::string>& tags) {
+absl::StatusOr<std::vector<std::string>> SqliteResultStore::MarkStaleRunsInterrupted(
+    const std::string& experiment, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> ids;
+  RCBENCH_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    {
+      Stmt q(db_, "SELECT run_id FROM runs WHERE experiment = ? AND status = ? ORDER BY ord");
+      RCBENCH_RETURN_IF_ERROR(q.status());
+      q.Bind(1, experiment).Bind(2, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
+      while (q.Step() == SQLITE_ROW) ids.push_back(q.Text(0));
+      RCBENCH_RETURN_IF_ERROR(q.Finished());
+    }
+    for (const std::string& id : ids) {
+      Stmt a(db_,
+             "UPDATE attempts SET status = ?, reason = ?, infrastructure = 1 "
+             "WHERE run_id = ? AND status = ?");
+      a.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_INTERRUPTED)).Bind(2, reason);
+      a.Bind(3, id).Bind(4, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
+      RCBENCH_RETURN_IF_ERROR(a.Run());
+      Stmt r(db_, "UPDATE runs SET status = ?, error = ? WHERE run_id = ?");
+      r.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_INTERRUPTED)).Bind(2, reason);
+      r.Bind(3, id);
+      RCBENCH_RETURN_IF_ERROR(r.Run());
+    }
+    return absl::OkStatus();
+  }));
+  return ids;
+}
+
+absl::StatusOr<int> SqliteResultStore::MarkRunning(const std::string& run_id,
+                                                   int64_t started_at_unix_ms,
+                                                   const std::map<std::string, std::string>& tags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int attempt = 0;
+  RCBENCH_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    Stmt s(db_,
+           "UPDATE runs SET status = ?, started_at_ms = ?, tags_json = ?, error = '', "
+           "attempts = attempts + 1 WHERE run_id = ? AND status NOT IN (?, ?)");
+    s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING)).Bind(2, started_at_unix_ms);
+    s.Bind(3, MapToJson(tags)).Bind(4, run_id);
+    s.Bind(5, static_cast<int64_t>(rcbench::v1::RUN_STATUS_COMPLETED));
+    s.Bind(6, static_cast<int64_t>(rcbench::v1::RUN_STATUS_FAILED));
+    RCBENCH_RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(db_) != 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("run ", run_id, " is unknown or already finished"));
+    }
+    Stmt q(db_, "SELECT attempts FROM runs WHERE run_id = ?");
+    q.Bind(1, run_id);
+    q.Step();
+    RCBENCH_ASSIGN_OR_RETURN(bool row, q.Row());
+    if (!row) return absl::InternalError(StoreError(db_, "run vanished"));
+    attempt = static_cast<int>(q.Int(0));
+    // An attempt left RUNNING (a controller killed before the run was marked INTERRUPTED)
+    // is closed as interrupted first.
+    Stmt close(db_,
+               "UPDATE attempts SET status = ?, infrastructure = 1, "
+               "reason = 'controller stopped mid-run' WHERE run_id = ? AND status = ?");
+    close.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_INTERRUPTED)).Bind(2, run_id);
+    close.Bind(3, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
+    RCBENCH_RETURN_IF_ERROR(close.Run());
+    Stmt ins(db_,
+             "INSERT OR REPLACE INTO attempts (run_id, attempt, status, started_at_ms) "
+             "VALUES (?, ?, ?, ?)");
+    ins.Bind(1, run_id).Bind(2, static_cast<int64_t>(attempt));
+    ins.Bind(3, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING)).Bind(4, started_at_unix_ms);
+    return ins.Run();
+  }));
+  return attempt;
+}
+
+absl::Status SqliteResultStore::RetryLater(const std::string& run_id, const std::string& reason,
+                                           int64_t finished_at_unix_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    Stmt s(db_, "UPDATE runs SET status = ?, error = ? WHERE run_id = ? AND status = ?");
+    s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_PENDING)).Bind(2, reason);
+    s.Bind(3, run_id).Bind(4, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
+    RCBENCH_RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(db_) != 1) {
+      return absl::FailedPreconditionError(absl::StrCat("run ", run_id, " is not running"));
+    }
+    Stmt a(db_,
+           "UPDATE attempts SET status = ?, reason = ?, infrastructure = 1, finished_at_ms = ? "
+           "WHERE run_id = ? AND status = ?");
+    a.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_FAILED)).Bind(2, reason);
+    a.Bind(3, finished_at_unix_ms).Bind(4, run_id);
+    a.Bind(5, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
+    return a.Run();
+  });
+}
+
+absl::StatusOr<int> SqliteResultStore::ResetFailedRuns(const std::string& experiment) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
-         "UPDATE runs SET status = ?, started_at_ms = ?, tags_json = ?, error = '' "
-         "WHERE run_id = ? AND status NOT IN (?, ?)");
-  s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING)).Bind(2, started_at_unix_ms);
-  s.Bind(3, MapToJson(tags)).Bind(4, run_id);
-  s.Bind(5, static_cast<int64_t>(rcbench::v1::RUN_STATUS_COMPLETED));
-  s.Bind(6, static_cast<int64_t>(rcbench::v1::RUN_STATUS_FAILED));
+         "UPDATE runs SET status = ?, attempts_before_retry = attempts "
+         "WHERE experiment = ? AND status = ?");
+  s.Bind(1, static_cast<int64_t>(rcbench::v1::RUN_STATUS_PENDING)).Bind(2, experiment);
+  s.Bind(3, static_cast<int64_t>(rcbench::v1::RUN_STATUS_FAILED));
   RCBENCH_RETURN_IF_ERROR(s.Run());
-  if (sqlite3_changes(db_) != 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("run ", run_id, " is unknown or already finished"));
-  }
-  return absl::OkStatus();
+  return sqlite3_changes(db_);
 }
 
 absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
@@ -522,6 +626,13 @@ absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
     for (const auto& r : o.load_samples) {
       RCBENCH_RETURN_IF_ERROR(add_sample(r.run_id(), "load", r.sequence(), r.SerializeAsString()));
     }
+    Stmt a(db_,
+           "UPDATE attempts SET status = ?, reason = ?, infrastructure = ?, finished_at_ms = ? "
+           "WHERE run_id = ? AND status = ?");
+    a.Bind(1, static_cast<int64_t>(o.status)).Bind(2, o.error);
+    a.Bind(3, static_cast<int64_t>(o.infrastructure ? 1 : 0)).Bind(4, o.finished_at_unix_ms);
+    a.Bind(5, o.run_id).Bind(6, static_cast<int64_t>(rcbench::v1::RUN_STATUS_RUNNING));
+    RCBENCH_RETURN_IF_ERROR(a.Run());
     Stmt s(db_, "UPDATE runs SET status = ?, error = ?, finished_at_ms = ? WHERE run_id = ?");
     s.Bind(1, static_cast<int64_t>(o.status)).Bind(2, o.error).Bind(3, o.finished_at_unix_ms);
     s.Bind(4, o.run_id);
@@ -540,7 +651,7 @@ absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
          "SELECT experiment, run_id, ord, repetition, factors_json, status, error, "
-         "started_at_ms, finished_at_ms, seed, tags_json FROM runs "
+         "started_at_ms, finished_at_ms, seed, tags_json, attempts_before_retry FROM runs "
          "WHERE (? = '' OR experiment = ?) ORDER BY experiment, ord");
   RCBENCH_RETURN_IF_ERROR(s.status());
   s.Bind(1, experiment).Bind(2, experiment);
@@ -558,9 +669,30 @@ absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
     if (s.Int(8)) SetTimestampMs(s.Int(8), r.mutable_finished_at());
     r.set_seed(static_cast<uint64_t>(s.Int(9)));
     for (const auto& [k, v] : JsonToMap(s.Text(10))) (*r.mutable_tags())[k] = v;
+    r.set_attempts_before_retry(static_cast<uint32_t>(s.Int(11)));
     out.push_back(std::move(r));
   }
   RCBENCH_RETURN_IF_ERROR(s.Finished());
+  std::map<std::string, rcbench::v1::Run*> by_id;
+  for (auto& r : out) by_id[r.run_id()] = &r;
+  Stmt a(db_,
+         "SELECT a.run_id, a.attempt, a.status, a.reason, a.infrastructure, a.started_at_ms, "
+         "a.finished_at_ms FROM attempts a JOIN runs r ON r.run_id = a.run_id "
+         "WHERE (? = '' OR r.experiment = ?) ORDER BY a.run_id, a.attempt");
+  RCBENCH_RETURN_IF_ERROR(a.status());
+  a.Bind(1, experiment).Bind(2, experiment);
+  while (a.Step() == SQLITE_ROW) {
+    auto it = by_id.find(a.Text(0));
+    if (it == by_id.end()) continue;
+    rcbench::v1::Attempt* at = it->second->add_attempts();
+    at->set_attempt(static_cast<uint32_t>(a.Int(1)));
+    at->set_status(static_cast<rcbench::v1::RunStatus>(a.Int(2)));
+    at->set_reason(a.Text(3));
+    at->set_infrastructure(a.Int(4) != 0);
+    if (a.Int(5)) SetTimestampMs(a.Int(5), at->mutable_started_at());
+    if (a.Int(6)) SetTimestampMs(a.Int(6), at->mutable_finished_at());
+  }
+  RCBENCH_RETURN_IF_ERROR(a.Finished());
   return out;
 }
 
@@ -684,7 +816,8 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
 absl::StatusOr<int64_t> SqliteResultStore::CountRows(const std::string& table,
                                                      const std::string& run_id) {
   static const std::vector<std::string> kTables = {
-      "runs", "run_hosts", "class_results", "container_results", "samples", "benchmark_results"};
+      "runs",    "run_hosts",         "class_results", "container_results",
+      "samples", "benchmark_results", "attempts"};
   if (std::find(kTables.begin(), kTables.end(), table) == kTables.end()) {
     return absl::InvalidArgumentError("unknown table " + table);
   }

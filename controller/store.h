@@ -2,8 +2,10 @@
 
 // The results store seam and its SQLite implementation.
 //
-// Layout (schema version 3, see Migrations() in store.cc): experiments; runs (factor values,
-// repetition, seed, tags, status, error); run_hosts (host facts of every host of a run);
+// Layout (schema version 4, see Migrations() in store.cc): experiments; runs (factor values,
+// repetition, seed, tags, status, error, attempt counters); attempts (every try at a run, with
+// its outcome, reason and whether the infrastructure caused it); run_hosts (host facts of every
+// host of a run);
 // class_results; container_results; samples (the agent and load-generator time series);
 // benchmark_results (micro-benchmark runs: one row per entry of the program's output).
 //
@@ -11,9 +13,12 @@
 // same transaction that marks the run COMPLETED (or FAILED), guarded by primary keys, so a crash
 // leaves either all of a run's rows or none, and CompleteRun on a finished run fails with
 // ALREADY_EXISTS. A run left RUNNING by a killed controller is marked INTERRUPTED by
-// MarkStaleRunsInterrupted and redone. Thread-safe (one connection behind a mutex).
+// MarkStaleRunsInterrupted and redone; an attempt lost to the infrastructure with attempts left
+// is recorded by RetryLater and the run goes back to PENDING. Thread-safe (one connection behind
+// a mutex).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +47,8 @@ struct RunOutcome {
   std::string run_id;
   rcbench::v1::RunStatus status = rcbench::v1::RUN_STATUS_COMPLETED;
   std::string error;
+  // A FAILED run whose last attempt was lost to the infrastructure (its attempts ran out).
+  bool infrastructure = false;
   int64_t finished_at_unix_ms = 0;
   // Host name (as the spec names it) -> facts.
   std::map<std::string, rcbench::v1::HostFacts> hosts;
@@ -63,12 +70,27 @@ class ResultStore {
   // Records the experiment (if new) and a PENDING row for every planned run not yet stored.
   virtual absl::Status AddExperiment(const ExperimentRecord& experiment,
                                      const std::vector<PlannedRun>& runs) = 0;
-  // RUNNING runs of `experiment` (their controller died) become INTERRUPTED; returns how many.
-  virtual absl::StatusOr<int> MarkStaleRunsInterrupted(const std::string& experiment) = 0;
-  virtual absl::Status MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
-                                   const std::map<std::string, std::string>& tags) = 0;
-  // Writes the outcome and the final status in one transaction. ALREADY_EXISTS if the run is
-  // already COMPLETED or FAILED; NOT_FOUND for an unknown run.
+  // RUNNING runs of `experiment` (their controller died) become INTERRUPTED, and so do their
+  // running attempts (reason `reason`); returns their run ids.
+  virtual absl::StatusOr<std::vector<std::string>> MarkStaleRunsInterrupted(
+      const std::string& experiment,
+      const std::string& reason = "controller stopped mid-run") = 0;
+  // Starts the run's next attempt: the run becomes RUNNING and an attempt row is added.
+  // Returns the attempt's number (1-based, over the run's whole history).
+  // FAILED_PRECONDITION if the run is unknown or already COMPLETED or FAILED.
+  virtual absl::StatusOr<int> MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
+                                          const std::map<std::string, std::string>& tags) = 0;
+  // Ends the running attempt as lost to the infrastructure (FAILED, infrastructure) and puts
+  // the run back to PENDING with `reason` as its error, to be redone. FAILED_PRECONDITION
+  // unless the run is RUNNING.
+  virtual absl::Status RetryLater(const std::string& run_id, const std::string& reason,
+                                  int64_t finished_at_unix_ms) = 0;
+  // FAILED runs of `experiment` go back to PENDING with a new budget of attempts
+  // (attempts_before_retry); returns how many.
+  virtual absl::StatusOr<int> ResetFailedRuns(const std::string& experiment) = 0;
+  // Writes the outcome and the final status in one transaction, and ends the running attempt
+  // (if any) with the same status. ALREADY_EXISTS if the run is already COMPLETED or FAILED;
+  // NOT_FOUND for an unknown run.
   virtual absl::Status CompleteRun(const RunOutcome& outcome) = 0;
   // Runs in execution order; all experiments when `experiment` is empty.
   virtual absl::StatusOr<std::vector<rcbench::v1::Run>> ListRuns(const std::string& experiment) = 0;
@@ -108,9 +130,14 @@ class SqliteResultStore : public ResultStore {
   absl::StatusOr<std::optional<ExperimentRecord>> GetExperiment(const std::string& name) override;
   absl::Status AddExperiment(const ExperimentRecord& experiment,
                              const std::vector<PlannedRun>& runs) override;
-  absl::StatusOr<int> MarkStaleRunsInterrupted(const std::string& experiment) override;
-  absl::Status MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
-                           const std::map<std::string, std::string>& tags) override;
+  absl::StatusOr<std::vector<std::string>> MarkStaleRunsInterrupted(
+      const std::string& experiment,
+      const std::string& reason = "controller stopped mid-run") override;
+  absl::StatusOr<int> MarkRunning(const std::string& run_id, int64_t started_at_unix_ms,
+                                  const std::map<std::string, std::string>& tags) override;
+  absl::Status RetryLater(const std::string& run_id, const std::string& reason,
+                          int64_t finished_at_unix_ms) override;
+  absl::StatusOr<int> ResetFailedRuns(const std::string& experiment) override;
   absl::Status CompleteRun(const RunOutcome& outcome) override;
   absl::StatusOr<std::vector<rcbench::v1::Run>> ListRuns(const std::string& experiment) override;
   absl::StatusOr<std::vector<std::string>> ListExperiments() override;
@@ -128,6 +155,8 @@ class SqliteResultStore : public ResultStore {
   explicit SqliteResultStore(sqlite3* db) : db_(db) {}
   absl::Status Migrate(int target);
   absl::Status ExecLocked(const std::string& sql);
+  // BEGIN IMMEDIATE, `body`, then COMMIT, or ROLLBACK when `body` fails. With mu_ held.
+  absl::Status InTransaction(const std::function<absl::Status()>& body);
 
   std::mutex mu_;
   sqlite3* db_;

@@ -145,7 +145,7 @@ TEST_F(StoreTest, CompletingARunTwiceFailsAndLeavesItsRowsAlone) {
   ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
   EXPECT_EQ(store->CompleteRun(Outcome("e-a")).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(*store->CountRows("class_results", "e-a"), 1);
-  EXPECT_EQ(store->MarkRunning("e-a", 2000, {}).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->MarkRunning("e-a", 2000, {}).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(StoreTest, AFailedWriteRollsBackTheWholeRun) {
@@ -165,10 +165,13 @@ TEST_F(StoreTest, RunsLeftRunningAreMarkedInterrupted) {
   auto store = *SqliteResultStore::Open(path_);
   ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
   ASSERT_TRUE(store->MarkRunning("e-b", 1000, {}).ok());
-  EXPECT_EQ(*store->MarkStaleRunsInterrupted("e"), 1);
+  EXPECT_EQ(*store->MarkStaleRunsInterrupted("e"), std::vector<std::string>{"e-b"});
   auto runs = *store->ListRuns("e");
   EXPECT_EQ(runs[1].status(), rcbench::v1::RUN_STATUS_INTERRUPTED);
-  EXPECT_TRUE(store->MarkRunning("e-b", 2000, {}).ok());
+  ASSERT_EQ(runs[1].attempts_size(), 1);
+  EXPECT_EQ(runs[1].attempts(0).status(), rcbench::v1::RUN_STATUS_INTERRUPTED);
+  EXPECT_EQ(runs[1].attempts(0).reason(), "controller stopped mid-run");
+  EXPECT_EQ(*store->MarkRunning("e-b", 2000, {}), 2);
 }
 
 TEST_F(StoreTest, ResultsSurviveReopening) {
@@ -200,18 +203,46 @@ rcbench::v1::BenchmarkResult Benchmark(const std::string& name, double real_ns) 
   return b;
 }
 
+// Writes run `id` as finished, the way a controller of schema version 2 or 3 did (this code's
+// MarkRunning/CompleteRun need the attempts table of version 4).
+void WriteOldStyleCompletedRun(SqliteResultStore& store, const std::string& id,
+                               const rcbench::v1::ClassResult& c,
+                               const rcbench::v1::UsageReport& sample) {
+  auto hex = [](const std::string& bytes) {
+    std::string out;
+    for (unsigned char b : bytes) absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));
+    return out;
+  };
+  ASSERT_TRUE(store
+                  .Exec(absl::StrCat("UPDATE runs SET status = 3, started_at_ms = 1000, "
+                                     "finished_at_ms = 2000, tags_json = '{\"kernel\":\"old\"}' "
+                                     "WHERE run_id = '",
+                                     id, "'"))
+                  .ok());
+  ASSERT_TRUE(store
+                  .Exec(absl::StrCat("INSERT INTO class_results VALUES ('", id, "', '",
+                                     c.class_name(), "', ", c.throughput_rps(),
+                                     ", 42, 0, 0, 0, 0, 0, X'", hex(c.SerializeAsString()), "')"))
+                  .ok());
+  ASSERT_TRUE(store
+                  .Exec(absl::StrCat("INSERT INTO samples VALUES ('", id, "', 'agent-1', ",
+                                     sample.sequence(), ", 'usage', X'",
+                                     hex(sample.SerializeAsString()), "')"))
+                  .ok());
+}
+
 TEST_F(StoreTest, SchemaTwoFileWithResultsMigratesToBenchmarkTableAndKeepsItsRows) {
   {
     auto v2 = SqliteResultStore::OpenAtVersion(path_, 2);
     ASSERT_TRUE(v2.ok()) << v2.status();
     ASSERT_TRUE((*v2)->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
-    ASSERT_TRUE((*v2)->MarkRunning("e-a", 1000, {{"kernel", "old"}}).ok());
-    ASSERT_TRUE((*v2)->CompleteRun(Outcome("e-a")).ok());
+    RunOutcome o = Outcome("e-a");
+    WriteOldStyleCompletedRun(**v2, "e-a", o.classes[0], o.usage_samples[0]);
     EXPECT_FALSE((*v2)->CountRows("benchmark_results", "e-a").ok());
   }
   auto store = SqliteResultStore::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(*(*store)->SchemaVersion(), 3);
+  EXPECT_EQ(*(*store)->SchemaVersion(), SqliteResultStore::LatestSchemaVersion());
   auto old = (*store)->GetResults("e-a", true);
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->run().tags().at("kernel"), "old");
@@ -225,6 +256,71 @@ TEST_F(StoreTest, SchemaTwoFileWithResultsMigratesToBenchmarkTableAndKeepsItsRow
   ASSERT_TRUE((*store)->MarkRunning("e-b", 2000, {}).ok());
   ASSERT_TRUE((*store)->CompleteRun(o).ok());
   EXPECT_EQ(*(*store)->CountRows("benchmark_results", "e-b"), 2);
+}
+
+TEST_F(StoreTest, SchemaThreeFileGetsOneAttemptPerFinishedRunAndNoneForPendingOnes) {
+  {
+    auto v3 = SqliteResultStore::OpenAtVersion(path_, 3);
+    ASSERT_TRUE(v3.ok()) << v3.status();
+    ASSERT_TRUE((*v3)->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+    RunOutcome o = Outcome("e-a");
+    WriteOldStyleCompletedRun(**v3, "e-a", o.classes[0], o.usage_samples[0]);
+  }
+  auto store = SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto runs = *(*store)->ListRuns("e");
+  ASSERT_EQ(runs[0].attempts_size(), 1);
+  EXPECT_EQ(runs[0].attempts(0).status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(runs[0].attempts(0).started_at().seconds(), 1);
+  EXPECT_EQ(runs[1].attempts_size(), 0);
+  // The pending run's first attempt is number 1.
+  EXPECT_EQ(*(*store)->MarkRunning("e-b", 3000, {}), 1);
+}
+
+TEST_F(StoreTest, EveryAttemptIsKeptWithItsReasonAndOnlyTheLastOneCompletes) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  EXPECT_EQ(*store->MarkRunning("e-a", 1000, {}), 1);
+  ASSERT_TRUE(store->RetryLater("e-a", "load generator cli lost", 1500).ok());
+  auto runs = *store->ListRuns("e");
+  EXPECT_EQ(runs[0].status(), rcbench::v1::RUN_STATUS_PENDING);
+  EXPECT_EQ(runs[0].error(), "load generator cli lost");
+  // Not running any more: a second RetryLater is refused.
+  EXPECT_EQ(store->RetryLater("e-a", "again", 1600).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*store->MarkRunning("e-a", 2000, {}), 2);
+  ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
+  runs = *store->ListRuns("e");
+  EXPECT_EQ(runs[0].status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  ASSERT_EQ(runs[0].attempts_size(), 2);
+  EXPECT_EQ(runs[0].attempts(0).status(), rcbench::v1::RUN_STATUS_FAILED);
+  EXPECT_TRUE(runs[0].attempts(0).infrastructure());
+  EXPECT_EQ(runs[0].attempts(0).reason(), "load generator cli lost");
+  EXPECT_EQ(runs[0].attempts(0).finished_at().seconds(), 1);
+  EXPECT_EQ(runs[0].attempts(1).status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  EXPECT_FALSE(runs[0].attempts(1).infrastructure());
+  EXPECT_EQ(*store->CountRows("attempts", "e-a"), 2);
+  // Results are stored once, by the completed attempt.
+  EXPECT_EQ(*store->CountRows("class_results", "e-a"), 1);
+}
+
+TEST_F(StoreTest, RetryFailedGivesFailedRunsANewBudgetAndKeepsTheirHistory) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+  ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+  RunOutcome failed;
+  failed.run_id = "e-a";
+  failed.status = rcbench::v1::RUN_STATUS_FAILED;
+  failed.error = "agent srv lost";
+  failed.infrastructure = true;
+  ASSERT_TRUE(store->CompleteRun(failed).ok());
+  EXPECT_EQ(*store->ResetFailedRuns("e"), 1);
+  auto runs = *store->ListRuns("e");
+  EXPECT_EQ(runs[0].status(), rcbench::v1::RUN_STATUS_PENDING);
+  EXPECT_EQ(runs[0].attempts_before_retry(), 1u);
+  ASSERT_EQ(runs[0].attempts_size(), 1);
+  EXPECT_TRUE(runs[0].attempts(0).infrastructure());
+  EXPECT_EQ(*store->MarkRunning("e-a", 2000, {}), 2);
 }
 
 TEST_F(StoreTest, BenchmarkResultsRoundTripInOutputOrder) {

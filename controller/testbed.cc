@@ -125,7 +125,12 @@ absl::Status LocalTestbed::Start() {
                                      "--interval",
                                      FormatDuration(options_.agent_interval),
                                      "--root",
-                                     options_.root_name};
+                                     options_.root_name,
+                                     // Kept across restarts: a restarted agent reconciles
+                                     // what its previous life left (agent/README.md).
+                                     "--state-dir",
+                                     (std::filesystem::path(options_.work_dir) / "agent-state")
+                                         .string()};
     if (!options_.agent_config.empty()) {
       argv.push_back("--config");
       argv.push_back(options_.agent_config);
@@ -327,6 +332,7 @@ absl::StatusOr<TemplateVars> RemoteTestbed::StartServer(const ServerLaunch& laun
   for (const auto& arg : launch.args) req.add_args(arg);
   if (!spec_.server->container.empty()) req.set_container(spec_.server->container);
   SetDuration(launch.ready_timeout, req.mutable_ready_timeout());
+  req.set_owner(launch.run_id);
   RCBENCH_ASSIGN_OR_RETURN(auto status, a->StartService(req));
   server_started_ = true;
   server_container_ = status.container().path();
@@ -341,8 +347,21 @@ absl::StatusOr<TemplateVars> RemoteTestbed::StartServer(const ServerLaunch& laun
 }
 
 absl::Status RemoteTestbed::CheckServer() {
-  if (!server_started_) return absl::UnavailableError("server not started");
-  return absl::OkStatus();
+  if (!server_started_ || !spec_.server) return absl::UnavailableError("server not started");
+  AgentClient* a = agent(ServerAgentName(spec_));
+  if (a == nullptr) return absl::NotFoundError("no agent for the server");
+  // The agent watches its service: an exit shows here within one probe.
+  auto status = a->GetServiceStatus(spec_.server->service, std::chrono::milliseconds(1000));
+  if (!status.ok()) return status.status();
+  if (status->state() == rcbench::v1::ServiceStatus::STATE_RUNNING) return absl::OkStatus();
+  std::string how = status->term_signal() != 0
+                        ? absl::StrCat("killed by signal ", status->term_signal())
+                        : absl::StrCat("exit code ", status->exit_code());
+  std::string tail;
+  for (const auto& l : status->stderr_tail()) absl::StrAppend(&tail, "\n  ", l);
+  return absl::UnavailableError(
+      absl::StrCat("service ", spec_.server->service, " on agent ", ServerAgentName(spec_),
+                   " is no longer running (", how, ")", tail));
 }
 
 absl::Status RemoteTestbed::StopServer() {

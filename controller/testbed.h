@@ -3,7 +3,9 @@
 // The testbed seam: where an experiment's agents, load generators and server under test come
 // from. LocalTestbed starts rcbench-agent, rcbench-loadgen and rcbench-server as children on
 // 127.0.0.1 with ephemeral ports (local mode); RemoteTestbed connects to the hosts the spec
-// lists and starts the server through its agent. Used from one thread (the runner's).
+// lists and starts the server through its agent. Used from one thread (the runner's), except
+// CheckServer, which the runner's HostWatch also calls from its own thread while the server
+// runs (the runner never lets two CheckServer calls, or CheckServer and Start/StopServer, overlap).
 
 #include <map>
 #include <memory>
@@ -42,7 +44,8 @@ class Testbed {
   // Starts the server under test; returns the run-time template variables (server.http,
   // server.http.CLASS, server.address, server.metrics).
   virtual absl::StatusOr<TemplateVars> StartServer(const ServerLaunch& launch) = 0;
-  // OK while the server is up; UNAVAILABLE with the reason otherwise.
+  // OK while the server is up; UNAVAILABLE with the reason otherwise (multi-host: the agent's
+  // status of the service, so an exit shows within one call). Bounded to about a second.
   virtual absl::Status CheckServer() = 0;
   virtual absl::Status StopServer() = 0;
   // Stops everything Start started. Idempotent.

@@ -3,7 +3,9 @@
 // In-memory fakes of the controller's seams: FakeAgentClient, FakeLoadGenClient and
 // FakeTestbed. The fake agent produces a usage sample every few real milliseconds stamped
 // with the injected clock, one container using 0.5 CPU; the fake load generator reports
-// totals when stopped. Failures are injected per call. Thread-safe.
+// totals when stopped. Failures are injected per call, or as a host going down
+// (set_healthy(false): every call fails UNAVAILABLE and open streams break) and coming back.
+// Thread-safe.
 
 #include <atomic>
 #include <condition_variable>
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "controller/clients.h"
 #include "controller/testbed.h"
 
@@ -29,8 +32,10 @@ class FakeStream : public Stream<T> {
  public:
   // `next` produces the next item or returns false to end the stream; it is called with
   // `this` unlocked and retried every 2 ms while it returns nullopt.
-  explicit FakeStream(std::function<std::optional<std::optional<T>>()> next)
-      : next_(std::move(next)) {}
+  // `end` says why the stream ended when it was not cancelled (default OK).
+  explicit FakeStream(std::function<std::optional<std::optional<T>>()> next,
+                      std::function<absl::Status()> end = {})
+      : next_(std::move(next)), end_(std::move(end)) {}
   bool Read(T* out) override {
     while (!cancelled_) {
       auto r = next_();
@@ -46,11 +51,13 @@ class FakeStream : public Stream<T> {
   }
   void Cancel() override { cancelled_ = true; }
   absl::Status Finish() override {
-    return cancelled_ ? absl::CancelledError("cancelled") : absl::OkStatus();
+    if (cancelled_) return absl::CancelledError("cancelled");
+    return end_ ? end_() : absl::OkStatus();
   }
 
  private:
   std::function<std::optional<std::optional<T>>()> next_;
+  std::function<absl::Status()> end_;
   std::atomic<bool> cancelled_{false};
 };
 
@@ -59,6 +66,10 @@ class FakeAgentClient : public AgentClient {
   FakeAgentClient(std::string host, Clock& clock) : host_(std::move(host)), clock_(clock) {}
   const std::string& host() const override { return host_; }
   absl::Status CheckHealth() override { return healthy_ ? absl::OkStatus() : Down(); }
+  absl::Status Probe(std::chrono::milliseconds) override {
+    ++probes_;
+    return healthy_ ? absl::OkStatus() : Down();
+  }
   absl::StatusOr<rcbench::v1::HostFacts> GetHostFacts(const std::vector<std::string>&) override {
     if (!healthy_) return Down();
     rcbench::v1::HostFacts f;
@@ -68,9 +79,12 @@ class FakeAgentClient : public AgentClient {
     return f;
   }
   absl::StatusOr<rcbench::v1::ContainerInfo> CreateContainer(
-      const std::string& path, const rcbench::v1::ContainerAttributes& attributes) override {
+      const std::string& path, const rcbench::v1::ContainerAttributes& attributes,
+      const std::string& owner) override {
+    if (!healthy_) return Down();
     std::lock_guard<std::mutex> lock(mu_);
     containers_.insert(path);
+    owners_[path] = owner;
     ++creates_;
     rcbench::v1::ContainerInfo info;
     info.mutable_id()->set_path(path);
@@ -78,9 +92,36 @@ class FakeAgentClient : public AgentClient {
     return info;
   }
   absl::Status DeleteContainer(const std::string& path) override {
+    if (!healthy_) return Down();
     std::lock_guard<std::mutex> lock(mu_);
     if (!containers_.erase(path)) return absl::NotFoundError(path);
+    owners_.erase(path);
     return absl::OkStatus();
+  }
+  absl::StatusOr<rcbench::v1::ServiceStatus> GetServiceStatus(const std::string& name,
+                                                              std::chrono::milliseconds) override {
+    if (!healthy_) return Down();
+    rcbench::v1::ServiceStatus s;
+    s.set_name(name);
+    s.set_state(rcbench::v1::ServiceStatus::STATE_STOPPED);
+    return s;
+  }
+  absl::StatusOr<rcbench::v1::ReleaseOwnerResponse> ReleaseOwner(
+      const std::string& owner) override {
+    if (!healthy_) return Down();
+    std::lock_guard<std::mutex> lock(mu_);
+    rcbench::v1::ReleaseOwnerResponse r;
+    ++releases_;
+    for (auto it = owners_.begin(); it != owners_.end();) {
+      if (it->second == owner) {
+        r.add_removed_containers(it->first);
+        containers_.erase(it->first);
+        it = owners_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return r;
   }
   absl::StatusOr<rcbench::v1::ServiceStatus> StartService(
       const rcbench::v1::StartServiceRequest&) override {
@@ -104,6 +145,7 @@ class FakeAgentClient : public AgentClient {
     auto last = std::make_shared<std::chrono::steady_clock::time_point>();
     return std::make_unique<FakeStream<rcbench::v1::UsageReport>>(
         [this, next, last]() -> std::optional<std::optional<rcbench::v1::UsageReport>> {
+          if (!healthy_) return std::optional<rcbench::v1::UsageReport>();  // breaks
           auto now = std::chrono::steady_clock::now();
           if (now - *last < std::chrono::milliseconds(1)) return std::nullopt;
           *last = now;
@@ -117,7 +159,8 @@ class FakeAgentClient : public AgentClient {
           c->set_cpu_usage_ns(static_cast<uint64_t>(clock_.MonotonicNanos() / 2));
           c->set_memory_usage_bytes(1 << 20);
           return std::optional<rcbench::v1::UsageReport>(r);
-        });
+        },
+        [this] { return healthy_ ? absl::OkStatus() : Down(); });
   }
 
   void set_healthy(bool h) { healthy_ = h; }
@@ -129,9 +172,15 @@ class FakeAgentClient : public AgentClient {
     std::lock_guard<std::mutex> lock(mu_);
     return sysctls_;
   }
+  std::map<std::string, std::string> owners() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return owners_;
+  }
   int creates() const { return creates_; }
   int restores() const { return restores_; }
   int subscriptions() const { return subscriptions_; }
+  int probes() const { return probes_; }
+  int releases() const { return releases_; }
   std::string kernel_release_ = "6.1.0-fake";
 
  private:
@@ -142,21 +191,28 @@ class FakeAgentClient : public AgentClient {
   std::mutex mu_;
   std::set<std::string> containers_;
   std::map<std::string, std::string> sysctls_;
-  std::atomic<int> creates_{0}, restores_{0}, subscriptions_{0};
+  std::map<std::string, std::string> owners_;  // container -> owner
+  std::atomic<int> creates_{0}, restores_{0}, subscriptions_{0}, probes_{0}, releases_{0};
 };
 
 class FakeLoadGenClient : public LoadGenClient {
  public:
   FakeLoadGenClient(std::string host, Clock& clock) : host_(std::move(host)), clock_(clock) {}
   const std::string& host() const override { return host_; }
-  absl::Status CheckHealth() override { return absl::OkStatus(); }
+  absl::Status CheckHealth() override { return healthy_ ? absl::OkStatus() : Down(); }
+  absl::Status Probe(std::chrono::milliseconds) override {
+    return healthy_ ? absl::OkStatus() : Down();
+  }
   absl::StatusOr<std::string> Configure(const rcbench::v1::Workload& workload) override {
+    if (!healthy_) return Down();
     std::lock_guard<std::mutex> lock(mu_);
     workloads_.push_back(workload);
     return absl::StrCat("w", workloads_.size());
   }
   absl::StatusOr<rcbench::v1::StartResponse> Start(const std::string& workload_id,
-                                                   std::chrono::nanoseconds) override {
+                                                   std::chrono::nanoseconds lease) override {
+    if (!healthy_) return Down();
+    last_lease_ = lease;
     int n = ++starts_;
     if (fail_start_.count(n)) return absl::UnavailableError("fake load generator unreachable");
     std::lock_guard<std::mutex> lock(mu_);
@@ -169,6 +225,7 @@ class FakeLoadGenClient : public LoadGenClient {
     return r;
   }
   absl::StatusOr<rcbench::v1::StopResponse> Stop(const std::string& run_id) override {
+    if (!healthy_) return Down();
     std::lock_guard<std::mutex> lock(mu_);
     rcbench::v1::StopResponse resp;
     rcbench::v1::SampleTime end;
@@ -195,6 +252,7 @@ class FakeLoadGenClient : public LoadGenClient {
     return resp;
   }
   absl::Status RenewLease(const std::string&, std::chrono::nanoseconds) override {
+    if (!healthy_) return Down();
     ++renewals_;
     return absl::OkStatus();
   }
@@ -203,6 +261,7 @@ class FakeLoadGenClient : public LoadGenClient {
     auto sent = std::make_shared<bool>(false);
     return std::make_unique<FakeStream<rcbench::v1::StatsReport>>(
         [this, run_id, sent]() -> std::optional<std::optional<rcbench::v1::StatsReport>> {
+          if (!healthy_) return std::optional<rcbench::v1::StatsReport>();  // breaks
           std::lock_guard<std::mutex> lock(mu_);
           if (!stopped_.count(run_id)) return std::nullopt;
           if (*sent) return std::optional<rcbench::v1::StatsReport>();
@@ -213,10 +272,14 @@ class FakeLoadGenClient : public LoadGenClient {
           r.set_final(true);
           *r.mutable_totals() = stop_totals_[run_id].totals();
           return std::optional<rcbench::v1::StatsReport>(r);
-        });
+        },
+        [this] { return healthy_ ? absl::OkStatus() : Down(); });
   }
 
   int starts() const { return starts_; }
+  int renewals() const { return renewals_; }
+  std::chrono::nanoseconds last_lease() const { return last_lease_; }
+  void set_healthy(bool h) { healthy_ = h; }
   std::vector<rcbench::v1::Workload> workloads() {
     std::lock_guard<std::mutex> lock(mu_);
     return workloads_;
@@ -225,8 +288,11 @@ class FakeLoadGenClient : public LoadGenClient {
   std::set<int> fail_start_;
 
  private:
+  static absl::Status Down() { return absl::UnavailableError("fake load generator down"); }
   std::string host_;
   Clock& clock_;
+  std::atomic<bool> healthy_{true};
+  std::atomic<std::chrono::nanoseconds> last_lease_{std::chrono::nanoseconds(0)};
   std::mutex mu_;
   std::vector<rcbench::v1::Workload> workloads_;
   std::map<std::string, std::chrono::system_clock::time_point> started_at_;
@@ -242,8 +308,10 @@ class FakeTestbed : public Testbed {
   explicit FakeTestbed(Clock& clock) : agent_("local", clock), loadgen_("local", clock) {}
   absl::Status Start() override {
     ++starts_;
+    if (on_start) on_start(starts_);
     if (fail_start_.count(starts_)) return absl::UnavailableError("fake host down");
-    return absl::OkStatus();
+    RCBENCH_RETURN_IF_ERROR(agent_.CheckHealth());
+    return loadgen_.CheckHealth();
   }
   std::vector<std::string> agent_names() const override { return {"local"}; }
   std::vector<std::string> loadgen_names() const override { return {"local"}; }
@@ -275,6 +343,8 @@ class FakeTestbed : public Testbed {
   int server_stops_ = 0;
   int starts_ = 0;
   std::set<int> fail_start_;  // Start calls (1-based) that fail
+  // Called at every Start with its (1-based) number: tests bring hosts back here.
+  std::function<void(int)> on_start;
 };
 
 }  // namespace rcbench::controller::testing
