@@ -186,6 +186,20 @@ TEST_F(AgentReconcileTest, ARestartedAgentStopsAndRemovesWhatAKilledOneLeft) {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   cleanup_->service_pgid = st.pid();
+  // Only once `sleep` runs has the shell set its trap: killing the agent earlier would end the
+  // service through PDEATHSIG, leaving nothing to reconcile.
+  int members = 0;
+  for (int i = 0; i < 200 && members < 2; ++i) {
+    grpc::ClientContext ctx;
+    v1::ListContainersRequest req;
+    req.set_path_prefix("stubborn");
+    v1::ListContainersResponse resp;
+    if (stub->ListContainers(&ctx, req, &resp).ok() && resp.containers_size() > 0) {
+      members = resp.containers(0).pids_size();
+    }
+    if (members < 2) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(members, 2) << "the service's shell never started sleep";
   auto stat = ReadProcStat("/proc", st.pid());
   ASSERT_TRUE(stat.ok()) << stat.status();
   ASSERT_THAT(Slurp(state_dir_ + "/agent.journal"), HasSubstr("service\tstubborn"));
