@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/host_facts.h"
 #include "agent/rc_container_admin.h"
+#include "agent/reconcile.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -63,8 +64,22 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
     state_dir = tmpl;
     s->owned_state_dir_ = state_dir;
   }
-  s->services_ = std::make_unique<ServiceManager>(config.services, s->admin_.get(), state_dir,
-                                                  config.host, config.service_limits);
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create the state dir ", state_dir, ": ", ec.message()));
+  }
+  // Before serving: what a killed predecessor left must be gone before anyone creates anew.
+  const std::string journal_path = absl::StrCat(state_dir, "/agent.journal");
+  ReconcileJournal(journal_path, s->admin_.get());
+  s->journal_ = std::make_unique<Journal>(journal_path);
+  if (!s->journal_->init_status().ok()) {
+    return absl::UnavailableError(s->journal_->init_status().message());
+  }
+  s->services_ =
+      std::make_unique<ServiceManager>(config.services, s->admin_.get(), state_dir, config.host,
+                                       config.service_limits, s->journal_.get());
   s->sysctls_ = std::make_unique<SysctlStore>(options.sysctl_dir, config.sysctl_allow);
   CgroupLayout layout = options.layout;
   SysctlStore* sysctls = s->sysctls_.get();
@@ -79,7 +94,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
         src.proc_dir = proc_dir;
         return CollectHostFacts(src, layout, *sysctls, names);
       },
-      auth);
+      auth, s->journal_.get());
 
   RpcServerOptions rpc;
   rpc.component = "rcbench-agent";
@@ -130,6 +145,13 @@ void AgentServer::Shutdown() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (sampler_thread_.joinable()) sampler_thread_.join();
   if (services_) services_->StopAll(std::chrono::seconds(5));
+  // A clean exit leaves nothing to reconcile: the containers stay on purpose (the controller
+  // owns them), and the services are stopped.
+  if (journal_) {
+    if (absl::Status st = journal_->Close(); !st.ok()) {
+      RCBENCH_LOG(WARNING) << st;
+    }
+  }
   if (sysctls_) {
     for (const auto& [name, value] : sysctls_->Restore()) {
       RCBENCH_LOG(INFO) << "restored sysctl " << name << " = " << value;

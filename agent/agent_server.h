@@ -2,7 +2,9 @@
 
 // Everything a running rcbench-agent is, wired together: the sampler thread, the gRPC server
 // (Agent + grpc.health.v1), the /metrics server, container admin, named services and
-// sysctls. Shutdown stops services, restores sysctls and ends subscriptions. Thread-safe.
+// sysctls. Start first reconciles the journal a killed predecessor left in the state directory
+// (agent/reconcile.h), then keeps its own there (agent/journal.h). Shutdown stops services,
+// restores sysctls, ends subscriptions and removes the journal. Thread-safe.
 
 #include <memory>
 #include <string>
@@ -13,6 +15,7 @@
 #include "agent/agent_service.h"
 #include "agent/cgroup_layout.h"
 #include "agent/config.h"
+#include "agent/journal.h"
 #include "agent/metrics.h"
 #include "common/rpc_security.h"
 #include "grpcpp/server.h"
@@ -25,7 +28,9 @@ struct ServerOptions {
   CgroupLayout layout;
   std::string proc_dir = "/proc";
   std::string sysctl_dir = "/proc/sys";
-  std::string state_dir;  // "" = a new directory under /tmp, removed at shutdown
+  // Service logs, ready files and the journal. "" = a new directory under /tmp, removed at
+  // shutdown (so nothing is reconciled across restarts).
+  std::string state_dir;
   // Administer containers through rc/ on this host (false for fake trees: admin RPCs and
   // services then fail with FAILED_PRECONDITION).
   bool manage_containers = true;
@@ -58,6 +63,7 @@ class AgentServer {
   ServerOptions options_;
   std::unique_ptr<Agent> agent_;
   std::unique_ptr<ContainerAdmin> admin_;
+  std::unique_ptr<Journal> journal_;  // outlives services_, whose threads record in it
   std::unique_ptr<ServiceManager> services_;
   std::unique_ptr<SysctlStore> sysctls_;
   std::unique_ptr<AgentServiceImpl> service_;

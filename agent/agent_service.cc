@@ -6,6 +6,7 @@
 #include "agent/request_validation.h"
 #include "agent/sysctl_store.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
 
 namespace rcbench::agent {
 namespace {
@@ -41,18 +42,20 @@ UsageReport Filtered(const UsageReport& in,
 
 AgentServiceImpl::AgentServiceImpl(Agent* agent, ContainerAdmin* admin, ServiceManager* services,
                                    SysctlStore* sysctls, FactsFn facts,
-                                   std::shared_ptr<const Authorizer> auth)
+                                   std::shared_ptr<const Authorizer> auth, Journal* journal)
     : agent_(agent),
       admin_(admin),
       services_(services),
       sysctls_(sysctls),
       facts_(std::move(facts)),
-      auth_(std::move(auth)) {}
+      auth_(std::move(auth)),
+      own_journal_(journal == nullptr ? std::make_unique<Journal>("") : nullptr),
+      journal_(journal == nullptr ? own_journal_.get() : journal) {}
 
 std::vector<std::string> AgentServiceImpl::MutatingMethods() {
   std::vector<std::string> out;
   for (const char* m : {"CreateContainer", "UpdateContainer", "DeleteContainer", "StartService",
-                        "StopService", "SetSysctl", "RestoreSysctls"}) {
+                        "StopService", "ReleaseOwner", "SetSysctl", "RestoreSysctls"}) {
     out.push_back(absl::StrCat("/rcbench.v1.Agent/", m));
   }
   return out;
@@ -103,6 +106,12 @@ grpc::Status AgentServiceImpl::SubscribeUsage(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+void AgentServiceImpl::LogJournalError(const absl::Status& s) const {
+  if (!s.ok()) {
+    RCBENCH_LOG(WARNING) << s;
+  }
+}
+
 grpc::Status AgentServiceImpl::NoAdmin() const {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                       "this agent does not administer containers (see its log)");
@@ -114,9 +123,14 @@ grpc::Status AgentServiceImpl::CreateContainer(grpc::ServerContext* ctx,
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "CreateContainer"); !a.ok()) return a;
   if (absl::Status s = ValidateCreateContainerRequest(*req); !s.ok()) return Invalid(s);
   if (admin_ == nullptr) return NoAdmin();
+  const std::vector<std::string> created = MissingContainers(*admin_, req->path());
   auto info = admin_->Create(req->path(), req->attributes(), req->exist_ok());
   if (!info.ok()) return ToGrpcStatus(info.status());
+  for (const std::string& path : created) {
+    LogJournalError(journal_->RecordContainer(path, req->owner()));
+  }
   *resp = *info;
+  resp->set_owner(journal_->ContainerOwner(req->path()));
   return grpc::Status::OK;
 }
 
@@ -129,6 +143,7 @@ grpc::Status AgentServiceImpl::UpdateContainer(grpc::ServerContext* ctx,
   auto info = admin_->Update(req->path(), req->attributes());
   if (!info.ok()) return ToGrpcStatus(info.status());
   *resp = *info;
+  resp->set_owner(journal_->ContainerOwner(req->path()));
   return grpc::Status::OK;
 }
 
@@ -138,7 +153,11 @@ grpc::Status AgentServiceImpl::DeleteContainer(grpc::ServerContext* ctx,
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "DeleteContainer"); !a.ok()) return a;
   if (absl::Status s = ValidateContainerPath(req->path()); !s.ok()) return Invalid(s);
   if (admin_ == nullptr) return NoAdmin();
-  return ToGrpcStatus(admin_->Delete(req->path(), req->recursive()));
+  absl::Status deleted = admin_->Delete(req->path(), req->recursive());
+  if (deleted.ok() || absl::IsNotFound(deleted)) {
+    LogJournalError(journal_->ForgetContainer(req->path(), req->recursive()));
+  }
+  return ToGrpcStatus(deleted);
 }
 
 grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext* ctx,
@@ -151,7 +170,10 @@ grpc::Status AgentServiceImpl::ListContainers(grpc::ServerContext* ctx,
   if (admin_ == nullptr) return NoAdmin();
   auto list = admin_->List(req->path_prefix());
   if (!list.ok()) return ToGrpcStatus(list.status());
-  for (auto& info : *list) *resp->add_containers() = std::move(info);
+  for (auto& info : *list) {
+    info.set_owner(journal_->ContainerOwner(info.id().path()));
+    *resp->add_containers() = std::move(info);
+  }
   return grpc::Status::OK;
 }
 
@@ -191,6 +213,36 @@ grpc::Status AgentServiceImpl::GetServiceStatus(grpc::ServerContext* ctx,
   auto status = services_->Status(req->name());
   if (!status.ok()) return ToGrpcStatus(status.status());
   *resp = *status;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::ReleaseOwner(grpc::ServerContext* ctx,
+                                            const rcbench::v1::ReleaseOwnerRequest* req,
+                                            rcbench::v1::ReleaseOwnerResponse* resp) {
+  if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "ReleaseOwner"); !a.ok()) return a;
+  if (absl::Status s = ValidateReleaseOwnerRequest(*req); !s.ok()) return Invalid(s);
+  const std::string& owner = req->owner();
+  // Services first: their processes would otherwise be moved to the parent container.
+  if (services_ != nullptr) {
+    for (std::string& name : services_->StopOwnedBy(owner, ReleaseGrace(*req))) {
+      resp->add_stopped_services(std::move(name));
+    }
+  }
+  for (const std::string& path : journal_->ContainersOwnedBy(owner)) {
+    absl::Status s =
+        admin_ == nullptr
+            ? absl::FailedPreconditionError("this agent does not administer containers")
+            : admin_->Delete(path, /*recursive=*/false);
+    if (s.ok() || absl::IsNotFound(s)) {
+      LogJournalError(journal_->ForgetContainer(path, /*descendants=*/false));
+      if (s.ok()) resp->add_removed_containers(path);
+    } else {
+      resp->add_kept_containers(absl::StrCat(path, ": ", s.message()));
+    }
+  }
+  RCBENCH_LOG(INFO) << "released owner " << owner << ": stopped " << resp->stopped_services_size()
+                    << " services, removed " << resp->removed_containers_size()
+                    << " containers, kept " << resp->kept_containers_size();
   return grpc::Status::OK;
 }
 

@@ -4,7 +4,9 @@
 // container admin confined to the root subtree, named services and allow-listed sysctls.
 // Every call is authorized first: host facts, usage, container listings and service status
 // need the read role, everything that changes the host the control role (UNAUTHENTICATED or
-// PERMISSION_DENIED otherwise). Every dependency must outlive the service. Thread-safe.
+// PERMISSION_DENIED otherwise). Owners of the containers it creates are recorded in a Journal
+// (ReleaseOwner deletes an owner's containers). Every dependency must outlive the service.
+// Thread-safe.
 
 #include <atomic>
 #include <functional>
@@ -12,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/container_admin.h"
+#include "agent/journal.h"
 #include "agent/service_manager.h"
 #include "agent/sysctl_store.h"
 #include "common/rpc_security.h"
@@ -22,10 +25,13 @@ namespace rcbench::agent {
 class AgentServiceImpl final : public rcbench::v1::Agent::Service {
  public:
   using FactsFn = std::function<rcbench::v1::HostFacts(const std::vector<std::string>& extra)>;
+  // `journal` null: owners are kept in memory only (a Journal without a file).
   AgentServiceImpl(Agent* agent, ContainerAdmin* admin, ServiceManager* services,
-                   SysctlStore* sysctls, FactsFn facts, std::shared_ptr<const Authorizer> auth);
+                   SysctlStore* sysctls, FactsFn facts, std::shared_ptr<const Authorizer> auth,
+                   Journal* journal = nullptr);
 
-  // The methods that change the host: their calls are audited.
+  // The methods that change the host, as "/rcbench.v1.Agent/Name": their calls are audited and
+  // need the control role.
   static std::vector<std::string> MutatingMethods();
 
   // `admin` and `services` may be null when this agent administers no containers.
@@ -56,6 +62,8 @@ class AgentServiceImpl final : public rcbench::v1::Agent::Service {
   grpc::Status GetServiceStatus(grpc::ServerContext* ctx,
                                 const rcbench::v1::GetServiceStatusRequest* req,
                                 rcbench::v1::ServiceStatus* resp) override;
+  grpc::Status ReleaseOwner(grpc::ServerContext* ctx, const rcbench::v1::ReleaseOwnerRequest* req,
+                            rcbench::v1::ReleaseOwnerResponse* resp) override;
   grpc::Status SetSysctl(grpc::ServerContext* ctx, const rcbench::v1::SetSysctlRequest* req,
                          rcbench::v1::SetSysctlResponse* resp) override;
   grpc::Status RestoreSysctls(grpc::ServerContext* ctx,
@@ -64,6 +72,7 @@ class AgentServiceImpl final : public rcbench::v1::Agent::Service {
 
  private:
   grpc::Status NoAdmin() const;
+  void LogJournalError(const absl::Status& s) const;
 
   Agent* agent_;
   ContainerAdmin* admin_;
@@ -71,6 +80,8 @@ class AgentServiceImpl final : public rcbench::v1::Agent::Service {
   SysctlStore* sysctls_;
   FactsFn facts_;
   std::shared_ptr<const Authorizer> auth_;
+  std::unique_ptr<Journal> own_journal_;  // when none was given
+  Journal* journal_;
   std::atomic<bool> shutdown_{false};
 };
 

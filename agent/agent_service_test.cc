@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "agent/host_facts.h"
@@ -73,7 +75,9 @@ class AgentServiceTest : public ::testing::Test {
         "",      {{"GREETING", "hello"}}};
     specs["sleeper"] = {"sleeper", {"/bin/sleep", "30"}, {}, "svc/sleeper", "", {}};
     state_dir_ = tree_.root() + "/state";
-    services_ = std::make_unique<ServiceManager>(specs, admin_.get(), state_dir_, "h1");
+    journal_ = std::make_unique<Journal>("");
+    services_ = std::make_unique<ServiceManager>(specs, admin_.get(), state_dir_, "h1",
+                                                 ServiceLimits{}, journal_.get());
 
     sys_dir_ = tree_.root() + "/procsys";
     std::filesystem::create_directories(sys_dir_ + "/net/ipv4");
@@ -91,7 +95,7 @@ class AgentServiceTest : public ::testing::Test {
           names.insert(names.end(), extra.begin(), extra.end());
           return CollectHostFacts({}, layout, *sysctls, names);
         },
-        rcbench::testing::TestAuthorizer("rcbench-agent"));
+        rcbench::testing::TestAuthorizer("rcbench-agent"), journal_.get());
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     builder.RegisterService(impl_.get());
@@ -132,6 +136,7 @@ class AgentServiceTest : public ::testing::Test {
   rcbench::testing::FakeClock clock_;
   std::unique_ptr<Agent> agent_;
   std::unique_ptr<RcContainerAdmin> admin_;
+  std::unique_ptr<Journal> journal_;
   std::unique_ptr<ServiceManager> services_;
   std::unique_ptr<SysctlStore> sysctls_;
   std::unique_ptr<AgentServiceImpl> impl_;
@@ -578,7 +583,8 @@ TEST_F(AgentServiceTest, HostFactsWithholdSysctlsOnlyRootMayRead) {
 TEST_F(AgentServiceTest, EveryMethodRefusesACallWithoutAToken) {
   auto anonymous = rcbench::testing::InProcessChannelWithToken(server_.get(), "");
   auto results = rcbench::testing::CallEachMethod(anonymous, AgentDescriptor());
-  ASSERT_EQ(results.size(), 11u);
+  ASSERT_EQ(results.size(), static_cast<size_t>(AgentDescriptor()->method_count()));
+  ASSERT_EQ(results.size(), 12u);
   for (const auto& [method, status] : results) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
     EXPECT_THAT(status.error_message(), ::testing::HasSubstr("no token")) << method;
@@ -603,11 +609,13 @@ TEST_F(AgentServiceTest, AWrongTokenIsRefusedAndNothingChanges) {
 TEST_F(AgentServiceTest, TheReadRoleMayLookButNotChangeTheHost) {
   auto reader =
       rcbench::testing::InProcessChannelWithToken(server_.get(), rcbench::testing::kReadToken);
-  auto denied = rcbench::testing::CallEachMethod(
-      reader, AgentDescriptor(),
-      {"CreateContainer", "UpdateContainer", "DeleteContainer", "StartService", "StopService",
-       "SetSysctl", "RestoreSysctls"});
-  ASSERT_EQ(denied.size(), 7u);
+  std::vector<std::string> mutating;
+  for (const std::string& m : AgentServiceImpl::MutatingMethods()) {
+    mutating.push_back(m.substr(m.rfind('/') + 1));
+  }
+  EXPECT_THAT(mutating, ::testing::Contains("ReleaseOwner"));
+  auto denied = rcbench::testing::CallEachMethod(reader, AgentDescriptor(), mutating);
+  ASSERT_EQ(denied.size(), 8u);
   for (const auto& [method, status] : denied) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method;
     EXPECT_THAT(status.error_message(), ::testing::HasSubstr("needs the control role")) << method;
@@ -620,6 +628,147 @@ TEST_F(AgentServiceTest, TheReadRoleMayLookButNotChangeTheHost) {
   grpc::ClientContext list_ctx;
   v1::ListContainersResponse list;
   EXPECT_TRUE(stub->ListContainers(&list_ctx, v1::ListContainersRequest(), &list).ok());
+}
+
+TEST_F(AgentServiceTest, EveryMethodOutsideTheReadRoleIsAuditedAsMutating) {
+  const std::set<std::string> read = {"GetHostFacts", "SubscribeUsage", "ListContainers",
+                                      "GetServiceStatus"};
+  std::set<std::string> mutating;
+  for (const std::string& m : AgentServiceImpl::MutatingMethods()) {
+    mutating.insert(m.substr(m.rfind('/') + 1));
+  }
+  for (int i = 0; i < AgentDescriptor()->method_count(); ++i) {
+    const std::string name = AgentDescriptor()->method(i)->name();
+    EXPECT_NE(read.count(name) + mutating.count(name), 0u) << name << " is in neither role list";
+  }
+}
+
+grpc::Status CreateOwned(v1::Agent::Stub* stub, const std::string& path, const std::string& owner,
+                         v1::ContainerInfo* info) {
+  grpc::ClientContext ctx;
+  v1::CreateContainerRequest req;
+  req.set_path(path);
+  req.set_owner(owner);
+  return stub->CreateContainer(&ctx, req, info);
+}
+
+TEST_F(AgentServiceTest, CreatedContainersReportTheirOwner) {
+  v1::ContainerInfo info;
+  ASSERT_TRUE(CreateOwned(stub_.get(), "exp1/high", "run-1", &info).ok());
+  EXPECT_EQ(info.owner(), "run-1");
+  grpc::ClientContext ctx;
+  v1::ListContainersResponse listed;
+  ASSERT_TRUE(stub_->ListContainers(&ctx, v1::ListContainersRequest(), &listed).ok());
+  std::map<std::string, std::string> owners;
+  for (const auto& c : listed.containers()) owners[c.id().path()] = c.owner();
+  EXPECT_EQ(owners["exp1"], "run-1");  // a parent the call created
+  EXPECT_EQ(owners["exp1/high"], "run-1");
+  EXPECT_EQ(owners["web"], "");  // not created through the RPC
+}
+
+TEST_F(AgentServiceTest, ABadOwnerIsInvalidArgumentNamingTheField) {
+  v1::ContainerInfo info;
+  grpc::Status s = CreateOwned(stub_.get(), "exp1", "run 1", &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("owner: character 3"));
+  EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/rcbench/exp1"));
+}
+
+TEST_F(AgentServiceTest, ReleaseOwnerStopsItsServiceAndRemovesItsContainersOnly) {
+  v1::ContainerInfo info;
+  ASSERT_TRUE(CreateOwned(stub_.get(), "exp1/high", "run-1", &info).ok());
+  ASSERT_TRUE(CreateOwned(stub_.get(), "exp1/low", "run-1", &info).ok());
+  ASSERT_TRUE(CreateOwned(stub_.get(), "other", "run-2", &info).ok());
+  ASSERT_TRUE(CreateOwned(stub_.get(), "free", "", &info).ok());
+  v1::ServiceStatus st;
+  {
+    grpc::ClientContext ctx;
+    v1::StartServiceRequest req;
+    req.set_name("sleeper");
+    req.set_owner("run-1");
+    ASSERT_TRUE(stub_->StartService(&ctx, req, &st).ok());
+    EXPECT_EQ(st.owner(), "run-1");
+  }
+
+  grpc::ClientContext ctx;
+  v1::ReleaseOwnerRequest req;
+  req.set_owner("run-1");
+  req.mutable_grace()->set_seconds(2);
+  v1::ReleaseOwnerResponse resp;
+  grpc::Status s = stub_->ReleaseOwner(&ctx, req, &resp);
+
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(resp.stopped_services(), ElementsAre("sleeper"));
+  // svc/sleeper and svc were created by the start, deepest first.
+  EXPECT_THAT(resp.removed_containers(),
+              ElementsAre("exp1/high", "exp1/low", "svc/sleeper", "exp1", "svc"));
+  EXPECT_THAT(resp.kept_containers(), ElementsAre());
+  EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/rcbench/exp1"));
+  EXPECT_FALSE(tree_.Exists("/sys/fs/cgroup/rcbench/svc"));
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/rcbench/other"));
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/rcbench/free"));
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/rcbench/web"));
+  grpc::ClientContext c2;
+  v1::GetServiceStatusRequest get;
+  get.set_name("sleeper");
+  ASSERT_TRUE(stub_->GetServiceStatus(&c2, get, &st).ok());
+  EXPECT_EQ(st.state(), v1::ServiceStatus::STATE_STOPPED);
+}
+
+TEST_F(AgentServiceTest, ReleasingAnUnknownOwnerTwiceIsOkWithEmptyLists) {
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    v1::ReleaseOwnerRequest req;
+    req.set_owner("never-seen");
+    v1::ReleaseOwnerResponse resp;
+    ASSERT_TRUE(stub_->ReleaseOwner(&ctx, req, &resp).ok());
+    EXPECT_EQ(
+        resp.stopped_services_size() + resp.removed_containers_size() + resp.kept_containers_size(),
+        0);
+  }
+}
+
+TEST_F(AgentServiceTest, ReleaseOwnerKeepsAContainerWithChildrenOfAnotherOwnerSayingWhy) {
+  v1::ContainerInfo info;
+  ASSERT_TRUE(CreateOwned(stub_.get(), "exp1", "run-1", &info).ok());
+  ASSERT_TRUE(CreateOwned(stub_.get(), "exp1/theirs", "run-2", &info).ok());
+  grpc::ClientContext ctx;
+  v1::ReleaseOwnerRequest req;
+  req.set_owner("run-1");
+  v1::ReleaseOwnerResponse resp;
+  ASSERT_TRUE(stub_->ReleaseOwner(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.kept_containers_size(), 1);
+  EXPECT_THAT(resp.kept_containers(0), ::testing::StartsWith("exp1: "));
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/rcbench/exp1/theirs"));
+}
+
+TEST_F(AgentServiceTest, ReleaseOwnerWithoutAnOwnerIsInvalidArgument) {
+  grpc::ClientContext ctx;
+  v1::ReleaseOwnerResponse resp;
+  grpc::Status s = stub_->ReleaseOwner(&ctx, v1::ReleaseOwnerRequest(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("owner"));
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/rcbench/web"));
+}
+
+TEST_F(AgentServiceTest, ADeletedContainerIsNoLongerReleasedLater) {
+  v1::ContainerInfo info;
+  ASSERT_TRUE(CreateOwned(stub_.get(), "exp1", "run-1", &info).ok());
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteContainerRequest del;
+    del.set_path("exp1");
+    v1::DeleteContainerResponse resp;
+    ASSERT_TRUE(stub_->DeleteContainer(&ctx, del, &resp).ok());
+  }
+  ASSERT_TRUE(admin_->Create("exp1", {}, false).ok());  // someone else's now
+  grpc::ClientContext ctx;
+  v1::ReleaseOwnerRequest req;
+  req.set_owner("run-1");
+  v1::ReleaseOwnerResponse resp;
+  ASSERT_TRUE(stub_->ReleaseOwner(&ctx, req, &resp).ok());
+  EXPECT_THAT(resp.removed_containers(), ElementsAre());
+  EXPECT_TRUE(tree_.Exists("/sys/fs/cgroup/rcbench/exp1"));
 }
 
 }  // namespace

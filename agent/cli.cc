@@ -22,6 +22,7 @@ std::string AgentUsage() {
   return R"(Usage:
   rcbench-agent [--listen ADDR] [--metrics-listen ADDR] [--config FILE] [--interval DUR]
                 [--root NAME] [--ready-file PATH] [--log-level LEVEL] [--die-with-parent]
+                [--state-dir DIR]
   rcbench-agent snapshot [--json] [--config FILE] [--root NAME]
 
 Samples per-container usage (cgroups below the root subtree), host kernel counters and TCP
@@ -35,6 +36,8 @@ sockets every interval; serves the rcbench.v1.Agent gRPC service and Prometheus 
   --ready-file PATH      after binding, write pid=, grpc=, metrics= lines there (atomically)
   --log-level LEVEL      debug|info|warning|error                      [info]
   --die-with-parent      exit (SIGTERM) when the parent process dies
+  --state-dir DIR        service logs, ready files and the journal: a restarted agent stops
+                         and removes what a killed one left there [a temp dir, removed at exit]
   --help                 this text
 )" + std::string(kServerSecurityUsage) +
          R"(
@@ -44,7 +47,7 @@ sockets every interval; serves the rcbench.v1.Agent gRPC service and Prometheus 
   snapshot               print one sample as a table (or one JSON object with --json) and exit
 
 Testing flags: --cgroup-base DIR --cgroup-mode v1|v2|hybrid (sample a fake tree),
---proc-dir DIR, --sysctl-dir DIR, --state-dir DIR (service logs and ready files).
+--proc-dir DIR, --sysctl-dir DIR.
 )";
 }
 

@@ -35,6 +35,18 @@ class ContainerAdmin {
       absl::string_view prefix) = 0;
   // Moves process `pid` (all its threads) into `path`.
   virtual absl::Status AddProcess(absl::string_view path, pid_t pid) = 0;
+  virtual bool Exists(absl::string_view path) = 0;
 };
+
+// `path` and those of its ancestors that do not exist yet: what Create(path) would create.
+inline std::vector<std::string> MissingContainers(ContainerAdmin& admin, absl::string_view path) {
+  std::vector<std::string> out;
+  for (absl::string_view p = path; !p.empty() && !admin.Exists(p);) {
+    out.emplace_back(p);
+    size_t slash = p.rfind('/');
+    p = slash == absl::string_view::npos ? absl::string_view() : p.substr(0, slash);
+  }
+  return out;
+}
 
 }  // namespace rcbench::agent

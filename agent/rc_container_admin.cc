@@ -86,4 +86,6 @@ absl::Status RcContainerAdmin::AddProcess(absl::string_view path, pid_t pid) {
   return c.BindProcess(pid);
 }
 
+bool RcContainerAdmin::Exists(absl::string_view path) { return system_->Exists(path); }
+
 }  // namespace rcbench::agent

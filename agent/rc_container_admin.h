@@ -28,6 +28,7 @@ class RcContainerAdmin : public ContainerAdmin {
   absl::Status Delete(absl::string_view path, bool recursive) override;
   absl::StatusOr<std::vector<rcbench::v1::ContainerInfo>> List(absl::string_view prefix) override;
   absl::Status AddProcess(absl::string_view path, pid_t pid) override;
+  bool Exists(absl::string_view path) override;
 
   rc::ContainerSystem& system() { return *system_; }
 

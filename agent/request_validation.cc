@@ -3,6 +3,7 @@
 #include <cmath>
 #include <regex>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/container_path.h"
 #include "common/status_macros.h"
@@ -46,8 +47,43 @@ absl::Status ValidateContainerAttributes(const rcbench::v1::ContainerAttributes&
   return absl::OkStatus();
 }
 
+absl::Status ValidateOwner(absl::string_view owner, absl::string_view field) {
+  if (owner.size() > kMaxOwnerBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", owner.size(), " bytes; the limit is ", kMaxOwnerBytes));
+  }
+  for (size_t i = 0; i < owner.size(); ++i) {
+    const char c = owner[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": character ", i, " of ",
+                                                     Quoted(absl::CHexEscape(owner)),
+                                                     " is not one of [A-Za-z0-9._:-]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReleaseOwnerRequest(const rcbench::v1::ReleaseOwnerRequest& req) {
+  if (req.owner().empty()) return absl::InvalidArgumentError("owner: must not be empty");
+  RCBENCH_RETURN_IF_ERROR(ValidateOwner(req.owner(), "owner"));
+  if (req.has_grace() && (req.grace().seconds() < 0 || req.grace().nanos() < 0)) {
+    return absl::InvalidArgumentError("grace: must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+std::chrono::nanoseconds ReleaseGrace(const rcbench::v1::ReleaseOwnerRequest& req) {
+  if (!req.has_grace()) return std::chrono::seconds(5);
+  if (req.grace().seconds() >= kMaxReleaseGrace.count()) return kMaxReleaseGrace;
+  return std::chrono::seconds(req.grace().seconds()) +
+         std::chrono::nanoseconds(req.grace().nanos());
+}
+
 absl::Status ValidateCreateContainerRequest(const rcbench::v1::CreateContainerRequest& req) {
   RCBENCH_RETURN_IF_ERROR(ValidateContainerPath(req.path()));
+  RCBENCH_RETURN_IF_ERROR(ValidateOwner(req.owner(), "owner"));
   return ValidateContainerAttributes(req.attributes(), "attributes");
 }
 
@@ -109,6 +145,7 @@ absl::Status ValidateStartServiceRequest(const rcbench::v1::StartServiceRequest&
   }
   RCBENCH_RETURN_IF_ERROR(
       ValidateContainerAttributes(req.container_attributes(), "container_attributes"));
+  RCBENCH_RETURN_IF_ERROR(ValidateOwner(req.owner(), "owner"));
   return ValidateServiceArgs(it->second, req.args(), limits);
 }
 

@@ -6,6 +6,7 @@
 // field (and index) and the limit, except arguments that match no allowed pattern
 // (PERMISSION_DENIED) and undeclared services (NOT_FOUND).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -28,6 +29,18 @@ inline constexpr uint64_t kMaxPidsLimit = 4ull << 20;
 // 0..kMaxPidsLimit. `field` prefixes the message ("attributes", "container_attributes").
 absl::Status ValidateContainerAttributes(const rcbench::v1::ContainerAttributes& a,
                                          absl::string_view field);
+
+// An owner tag (CreateContainerRequest.owner, StartServiceRequest.owner, ReleaseOwnerRequest):
+// empty (no owner), or 1..kMaxOwnerBytes characters of [A-Za-z0-9._:-]. `field` names it in
+// the error.
+inline constexpr size_t kMaxOwnerBytes = 128;
+absl::Status ValidateOwner(absl::string_view owner, absl::string_view field);
+
+// ReleaseOwner: a non-empty valid owner and a grace period that is not negative.
+absl::Status ValidateReleaseOwnerRequest(const rcbench::v1::ReleaseOwnerRequest& req);
+// Its grace period: 5 s when unset, at most kMaxReleaseGrace. Call after validating.
+inline constexpr std::chrono::seconds kMaxReleaseGrace{30};
+std::chrono::nanoseconds ReleaseGrace(const rcbench::v1::ReleaseOwnerRequest& req);
 
 absl::Status ValidateCreateContainerRequest(const rcbench::v1::CreateContainerRequest& req);
 absl::Status ValidateUpdateContainerRequest(const rcbench::v1::UpdateContainerRequest& req);

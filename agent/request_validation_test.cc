@@ -125,5 +125,72 @@ TEST(ValidateSubscribeUsageRequestTest, AnEscapingPrefixNamesItsIndex) {
   EXPECT_THAT(s.message(), HasSubstr("path_prefixes[1]"));
 }
 
+TEST(ValidateOwnerTest, EmptyMeansNoOwnerAndIsAccepted) {
+  EXPECT_TRUE(ValidateOwner("", "owner").ok());
+}
+
+TEST(ValidateOwnerTest, RunIdsOfTheAllowedCharactersAreAccepted) {
+  EXPECT_TRUE(ValidateOwner("smoke-3f2a.run_1:x", "owner").ok());
+  EXPECT_TRUE(ValidateOwner(std::string(kMaxOwnerBytes, 'a'), "owner").ok());
+}
+
+TEST(ValidateOwnerTest, AnOwnerOverTheLimitIsRefusedNamingTheFieldAndLimit) {
+  absl::Status s = ValidateOwner(std::string(kMaxOwnerBytes + 1, 'a'), "owner");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("owner: 129 bytes; the limit is 128"));
+}
+
+TEST(ValidateOwnerTest, ASlashSpaceOrControlCharacterIsRefusedNamingItsPosition) {
+  for (const std::string& bad :
+       {std::string("a/b"), std::string("a b"), std::string("a\nb"), std::string("a\0b", 3)}) {
+    absl::Status s = ValidateOwner(bad, "owner");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(s.message(), HasSubstr("owner: character 1 of")) << bad;
+  }
+}
+
+TEST(ValidateCreateContainerRequestTest, ABadOwnerIsInvalidArgumentNamingTheField) {
+  v1::CreateContainerRequest req;
+  req.set_path("web");
+  req.set_owner("run/1");
+  absl::Status s = ValidateCreateContainerRequest(req);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("owner: "));
+}
+
+TEST(ValidateStartServiceRequestTest, ABadOwnerIsInvalidArgumentNamingTheField) {
+  std::map<std::string, ServiceSpec> specs = {{"svc", Spec({})}};
+  v1::StartServiceRequest req;
+  req.set_name("svc");
+  req.set_owner(std::string(200, 'x'));
+  absl::Status s = ValidateStartServiceRequest(req, specs, ServiceLimits{});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("owner: 200 bytes"));
+}
+
+TEST(ValidateReleaseOwnerRequestTest, AnEmptyOwnerIsRefusedSoNothingUnownedIsReleased) {
+  v1::ReleaseOwnerRequest req;
+  absl::Status s = ValidateReleaseOwnerRequest(req);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("owner: must not be empty"));
+}
+
+TEST(ValidateReleaseOwnerRequestTest, ANegativeGraceIsRefused) {
+  v1::ReleaseOwnerRequest req;
+  req.set_owner("run-1");
+  req.mutable_grace()->set_seconds(-1);
+  EXPECT_THAT(ValidateReleaseOwnerRequest(req).message(), HasSubstr("grace"));
+}
+
+TEST(ReleaseGraceTest, DefaultsToFiveSecondsAndIsCappedAtThirty) {
+  v1::ReleaseOwnerRequest req;
+  EXPECT_EQ(ReleaseGrace(req), std::chrono::seconds(5));
+  req.mutable_grace()->set_seconds(3600);
+  EXPECT_EQ(ReleaseGrace(req), std::chrono::seconds(30));
+  req.mutable_grace()->set_seconds(1);
+  req.mutable_grace()->set_nanos(500'000'000);
+  EXPECT_EQ(ReleaseGrace(req), std::chrono::milliseconds(1500));
+}
+
 }  // namespace
 }  // namespace rcbench::agent

@@ -54,6 +54,7 @@ std::vector<std::string> Tail(const std::string& path) {
 }  // namespace
 
 struct ServiceManager::Running {
+  std::string owner;
   std::string container;
   uint64_t cgroup_id = 0;
   pid_t pid = 0;
@@ -67,12 +68,14 @@ struct ServiceManager::Running {
 };
 
 ServiceManager::ServiceManager(std::map<std::string, ServiceSpec> specs, ContainerAdmin* admin,
-                               std::string state_dir, std::string host, ServiceLimits limits)
+                               std::string state_dir, std::string host, ServiceLimits limits,
+                               Journal* journal)
     : specs_(std::move(specs)),
       admin_(admin),
       state_dir_(std::move(state_dir)),
       host_(std::move(host)),
-      limits_(limits) {
+      limits_(limits),
+      journal_(journal) {
   mkdir(state_dir_.c_str(), 0700);
 }
 
@@ -100,6 +103,7 @@ ServiceStatus ServiceManager::StatusLocked(const std::string& name, Running* r) 
   s.mutable_container()->set_path(r->container);
   s.mutable_container()->set_cgroup_id(r->cgroup_id);
   s.set_ready_info(r->ready_info);
+  s.set_owner(r->owner);
   for (std::string& line : Tail(r->log_path)) s.add_stderr_tail(std::move(line));
   return s;
 }
@@ -131,8 +135,17 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
     r->state = ServiceStatus::STATE_EXITED;
     return s;
   };
+  r->owner = req.owner();
+  const std::vector<std::string> created = MissingContainers(*admin_, container);
   auto info = admin_->Create(container, req.container_attributes(), /*exist_ok=*/true);
   if (!info.ok()) return fail(info.status());
+  if (journal_ != nullptr) {
+    for (const std::string& path : created) {
+      if (absl::Status s = journal_->RecordContainer(path, req.owner()); !s.ok()) {
+        RCBENCH_LOG(WARNING) << s;
+      }
+    }
+  }
   r->container = container;
   r->cgroup_id = info->id().cgroup_id();
   r->log_path = absl::StrCat(state_dir_, "/", spec.name, ".log");
@@ -159,7 +172,8 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
   auto started_future = started->get_future();
   // The thread that forks must outlive the child: PR_SET_PDEATHSIG fires when the forking
   // *thread* exits. So one thread per service forks, then waits for the child.
-  r->reaper = std::thread([this, r, argv_s, env_s, container, started]() {
+  const std::string service_name = spec.name;
+  r->reaper = std::thread([this, r, argv_s, env_s, container, started, service_name]() {
     std::vector<char*> argv, envp;
     for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -211,6 +225,8 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
       started->set_value(absl::InternalError(absl::StrCat("fork: ", std::strerror(fork_errno))));
       return;
     }
+    // Also set here: the journal records the group before the child may have run setpgid.
+    setpgid(pid, pid);
     absl::Status placed = admin_->AddProcess(container, pid);
     if (placed.ok()) {
       char c = 'g';
@@ -233,9 +249,28 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
       std::lock_guard<std::mutex> lock(mu_);
       r->pid = pid;
     }
+    if (journal_ != nullptr) {
+      JournalService record;
+      record.name = service_name;
+      record.pid = pid;
+      record.process_group = pid;
+      record.owner = r->owner;
+      record.container = container;
+      auto stat = ReadProcStat("/proc", pid);
+      if (stat.ok()) record.start_time_ticks = stat->start_time_ticks;
+      absl::Status s = stat.ok() ? journal_->RecordService(record) : stat.status();
+      if (!s.ok()) {
+        RCBENCH_LOG(WARNING) << "journal: service " << service_name << ": " << s;
+      }
+    }
     started->set_value(pid);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (journal_ != nullptr) {
+      if (absl::Status s = journal_->ForgetService(service_name, pid); !s.ok()) {
+        RCBENCH_LOG(WARNING) << s;
+      }
     }
     std::lock_guard<std::mutex> lock(mu_);
     r->state = r->stop_requested ? ServiceStatus::STATE_STOPPED : ServiceStatus::STATE_EXITED;
@@ -323,6 +358,22 @@ absl::StatusOr<ServiceStatus> ServiceManager::Status(absl::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = running_.find(key);
   return StatusLocked(key, it == running_.end() ? nullptr : it->second.get());
+}
+
+std::vector<std::string> ServiceManager::StopOwnedBy(absl::string_view owner,
+                                                     std::chrono::nanoseconds grace) {
+  std::vector<std::string> names;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, r] : running_) {
+      if (r->owner == owner &&
+          (r->state == ServiceStatus::STATE_STARTING || r->state == ServiceStatus::STATE_RUNNING)) {
+        names.push_back(name);
+      }
+    }
+  }
+  for (const std::string& name : names) Stop(name, grace).IgnoreError();
+  return names;
 }
 
 void ServiceManager::StopAll(std::chrono::nanoseconds grace) {

@@ -6,6 +6,9 @@
 // (SIGTERM), their own process group, an empty signal mask and default dispositions (the
 // agent blocks SIGTERM/SIGINT for sigwait; a child must not inherit that), stdin from
 // /dev/null, and stdout/stderr in a log file under the state directory (the tail is reported).
+// Each start's owner (StartServiceRequest.owner) is kept with the service; with a Journal,
+// running services (pid, start time, process group, owner, container) and the containers a
+// start created are recorded in it, so a later agent can clean up if this one is killed.
 // Thread-safe.
 //
 // Errors: NOT_FOUND (undeclared service), PERMISSION_DENIED (argument not allowed),
@@ -27,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "agent/config.h"
 #include "agent/container_admin.h"
+#include "agent/journal.h"
 #include "rcbench/v1/agent.pb.h"
 
 namespace rcbench::agent {
@@ -34,9 +38,10 @@ namespace rcbench::agent {
 class ServiceManager {
  public:
   // `admin` must outlive this (null: Start fails with FAILED_PRECONDITION). `state_dir` holds logs
-  // and ready files (created if missing).
+  // and ready files (created if missing). `journal` (may be null) must outlive this.
   ServiceManager(std::map<std::string, ServiceSpec> specs, ContainerAdmin* admin,
-                 std::string state_dir, std::string host, ServiceLimits limits = {});
+                 std::string state_dir, std::string host, ServiceLimits limits = {},
+                 Journal* journal = nullptr);
   // Stops every running service (SIGTERM, then SIGKILL after 2 s).
   ~ServiceManager();
 
@@ -45,6 +50,9 @@ class ServiceManager {
                                                   std::chrono::nanoseconds grace);
   absl::StatusOr<rcbench::v1::ServiceStatus> Status(absl::string_view name);
   void StopAll(std::chrono::nanoseconds grace);
+  // Stops every starting or running service whose latest start had `owner`; returns their
+  // names.
+  std::vector<std::string> StopOwnedBy(absl::string_view owner, std::chrono::nanoseconds grace);
 
  private:
   struct Running;
@@ -56,6 +64,7 @@ class ServiceManager {
   const std::string state_dir_;
   const std::string host_;
   const ServiceLimits limits_;
+  Journal* const journal_;
   std::mutex mu_;
   std::condition_variable exited_;
   std::map<std::string, std::shared_ptr<Running>> running_;
