@@ -59,11 +59,12 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-// Starts `argv` (argv[0] a path) with output to `log`, in the source tree; returns the pid.
-inline pid_t SpawnArgv(std::vector<std::string> argv, const std::string& log) {
+// Starts `argv` (argv[0] a path) with output to `log` (truncated, or appended to), in the
+// source tree; returns the pid.
+inline pid_t SpawnArgv(std::vector<std::string> argv, const std::string& log, bool append = false) {
   pid_t pid = fork();
   if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
+    FILE* f = std::fopen(log.c_str(), append ? "a" : "w");
     if (f != nullptr) {
       dup2(fileno(f), 1);
       dup2(fileno(f), 2);
