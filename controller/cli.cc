@@ -288,30 +288,30 @@ absl::Status ApplyFaultOptions(const ParsedArgs& args, const ExperimentSpec& spe
                       std::chrono::nanoseconds max) -> absl::StatusOr<std::chrono::nanoseconds> {
     auto d = ParseDuration(args.Get(flag));
     if (!d.ok() || *d < min || *d > max) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " \"", args.Get(flag),
-                                                     "\": expected a duration from ",
-                                                     FormatDuration(min), " to ",
-                                                     FormatDuration(max), ", such as 30s"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " \"", args.Get(flag), "\": expected a duration from ",
+                       FormatDuration(min), " to ", FormatDuration(max), ", such as 30s"));
     }
     return *d;
   };
   if (args.Has("--host-wait")) {
-    RCBENCH_ASSIGN_OR_RETURN(options.host_wait,
-                             duration("--host-wait", std::chrono::seconds(0), std::chrono::hours(24)));
+    RCBENCH_ASSIGN_OR_RETURN(options.host_wait, duration("--host-wait", std::chrono::seconds(0),
+                                                         std::chrono::hours(24)));
   }
   options.lease.length = spec.lease.length.value_or(kDefaultLeaseLength);
   options.lease.renew_every = spec.lease.renew_every.value_or(kDefaultLeaseRenewEvery);
   if (args.Has("--lease")) {
-    RCBENCH_ASSIGN_OR_RETURN(options.lease.length, duration("--lease", std::chrono::milliseconds(500),
-                                                            std::chrono::hours(1)));
+    RCBENCH_ASSIGN_OR_RETURN(
+        options.lease.length,
+        duration("--lease", std::chrono::milliseconds(500), std::chrono::hours(1)));
     if (!args.Has("--lease-renew") && !spec.lease.renew_every) {
       options.lease.renew_every = options.lease.length / 4;
     }
   }
   if (args.Has("--lease-renew")) {
-    RCBENCH_ASSIGN_OR_RETURN(options.lease.renew_every,
-                             duration("--lease-renew", std::chrono::milliseconds(50),
-                                      std::chrono::minutes(30)));
+    RCBENCH_ASSIGN_OR_RETURN(
+        options.lease.renew_every,
+        duration("--lease-renew", std::chrono::milliseconds(50), std::chrono::minutes(30)));
   }
   if (absl::Status s = CheckLease(options.lease.length, options.lease.renew_every); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--lease/--lease-renew: ", s.message()));
@@ -381,13 +381,29 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
 }
 
 int CmdRun(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(
-      argv,
-      {"--db", "--tag", "--report", "--metrics-listen", "--bin-dir", "--work-dir", "--agent-config",
-       "--max-runs", "--log-level", "--prometheus-sd-dir", "--hold-metrics", "--config",
-       "--tls-cert", "--tls-key", "--tls-ca", "--token-file", "--max-planned-runs", "--max-attempts",
-       "--host-wait", "--lease", "--lease-renew"},
-      {"--dry-run", "--json", "--help", "--retry-failed"});
+  auto args = ParseArgs(argv,
+                        {"--db",
+                         "--tag",
+                         "--report",
+                         "--metrics-listen",
+                         "--bin-dir",
+                         "--work-dir",
+                         "--agent-config",
+                         "--max-runs",
+                         "--log-level",
+                         "--prometheus-sd-dir",
+                         "--hold-metrics",
+                         "--config",
+                         "--tls-cert",
+                         "--tls-key",
+                         "--tls-ca",
+                         "--token-file",
+                         "--max-planned-runs",
+                         "--max-attempts",
+                         "--host-wait",
+                         "--lease",
+                         "--lease-renew"},
+                        {"--dry-run", "--json", "--help", "--retry-failed"});
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
     std::cout << kRunUsage;
@@ -578,6 +594,28 @@ int CmdValidate(const std::vector<std::string>& argv) {
   return rc;
 }
 
+std::string Rfc3339(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                          absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
+                          absl::UTCTimeZone());
+}
+
+// Every attempt at a run: its number, how it ended, why, and whether the infrastructure (a
+// host, a link, a lease, the controller) was to blame.
+nlohmann::json AttemptsJson(const rcbench::v1::Run& r) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : r.attempts()) {
+    out.push_back({{"attempt", a.attempt()},
+                   {"status", RunStatusName(a.status())},
+                   {"reason", a.reason()},
+                   {"infrastructure", a.infrastructure()},
+                   {"started_at", Rfc3339(a.started_at())},
+                   {"finished_at", Rfc3339(a.finished_at())}});
+  }
+  return out;
+}
+
 int CmdList(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv, {"--db", "--experiment", "--log-level"}, {"--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kListUsage);
@@ -609,16 +647,18 @@ int CmdList(const std::vector<std::string>& argv) {
                    {"tags", t},
                    {"seed", r.seed()},
                    {"status", RunStatusName(r.status())},
-                   {"error", r.error()}});
+                   {"error", r.error()},
+                   {"attempts", AttemptsJson(r)}});
     }
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   for (const auto& r : *runs) {
-    std::cout << absl::StrFormat("%-10s %4d  %s  rep %d  %-11s %s%s\n", r.experiment(), r.order(),
-                                 r.run_id(), r.repetition(), RunStatusName(r.status()),
-                                 FactorsText(r.factors()),
-                                 r.error().empty() ? "" : "  error: " + r.error());
+    std::cout << absl::StrFormat(
+        "%-10s %4d  %s  rep %d  %-11s %s%s%s\n", r.experiment(), r.order(), r.run_id(),
+        r.repetition(), RunStatusName(r.status()), FactorsText(r.factors()),
+        r.attempts_size() > 1 ? absl::StrCat("  (", r.attempts_size(), " attempts)") : "",
+        r.error().empty() ? "" : "  error: " + r.error());
   }
   return 0;
 }

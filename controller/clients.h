@@ -128,8 +128,7 @@ class GrpcAgentClient : public AgentClient {
   absl::Status StopService(const std::string& name) override;
   absl::StatusOr<rcbench::v1::ServiceStatus> GetServiceStatus(
       const std::string& name, std::chrono::milliseconds deadline) override;
-  absl::StatusOr<rcbench::v1::ReleaseOwnerResponse> ReleaseOwner(
-      const std::string& owner) override;
+  absl::StatusOr<rcbench::v1::ReleaseOwnerResponse> ReleaseOwner(const std::string& owner) override;
   absl::Status SetSysctl(const std::string& name, const std::string& value) override;
   absl::Status RestoreSysctls() override;
   std::unique_ptr<Stream<rcbench::v1::UsageReport>> SubscribeUsage(

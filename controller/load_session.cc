@@ -17,8 +17,8 @@ double IntervalSeconds(const rcbench::v1::ClassStats& s) {
 
 }  // namespace
 
-LoadSession::LoadSession(std::string name, LoadGenClient& client, Clock& clock,
-                         LeaseOptions lease, FaultMonitor& faults, ControllerMetrics* metrics)
+LoadSession::LoadSession(std::string name, LoadGenClient& client, Clock& clock, LeaseOptions lease,
+                         FaultMonitor& faults, ControllerMetrics* metrics)
     : name_(std::move(name)),
       client_(client),
       clock_(clock),
@@ -77,8 +77,8 @@ void LoadSession::ReadStats() {
   absl::Status st = stream_->Finish();
   std::lock_guard<std::mutex> lock(mu_);
   if (!final_seen_ && !done_ && !stopped_ && !st.ok()) {
-    faults_.Report(name_, absl::StrCat("load generator ", name_,
-                                       " lost: statistics stream: ", st.message()));
+    faults_.Report(
+        name_, absl::StrCat("load generator ", name_, " lost: statistics stream: ", st.message()));
   }
 }
 
@@ -109,8 +109,8 @@ void LoadSession::RenewLeases() {
     const bool expired = clock_.MonotonicNanos() - last_ok >= lease_.length.count();
     if (expired || (st.code() != absl::StatusCode::kUnavailable &&
                     st.code() != absl::StatusCode::kDeadlineExceeded)) {
-      faults_.Report(name_,
-                     absl::StrCat("load generator ", name_, " lost: lease renewal: ", st.message()));
+      faults_.Report(
+          name_, absl::StrCat("load generator ", name_, " lost: lease renewal: ", st.message()));
       return;
     }
   }

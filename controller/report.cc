@@ -431,6 +431,13 @@ nlohmann::json RunJson(const RunRecord& r) {
   j["repetition"] = r.run.repetition();
   j["status"] = RunStatusName(r.run.status());
   j["error"] = r.run.error();
+  j["attempts"] = nlohmann::json::array();
+  for (const auto& a : r.run.attempts()) {
+    j["attempts"].push_back({{"attempt", a.attempt()},
+                             {"status", RunStatusName(a.status())},
+                             {"reason", a.reason()},
+                             {"infrastructure", a.infrastructure()}});
+  }
   j["factors"] = nlohmann::json::object();
   for (const auto& [k, v] : r.run.factors()) j["factors"][k] = v;
   j["tags"] = nlohmann::json::object();
@@ -565,15 +572,33 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
       }
     }
     md +=
-        "## Runs\n\n| order | run | repetition | factors | status | error "
-        "|\n|---|---|---|---|---|---|\n";
+        "## Runs\n\n| order | run | repetition | factors | status | attempts | error "
+        "|\n|---|---|---|---|---|---|---|\n";
+    std::string lost;  // attempts that did not count, and why
     for (const auto& r : d.all) {
       Combo combo(r.run.factors().begin(), r.run.factors().end());
       absl::StrAppend(&md, "| ", r.run.order(), " | ", r.run.run_id(), " | ", r.run.repetition(),
                       " | ", ComboText(combo), " | ", RunStatusName(r.run.status()), " | ",
+                      r.run.attempts_size(), " | ",
                       absl::StrReplaceAll(r.run.error(), {{"|", "\\|"}, {"\n", " "}}), " |\n");
+      for (const auto& a : r.run.attempts()) {
+        if (a.status() == rcbench::v1::RUN_STATUS_COMPLETED ||
+            a.status() == rcbench::v1::RUN_STATUS_RUNNING) {
+          continue;
+        }
+        absl::StrAppend(&lost, "- ", r.run.run_id(), " attempt ", a.attempt(), ": ",
+                        RunStatusName(a.status()),
+                        a.infrastructure() ? " (infrastructure)" : " (system under test)", ": ",
+                        absl::StrReplaceAll(a.reason(), {{"\n", " "}}), "\n");
+      }
     }
     md += "\n";
+    if (!lost.empty()) {
+      absl::StrAppend(&md,
+                      "## Attempts that did not complete\n\nOnly a completed attempt's "
+                      "results are stored; these were redone or ended their run.\n\n",
+                      lost, "\n");
+    }
     for (const auto& r : d.all) {
       json.push_back(RunJson(r));
       for (const auto& [k, v] : r.metrics) {

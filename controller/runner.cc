@@ -348,7 +348,8 @@ std::vector<ProbeTarget> ExperimentRunner::HostTargets() {
 
 absl::Status ExperimentRunner::WaitForHosts() {
   const int64_t begin = clock_.MonotonicNanos();
-  const int64_t wait_s = std::chrono::duration_cast<std::chrono::seconds>(options_.host_wait).count();
+  const int64_t wait_s =
+      std::chrono::duration_cast<std::chrono::seconds>(options_.host_wait).count();
   int64_t next_message = begin;
   while (true) {
     absl::Status up = testbed_.Start();
@@ -365,8 +366,8 @@ absl::Status ExperimentRunner::WaitForHosts() {
     const int64_t now = clock_.MonotonicNanos();
     const int64_t waited_s = (now - begin) / 1'000'000'000;
     if (now - begin >= options_.host_wait.count() || StopRequested()) {
-      return absl::UnavailableError(absl::StrCat("hosts did not answer within ", wait_s,
-                                                 " s (--host-wait): ", up.message()));
+      return absl::UnavailableError(
+          absl::StrCat("hosts did not answer within ", wait_s, " s (--host-wait): ", up.message()));
     }
     if (now >= next_message) {
       // Name the hosts that are away, not just the first error.
@@ -477,11 +478,12 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
     auto result = RunWithAttempts(*run, label_of(run->run_id));
     if (!result.ok()) {
       // The hosts stayed away: this run and the rest stay PENDING for the next invocation.
-      return finish(absl::Status(
-          result.status().code(),
-          absl::StrCat(label_of(run->run_id), ": ", result.status().message(), "; ",
-                       todo.size() - executed, " run(s) left pending: `rcbench run` again "
-                       "resumes them once the hosts are back")));
+      return finish(
+          absl::Status(result.status().code(),
+                       absl::StrCat(label_of(run->run_id), ": ", result.status().message(), "; ",
+                                    todo.size() - executed,
+                                    " run(s) left pending: `rcbench run` again "
+                                    "resumes them once the hosts are back")));
     }
     RunOutcome& outcome = *result;
     if (StopRequested() && outcome.status != rcbench::v1::RUN_STATUS_COMPLETED) {
@@ -652,7 +654,9 @@ RunOutcome ExperimentRunner::ExecuteAttempt(const PlannedRun& run, const std::st
   if (!result.ok() && !loss && !StopRequested()) {
     // An error from a host: the infrastructure's if a host is gone now.
     ProbeTargets(HostTargets(), a.faults);
-    if (auto f = a.faults.failure()) loss = AttemptFailure{std::string(result.message()), true};
+    if (auto f = a.faults.failure()) {
+      loss = AttemptFailure{absl::StrCat(f->reason, " (", result.message(), ")"), true};
+    }
   }
   a.watch->Stop();
   {
@@ -736,8 +740,8 @@ absl::Status ExperimentRunner::StartLoad(Attempt& a) {
   for (auto& [name, workload] : workloads) {
     LoadGenClient* client = testbed_.loadgen(name);
     if (client == nullptr) return absl::NotFoundError("no load generator " + name);
-    auto session = std::make_unique<LoadSession>(name, *client, clock_, options_.lease, a.faults,
-                                                 metrics_);
+    auto session =
+        std::make_unique<LoadSession>(name, *client, clock_, options_.lease, a.faults, metrics_);
     RCBENCH_RETURN_IF_ERROR(session->Configure(workload));
     a.sessions.push_back(std::move(session));
   }

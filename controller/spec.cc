@@ -35,15 +35,14 @@ bool IsIdentifier(absl::string_view s, size_t max_len) {
 
 absl::Status CheckLease(std::chrono::nanoseconds length, std::chrono::nanoseconds renew_every) {
   if (length < std::chrono::milliseconds(500) || length > std::chrono::hours(1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "length ", FormatDuration(length), " is out of range; expected 500ms to 1h"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("length ", FormatDuration(length), " is out of range; expected 500ms to 1h"));
   }
   if (renew_every < std::chrono::milliseconds(50) || renew_every * 2 > length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("renewal every ", FormatDuration(renew_every), " for a lease of ",
-                     FormatDuration(length),
-                     "; expected at least 50ms and at most half the lease, so that one lost "
-                     "renewal does not end the load"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "renewal every ", FormatDuration(renew_every), " for a lease of ", FormatDuration(length),
+        "; expected at least 50ms and at most half the lease, so that one lost "
+        "renewal does not end the load"));
   }
   return absl::OkStatus();
 }
@@ -205,27 +204,10 @@ void SpecParser::Parse(const YAML::Node& root, ExperimentSpec& spec) {
   }
   CheckDuplicateKeys(root);
   if (!ExpectMap(root, "the experiment",
-                 {"name",
-                  "description",
-                  "hosts",
-                  "network",
-                  "server",
-                  "factors",
-                  "zip",
-                  "exclude",
-                  "repetitions",
-                  "order",
-                  "seed",
-                  "phases",
-                  "lease",
-                  "containers",
-                  "sysctls",
-                  "load",
-                  "record",
-                  "host_facts_sysctls",
-                  "plots",
-                  "compare",
-                  "benchmark"})) {
+                 {"name",  "description", "hosts",       "network", "server", "factors",
+                  "zip",   "exclude",     "repetitions", "order",   "seed",   "phases",
+                  "lease", "containers",  "sysctls",     "load",    "record", "host_facts_sysctls",
+                  "plots", "compare",     "benchmark"})) {
     return;
   }
   if (!root["name"]) {

@@ -326,7 +326,11 @@ absl::Status SqliteResultStore::Check() {
     std::string line = s.Text(0);
     if (line != "ok") problems.push_back(std::move(line));
   }
-  RCBENCH_RETURN_IF_ERROR(s.Finished());
+  if (absl::Status read = s.Finished(); !read.ok()) {
+    // A page so damaged that quick_check itself cannot go on.
+    if (read.code() != absl::StatusCode::kDataLoss) return read;
+    problems.push_back(std::string(sqlite3_errmsg(db_)));
+  }
   if (problems.empty()) return absl::OkStatus();
   const char* file = sqlite3_db_filename(db_, "main");
   return absl::DataLossError(

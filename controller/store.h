@@ -73,8 +73,7 @@ class ResultStore {
   // RUNNING runs of `experiment` (their controller died) become INTERRUPTED, and so do their
   // running attempts (reason `reason`); returns their run ids.
   virtual absl::StatusOr<std::vector<std::string>> MarkStaleRunsInterrupted(
-      const std::string& experiment,
-      const std::string& reason = "controller stopped mid-run") = 0;
+      const std::string& experiment, const std::string& reason = "controller stopped mid-run") = 0;
   // Starts the run's next attempt: the run becomes RUNNING and an attempt row is added.
   // Returns the attempt's number (1-based, over the run's whole history).
   // FAILED_PRECONDITION if the run is unknown or already COMPLETED or FAILED.

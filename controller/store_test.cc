@@ -145,7 +145,8 @@ TEST_F(StoreTest, CompletingARunTwiceFailsAndLeavesItsRowsAlone) {
   ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
   EXPECT_EQ(store->CompleteRun(Outcome("e-a")).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(*store->CountRows("class_results", "e-a"), 1);
-  EXPECT_EQ(store->MarkRunning("e-a", 2000, {}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->MarkRunning("e-a", 2000, {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(StoreTest, AFailedWriteRollsBackTheWholeRun) {
@@ -286,8 +287,7 @@ TEST_F(StoreTest, EveryAttemptIsKeptWithItsReasonAndOnlyTheLastOneCompletes) {
   EXPECT_EQ(runs[0].status(), rcbench::v1::RUN_STATUS_PENDING);
   EXPECT_EQ(runs[0].error(), "load generator cli lost");
   // Not running any more: a second RetryLater is refused.
-  EXPECT_EQ(store->RetryLater("e-a", "again", 1600).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->RetryLater("e-a", "again", 1600).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(*store->MarkRunning("e-a", 2000, {}), 2);
   ASSERT_TRUE(store->CompleteRun(Outcome("e-a")).ok());
   runs = *store->ListRuns("e");

@@ -117,20 +117,12 @@ absl::Status LocalTestbed::Start() {
       retired_agents_.push_back(std::move(agent_));
     }
     const std::string listen = ControlAddress(true) + ":0";
-    std::vector<std::string> argv = {Binary("rcbench-agent"),
-                                     "--listen",
-                                     listen,
-                                     "--metrics-listen",
-                                     listen,
-                                     "--interval",
-                                     FormatDuration(options_.agent_interval),
-                                     "--root",
-                                     options_.root_name,
-                                     // Kept across restarts: a restarted agent reconciles
-                                     // what its previous life left (agent/README.md).
-                                     "--state-dir",
-                                     (std::filesystem::path(options_.work_dir) / "agent-state")
-                                         .string()};
+    std::vector<std::string> argv = {
+        Binary("rcbench-agent"), "--listen", listen, "--metrics-listen", listen, "--interval",
+        FormatDuration(options_.agent_interval), "--root", options_.root_name,
+        // Kept across restarts: a restarted agent reconciles
+        // what its previous life left (agent/README.md).
+        "--state-dir", (std::filesystem::path(options_.work_dir) / "agent-state").string()};
     if (!options_.agent_config.empty()) {
       argv.push_back("--config");
       argv.push_back(options_.agent_config);
@@ -359,9 +351,9 @@ absl::Status RemoteTestbed::CheckServer() {
                         : absl::StrCat("exit code ", status->exit_code());
   std::string tail;
   for (const auto& l : status->stderr_tail()) absl::StrAppend(&tail, "\n  ", l);
-  return absl::UnavailableError(
-      absl::StrCat("service ", spec_.server->service, " on agent ", ServerAgentName(spec_),
-                   " is no longer running (", how, ")", tail));
+  return absl::UnavailableError(absl::StrCat("service ", spec_.server->service, " on agent ",
+                                             ServerAgentName(spec_), " is no longer running (", how,
+                                             ")", tail));
 }
 
 absl::Status RemoteTestbed::StopServer() {
