@@ -9,7 +9,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "controller/store.h"
 #include "controller/testing/store_files.h"
+#include "nlohmann/json.hpp"
 
 namespace rcbench::controller {
 namespace {
@@ -136,6 +138,61 @@ TEST_F(CliTest, MaxPlannedRunsSetsTheRunLimit) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("more than the limit of 2 (--max-planned-runs)"));
   EXPECT_EQ(Rcbench({"validate", "--max-planned-runs", "0", spec}).exit_code, 2);
+}
+
+TEST_F(CliTest, BadFaultFlagsAreUsageErrorsNamingTheFlag) {
+  std::string spec = Write("small.yaml", "name: s\nfactors:\n  a: [1, 2]\n");
+  struct Case {
+    std::vector<std::string> flags;
+    std::string expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--max-attempts", "0"}, "--max-attempts \"0\": expected an integer 1..100"},
+           {{"--host-wait", "soon"}, "--host-wait \"soon\": expected a duration"},
+           {{"--lease", "100ms"}, "--lease \"100ms\": expected a duration from 500ms"},
+           {{"--lease", "2s", "--lease-renew", "1500ms"}, "at most half the lease"},
+       }) {
+    std::vector<std::string> argv = {"run", "--dry-run", "--db", db_, spec};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    CliResult r = Rcbench(argv);
+    EXPECT_EQ(r.exit_code, 2) << c.flags[0];
+    EXPECT_THAT(r.err, HasSubstr(c.expect)) << r.err;
+  }
+  EXPECT_EQ(Rcbench({"run", "--dry-run", "--db", db_, spec, "--max-attempts", "5", "--host-wait",
+                     "5s", "--lease", "4s", "--retry-failed"})
+                .exit_code,
+            0);
+}
+
+TEST_F(CliTest, AnImpossibleLeaseInTheSpecIsAValidationErrorWithItsLine) {
+  std::string spec = Write("lease.yaml", "name: s\nlease:\n  length: 1s\n  renew_every: 900ms\n");
+  CliResult r = Rcbench({"validate", spec});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(spec + ":3:3: lease: renewal every 900ms"));
+}
+
+TEST_F(CliTest, ListShowsEveryAttemptWithItsReason) {
+  {
+    auto store = *SqliteResultStore::Open(db_);
+    ASSERT_TRUE(store->AddExperiment({"e", "name: e", 1, "now"}, {{"e-a", 0, 1, {}}}).ok());
+    ASSERT_TRUE(store->MarkRunning("e-a", 1000, {}).ok());
+    ASSERT_TRUE(store->RetryLater("e-a", "agent srv lost: usage stream", 2000).ok());
+    ASSERT_TRUE(store->MarkRunning("e-a", 3000, {}).ok());
+    RunOutcome o;
+    o.run_id = "e-a";
+    ASSERT_TRUE(store->CompleteRun(o).ok());
+  }
+  CliResult text = Rcbench({"list", "--db", db_});
+  EXPECT_THAT(text.out, HasSubstr("(2 attempts)"));
+  CliResult r = Rcbench({"list", "--db", db_, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j[0]["attempts"].size(), 2u);
+  EXPECT_EQ(j[0]["attempts"][0]["status"], "failed");
+  EXPECT_EQ(j[0]["attempts"][0]["infrastructure"], true);
+  EXPECT_EQ(j[0]["attempts"][0]["reason"], "agent srv lost: usage stream");
+  EXPECT_EQ(j[0]["attempts"][0]["started_at"], "1970-01-01T00:00:01.000Z");
+  EXPECT_EQ(j[0]["attempts"][1]["status"], "completed");
 }
 
 }  // namespace

@@ -19,6 +19,10 @@ ControllerMetrics::ControllerMetrics()
                          .Name("rcbench_controller_runs_finished_total")
                          .Help("Runs finished by this controller, by status")
                          .Register(*registry_)),
+      attempts_redone_(prometheus::BuildCounter()
+                           .Name("rcbench_controller_attempts_redone_total")
+                           .Help("Attempts lost to a host, link or lease and redone")
+                           .Register(*registry_)),
       current_factor_(prometheus::BuildGauge()
                           .Name("rcbench_controller_current_factor")
                           .Help("1 for each factor level of the run in progress")
@@ -48,6 +52,10 @@ void ControllerMetrics::SetPlanned(const std::string& experiment, int total, int
 void ControllerMetrics::RunFinished(const std::string& experiment, const std::string& status) {
   runs_finished_.Add({{"experiment", experiment}, {"status", status}}).Increment();
   runs_remaining_.Add({{"experiment", experiment}}).Decrement();
+}
+
+void ControllerMetrics::AttemptRedone(const std::string& experiment) {
+  attempts_redone_.Add({{"experiment", experiment}}).Increment();
 }
 
 void ControllerMetrics::SetCurrentRun(const std::string& experiment,

@@ -26,6 +26,8 @@ class ControllerMetrics {
 
   void SetPlanned(const std::string& experiment, int total, int already_done);
   void RunFinished(const std::string& experiment, const std::string& status);
+  // An attempt lost to the infrastructure that will be redone.
+  void AttemptRedone(const std::string& experiment);
   // Replaces the current run's factor series (one per factor: bounded cardinality).
   void SetCurrentRun(const std::string& experiment, const std::map<std::string, std::string>& f);
   void SetPhase(const std::string& experiment, const std::string& phase);
@@ -38,6 +40,7 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Gauge>& runs_planned_;
   prometheus::Family<prometheus::Gauge>& runs_remaining_;
   prometheus::Family<prometheus::Counter>& runs_finished_;
+  prometheus::Family<prometheus::Counter>& attempts_redone_;
   prometheus::Family<prometheus::Gauge>& current_factor_;
   prometheus::Family<prometheus::Gauge>& phase_;
   prometheus::Family<prometheus::Gauge>& class_throughput_;

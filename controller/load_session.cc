@@ -76,7 +76,7 @@ void LoadSession::ReadStats() {
   }
   absl::Status st = stream_->Finish();
   std::lock_guard<std::mutex> lock(mu_);
-  if (!final_seen_ && !done_ && !stopped_ && !st.ok()) {
+  if (!final_seen_ && !done_ && !stopped_ && !stopping_ && !st.ok()) {
     faults_.Report(
         name_, absl::StrCat("load generator ", name_, " lost: statistics stream: ", st.message()));
   }
@@ -84,7 +84,7 @@ void LoadSession::ReadStats() {
 
 bool LoadSession::Done() {
   std::lock_guard<std::mutex> lock(mu_);
-  return done_ || final_seen_ || stopped_;
+  return done_ || final_seen_ || stopped_ || stopping_;
 }
 
 void LoadSession::RenewLeases() {
@@ -118,6 +118,12 @@ void LoadSession::RenewLeases() {
 
 absl::Status LoadSession::Stop() {
   if (run_id_.empty()) return absl::OkStatus();
+  {
+    // From here a refused renewal or an ended stream is the stop's doing, not a loss: the
+    // generator may end the run before the Stop reply arrives.
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
   auto stopped = client_.Stop(run_id_);
   if (!stopped.ok()) return stopped.status();
   std::lock_guard<std::mutex> lock(mu_);
@@ -136,7 +142,9 @@ void LoadSession::Close(bool abort) {
   // A lost generator is not waited on: its lease stops it.
   if (stop_load && !faults_.HostLost(name_)) {
     absl::Status s = client_.Stop(run_id_).status();
-    if (!s.ok()) RCBENCH_LOG(DEBUG) << name_ << ": stopping the load after a failure: " << s;
+    if (!s.ok()) {
+      RCBENCH_LOG(DEBUG) << name_ << ": stopping the load after a failure: " << s;
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

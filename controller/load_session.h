@@ -76,6 +76,7 @@ class LoadSession {
   std::mutex mu_;
   bool done_ = false;
   bool final_seen_ = false;
+  bool stopping_ = false;  // Stop() called
   bool stopped_ = false;
   std::vector<rcbench::v1::StatsReport> reports_;
   std::vector<rcbench::v1::ClassStats> totals_;

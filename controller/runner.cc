@@ -568,7 +568,7 @@ absl::StatusOr<RunOutcome> ExperimentRunner::RunWithAttempts(const PlannedRun& r
     }
     Message(absl::StrCat(this_label, ": ", outcome.error, "; redoing"));
     RCBENCH_RETURN_IF_ERROR(store_.RetryLater(run.run_id, outcome.error, NowMs(clock_)));
-    if (metrics_) metrics_->RunFinished(spec_.name, "redone");
+    if (metrics_) metrics_->AttemptRedone(spec_.name);
   }
 }
 
@@ -780,7 +780,9 @@ void ExperimentRunner::Teardown(Attempt& a, bool failed) {
   const std::string server_agent = ServerAgentName(spec_);
   if (a.server_started && !a.faults.HostLost(server_agent)) {
     absl::Status s = testbed_.StopServer();
-    if (!s.ok()) RCBENCH_LOG(WARNING) << "stopping the server: " << s;
+    if (!s.ok()) {
+      RCBENCH_LOG(WARNING) << "stopping the server: " << s;
+    }
   }
   for (auto it = a.created.rbegin(); it != a.created.rend(); ++it) {
     AgentClient* agent = testbed_.agent(it->agent);

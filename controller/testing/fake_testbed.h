@@ -213,6 +213,10 @@ class FakeLoadGenClient : public LoadGenClient {
                                                    std::chrono::nanoseconds lease) override {
     if (!healthy_) return Down();
     last_lease_ = lease;
+    if (busy_starts_ > 0) {
+      --busy_starts_;
+      return absl::FailedPreconditionError("run r0 is still running; Stop it first");
+    }
     int n = ++starts_;
     if (fail_start_.count(n)) return absl::UnavailableError("fake load generator unreachable");
     std::lock_guard<std::mutex> lock(mu_);
@@ -251,8 +255,15 @@ class FakeLoadGenClient : public LoadGenClient {
     stop_totals_[run_id] = resp;
     return resp;
   }
-  absl::Status RenewLease(const std::string&, std::chrono::nanoseconds) override {
+  absl::Status RenewLease(const std::string& lease_id, std::chrono::nanoseconds) override {
     if (!healthy_) return Down();
+    {
+      // As the real one: the lease of a stopped run is gone.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_.count("r" + lease_id.substr(1))) {
+        return absl::FailedPreconditionError("the lease has expired or its run has ended");
+      }
+    }
     ++renewals_;
     return absl::OkStatus();
   }
@@ -286,6 +297,8 @@ class FakeLoadGenClient : public LoadGenClient {
   }
   // Start calls (1-based) that fail with UNAVAILABLE.
   std::set<int> fail_start_;
+  // The next this many Start calls fail as a generator still busy with an earlier run.
+  std::atomic<int> busy_starts_{0};
 
  private:
   static absl::Status Down() { return absl::UnavailableError("fake load generator down"); }
