@@ -39,11 +39,13 @@ std::string StableContainerPath(const std::string& path) {
 
 absl::StatusOr<std::vector<RunRecord>> LoadRunRecords(ResultStore& store,
                                                       const std::string& experiment,
-                                                      bool completed_only) {
+                                                      bool completed_only,
+                                                      const std::string& campaign) {
   RCBENCH_ASSIGN_OR_RETURN(auto runs, store.ListRuns(experiment));
   std::vector<RunRecord> out;
   for (auto& run : runs) {
     if (completed_only && run.status() != rcbench::v1::RUN_STATUS_COMPLETED) continue;
+    if (!campaign.empty() && run.campaign() != campaign) continue;
     RunRecord rec;
     RCBENCH_ASSIGN_OR_RETURN(auto results, store.GetResults(run.run_id(), false));
     RCBENCH_ASSIGN_OR_RETURN(rec.hosts, store.GetHostFacts(run.run_id()));

@@ -31,9 +31,10 @@ std::string StableContainerPath(const std::string& path);
 std::string MetricBaseName(const std::string& key);
 
 // All runs of `experiment` (every experiment when empty), with results; only completed ones
-// when `completed_only`.
+// when `completed_only`; only `campaign`'s when it is not empty.
 absl::StatusOr<std::vector<RunRecord>> LoadRunRecords(ResultStore& store,
                                                       const std::string& experiment,
-                                                      bool completed_only);
+                                                      bool completed_only,
+                                                      const std::string& campaign = "");
 
 }  // namespace rcbench::controller

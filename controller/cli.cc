@@ -77,6 +77,9 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
   --work-dir DIR         ready files and child logs (default: DB_DIR/work/EXPERIMENT)
   --agent-config FILE    local mode: the agent's --config file
   --max-runs N           stop after N runs (they are resumed by the next invocation)
+  --campaign NAME        put the runs in this campaign (default: one per kernel identity of the
+                         hosts and set of tags; controller/README.md, "Campaigns")
+  --allow-kernel-change  add runs to a campaign recorded on another kernel instead of refusing
   faults (controller/README.md, "Fault model"):
   --max-attempts N       attempts per run lost to a host, link or lease (default 3)
   --host-wait DURATION   wait this long for every host to answer before a run (default 60s);
@@ -96,11 +99,13 @@ constexpr char kRunUsage[] = R"(usage: rcbench run SPEC [options]
   (local mode needs none of these: it makes one-time credentials for its children)
 )";
 
-constexpr char kListUsage[] = R"(usage: rcbench list [--experiment NAME] [--json] [--db PATH]
+constexpr char kListUsage[] =
+    R"(usage: rcbench list [--experiment NAME] [--campaign NAME] [--json] [--db PATH]
 exit status: 0 runs listed; 2 no runs (or no such experiment), or the store is unreadable.
 )";
 constexpr char kReportUsage[] = R"(usage: rcbench report [options]
   --experiment NAME   only this experiment (default: all)
+  --campaign NAME     only this campaign's runs (default: all)
   --format FORMAT     md (default), html, csv or json
   --out DIR           output directory (default reports/)
   --no-plots          skip the gnuplot figures
@@ -108,7 +113,7 @@ constexpr char kReportUsage[] = R"(usage: rcbench report [options]
 )";
 constexpr char kCompareUsage[] =
     R"(usage: rcbench compare --baseline SELECTOR --candidate SELECTOR [options]
-  SELECTOR is KEY=VALUE[,KEY=VALUE...]; KEY is experiment, factor.NAME, tag.NAME,
+  SELECTOR is KEY=VALUE[,KEY=VALUE...]; KEY is experiment, campaign, factor.NAME, tag.NAME,
   host.FIELD (kernel_release, kernel_version, hostname, cpu_model, cpu_count, os_release,
   cgroup_mode, sysctl.NAME) or a bare factor/tag/host field name.
   --experiment NAME   restrict both sides to one experiment
@@ -317,6 +322,11 @@ absl::Status ApplyFaultOptions(const ParsedArgs& args, const ExperimentSpec& spe
     return absl::InvalidArgumentError(absl::StrCat("--lease/--lease-renew: ", s.message()));
   }
   options.retry_failed = args.Has("--retry-failed");
+  if (args.Has("--campaign")) {
+    RCBENCH_RETURN_IF_ERROR(ValidateCampaignName(args.Get("--campaign")));
+    options.campaign = args.Get("--campaign");
+  }
+  options.allow_kernel_change = args.Has("--allow-kernel-change");
   return absl::OkStatus();
 }
 
@@ -381,29 +391,31 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
 }
 
 int CmdRun(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv,
-                        {"--db",
-                         "--tag",
-                         "--report",
-                         "--metrics-listen",
-                         "--bin-dir",
-                         "--work-dir",
-                         "--agent-config",
-                         "--max-runs",
-                         "--log-level",
-                         "--prometheus-sd-dir",
-                         "--hold-metrics",
-                         "--config",
-                         "--tls-cert",
-                         "--tls-key",
-                         "--tls-ca",
-                         "--token-file",
-                         "--max-planned-runs",
-                         "--max-attempts",
-                         "--host-wait",
-                         "--lease",
-                         "--lease-renew"},
-                        {"--dry-run", "--json", "--help", "--retry-failed"});
+  auto args =
+      ParseArgs(argv,
+                {"--db",
+                 "--tag",
+                 "--report",
+                 "--metrics-listen",
+                 "--bin-dir",
+                 "--work-dir",
+                 "--agent-config",
+                 "--max-runs",
+                 "--log-level",
+                 "--prometheus-sd-dir",
+                 "--hold-metrics",
+                 "--config",
+                 "--tls-cert",
+                 "--tls-key",
+                 "--tls-ca",
+                 "--token-file",
+                 "--max-planned-runs",
+                 "--max-attempts",
+                 "--host-wait",
+                 "--lease",
+                 "--lease-renew",
+                 "--campaign"},
+                {"--dry-run", "--json", "--help", "--retry-failed", "--allow-kernel-change"});
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
     std::cout << kRunUsage;
@@ -446,7 +458,12 @@ int CmdRun(const std::vector<std::string>& argv) {
   if (args->Has("--dry-run")) {
     auto seed = ResolveSeed(*spec, **store);
     if (!seed.ok()) return Fail(seed.status());
-    auto runs = ExpandMatrix(*spec, *seed);
+    // Run ids depend on the campaign, which a real run decides from the hosts' kernels.
+    auto runs = ExpandMatrix(*spec, *seed, args->Get("--campaign"));
+    if (!args->Has("--campaign")) {
+      std::cerr << "note: run ids are those of campaign (none); a run's campaign is decided "
+                   "from the hosts' kernels when it starts (or give --campaign NAME)\n";
+    }
     if (args->Has("--json")) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& r : runs) {
@@ -539,14 +556,14 @@ int CmdRun(const std::vector<std::string>& argv) {
   targets.reset();  // the children are gone: so are their targets
   if (line_open) std::cout << "\n";
   if (!summary.ok()) return Fail(summary.status());
-  std::cout << spec->name << ": " << summary->completed << " completed, " << summary->failed
-            << " failed, " << summary->skipped << " already done, of " << summary->total
-            << " runs (seed " << summary->seed << ")\n";
+  std::cout << spec->name << " campaign " << summary->campaign << ": " << summary->completed
+            << " completed, " << summary->failed << " failed, " << summary->skipped
+            << " already done, of " << summary->total << " runs (seed " << summary->seed << ")\n";
   if (summary->stopped) {
     std::cout << "stopped early; `rcbench run " << args->positional[0]
               << "` resumes where it left off\n";
   }
-  auto table = ResultsTable(**store, spec->name);
+  auto table = ResultsTable(**store, spec->name, summary->campaign);
   if (table.ok()) std::cout << "\n" << *table;
   if (args->Has("--report")) {
     ReportOptions ro;
@@ -617,7 +634,8 @@ nlohmann::json AttemptsJson(const rcbench::v1::Run& r) {
 }
 
 int CmdList(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv, {"--db", "--experiment", "--log-level"}, {"--json", "--help"});
+  auto args =
+      ParseArgs(argv, {"--db", "--experiment", "--campaign", "--log-level"}, {"--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kListUsage);
   if (args->Has("--help")) {
     std::cout << kListUsage;
@@ -627,6 +645,10 @@ int CmdList(const std::vector<std::string>& argv) {
   if (!store.ok()) return Fail(store.status());
   auto runs = (*store)->ListRuns(args->Get("--experiment"));
   if (!runs.ok()) return Fail(runs.status());
+  if (args->Has("--campaign")) {
+    std::erase_if(
+        *runs, [&](const rcbench::v1::Run& r) { return r.campaign() != args->Get("--campaign"); });
+  }
   if (runs->empty()) {
     // Nothing printed with exit 0 would look like a store that lost its runs.
     const std::string experiment = args->Get("--experiment");
@@ -648,6 +670,7 @@ int CmdList(const std::vector<std::string>& argv) {
                    {"seed", r.seed()},
                    {"status", RunStatusName(r.status())},
                    {"error", r.error()},
+                   {"campaign", r.campaign()},
                    {"attempts", AttemptsJson(r)}});
     }
     std::cout << j.dump(2) << "\n";
@@ -664,8 +687,9 @@ int CmdList(const std::vector<std::string>& argv) {
 }
 
 int CmdReport(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv, {"--db", "--experiment", "--format", "--out", "--log-level"},
-                        {"--no-plots", "--help"});
+  auto args =
+      ParseArgs(argv, {"--db", "--experiment", "--campaign", "--format", "--out", "--log-level"},
+                {"--no-plots", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kReportUsage);
   if (args->Has("--help")) {
     std::cout << kReportUsage;
@@ -673,6 +697,7 @@ int CmdReport(const std::vector<std::string>& argv) {
   }
   ReportOptions o;
   o.experiment = args->Get("--experiment");
+  o.campaign = args->Get("--campaign");
   o.format = args->Get("--format", "md");
   o.out_dir = args->Get("--out", "reports");
   o.plots = !args->Has("--no-plots");

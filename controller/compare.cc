@@ -37,6 +37,7 @@ std::optional<std::string> HostField(const rcbench::v1::HostFacts& f, const std:
 bool TermHolds(const RunRecord& r, const SelectorTerm& t) {
   const std::string& k = t.key;
   if (k == "experiment") return r.run.experiment() == t.value;
+  if (k == "campaign") return r.run.campaign() == t.value;
   if (absl::StartsWith(k, "factor.")) {
     auto it = r.run.factors().find(k.substr(7));
     return it != r.run.factors().end() && it->second == t.value;

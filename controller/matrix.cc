@@ -151,8 +151,10 @@ std::vector<std::map<std::string, std::string>> ExpandCombinations(const Experim
 }
 
 std::string MakeRunId(absl::string_view experiment, const std::map<std::string, std::string>& f,
-                      uint32_t repetition) {
+                      uint32_t repetition, absl::string_view campaign) {
   uint64_t h = Fnv1a(experiment);
+  // Runs stored before campaigns keep their ids; a campaign's runs are its own.
+  if (!campaign.empty()) h = Fnv1a(absl::StrCat("\x1d", campaign), h);
   for (const auto& [name, level] : f) {
     h = Fnv1a("\x1f", h);
     h = Fnv1a(name, h);
@@ -163,14 +165,15 @@ std::string MakeRunId(absl::string_view experiment, const std::map<std::string, 
   return absl::StrFormat("%s-%016x", experiment, h);
 }
 
-std::vector<PlannedRun> ExpandMatrix(const ExperimentSpec& spec, uint64_t seed) {
+std::vector<PlannedRun> ExpandMatrix(const ExperimentSpec& spec, uint64_t seed,
+                                     absl::string_view campaign) {
   std::vector<PlannedRun> runs;
   for (const auto& combo : ExpandCombinations(spec)) {
     for (int rep = 1; rep <= spec.repetitions; ++rep) {
       PlannedRun run;
       run.repetition = static_cast<uint32_t>(rep);
       run.factors = combo;
-      run.run_id = MakeRunId(spec.name, combo, run.repetition);
+      run.run_id = MakeRunId(spec.name, combo, run.repetition, campaign);
       runs.push_back(std::move(run));
     }
   }

@@ -14,7 +14,7 @@
 namespace rcbench::controller {
 
 struct PlannedRun {
-  std::string run_id;  // stable: derived from the experiment, factor levels and repetition
+  std::string run_id;  // stable: from the experiment, campaign, factor levels and repetition
   uint32_t order = 0;  // position in the execution order, from 0
   uint32_t repetition = 1;
   std::map<std::string, std::string> factors;
@@ -34,11 +34,14 @@ std::vector<std::map<std::string, std::string>> ExpandCombinations(const Experim
 
 // Every planned run; the order is a Fisher-Yates shuffle driven by mt19937_64(seed) when the
 // spec asks for random order (the same seed always gives the same order), else declaration
-// order with repetitions innermost.
-std::vector<PlannedRun> ExpandMatrix(const ExperimentSpec& spec, uint64_t seed);
+// order with repetitions innermost. Every campaign has the same order (the seed is the
+// experiment's) and its own run ids.
+std::vector<PlannedRun> ExpandMatrix(const ExperimentSpec& spec, uint64_t seed,
+                                     absl::string_view campaign = "");
 
-// "EXPERIMENT-<16 hex digits>" from the experiment name, factor levels and repetition.
+// "EXPERIMENT-<16 hex digits>" from the experiment name, the campaign (none: the ids runs had
+// before campaigns), factor levels and repetition.
 std::string MakeRunId(absl::string_view experiment, const std::map<std::string, std::string>& f,
-                      uint32_t repetition);
+                      uint32_t repetition, absl::string_view campaign = "");
 
 }  // namespace rcbench::controller

@@ -54,7 +54,8 @@ struct ExperimentData {
   std::vector<Combo> combo_order;
 };
 
-absl::StatusOr<ExperimentData> LoadExperiment(ResultStore& store, const std::string& name) {
+absl::StatusOr<ExperimentData> LoadExperiment(ResultStore& store, const std::string& name,
+                                              const std::string& campaign = "") {
   ExperimentData d;
   d.name = name;
   RCBENCH_ASSIGN_OR_RETURN(auto rec, store.GetExperiment(name));
@@ -65,7 +66,7 @@ absl::StatusOr<ExperimentData> LoadExperiment(ResultStore& store, const std::str
     d.spec = *std::move(spec);
     for (const auto& f : d.spec->factors) d.factors.push_back(f.name);
   }
-  RCBENCH_ASSIGN_OR_RETURN(d.all, LoadRunRecords(store, name, false));
+  RCBENCH_ASSIGN_OR_RETURN(d.all, LoadRunRecords(store, name, false, campaign));
   if (!d.spec && !d.all.empty()) {
     for (const auto& [k, v] : d.all.front().run.factors()) d.factors.push_back(k);
   }
@@ -431,6 +432,7 @@ nlohmann::json RunJson(const RunRecord& r) {
   j["repetition"] = r.run.repetition();
   j["status"] = RunStatusName(r.run.status());
   j["error"] = r.run.error();
+  j["campaign"] = r.run.campaign();
   j["attempts"] = nlohmann::json::array();
   for (const auto& a : r.run.attempts()) {
     j["attempts"].push_back({{"attempt", a.attempt()},
@@ -472,8 +474,9 @@ nlohmann::json RunJson(const RunRecord& r) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment) {
-  RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, experiment));
+absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment,
+                                         const std::string& campaign) {
+  RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, experiment, campaign));
   auto primitives = PrimitiveCostsTable(d);
   if (primitives.size() > 1) return TextTable(primitives);
   if (d.spec && d.spec->benchmark) return std::string("(no completed runs)\n");
@@ -503,7 +506,7 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
   std::string md, html, csv;
   nlohmann::json json = nlohmann::json::array();
   for (const auto& name : names) {
-    RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, name));
+    RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, name, options.campaign));
     std::vector<std::pair<std::string, std::string>> plot_images;  // name -> png
     if (options.plots) {
       for (const PlotSpec& p : PlotsFor(d)) {
@@ -524,6 +527,13 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
       completed += r.run.status() == rcbench::v1::RUN_STATUS_COMPLETED;
       failed += r.run.status() == rcbench::v1::RUN_STATUS_FAILED;
     }
+    std::map<std::string, int> per_campaign;
+    for (const auto& r : d.all) ++per_campaign[r.run.campaign()];
+    std::vector<std::string> campaign_parts;
+    for (const auto& [c, n] : per_campaign) {
+      campaign_parts.push_back(absl::StrCat(c.empty() ? "(none)" : c, " (", n, " runs)"));
+    }
+    const std::string campaigns = absl::StrJoin(campaign_parts, ", ");
     std::string hosts;
     if (!d.all.empty()) {
       for (const auto& r : d.all) {
@@ -543,11 +553,12 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
     std::string description = d.spec ? d.spec->description : "";
     absl::StrAppend(&md, "# ", d.name, "\n\n", description, description.empty() ? "" : "\n\n",
                     "Runs: ", d.all.size(), " (", completed, " completed, ", failed,
-                    " failed); order seed ", d.seed, ".\n\n", hosts.empty() ? "" : "Hosts:\n",
-                    hosts, hosts.empty() ? "" : "\n");
+                    " failed); order seed ", d.seed, ".\n\nCampaigns: ", campaigns, ".\n\n",
+                    hosts.empty() ? "" : "Hosts:\n", hosts, hosts.empty() ? "" : "\n");
     absl::StrAppend(&html, "<h1>", HtmlEscape(d.name), "</h1>\n<p>", HtmlEscape(description),
                     "</p>\n<p>Runs: ", d.all.size(), " (", completed, " completed, ", failed,
-                    " failed); order seed ", d.seed, ".</p>\n<pre>", HtmlEscape(hosts), "</pre>\n");
+                    " failed); order seed ", d.seed, ".</p>\n<p>Campaigns: ", HtmlEscape(campaigns),
+                    ".</p>\n<pre>", HtmlEscape(hosts), "</pre>\n");
     if (micro) {
       static constexpr char kPrimitiveNote[] =
           "Median over repetitions of each run's time per operation (wall and CPU); paper: "

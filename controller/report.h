@@ -18,6 +18,7 @@ struct ReportOptions {
   std::string out_dir = "reports";
   bool plots = true;
   std::string gnuplot = "gnuplot";
+  std::string campaign = "";  // empty: every campaign
 };
 
 struct ReportFiles {
@@ -30,6 +31,7 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
 
 // The aggregated results table (one row per factor combination and class) as plain text, for
 // `make run` and the end of `rcbench run`.
-absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment);
+absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment,
+                                         const std::string& campaign = "");
 
 }  // namespace rcbench::controller

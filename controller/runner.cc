@@ -421,19 +421,47 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
                          "\" is stored with a different spec text; runs with the same factor "
                          "levels and repetition are treated as the same runs"));
   }
-  std::vector<PlannedRun> planned = ExpandMatrix(spec_, summary.seed);
   ExperimentRecord record{spec_.name, spec_.yaml, summary.seed,
                           absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone())};
-  RCBENCH_RETURN_IF_ERROR(store_.AddExperiment(record, planned));
-  RCBENCH_ASSIGN_OR_RETURN(std::vector<std::string> interrupted,
-                           store_.MarkStaleRunsInterrupted(spec_.name));
-  if (options_.retry_failed) {
-    RCBENCH_ASSIGN_OR_RETURN(int reset, store_.ResetFailedRuns(spec_.name));
-    if (reset > 0) Message(absl::StrCat(reset, " failed run(s) will be retried (--retry-failed)"));
+  RCBENCH_RETURN_IF_ERROR(store_.AddExperiment(record, {}));
+  auto finish = [&](absl::Status status) -> absl::StatusOr<RunSummary> {
+    collectors_.clear();
+    testbed_.Stop();
+    if (!status.ok()) return status;
+    return summary;
+  };
+  // The campaign needs the hosts' kernels: they must answer first.
+  if (absl::Status up = WaitForHosts(); !up.ok()) return finish(up);
+  std::map<std::string, rcbench::v1::HostFacts> kernels;
+  for (const auto& name : testbed_.agent_names()) {
+    auto facts = testbed_.agent(name)->GetHostFacts({});
+    if (!facts.ok()) return finish(facts.status());
+    kernels[name] = *std::move(facts);
   }
-  RCBENCH_ASSIGN_OR_RETURN(auto stored_runs, store_.ListRuns(spec_.name));
+  auto campaign = ResolveCampaign(store_, spec_.name, options_.campaign, kernels, options_.tags,
+                                  options_.allow_kernel_change);
+  if (!campaign.ok()) return finish(campaign.status());
+  summary.campaign = campaign->record.name;
+  summary.new_campaign = campaign->created;
+  std::vector<PlannedRun> planned = ExpandMatrix(spec_, summary.seed, summary.campaign);
+  if (absl::Status s = store_.AddExperiment(record, planned, summary.campaign); !s.ok()) {
+    return finish(s);
+  }
+  Message(absl::StrCat("campaign ", summary.campaign,
+                       campaign->created ? " (new)" : " (continuing)", ": kernel ",
+                       campaign->record.kernel_identity));
+  auto stale = store_.MarkStaleRunsInterrupted(spec_.name);
+  if (!stale.ok()) return finish(stale.status());
+  if (options_.retry_failed) {
+    auto reset = store_.ResetFailedRuns(spec_.name);
+    if (!reset.ok()) return finish(reset.status());
+    if (*reset > 0)
+      Message(absl::StrCat(*reset, " failed run(s) will be retried (--retry-failed)"));
+  }
+  auto stored_runs = store_.ListRuns(spec_.name);
+  if (!stored_runs.ok()) return finish(stored_runs.status());
   std::map<std::string, rcbench::v1::RunStatus> status_of;
-  for (const auto& r : stored_runs) status_of[r.run_id()] = r.status();
+  for (const auto& r : *stored_runs) status_of[r.run_id()] = r.status();
   summary.total = static_cast<int>(planned.size());
   std::vector<const PlannedRun*> todo;
   std::map<std::string, int> position;  // run id -> 1-based position in the matrix
@@ -449,22 +477,16 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
   auto label_of = [&](const std::string& run_id) {
     return absl::StrCat("run ", position[run_id], "/", summary.total);
   };
+  // Runs of this campaign that a killed controller left (others' are only marked).
+  std::vector<std::string> interrupted;
+  for (const std::string& id : *stale) {
+    if (position.count(id)) interrupted.push_back(id);
+  }
   for (const std::string& id : interrupted) {
     Message(absl::StrCat(label_of(id), " was interrupted: redoing (", id, ")"));
   }
   if (metrics_) metrics_->SetPlanned(spec_.name, summary.total, summary.skipped);
-  if (todo.empty()) return summary;
-
-  auto finish = [&](absl::Status status) -> absl::StatusOr<RunSummary> {
-    collectors_.clear();
-    testbed_.Stop();
-    if (!status.ok()) return status;
-    return summary;
-  };
-  {
-    absl::Status up = WaitForHosts();
-    if (!up.ok()) return finish(up);
-  }
+  if (todo.empty()) return finish(absl::OkStatus());
   // What a killed controller left on the agents goes first: its server would hold the port.
   for (const std::string& id : interrupted) ReleaseLeftovers(id);
   const int64_t begin_ns = clock_.MonotonicNanos();

@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controller/benchmark_executor.h"
+#include "controller/campaign.h"
 #include "controller/clients.h"
 #include "controller/controller_metrics.h"
 #include "controller/faults.h"
@@ -61,6 +62,11 @@ struct ProgressEvent {
 
 struct RunnerOptions {
   std::map<std::string, std::string> tags;
+  // The campaign (controller/campaign.h); empty: the default one of the hosts' kernel
+  // identity and the tags.
+  std::string campaign;
+  // Add runs to a campaign recorded on another kernel identity instead of refusing.
+  bool allow_kernel_change = false;
   LeaseOptions lease;
   // Attempts per run (after the last --retry-failed); at least 1.
   int max_attempts = 3;
@@ -96,6 +102,8 @@ struct RunSummary {
   int redone_attempts = 0;  // attempts lost to the infrastructure and redone
   bool stopped = false;     // stop_requested or max_runs reached
   uint64_t seed = 0;
+  std::string campaign;
+  bool new_campaign = false;
 };
 
 // Keeps one agent's usage stream open for the lifetime of the object.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "common/testing/fake_clock.h"
@@ -287,6 +288,64 @@ TEST_F(RunnerTest, AServerThatExitsFailsTheRunForGood) {
   EXPECT_THAT(runs[0].error(), HasSubstr("server failed"));
   ASSERT_EQ(runs[0].attempts_size(), 1);
   EXPECT_FALSE(runs[0].attempts(0).infrastructure());
+}
+
+TEST_F(RunnerTest, TheSameSpecWithOtherTagsIsASecondCampaignWithRunsOfItsOwn) {
+  RunnerOptions a;
+  a.tags = {{"kernel", "a"}};
+  auto first = RunAll(a);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->new_campaign);
+  RunnerOptions b;
+  b.tags = {{"kernel", "b"}};
+  auto second = RunAll(b);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->skipped, 0);
+  EXPECT_EQ(second->completed, 4);
+  EXPECT_NE(first->campaign, second->campaign);
+  EXPECT_THAT(first->campaign, HasSubstr("6.1.0-fake+kernel=a@"));
+  auto runs = *store_->ListRuns("exp");
+  ASSERT_EQ(runs.size(), 8u);
+  std::map<std::string, int> per_campaign;
+  for (const auto& r : runs) {
+    EXPECT_EQ(r.status(), rcbench::v1::RUN_STATUS_COMPLETED);
+    ++per_campaign[r.campaign()];
+  }
+  EXPECT_EQ(per_campaign[first->campaign], 4);
+  EXPECT_EQ(per_campaign[second->campaign], 4);
+  // The same tags on the same kernel continue the first campaign.
+  auto again = RunAll(a);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->campaign, first->campaign);
+  EXPECT_FALSE(again->new_campaign);
+  EXPECT_EQ(again->skipped, 4);
+}
+
+TEST_F(RunnerTest, AnotherKernelStartsANewCampaignAndResumingANamedOneOnItIsRefused) {
+  RunnerOptions named;
+  named.campaign = "baseline";
+  named.max_runs = 2;
+  ASSERT_TRUE(RunAll(named).ok());
+  testbed_.agent_.kernel_release_ = "6.2.0-patched";
+  // Unnamed: a campaign of the new kernel, by itself.
+  auto fresh = RunAll();
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_THAT(fresh->campaign, HasSubstr("6.2.0-patched@"));
+  EXPECT_EQ(fresh->completed, 4);
+  // Resuming the named one on the new kernel would mix two kernels.
+  named.max_runs = -1;
+  auto refused = RunAll(named);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("local=6.1.0-fake"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("local=6.2.0-patched"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("--allow-kernel-change"));
+  named.allow_kernel_change = true;
+  auto allowed = RunAll(named);
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_EQ(allowed->skipped, 2);
+  EXPECT_EQ(allowed->completed, 2);
+  EXPECT_EQ(store_->ListRuns("exp")->size(), 8u);
 }
 
 TEST_F(RunnerTest, TheLeaseSettingsReachTheGeneratorAndItIsRenewed) {

@@ -121,6 +121,23 @@ const std::vector<const char*>& Migrations() {
         WHERE status IN (2, 3, 4, 5);
       UPDATE runs SET attempts = 1 WHERE status IN (2, 3, 4, 5);
       )sql",
+      // 5: campaigns. Runs stored before them join one campaign per experiment, "legacy",
+      // whose kernel identity is unknown (empty).
+      R"sql(
+      CREATE TABLE campaigns (
+        experiment TEXT NOT NULL REFERENCES experiments(name),
+        name TEXT NOT NULL,
+        kernel_identity TEXT NOT NULL,
+        tags_json TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (experiment, name)
+      );
+      ALTER TABLE runs ADD COLUMN campaign TEXT NOT NULL DEFAULT '';
+      INSERT INTO campaigns (experiment, name, kernel_identity, created_at)
+        SELECT DISTINCT experiment, 'legacy', '', '' FROM runs;
+      UPDATE runs SET campaign = 'legacy';
+      CREATE INDEX runs_by_campaign ON runs(experiment, campaign, ord);
+      )sql",
   };
   return *m;
 }
@@ -409,8 +426,49 @@ absl::StatusOr<std::optional<ExperimentRecord>> SqliteResultStore::GetExperiment
   return std::optional<ExperimentRecord>(std::move(r));
 }
 
+absl::Status SqliteResultStore::AddCampaign(const CampaignRecord& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "INSERT INTO campaigns (experiment, name, kernel_identity, tags_json, created_at) "
+         "VALUES (?, ?, ?, ?, ?)");
+  s.Bind(1, c.experiment).Bind(2, c.name).Bind(3, c.kernel_identity).Bind(4, MapToJson(c.tags));
+  s.Bind(5, c.created_at);
+  absl::Status st = s.Run();
+  if (st.code() == absl::StatusCode::kAlreadyExists) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("experiment ", c.experiment, " already has a campaign ", c.name));
+  }
+  return st;
+}
+
+absl::StatusOr<std::vector<CampaignRecord>> SqliteResultStore::ListCampaigns(
+    const std::string& experiment) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "SELECT experiment, name, kernel_identity, tags_json, created_at FROM campaigns "
+         "WHERE experiment = ? ORDER BY rowid");
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  s.Bind(1, experiment);
+  std::vector<CampaignRecord> out;
+  while (s.Step() == SQLITE_ROW) {
+    out.push_back({s.Text(0), s.Text(1), s.Text(2), JsonToMap(s.Text(3)), s.Text(4)});
+  }
+  RCBENCH_RETURN_IF_ERROR(s.Finished());
+  return out;
+}
+
+absl::StatusOr<std::optional<CampaignRecord>> SqliteResultStore::GetCampaign(
+    const std::string& experiment, const std::string& name) {
+  RCBENCH_ASSIGN_OR_RETURN(auto all, ListCampaigns(experiment));
+  for (auto& c : all) {
+    if (c.name == name) return std::optional<CampaignRecord>(std::move(c));
+  }
+  return std::optional<CampaignRecord>();
+}
+
 absl::Status SqliteResultStore::AddExperiment(const ExperimentRecord& e,
-                                              const std::vector<PlannedRun>& runs) {
+                                              const std::vector<PlannedRun>& runs,
+                                              const std::string& campaign) {
   std::lock_guard<std::mutex> lock(mu_);
   RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
   auto body = [&]() -> absl::Status {
@@ -423,11 +481,11 @@ absl::Status SqliteResultStore::AddExperiment(const ExperimentRecord& e,
     for (const PlannedRun& r : runs) {
       Stmt s(db_,
              "INSERT OR IGNORE INTO runs (run_id, experiment, ord, repetition, factors_json, "
-             "seed, status) VALUES (?, ?, ?, ?, ?, ?, ?)");
+             "seed, status, campaign) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
       s.Bind(1, r.run_id).Bind(2, e.name).Bind(3, static_cast<int64_t>(r.order));
       s.Bind(4, static_cast<int64_t>(r.repetition)).Bind(5, MapToJson(r.factors));
       s.Bind(6, static_cast<int64_t>(e.seed));
-      s.Bind(7, static_cast<int64_t>(rcbench::v1::RUN_STATUS_PENDING));
+      s.Bind(7, static_cast<int64_t>(rcbench::v1::RUN_STATUS_PENDING)).Bind(8, campaign);
       RCBENCH_RETURN_IF_ERROR(s.Run());
     }
     return absl::OkStatus();
@@ -654,9 +712,11 @@ absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
     const std::string& experiment) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
-         "SELECT experiment, run_id, ord, repetition, factors_json, status, error, "
-         "started_at_ms, finished_at_ms, seed, tags_json, attempts_before_retry FROM runs "
-         "WHERE (? = '' OR experiment = ?) ORDER BY experiment, ord");
+         "SELECT r.experiment, r.run_id, r.ord, r.repetition, r.factors_json, r.status, r.error, "
+         "r.started_at_ms, r.finished_at_ms, r.seed, r.tags_json, r.attempts_before_retry, "
+         "r.campaign FROM runs r LEFT JOIN campaigns c ON c.experiment = r.experiment AND "
+         "c.name = r.campaign WHERE (? = '' OR r.experiment = ?) "
+         "ORDER BY r.experiment, c.rowid, r.ord");
   RCBENCH_RETURN_IF_ERROR(s.status());
   s.Bind(1, experiment).Bind(2, experiment);
   std::vector<rcbench::v1::Run> out;
@@ -674,6 +734,7 @@ absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
     r.set_seed(static_cast<uint64_t>(s.Int(9)));
     for (const auto& [k, v] : JsonToMap(s.Text(10))) (*r.mutable_tags())[k] = v;
     r.set_attempts_before_retry(static_cast<uint32_t>(s.Int(11)));
+    r.set_campaign(s.Text(12));
     out.push_back(std::move(r));
   }
   RCBENCH_RETURN_IF_ERROR(s.Finished());

@@ -2,8 +2,9 @@
 
 // The results store seam and its SQLite implementation.
 //
-// Layout (schema version 4, see Migrations() in store.cc): experiments; runs (factor values,
-// repetition, seed, tags, status, error, attempt counters); attempts (every try at a run, with
+// Layout (schema version 5, see Migrations() in store.cc): experiments; campaigns (per
+// experiment: name, kernel identity, tags); runs (campaign, factor values, repetition, seed,
+// tags, status, error, attempt counters); attempts (every try at a run, with
 // its outcome, reason and whether the infrastructure caused it); run_hosts (host facts of every
 // host of a run);
 // class_results; container_results; samples (the agent and load-generator time series);
@@ -42,6 +43,17 @@ struct ExperimentRecord {
   std::string created_at;  // RFC 3339
 };
 
+// A campaign: the runs of one experiment on one kernel identity with one set of tags
+// (controller/campaign.h). `kernel_identity` is empty for the campaign that existing runs were
+// given by the migration to schema 5 ("legacy").
+struct CampaignRecord {
+  std::string experiment;
+  std::string name;
+  std::string kernel_identity;  // "HOST=RELEASE VERSION; ..." sorted by host
+  std::map<std::string, std::string> tags;
+  std::string created_at;  // RFC 3339
+};
+
 // Everything a finished run leaves behind.
 struct RunOutcome {
   std::string run_id;
@@ -67,9 +79,18 @@ class ResultStore {
   // The stored experiment, or nullopt.
   virtual absl::StatusOr<std::optional<ExperimentRecord>> GetExperiment(
       const std::string& name) = 0;
-  // Records the experiment (if new) and a PENDING row for every planned run not yet stored.
+  // Records the experiment (if new) and a PENDING row for every planned run not yet stored,
+  // in `campaign` (which AddCampaign must have recorded, unless empty).
   virtual absl::Status AddExperiment(const ExperimentRecord& experiment,
-                                     const std::vector<PlannedRun>& runs) = 0;
+                                     const std::vector<PlannedRun>& runs,
+                                     const std::string& campaign = "") = 0;
+  // Records a campaign; ALREADY_EXISTS if the experiment has one of that name.
+  virtual absl::Status AddCampaign(const CampaignRecord& campaign) = 0;
+  virtual absl::StatusOr<std::optional<CampaignRecord>> GetCampaign(const std::string& experiment,
+                                                                    const std::string& name) = 0;
+  // In creation order.
+  virtual absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(
+      const std::string& experiment) = 0;
   // RUNNING runs of `experiment` (their controller died) become INTERRUPTED, and so do their
   // running attempts (reason `reason`); returns their run ids.
   virtual absl::StatusOr<std::vector<std::string>> MarkStaleRunsInterrupted(
@@ -128,7 +149,12 @@ class SqliteResultStore : public ResultStore {
 
   absl::StatusOr<std::optional<ExperimentRecord>> GetExperiment(const std::string& name) override;
   absl::Status AddExperiment(const ExperimentRecord& experiment,
-                             const std::vector<PlannedRun>& runs) override;
+                             const std::vector<PlannedRun>& runs,
+                             const std::string& campaign = "") override;
+  absl::Status AddCampaign(const CampaignRecord& campaign) override;
+  absl::StatusOr<std::optional<CampaignRecord>> GetCampaign(const std::string& experiment,
+                                                            const std::string& name) override;
+  absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(const std::string& experiment) override;
   absl::StatusOr<std::vector<std::string>> MarkStaleRunsInterrupted(
       const std::string& experiment,
       const std::string& reason = "controller stopped mid-run") override;

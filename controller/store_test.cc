@@ -204,6 +204,18 @@ rcbench::v1::BenchmarkResult Benchmark(const std::string& name, double real_ns) 
   return b;
 }
 
+// Writes experiment "e" with runs e-a and e-b PENDING, the way a controller of schema version
+// 1 to 4 did (this code's AddExperiment writes the campaign column of version 5).
+void WriteOldStyleExperiment(SqliteResultStore& store) {
+  ASSERT_TRUE(store
+                  .Exec("INSERT INTO experiments VALUES ('e', 'name: e', 5, 'now');"
+                        "INSERT INTO runs (run_id, experiment, ord, repetition, factors_json, "
+                        "seed, status) VALUES ('e-a', 'e', 0, 1, '{\"f\":\"x\"}', 5, 1);"
+                        "INSERT INTO runs (run_id, experiment, ord, repetition, factors_json, "
+                        "seed, status) VALUES ('e-b', 'e', 1, 1, '{\"f\":\"y\"}', 5, 1);")
+                  .ok());
+}
+
 // Writes run `id` as finished, the way a controller of schema version 2 or 3 did (this code's
 // MarkRunning/CompleteRun need the attempts table of version 4).
 void WriteOldStyleCompletedRun(SqliteResultStore& store, const std::string& id,
@@ -236,7 +248,7 @@ TEST_F(StoreTest, SchemaTwoFileWithResultsMigratesToBenchmarkTableAndKeepsItsRow
   {
     auto v2 = SqliteResultStore::OpenAtVersion(path_, 2);
     ASSERT_TRUE(v2.ok()) << v2.status();
-    ASSERT_TRUE((*v2)->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+    WriteOldStyleExperiment(**v2);
     RunOutcome o = Outcome("e-a");
     WriteOldStyleCompletedRun(**v2, "e-a", o.classes[0], o.usage_samples[0]);
     EXPECT_FALSE((*v2)->CountRows("benchmark_results", "e-a").ok());
@@ -263,7 +275,7 @@ TEST_F(StoreTest, SchemaThreeFileGetsOneAttemptPerFinishedRunAndNoneForPendingOn
   {
     auto v3 = SqliteResultStore::OpenAtVersion(path_, 3);
     ASSERT_TRUE(v3.ok()) << v3.status();
-    ASSERT_TRUE((*v3)->AddExperiment({"e", "name: e", 5, "now"}, TwoRuns()).ok());
+    WriteOldStyleExperiment(**v3);
     RunOutcome o = Outcome("e-a");
     WriteOldStyleCompletedRun(**v3, "e-a", o.classes[0], o.usage_samples[0]);
   }
@@ -276,6 +288,49 @@ TEST_F(StoreTest, SchemaThreeFileGetsOneAttemptPerFinishedRunAndNoneForPendingOn
   EXPECT_EQ(runs[1].attempts_size(), 0);
   // The pending run's first attempt is number 1.
   EXPECT_EQ(*(*store)->MarkRunning("e-b", 3000, {}), 1);
+}
+
+TEST_F(StoreTest, ASchemaFourFileKeepsEveryRunInOneLegacyCampaignPerExperiment) {
+  {
+    auto v4 = SqliteResultStore::OpenAtVersion(path_, 4);
+    ASSERT_TRUE(v4.ok()) << v4.status();
+    WriteOldStyleExperiment(**v4);
+    RunOutcome o = Outcome("e-a");
+    WriteOldStyleCompletedRun(**v4, "e-a", o.classes[0], o.usage_samples[0]);
+  }
+  auto store = SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto runs = *(*store)->ListRuns("e");
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& r : runs) EXPECT_EQ(r.campaign(), "legacy") << r.run_id();
+  EXPECT_EQ(runs[0].status(), rcbench::v1::RUN_STATUS_COMPLETED);
+  EXPECT_EQ((*(*store)->GetResults("e-a", false)).classes_size(), 1);
+  auto campaigns = *(*store)->ListCampaigns("e");
+  ASSERT_EQ(campaigns.size(), 1u);
+  EXPECT_EQ(campaigns[0].name, "legacy");
+  EXPECT_EQ(campaigns[0].kernel_identity, "");
+}
+
+TEST_F(StoreTest, CampaignsKeepTheirOwnRunsInCreationOrder) {
+  auto store = *SqliteResultStore::Open(path_);
+  ASSERT_TRUE(store->AddExperiment({"e", "name: e", 5, "now"}, {}).ok());
+  ASSERT_TRUE(store->AddCampaign({"e", "z-first", "srv=6.1 #1", {{"kernel", "a"}}, "t1"}).ok());
+  ASSERT_TRUE(store->AddCampaign({"e", "a-second", "srv=6.2 #1", {}, "t2"}).ok());
+  EXPECT_EQ(store->AddCampaign({"e", "a-second", "x", {}, "t3"}).code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(
+      store->AddExperiment({"e", "name: e", 5, "now"}, {{"e-2a", 0, 1, {}}}, "a-second").ok());
+  ASSERT_TRUE(
+      store->AddExperiment({"e", "name: e", 5, "now"}, {{"e-1a", 0, 1, {}}}, "z-first").ok());
+  auto runs = *store->ListRuns("e");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].campaign(), "z-first");
+  EXPECT_EQ(runs[1].campaign(), "a-second");
+  auto c = *store->GetCampaign("e", "z-first");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->kernel_identity, "srv=6.1 #1");
+  EXPECT_EQ(c->tags.at("kernel"), "a");
+  EXPECT_FALSE(store->GetCampaign("e", "nope")->has_value());
 }
 
 TEST_F(StoreTest, EveryAttemptIsKeptWithItsReasonAndOnlyTheLastOneCompletes) {
