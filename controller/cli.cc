@@ -26,6 +26,7 @@
 #include "controller/controller_config.h"
 #include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
+#include "controller/history.h"
 #include "controller/matrix.h"
 #include "controller/netns_topology.h"
 #include "controller/prometheus_sd.h"
@@ -55,6 +56,7 @@ commands:
   list            list stored runs
   report          write tables and plots of stored runs
   compare         compare two sets of runs (exit 0 same/better, 1 worse, 2 error)
+  history         one metric over campaigns, kernels or time, with change points
   serve           serve the rcbench.v1.Controller gRPC service
   certs           make a lab's CA, certificates and token (docs/SECURITY.md)
 common options: --db PATH (default results/rcbench.db), --log-level debug|info|warning|error,
@@ -122,6 +124,23 @@ constexpr char kCompareUsage[] =
   --junit FILE        also write a JUnit XML file (WORSE = failure, UNKNOWN = skipped)
   --db PATH
 exit status: 0 no regression, 1 a metric is WORSE, 2 error.
+)";
+constexpr char kHistoryUsage[] =
+    R"(usage: rcbench history --experiment NAME --metric M [options]
+  One metric of the experiment's completed runs as a series of points, each point's median
+  with a 95% interval, and the change points of the series (controller/README.md, "History").
+  --metric M          a metric key ("throughput_rps{class=high}") or a base name
+  --class C           with a base name: the metric of load class C
+  --container P       with a base name: the metric of container P
+  --by GROUPING       campaign (default; runs without a campaign by their tags), kernel (the
+                      hosts' kernel release and version) or time (one point per run)
+  --p-value P         a change point needs a Welch t-test p-value <= P (default 0.001)
+  --min-segment N     the fewest points between change points (default 3, at least 2)
+  --json              machine-readable output
+  --plot FILE         also draw the history with gnuplot (FILE ends in .svg or .png)
+  --db PATH
+exit status: 0 history printed (with or without change points); 2 error, such as an unknown
+experiment or metric (the message lists the ones there are).
 )";
 constexpr char kServeUsage[] = R"(usage: rcbench serve [options]
   --listen ADDR          gRPC address (default 127.0.0.1:0)
@@ -746,6 +765,56 @@ int CmdCompare(const std::vector<std::string>& argv) {
   return report->any_worse() ? 1 : 0;
 }
 
+int CmdHistory(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv,
+                        {"--db", "--experiment", "--metric", "--class", "--container", "--by",
+                         "--p-value", "--min-segment", "--plot", "--log-level"},
+                        {"--json", "--help"});
+  if (!args.ok()) return UsageError(args.status().message(), kHistoryUsage);
+  if (args->Has("--help")) {
+    std::cout << kHistoryUsage;
+    return 0;
+  }
+  if (!args->Has("--experiment") || !args->Has("--metric")) {
+    return UsageError("history needs --experiment and --metric", kHistoryUsage);
+  }
+  if (args->Has("--class") && args->Has("--container")) {
+    return UsageError("--class and --container exclude each other", kHistoryUsage);
+  }
+  HistoryOptions o;
+  o.experiment = args->Get("--experiment");
+  o.metric = args->Get("--metric");
+  o.load_class = args->Get("--class");
+  o.container = args->Get("--container");
+  auto by = ParseHistoryGrouping(args->Get("--by", "campaign"));
+  if (!by.ok()) return UsageError(by.status().message(), kHistoryUsage);
+  o.by = *by;
+  if (args->Has("--p-value") &&
+      (!absl::SimpleAtod(args->Get("--p-value"), &o.change_points.max_p_value) ||
+       !(o.change_points.max_p_value > 0 && o.change_points.max_p_value < 1))) {
+    return UsageError(
+        absl::StrCat("--p-value \"", args->Get("--p-value"), "\": expected a number in (0, 1)"),
+        kHistoryUsage);
+  }
+  if (args->Has("--min-segment") &&
+      (!absl::SimpleAtoi(args->Get("--min-segment"), &o.change_points.min_segment) ||
+       o.change_points.min_segment < 2)) {
+    return UsageError(absl::StrCat("--min-segment \"", args->Get("--min-segment"),
+                                   "\": expected an integer of at least 2"),
+                      kHistoryUsage);
+  }
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
+  if (!store.ok()) return Fail(store.status());
+  auto history = BuildHistory(**store, o);
+  if (!history.ok()) return Fail(history.status());
+  std::cout << (args->Has("--json") ? FormatHistoryJson(*history) : FormatHistoryText(*history));
+  if (args->Has("--plot")) {
+    if (auto s = DrawHistoryPlot(*history, {args->Get("--plot")}); !s.ok()) return Fail(s);
+    if (!args->Has("--json")) std::cout << "plot: " << args->Get("--plot") << "\n";
+  }
+  return 0;
+}
+
 int CmdServe(const std::vector<std::string>& argv) {
   auto args = ParseArgs(
       argv,
@@ -895,11 +964,13 @@ int RunCli(int argc, char** argv) {
   if (cmd == "list") return CmdList(rest);
   if (cmd == "report") return CmdReport(rest);
   if (cmd == "compare") return CmdCompare(rest);
+  if (cmd == "history") return CmdHistory(rest);
   if (cmd == "serve") return CmdServe(rest);
   if (cmd == "certs") return CmdCerts(rest);
-  return UsageError(absl::StrCat("unknown command \"", cmd,
-                                 "\"; expected run, validate, list, report, compare or serve"),
-                    kUsage);
+  return UsageError(
+      absl::StrCat("unknown command \"", cmd,
+                   "\"; expected run, validate, list, report, compare, history, serve or certs"),
+      kUsage);
 }
 
 }  // namespace rcbench::controller

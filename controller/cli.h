@@ -1,8 +1,8 @@
 #pragma once
 
-// The `rcbench` command line: run | validate | list | report | compare | serve. main.cc only
-// calls RunCli. Exit codes: 0 success; 1 a run failed (run) or a regression (compare);
-// 2 bad usage or an error.
+// The `rcbench` command line: run | validate | list | report | compare | history | serve |
+// certs. main.cc only calls RunCli. Exit codes: 0 success; 1 a run failed (run) or a regression
+// (compare); 2 bad usage or an error.
 
 #include <iosfwd>
 #include <map>

@@ -9,6 +9,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "controller/store.h"
 #include "controller/testing/store_files.h"
 #include "nlohmann/json.hpp"
@@ -193,6 +195,73 @@ TEST_F(CliTest, ListShowsEveryAttemptWithItsReason) {
   EXPECT_EQ(j[0]["attempts"][0]["reason"], "agent srv lost: usage stream");
   EXPECT_EQ(j[0]["attempts"][0]["started_at"], "1970-01-01T00:00:01.000Z");
   EXPECT_EQ(j[0]["attempts"][1]["status"], "completed");
+}
+
+// Ten campaigns (tag build=gNN, started in that order) of three runs each; class "high"
+// throughput steps up 15% at the seventh (point 6).
+void StoreOfTenCampaigns(const std::string& db) {
+  auto store = *SqliteResultStore::Open(db);
+  std::vector<PlannedRun> planned;
+  for (int i = 0; i < 30; ++i) {
+    planned.push_back({absl::StrCat("h-", i), static_cast<uint32_t>(i), 1, {}});
+  }
+  ASSERT_TRUE(store->AddExperiment({"h", "name: h", 1, "now"}, planned).ok());
+  for (int i = 0; i < 30; ++i) {
+    const int group = i / 3;
+    ASSERT_TRUE(store
+                    ->MarkRunning(planned[i].run_id, 1000 * (i + 1),
+                                  {{"build", absl::StrFormat("g%02d", group)}})
+                    .ok());
+    RunOutcome o;
+    o.run_id = planned[i].run_id;
+    auto& c = o.classes.emplace_back();
+    c.set_class_name("high");
+    c.set_throughput_rps((group >= 6 ? 1150 : 1000) + (i % 3) * 4);
+    ASSERT_TRUE(store->CompleteRun(o).ok());
+  }
+}
+
+TEST_F(CliTest, HistoryFindsTheCampaignWhereThroughputStepped) {
+  StoreOfTenCampaigns(db_);
+  CliResult r = Rcbench({"history", "--db", db_, "--experiment", "h", "--metric", "throughput_rps",
+                         "--class", "high"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("by campaign: 30 completed runs in 10 points"));
+  EXPECT_THAT(r.out, HasSubstr("at point 6 (build=g06): 1004.0 -> 1154.0 (+14.9%)"));
+  EXPECT_THAT(r.out, HasSubstr("p-value <= 0.001, minimum segment 3 points"));
+}
+
+TEST_F(CliTest, HistoryJsonCarriesPointsChangePointsAndParameters) {
+  StoreOfTenCampaigns(db_);
+  CliResult r =
+      Rcbench({"history", "--db", db_, "--experiment", "h", "--metric",
+               "throughput_rps{class=high}", "--json", "--p-value", "0.01", "--min-segment", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["points"].size(), 10u);
+  EXPECT_EQ(j["points"][6]["label"], "build=g06");
+  EXPECT_EQ(j["points"][6]["runs"], 3);
+  EXPECT_EQ(j["points"][6]["median"], 1154.0);
+  ASSERT_EQ(j["change_points"].size(), 1u);
+  EXPECT_EQ(j["change_points"][0]["index"], 6);
+  EXPECT_EQ(j["parameters"]["p_value"], 0.01);
+  EXPECT_EQ(j["parameters"]["min_segment"], 2);
+}
+
+TEST_F(CliTest, HistoryOfAnUnknownMetricFailsListingTheMetrics) {
+  StoreOfTenCampaigns(db_);
+  CliResult r = Rcbench({"history", "--db", db_, "--experiment", "h", "--metric", "goodput"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no metric \"goodput\""));
+  EXPECT_THAT(r.err, HasSubstr("throughput_rps{class=high}"));
+}
+
+TEST_F(CliTest, HistoryOfAnUnknownExperimentFailsNamingIt) {
+  StoreOfTenCampaigns(db_);
+  CliResult r = Rcbench({"history", "--db", db_, "--experiment", "nope", "--metric", "x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no experiment \"nope\""));
+  EXPECT_THAT(r.err, HasSubstr("experiments: h"));
 }
 
 }  // namespace

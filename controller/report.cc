@@ -406,6 +406,21 @@ absl::StatusOr<std::vector<std::string>> DrawPlot(const ExperimentData& d, const
   return std::vector<std::string>{base + ".png", base + ".svg"};
 }
 
+// A gnuplot data field: labels are quoted, so a double quote in one would end it early.
+std::string DataLabel(const std::string& s) {
+  return "\"" + absl::StrReplaceAll(s, {{"\"", "'"}}) + "\"";
+}
+
+// The metrics a report's History section follows: throughput per class, or a micro-benchmark's
+// time per operation; at most four, to keep the report cheap.
+std::vector<std::string> HistoryMetricsOf(const ExperimentData& d) {
+  std::vector<std::string> keys;
+  for (const auto& cls : ClassesOf(d)) keys.push_back(ClassMetricKey("throughput_rps", cls));
+  for (const auto& b : BenchmarksOf(d)) keys.push_back(BenchmarkMetricKey("time_per_op_ns", b));
+  if (keys.size() > 4) keys.resize(4);
+  return keys;
+}
+
 // Plots the spec asks for, or a default: throughput per class over the first factor.
 std::vector<PlotSpec> PlotsFor(const ExperimentData& d) {
   if (!d.spec) return {};
@@ -473,6 +488,80 @@ nlohmann::json RunJson(const RunRecord& r) {
 }
 
 }  // namespace
+
+absl::Status DrawHistoryPlot(const History& h, const std::vector<std::string>& files,
+                             const std::string& gnuplot) {
+  if (files.empty()) return absl::InvalidArgumentError("no plot file named");
+  std::vector<std::string> terminals;
+  for (const auto& f : files) {
+    const std::string ext = fs::path(f).extension().string();
+    if (ext == ".svg") {
+      terminals.push_back("svg size 900,560 dynamic");
+    } else if (ext == ".png") {
+      terminals.push_back("pngcairo size 900,560");
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("plot file ", f, ": expected a name ending in .svg or .png"));
+    }
+  }
+  const std::string base = files.front();
+  const bool label_ticks = h.points.size() <= 20;
+  {
+    std::ofstream out(base + ".dat");
+    for (size_t i = 0; i < h.points.size(); ++i) {
+      const HistoryPoint& p = h.points[i];
+      out << i << " " << DataLabel(p.label) << " " << p.median << " " << p.interval.low << " "
+          << p.interval.high << "\n";
+    }
+    if (!out) return absl::InternalError("cannot write " + base + ".dat");
+  }
+  const ChangePointOptions& cpo = h.change_points.options;
+  std::string script;
+  absl::StrAppend(&script, "set title ",
+                  GnuplotQuote(absl::StrCat(h.options.experiment, ": ", h.metric_key, " by ",
+                                            HistoryGroupingName(h.options.by))),
+                  " noenhanced\n", "set ylabel ", GnuplotQuote(h.metric_key), " noenhanced\n",
+                  "set xlabel ", GnuplotQuote(HistoryGroupingName(h.options.by)), " noenhanced\n",
+                  "set grid\nset key top left noenhanced\nset bmargin 7\n",
+                  "set offsets 0.5, 0.5, graph 0.1, graph 0.1\n",
+                  label_ticks ? "set xtics rotate by -30\n" : "", "set label 100 ",
+                  GnuplotQuote(absl::StrCat(
+                      "median per point, error bars: 95% order-statistic interval; change points: ",
+                      kChangePointAlgorithm, " over the ", kHistorySeries,
+                      ", p <= ", cpo.max_p_value, ", min segment ", cpo.min_segment)),
+                  " at screen 0.01, screen 0.02 noenhanced font ',9'\n");
+  int n = 1;
+  for (const auto& c : h.change_points.change_points) {
+    const double x = static_cast<double>(c.index) - 0.5;
+    absl::StrAppend(
+        &script, "set arrow ", n, " from ", x, ", graph 0 to ", x,
+        ", graph 1 nohead dt 2 lw 2 lc rgb '#cc0000'\n", "set label ", n, " ",
+        GnuplotQuote(absl::StrFormat("%+.1f%% (p=%.2g)", c.relative_change * 100, c.p_value)),
+        " at ", x, ", graph 0.95 offset 0.5, 0 textcolor rgb '#cc0000' noenhanced\n");
+    ++n;
+  }
+  const std::string plot_cmd =
+      absl::StrCat("plot ", GnuplotQuote(base + ".dat"),
+                   label_ticks ? " using 1:3:4:5:xtic(2)" : " using 1:3:4:5",
+                   " with yerrorbars pt 7 lw 1.5 title 'median, 95% interval', ",
+                   GnuplotQuote(base + ".dat"), " using 1:3 with lines lw 1 notitle\n");
+  for (size_t i = 0; i < files.size(); ++i) {
+    absl::StrAppend(&script, "set terminal ", terminals[i], "\nset output ", GnuplotQuote(files[i]),
+                    "\n", plot_cmd);
+  }
+  script += "set output\n";
+  {
+    std::ofstream out(base + ".gp");
+    out << script;
+    if (!out) return absl::InternalError("cannot write " + base + ".gp");
+  }
+  int rc = RunCommand({gnuplot, base + ".gp"});
+  if (rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("gnuplot failed (exit ", rc, ") for ", base, ".gp; is gnuplot installed?"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment,
                                          const std::string& campaign) {
@@ -581,6 +670,48 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
         absl::StrAppend(&md, "![", n, "](", path, ".png) ([SVG](", path, ".svg))\n\n");
         absl::StrAppend(&html, "<p><img src=\"", path, ".svg\" alt=\"", HtmlEscape(n), "\"></p>\n");
       }
+    }
+    // History by campaign, when the runs form at least two (controller/README.md, "History").
+    std::string history_md, history_html;
+    int history_plots = 0;
+    for (const auto& key : HistoryMetricsOf(d)) {
+      HistoryOptions ho;
+      ho.experiment = d.name;
+      ho.metric = key;
+      auto h = BuildHistory(d.all, ho);
+      if (!h.ok() || h->points.size() < 2) continue;
+      std::string changes;
+      for (const auto& c : h->change_points.change_points) {
+        absl::StrAppend(&changes, changes.empty() ? "" : "; ", h->points[c.index].label, ": ",
+                        absl::StrFormat("%+.1f%% (p = %.2g)", c.relative_change * 100, c.p_value));
+      }
+      const std::string summary =
+          absl::StrCat(key, ": ", h->points.size(),
+                       " campaigns; change points: ", changes.empty() ? "none" : changes);
+      absl::StrAppend(&history_md, "- ", summary, "\n");
+      absl::StrAppend(&history_html, "<p>", HtmlEscape(summary), "</p>\n");
+      if (!options.plots) continue;
+      const std::string name = absl::StrCat(d.name, "-history-", ++history_plots);
+      const std::string base = (fs::path(options.out_dir) / "plots" / name).string();
+      absl::Status drawn = DrawHistoryPlot(*h, {base + ".png", base + ".svg"}, options.gnuplot);
+      if (!drawn.ok()) {
+        files.warnings.push_back(std::string(drawn.message()));
+        continue;
+      }
+      files.plots.push_back(base + ".png");
+      files.plots.push_back(base + ".svg");
+      absl::StrAppend(&history_md, "\n  ![", key, "](plots/", name, ".png) ([SVG](plots/", name,
+                      ".svg))\n\n");
+      absl::StrAppend(&history_html, "<p><img src=\"plots/", name, ".svg\" alt=\"", HtmlEscape(key),
+                      "\"></p>\n");
+    }
+    if (!history_md.empty()) {
+      static constexpr char kHistoryNote[] =
+          "Campaigns in order of their first run (`rcbench history --by campaign`); change "
+          "points by E-divisive means with a Welch t-test over the campaigns' medians.";
+      absl::StrAppend(&md, "## History\n\n", kHistoryNote, "\n\n", history_md, "\n");
+      absl::StrAppend(&html, "<h2>History</h2>\n<p>", HtmlEscape(kHistoryNote), "</p>\n",
+                      history_html);
     }
     md +=
         "## Runs\n\n| order | run | repetition | factors | status | attempts | error "

@@ -2,12 +2,14 @@
 
 // `rcbench report`: tables of stored runs (Markdown, HTML, CSV or JSON) and the spec's plots
 // drawn with gnuplot as PNG and SVG (x = a factor, y = a metric, one series per level of
-// another factor, error bars = one standard deviation over the repetitions).
+// another factor, error bars = one standard deviation over the repetitions), and, when an
+// experiment's runs form at least two campaigns, its history with change points.
 
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/history.h"
 #include "controller/store.h"
 
 namespace rcbench::controller {
@@ -26,6 +28,14 @@ struct ReportFiles {
   std::vector<std::string> plots;  // PNG and SVG files
   std::vector<std::string> warnings;
 };
+
+// Draws a history (controller/history.h) with gnuplot: the points' medians with their intervals
+// as error bars, each change point as a dashed line labelled with its relative change, and the
+// parameters in the caption. One file per entry of `files`, by extension (.svg or .png); the data
+// and the script are written beside the first as FILE.dat and FILE.gp. INVALID_ARGUMENT for
+// another extension, UNAVAILABLE when gnuplot fails.
+absl::Status DrawHistoryPlot(const History& history, const std::vector<std::string>& files,
+                             const std::string& gnuplot = "gnuplot");
 
 absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions& options);
 
