@@ -156,15 +156,35 @@ std::vector<std::vector<std::string>> ClassTable(const ExperimentData& d) {
   return rows;
 }
 
-// `skip_idle`: leave out containers that used no CPU in any run (the terminal table).
-std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d,
-                                                     bool skip_idle = false) {
+// Below this median a container carries no work, only timers (the tables print 0.000).
+constexpr double kIdleCpuCores = 0.0005;
+
+// cpu_cores keys of the containers that carried work in at least one combination.
+std::set<std::string> BusyContainerKeys(const ExperimentData& d) {
   std::set<std::string> busy;
   for (const auto& [combo, metrics] : d.cells) {
     for (const auto& [k, agg] : metrics) {
-      if (MetricBaseName(k) == "cpu_cores" && Median(agg.values) > 0) busy.insert(k);
+      if (MetricBaseName(k) == "cpu_cores" && Median(agg.values) >= kIdleCpuCores) busy.insert(k);
     }
   }
+  return busy;
+}
+
+// Containers idle in every combination, e.g. a server's CGI container in an experiment without
+// CGI requests: named under the table instead of filling it with zeros.
+std::vector<std::string> IdleContainers(const ExperimentData& d) {
+  std::set<std::string> busy = BusyContainerKeys(d);
+  std::vector<std::string> out;
+  for (const auto& path : ContainersOf(d)) {
+    if (!busy.count(ContainerMetricKey("cpu_cores", path))) out.push_back(path);
+  }
+  return out;
+}
+
+// `skip_idle`: leave out containers idle in every combination.
+std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d,
+                                                     bool skip_idle = false) {
+  std::set<std::string> busy = BusyContainerKeys(d);
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header = d.factors;
   for (const char* h : {"container", "n", "cpu_cores", "sd", "throttled_s"}) header.push_back(h);
@@ -636,7 +656,12 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
       }
     }
     auto class_rows = ClassTable(d);
-    auto container_rows = ContainerTable(d);
+    auto container_rows = ContainerTable(d, /*skip_idle=*/true);
+    std::vector<std::string> idle = IdleContainers(d);
+    const std::string idle_note =
+        idle.empty()
+            ? ""
+            : absl::StrCat("Not shown, 0.000 cores in every run: ", absl::StrJoin(idle, ", "), ".");
     auto primitive_rows = PrimitiveCostsTable(d);
     const bool micro = d.spec ? d.spec->benchmark.has_value() : primitive_rows.size() > 1;
     std::string description = d.spec ? d.spec->description : "";
@@ -659,9 +684,12 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
     } else {
       absl::StrAppend(&md, "## Load classes (median over repetitions)\n\n",
                       MarkdownTable(class_rows), "\n## Containers\n\n",
-                      MarkdownTable(container_rows), "\n");
-      absl::StrAppend(&html, "<h2>Load classes</h2>\n", HtmlTable(class_rows),
-                      "<h2>Containers</h2>\n", HtmlTable(container_rows));
+                      MarkdownTable(container_rows), "\n", idle_note,
+                      idle_note.empty() ? "" : "\n\n");
+      absl::StrAppend(
+          &html, "<h2>Load classes</h2>\n", HtmlTable(class_rows), "<h2>Containers</h2>\n",
+          HtmlTable(container_rows),
+          idle_note.empty() ? "" : absl::StrCat("<p>", HtmlEscape(idle_note), "</p>\n"));
     }
     if (!plot_images.empty()) {
       md += "## Plots\n\n";

@@ -113,5 +113,53 @@ TEST_F(PrimitiveCostsReportTest, JsonCarriesTheRawEntriesAndMetrics) {
   EXPECT_THAT(buf.str(), HasSubstr("\"benchmarks\": ["));
 }
 
+constexpr char kServerSpec[] = R"(name: srv
+server: {args: []}
+load:
+  classes:
+    - {name: a, mode: closed_loop, connections: 1}
+)";
+
+// A container idle in every run (the server's CGI container without CGI requests, a class's
+// worker that only ran its timers) is named under the Containers table, not filled with zeros.
+TEST(ContainerReportTest, IdleContainersAreNamedNotTabulated) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("rcbench-report-test-" + std::to_string(getpid()) + "-idle");
+  std::filesystem::remove_all(dir);
+  {
+    auto store = *SqliteResultStore::Open((dir / "r.db").string());
+    auto spec = ParseSpec(kServerSpec, "srv.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    auto runs = ExpandMatrix(*spec, 1);
+    ASSERT_EQ(runs.size(), 1u);
+    ASSERT_TRUE(store->AddExperiment({"srv", kServerSpec, 1, "now"}, runs).ok());
+    ASSERT_TRUE(store->MarkRunning(runs[0].run_id, 1, {}).ok());
+    RunOutcome o;
+    o.run_id = runs[0].run_id;
+    auto& cls = o.classes.emplace_back();
+    cls.set_class_name("a");
+    cls.set_throughput_rps(100);
+    for (auto [path, cores] : {std::pair{"server-41", 0.5}, std::pair{"server-41/cgi", 0.0},
+                               std::pair{"server-41/class-default", 0.0001}}) {
+      auto& c = o.containers.emplace_back();
+      c.mutable_id()->set_host("local");
+      c.mutable_id()->set_path(path);
+      c.set_cpu_cores(cores);
+    }
+    ASSERT_TRUE(store->CompleteRun(o).ok());
+    auto files = WriteReport(*store, {"srv", "md", (dir / "out").string(), false});
+    ASSERT_TRUE(files.ok()) << files.status();
+    std::ifstream in(files->report);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    EXPECT_THAT(buf.str(), HasSubstr("| server | 1 | 0.500 |"));
+    EXPECT_THAT(buf.str(), Not(HasSubstr("| server/cgi |")));
+    EXPECT_THAT(buf.str(), Not(HasSubstr("| server/class-default |")));
+    EXPECT_THAT(buf.str(), HasSubstr("Not shown, 0.000 cores in every run: server/cgi, "
+                                     "server/class-default."));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace rcbench::controller

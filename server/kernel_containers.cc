@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -38,6 +39,25 @@ void RemoveStaleServerSubtrees(rc::ContainerSystem& system) {
   }
 }
 
+// cgroup.procs of the cgroup this process is in, in every hierarchy `system` manages.
+absl::StatusOr<std::vector<std::string>> OriginalProcsFiles(rc::ContainerSystem& system) {
+  const std::string self = absl::StrCat("/proc/", getpid(), "/cgroup");
+  RCBENCH_ASSIGN_OR_RETURN(std::string content, system.fs().ReadFile(self));
+  RCBENCH_ASSIGN_OR_RETURN(auto entries, rc::ParseProcCgroup(content, self));
+  std::vector<std::string> out;
+  for (const rc::Hierarchy* h : system.layout().Managed()) {
+    for (const rc::ProcCgroupEntry& e : entries) {
+      const bool match = h->version == 2 ? (e.hierarchy_id == 0 && e.controllers.empty())
+                                         : std::find(e.controllers.begin(), e.controllers.end(),
+                                                     h->controllers.front()) != e.controllers.end();
+      if (!match) continue;
+      out.push_back(absl::StrCat(h->mount_point, e.path == "/" ? "" : e.path, "/cgroup.procs"));
+      break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RcKernelContainers>> RcKernelContainers::Open(
@@ -50,6 +70,12 @@ absl::StatusOr<std::unique_ptr<RcKernelContainers>> RcKernelContainers::Open(
   create.remove_on_release = true;
   RCBENCH_ASSIGN_OR_RETURN(kc->server_,
                            kc->system_->Create(kc->server_path_, rc::Attributes{}, create));
+  // Remember where the process is, to put it back before the subtree is removed (removal
+  // would move it to the root subtree, which then could not be removed).
+  RCBENCH_ASSIGN_OR_RETURN(kc->original_procs_, OriginalProcsFiles(*kc->system_));
+  RCBENCH_ASSIGN_OR_RETURN(kc->main_, kc->system_->CreateChild(&kc->server_, "main"));
+  // Threads started later (workers, CGI children) inherit it.
+  RCBENCH_RETURN_IF_ERROR(kc->main_.BindProcess(0));
   return kc;
 }
 
@@ -60,21 +86,9 @@ absl::StatusOr<int> RcKernelContainers::Create(const KernelContainerSpec& spec) 
   rc::CreateOptions create;
   create.threaded = spec.threaded;
   const rc::HostLayout& layout = system_->layout();
-  const rc::Container* parent = &server_;
-  if (spec.threaded && layout.backend == rc::BackendKind::kV2) {
-    if (!main_.valid()) {
-      // Remember where the process was, to put it back before the subtree is removed.
-      std::string self = absl::StrCat("/proc/", getpid(), "/cgroup");
-      RCBENCH_ASSIGN_OR_RETURN(std::string content, system_->fs().ReadFile(self));
-      RCBENCH_ASSIGN_OR_RETURN(auto entries, rc::ParseProcCgroup(content, self));
-      for (const rc::ProcCgroupEntry& e : entries) {
-        if (e.hierarchy_id == 0 && e.controllers.empty()) original_v2_cgroup_ = e.path;
-      }
-      RCBENCH_ASSIGN_OR_RETURN(main_, system_->CreateChild(&server_, "main"));
-      RCBENCH_RETURN_IF_ERROR(main_.BindProcess(0));
-    }
-    parent = &main_;
-  }
+  // v2 binds single threads only inside the threaded subtree of the process's own cgroup.
+  const rc::Container* parent =
+      spec.threaded && layout.backend == rc::BackendKind::kV2 ? &main_ : &server_;
   Entry e;
   e.name = spec.name;
   RCBENCH_ASSIGN_OR_RETURN(e.handle, system_->CreateChild(parent, spec.name, attrs, create));
@@ -103,23 +117,32 @@ absl::StatusOr<double> RcKernelContainers::CpuSeconds(int id) {
   return static_cast<double>(u.cpu_usage_ns) * 1e-9;
 }
 
+absl::StatusOr<double> RcKernelContainers::ServerCpuSeconds() {
+  RCBENCH_ASSIGN_OR_RETURN(rc::Usage u, server_.ReadUsage());
+  return static_cast<double>(u.cpu_usage_ns) * 1e-9;
+}
+
+void RcKernelContainers::RestoreProcess() {
+  const std::string pid = absl::StrCat(getpid());
+  for (const std::string& procs : original_procs_) {
+    absl::Status s = system_->fs().WriteFile(procs, pid);
+    if (!s.ok()) {
+      RCBENCH_LOG(WARNING) << "moving the server back to " << procs << ": " << s;
+    }
+  }
+}
+
 RcKernelContainers::~RcKernelContainers() {
   for (Entry& e : containers_) {
     for (int fd : e.join_fds) close(fd);
   }
   containers_.clear();
-  if (main_.valid() && system_->layout().Unified() != nullptr) {
-    system_->fs()
-        .WriteFile(absl::StrCat(system_->layout().Unified()->mount_point, original_v2_cgroup_,
-                                original_v2_cgroup_ == "/" ? "" : "/", "cgroup.procs"),
-                   absl::StrCat(getpid()))
-        .IgnoreError();
-  }
+  if (main_.valid()) RestoreProcess();
   main_.Release();
   // Removes server-<pid> and everything below it, moving any member left to the parent.
   server_.Release();
   // The root subtree too, if nobody else uses it.
-  system_->RemoveRootIfEmpty();
+  if (system_) system_->RemoveRootIfEmpty();
 }
 
 }  // namespace rcbench::server

@@ -1,9 +1,11 @@
 #pragma once
 
-// Kernel resource containers (cgroups) the server puts its work into with --containers on:
-// per-class containers for worker threads, the CGI children's CPU-limited container and one
-// container per virtual server. The seam over rc's Container API (FakeKernelContainers in
-// server/testing/ for tests that need no root).
+// Kernel resource containers (cgroups) the server puts its work into. In both modes the whole
+// process runs in a process container of its own, so its CPU is measured like any other
+// container's; with --containers on there are also per-class containers for worker threads,
+// the CGI children's CPU-limited container and one container per virtual server. The seam
+// over rc's Container API (FakeKernelContainers in server/testing/ for tests that need no
+// root).
 //
 // Thread-safe after the containers are created (Create before the server starts; the other
 // methods from any thread).
@@ -45,13 +47,23 @@ class KernelContainers {
   virtual size_t size() const = 0;
 };
 
-// Kernel containers made with rc's Container API: <subtree>/server-<pid>/<name> in every
-// hierarchy rc manages. On cgroup v2, threaded containers sit below <subtree>/server-<pid>/main,
-// which the process joins (v2 binds single threads only inside a threaded subtree). Everything
-// created is removed on destruction.
+// Kernel containers made with rc's Container API, in every hierarchy rc manages:
+//
+//   <subtree>/server-<pid>          all of the server's CPU (cgroup usage includes descendants)
+//   <subtree>/server-<pid>/main     the process container: Open moves the whole process here
+//   <subtree>/server-<pid>/<name>   containers made by Create (v1; v2 non-threaded)
+//   <subtree>/server-<pid>/main/<name>   v2 threaded containers (v2 binds single threads only
+//                                        inside the threaded subtree of the process's cgroup)
+//
+// The process joins a leaf below server-<pid> rather than server-<pid> itself because v2 lets
+// processes live only in leaves (or threaded domains), so the layout is the same everywhere.
+// On destruction the process is put back where it was before Open, and everything created is
+// removed (and the root subtree, if it is then empty).
 class RcKernelContainers : public KernelContainers {
  public:
-  // FAILED_PRECONDITION / PERMISSION_DENIED from rc saying what is missing on this host.
+  // Creates server-<pid>/main and moves this process (every thread) into it, after removing
+  // the subtrees of servers that no longer run. FAILED_PRECONDITION / PERMISSION_DENIED from
+  // rc saying what is missing on this host; nothing is left behind on failure.
   static absl::StatusOr<std::unique_ptr<RcKernelContainers>> Open(
       rc::ContainerSystem::Options options);
   ~RcKernelContainers() override;
@@ -66,6 +78,12 @@ class RcKernelContainers : public KernelContainers {
   rc::ContainerSystem& system() { return *system_; }
   // Path of container `id` relative to rc's root subtree.
   const std::string& Path(int id) const { return containers_[id].handle.path(); }
+  // The process container ("server-<pid>/main") and the server's whole subtree ("server-<pid>"),
+  // relative to rc's root subtree.
+  const std::string& ProcessPath() const { return main_.path(); }
+  const std::string& ServerPath() const { return server_path_; }
+  // CPU time of the whole server subtree: the process and everything below it.
+  absl::StatusOr<double> ServerCpuSeconds();
 
  private:
   struct Entry {
@@ -75,11 +93,15 @@ class RcKernelContainers : public KernelContainers {
   };
   RcKernelContainers() = default;
 
+  // Puts the process back into original_procs_ (best effort).
+  void RestoreProcess();
+
   std::unique_ptr<rc::ContainerSystem> system_;
   std::string server_path_;  // "server-<pid>"
   rc::Container server_;
-  rc::Container main_;                    // v2 threaded domain, created on demand
-  std::string original_v2_cgroup_ = "/";  // where the process was before joining main_
+  rc::Container main_;  // the process container; on v2 also the threaded domain
+  // cgroup.procs of the cgroups the process was in before Open, one per managed hierarchy.
+  std::vector<std::string> original_procs_;
   std::vector<Entry> containers_;
 };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "rc/testing/fake_cgroup_tree.h"
 
 namespace rcbench::server {
@@ -12,7 +13,9 @@ namespace {
 
 using rc::testing::FakeCgroupTree;
 
+// Open moves this process, so the fake tree must say where it is.
 std::unique_ptr<RcKernelContainers> OpenOn(const FakeCgroupTree& tree) {
+  tree.WriteProcCgroup(getpid());
   rc::ContainerSystem::Options options;
   options.fs = tree.fs();
   auto kc = RcKernelContainers::Open(options);
@@ -22,6 +25,62 @@ std::unique_ptr<RcKernelContainers> OpenOn(const FakeCgroupTree& tree) {
 
 std::string ServerDir(absl::string_view hierarchy) {
   return absl::StrCat("/sys/fs/cgroup/", hierarchy, "/rcbench/server-", getpid());
+}
+
+bool HasPid(const std::string& procs) {
+  for (absl::string_view line : absl::StrSplit(procs, '\n')) {
+    if (line == std::to_string(getpid())) return true;
+  }
+  return false;
+}
+
+// Containers off and on alike: the process is the principal, in a container of its own.
+TEST(RcKernelContainersTest, OpenMovesTheWholeProcessIntoItsProcessContainer) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  EXPECT_EQ(kc->ProcessPath(), absl::StrCat("server-", getpid(), "/main"));
+  EXPECT_EQ(kc->ServerPath(), absl::StrCat("server-", getpid()));
+  for (const char* h : {"cpu", "cpuacct", "memory", "pids"}) {
+    EXPECT_TRUE(HasPid(tree.Read(ServerDir(h) + "/main/cgroup.procs"))) << h;
+    EXPECT_FALSE(HasPid(tree.Read(absl::StrCat("/sys/fs/cgroup/", h, "/cgroup.procs")))) << h;
+  }
+}
+
+TEST(RcKernelContainersTest, ServerCpuIsTheWholeSubtree) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  tree.Write(ServerDir("cpuacct") + "/cpuacct.usage", "1500000000\n");
+  auto s = kc->ServerCpuSeconds();
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_DOUBLE_EQ(*s, 1.5);
+}
+
+// With containers on, per-class and CGI containers sit beside the process container on v1,
+// so server-<pid> is the server's total in both modes.
+TEST(RcKernelContainersTest, V1ContainersAreSiblingsOfTheProcessContainer) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  KernelContainerSpec spec;
+  spec.name = "class-high";
+  spec.threaded = true;
+  auto id = kc->Create(spec);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(kc->Path(*id), absl::StrCat("server-", getpid(), "/class-high"));
+  EXPECT_TRUE(tree.Exists(ServerDir("cpu") + "/main"));
+}
+
+TEST(RcKernelContainersTest, DestructionPutsTheProcessBackWhereItWas) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto kc = OpenOn(tree);
+  ASSERT_NE(kc, nullptr);
+  kc.reset();
+  for (const char* h : {"cpu", "cpuacct", "memory", "pids"}) {
+    EXPECT_TRUE(HasPid(tree.Read(absl::StrCat("/sys/fs/cgroup/", h, "/cgroup.procs")))) << h;
+    EXPECT_FALSE(tree.Exists(absl::StrCat("/sys/fs/cgroup/", h, "/rcbench"))) << h;
+  }
 }
 
 TEST(RcKernelContainersTest, CgiContainerGetsTheCfsLimitOnHybridHost) {
@@ -116,7 +175,6 @@ TEST(RcKernelContainersTest, EverythingIsRemovedOnDestruction) {
 
 TEST(RcKernelContainersTest, V2ThreadedClassesLiveInAThreadedSubtreeRemovedAfterwards) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kV2);
-  tree.WriteProcCgroup(getpid());
   std::string server = absl::StrCat("/sys/fs/cgroup/rcbench/server-", getpid());
   {
     auto kc = OpenOn(tree);

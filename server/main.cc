@@ -47,17 +47,26 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Server::Options options;
-  if (config->containers) {
+  // The whole process runs in a container of its own in both modes, so its CPU is measured
+  // the same way with containers off (the process is the resource principal) and on. With
+  // containers off it is a measurement only: the server works without it.
+  std::unique_ptr<rcbench::server::RcKernelContainers> process_container;
+  {
     rcbench::rc::ContainerSystem::Options rc_options;
     rc_options.probe.root_name = config->container_root;
     auto kc = rcbench::server::RcKernelContainers::Open(std::move(rc_options));
-    if (!kc.ok()) {
+    if (kc.ok()) {
+      process_container = *std::move(kc);
+    } else if (config->containers) {
       std::cerr << "rcbench-server: --containers on: " << kc.status().message() << "\n";
       return 1;
+    } else {
+      RCBENCH_LOG(WARNING) << "no process container, the server's CPU is not measured there: "
+                           << kc.status();
     }
-    options.kernel_containers = *std::move(kc);
   }
+  Server::Options options;
+  if (config->containers) options.kernel_containers = std::move(process_container);
   const std::string ready_file = config->ready_file;
   auto server = Server::Create(*std::move(config), std::move(options));
   if (!server.ok()) {

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 
+#include "controller/analysis.h"
 #include "controller/store.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e_util.h"
@@ -108,6 +110,38 @@ TEST_F(SmokeE2eTest, RunsWithContainersOnHavePerContainerCpuFromTheAgent) {
     EXPECT_GT(results.samples_size(), 0) << run.run_id();
   }
   EXPECT_EQ(runs_with_cpu, 4);
+}
+
+// Like with like: the server runs in a container of its own in both modes (server-PID, stored
+// per run and shown as "server"), so its CPU is measured with containers off too.
+TEST_F(SmokeE2eTest, EveryRunHasTheServersCpuWithContainersOffAndOn) {
+  auto store = Store();
+  std::map<std::string, int> runs_with_server_cpu;
+  auto runs = *store->ListRuns("smoke");
+  for (const auto& run : runs) {
+    auto results = *store->GetResults(run.run_id(), false);
+    for (const auto& c : results.containers()) {
+      if (controller::StableContainerPath(c.id().path()) != "server") continue;
+      EXPECT_GT(c.cpu_cores(), 0) << run.run_id() << " " << c.id().path();
+      runs_with_server_cpu[run.factors().at("containers")] += c.cpu_cores() > 0;
+    }
+  }
+  EXPECT_EQ(runs_with_server_cpu["off"], 4);
+  EXPECT_EQ(runs_with_server_cpu["on"], 4);
+}
+
+// The default experiment shows only containers that carry work: the server's, and with
+// containers on its class containers.
+TEST_F(SmokeE2eTest, ReportShowsTheServersContainersAndNoIdleOnes) {
+  std::string report = ReadFile(path("report/report.md"));
+  size_t begin = report.find("## Containers");
+  ASSERT_NE(begin, std::string::npos) << report;
+  std::string md = report.substr(begin, report.find("## Plots") - begin);
+  EXPECT_THAT(md, testing::ContainsRegex(R"(\| off \| 2 \| server \| 2 \| [0-9]+\.[0-9]*[1-9])"));
+  EXPECT_THAT(md, testing::ContainsRegex(R"(\| on \| 2 \| server \| 2 \| [0-9]+\.[0-9]*[1-9])"));
+  EXPECT_THAT(md, HasSubstr("| on | 2 | server/class-"));
+  EXPECT_THAT(md, testing::Not(HasSubstr("smoke-"))) << "the spec's own containers are gone";
+  EXPECT_THAT(md, testing::Not(HasSubstr("| 0.000 | 0.000 | 0.000 |"))) << "no idle rows";
 }
 
 TEST_F(SmokeE2eTest, ReportHasTablesAndPngAndSvgPlots) {
