@@ -57,6 +57,7 @@ commands:
   report          write tables and plots of stored runs
   compare         compare two sets of runs (exit 0 same/better, 1 worse, 2 error)
   history         one metric over campaigns, kernels or time, with change points
+  bisect-step     one step of `git bisect run`: run, compare with a baseline, exit 0/1/125
   serve           serve the rcbench.v1.Controller gRPC service
   certs           make a lab's CA, certificates and token (docs/SECURITY.md)
 common options: --db PATH (default results/rcbench.db), --log-level debug|info|warning|error,
@@ -409,32 +410,19 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
   return summary;
 }
 
+// The options of `run` (bisect-step passes them through).
+const std::vector<std::string> kRunValueFlags = {
+    "--db",          "--tag",          "--report",           "--metrics-listen",
+    "--bin-dir",     "--work-dir",     "--agent-config",     "--max-runs",
+    "--log-level",   "--prometheus-sd-dir", "--hold-metrics", "--config",
+    "--tls-cert",    "--tls-key",      "--tls-ca",           "--token-file",
+    "--max-planned-runs", "--max-attempts", "--host-wait",  "--lease",
+    "--lease-renew", "--campaign"};
+const std::vector<std::string> kRunBoolFlags = {"--dry-run", "--json", "--help", "--retry-failed",
+                                             "--allow-kernel-change"};
+
 int CmdRun(const std::vector<std::string>& argv) {
-  auto args =
-      ParseArgs(argv,
-                {"--db",
-                 "--tag",
-                 "--report",
-                 "--metrics-listen",
-                 "--bin-dir",
-                 "--work-dir",
-                 "--agent-config",
-                 "--max-runs",
-                 "--log-level",
-                 "--prometheus-sd-dir",
-                 "--hold-metrics",
-                 "--config",
-                 "--tls-cert",
-                 "--tls-key",
-                 "--tls-ca",
-                 "--token-file",
-                 "--max-planned-runs",
-                 "--max-attempts",
-                 "--host-wait",
-                 "--lease",
-                 "--lease-renew",
-                 "--campaign"},
-                {"--dry-run", "--json", "--help", "--retry-failed", "--allow-kernel-change"});
+  auto args = ParseArgs(argv, kRunValueFlags, kRunBoolFlags);
   if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
     std::cout << kRunUsage;
@@ -765,6 +753,146 @@ int CmdCompare(const std::vector<std::string>& argv) {
   return report->any_worse() ? 1 : 0;
 }
 
+constexpr char kBisectUsage[] =
+    R"(usage: rcbench bisect-step --baseline SELECTOR SPEC [--metric M]... [run options]
+Runs SPEC as a campaign of its own, compares it with the baseline and exits as `git bisect run`
+expects, so that `git bisect run rcbench bisect-step --baseline tag.role=good spec.yaml` finds
+the commit that made a metric WORSE:
+  0    SAME or BETTER (good)
+  1    WORSE (bad)
+  125  UNKNOWN (the runs cannot tell; the output shows the range of change it is unsure
+       about), or a run failed: git bisect skips the commit
+  128  an error (bad arguments, unreadable store, hosts away): git bisect stops
+Inside a git work tree the campaign is commit-<12 hex digits of HEAD> (with -dirty when the
+tree has changes) and the runs are tagged commit=<HEAD>; elsewhere it is bisect-<UTC time>.
+  --baseline SELECTOR   the known-good runs (compare's selectors, e.g. tag.role=good or
+                        campaign=NAME)
+  --metric M            compare only this metric (repeatable; default: every metric)
+  --campaign NAME       the campaign to run into (default: from the commit)
+  every `rcbench run` option (--db, --tag, --max-attempts, TLS flags, ...)
+)";
+
+// HEAD of the git work tree around the current directory ("" outside one), "-dirty" appended
+// when tracked files have changes.
+std::string GitHead() {
+  auto run = [](const char* cmd) {
+    std::string out;
+    FILE* p = popen(cmd, "r");
+    if (p == nullptr) return out;
+    char buf[256];
+    while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+    if (pclose(p) != 0) return std::string();
+    return std::string(absl::StripAsciiWhitespace(out));
+  };
+  std::string head = run("git rev-parse --verify -q HEAD 2>/dev/null");
+  if (head.size() != 40) return "";
+  if (!run("git status --porcelain --untracked-files=no 2>/dev/null").empty()) head += "-dirty";
+  return head;
+}
+
+int CmdBisectStep(const std::vector<std::string>& argv) {
+  // git bisect run treats 128 and above (but not 125) as "stop bisecting".
+  constexpr int kAbort = 128;
+  std::vector<std::string> run_argv;
+  std::string baseline;
+  std::vector<std::string> metrics;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kBisectUsage;
+      return 0;
+    }
+    if ((a == "--baseline" || a == "--metric") && i + 1 < argv.size()) {
+      (a == "--baseline" ? baseline : metrics.emplace_back()) = argv[++i];
+      continue;
+    }
+    if (absl::StartsWith(a, "--baseline=")) {
+      baseline = a.substr(11);
+      continue;
+    }
+    if (absl::StartsWith(a, "--metric=")) {
+      metrics.push_back(a.substr(9));
+      continue;
+    }
+    run_argv.push_back(a);
+  }
+  if (baseline.empty()) {
+    std::cerr << "rcbench bisect-step: --baseline SELECTOR is required\n" << kBisectUsage;
+    return kAbort;
+  }
+  if (auto sel = ParseSelector(baseline); !sel.ok()) {
+    std::cerr << "rcbench bisect-step: --baseline: " << sel.status().message() << "\n";
+    return kAbort;
+  }
+  // The spec and the store the run will use, for the comparison afterwards.
+  auto args = ParseArgs(run_argv, kRunValueFlags, kRunBoolFlags);
+  if (!args.ok() || args->positional.size() != 1) {
+    std::cerr << "rcbench bisect-step: "
+              << (args.ok() ? "expected one SPEC" : std::string(args.status().message()))
+              << "\n"
+              << kBisectUsage;
+    return kAbort;
+  }
+  auto limits = ParseSpecLimits(*args);
+  if (!limits.ok()) return kAbort;
+  auto spec = LoadSpecFile(args->positional[0], *limits);
+  if (!spec.ok()) {
+    std::cerr << spec.status().message() << "\n";
+    return kAbort;
+  }
+  const std::string head = GitHead();
+  std::string campaign = args->Get("--campaign");
+  if (campaign.empty() && !head.empty()) {
+    campaign = absl::StrCat("commit-", head.substr(0, 12),
+                            absl::EndsWith(head, "-dirty") ? "-dirty" : "");
+  }
+  if (campaign.empty()) {
+    // Not in a git tree: a new campaign of its own all the same.
+    campaign = absl::StrCat(
+        "bisect-", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()));
+  }
+  std::vector<std::string> full = {"run"};
+  full.insert(full.end(), run_argv.begin(), run_argv.end());
+  if (!args->Has("--campaign")) {
+    full.push_back("--campaign");
+    full.push_back(campaign);
+  }
+  if (!head.empty()) {
+    full.push_back("--tag");
+    full.push_back("commit=" + head);
+  }
+  std::cerr << "bisect-step: running " << spec->name << " as campaign " << campaign << "\n";
+  const int rc = CmdRun(full);
+  if (rc == 130) return rc;  // interrupted: stop bisecting
+  if (rc == 1) {
+    std::cerr << "bisect-step: a run failed: skip (exit 125)\n";
+    return 125;
+  }
+  if (rc != 0) return kAbort;
+  CompareOptions o;
+  o.baseline = baseline;
+  o.candidate = "campaign=" + campaign;
+  o.experiment = spec->name;
+  o.metrics = metrics;
+  auto store = OpenExisting(args->Get("--db", kDefaultDb));
+  if (!store.ok()) {
+    std::cerr << "rcbench bisect-step: " << store.status().message() << "\n";
+    return kAbort;
+  }
+  auto report = Compare(**store, o);
+  if (!report.ok()) {
+    std::cerr << "rcbench bisect-step: " << report.status().message() << "\n";
+    return kAbort;
+  }
+  std::cout << "\n" << FormatCompareText(*report);
+  const Verdict v = report->overall();
+  const int exit_code = v == Verdict::kWorse ? 1 : v == Verdict::kUnknown ? 125 : 0;
+  std::cout << "bisect-step: " << VerdictName(v) << " against " << baseline << " -> "
+            << (exit_code == 0 ? "good" : exit_code == 1 ? "bad" : "skip") << " (exit "
+            << exit_code << ")\n";
+  return exit_code;
+}
+
 int CmdHistory(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv,
                         {"--db", "--experiment", "--metric", "--class", "--container", "--by",
@@ -965,6 +1093,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "report") return CmdReport(rest);
   if (cmd == "compare") return CmdCompare(rest);
   if (cmd == "history") return CmdHistory(rest);
+  if (cmd == "bisect-step") return CmdBisectStep(rest);
   if (cmd == "serve") return CmdServe(rest);
   if (cmd == "certs") return CmdCerts(rest);
   return UsageError(
