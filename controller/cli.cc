@@ -119,12 +119,15 @@ constexpr char kCompareUsage[] =
   SELECTOR is KEY=VALUE[,KEY=VALUE...]; KEY is experiment, campaign, factor.NAME, tag.NAME,
   host.FIELD (kernel_release, kernel_version, hostname, cpu_model, cpu_count, os_release,
   cgroup_mode, sysctl.NAME) or a bare factor/tag/host field name.
+  Runs are compared per cell (the levels of the factors the selectors do not name), with
+  Holm's correction across the cells of a metric; see docs/STATISTICS.md.
   --experiment NAME   restrict both sides to one experiment
   --metric M          compare only this metric (repeatable; base name or full key)
   --json              machine-readable output
-  --junit FILE        also write a JUnit XML file (WORSE = failure, UNKNOWN = skipped)
+  --junit FILE        also write a JUnit XML file, a test case per cell and metric
+                      (WORSE = failure, UNKNOWN = skipped)
   --db PATH
-exit status: 0 no regression, 1 a metric is WORSE, 2 error.
+exit status: 0 no regression, 1 a metric is WORSE in some cell, 2 error.
 )";
 constexpr char kHistoryUsage[] =
     R"(usage: rcbench history --experiment NAME --metric M [options]

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "controller/matrix.h"
 #include "controller/store.h"
 #include "controller/testing/store_files.h"
 #include "nlohmann/json.hpp"
@@ -262,6 +264,74 @@ TEST_F(CliTest, HistoryOfAnUnknownExperimentFailsNamingIt) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("no experiment \"nope\""));
   EXPECT_THAT(r.err, HasSubstr("experiments: h"));
+}
+
+// A store with 8 runs per side of kernel=old/new in two cells (size=small, size=large): the
+// large cell's p99 latency is 30% higher on the new kernel, the small cell's unchanged.
+void TwoCellStore(const std::string& db) {
+  auto store = *SqliteResultStore::Open(db);
+  uint32_t index = 0;
+  for (const std::string kernel : {"old", "new"}) {
+    for (const std::string size : {"small", "large"}) {
+      for (int rep = 1; rep <= 8; ++rep) {
+        std::map<std::string, std::string> factors = {{"kernel", kernel}, {"size", size}};
+        PlannedRun p{MakeRunId("e", factors, rep), index++, static_cast<uint32_t>(rep), factors};
+        ASSERT_TRUE(store->AddExperiment({"e", "name: e\n", 1, "now"}, {p}).ok());
+        ASSERT_TRUE(store->MarkRunning(p.run_id, 1, {}).ok());
+        RunOutcome o;
+        o.run_id = p.run_id;
+        auto& c = o.classes.emplace_back();
+        c.set_class_name("high");
+        const bool slower = kernel == "new" && size == "large";
+        c.set_latency_p99_us((slower ? 130 : 100) + 0.1 * rep);
+        ASSERT_TRUE(store->CompleteRun(o).ok());
+      }
+    }
+  }
+}
+
+TEST_F(CliTest, CompareWithOneWorseCellOfTwoIsWorseOverallAndExitsOne) {
+  ASSERT_NO_FATAL_FAILURE(TwoCellStore(db_));
+  std::string junit = (dir_ / "compare.xml").string();
+  CliResult r = Rcbench({"compare", "--db", db_, "--baseline", "kernel=old", "--candidate",
+                         "kernel=new", "--metric", "latency_p99_us", "--json", "--junit", junit});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["overall"], "WORSE");
+  ASSERT_EQ(j["cells"].size(), 2u);
+  ASSERT_EQ(j["metrics"].size(), 1u);
+  const auto& metric = j["metrics"][0];
+  EXPECT_EQ(metric["metric"], "latency_p99_us{class=high}");
+  EXPECT_EQ(metric["verdict"], "WORSE");
+  std::map<std::string, std::string> verdicts;
+  for (const auto& cell : metric["cells"]) verdicts[cell["cell"]] = cell["verdict"];
+  EXPECT_EQ(verdicts,
+            (std::map<std::string, std::string>{{"size=large", "WORSE"}, {"size=small", "SAME"}}));
+  std::stringstream xml;
+  xml << std::ifstream(junit).rdbuf();
+  EXPECT_THAT(xml.str(), HasSubstr("tests=\"2\" failures=\"1\" skipped=\"0\""));
+  EXPECT_THAT(xml.str(), HasSubstr("name=\"latency_p99_us{class=high} [size=large]\">"
+                                   "<failure message=\"WORSE\">"));
+}
+
+TEST_F(CliTest, CompareTextShowsEachCellAndTheOverallVerdict) {
+  ASSERT_NO_FATAL_FAILURE(TwoCellStore(db_));
+  CliResult r = Rcbench({"compare", "--db", db_, "--baseline", "kernel=old", "--candidate",
+                         "kernel=new", "--metric", "latency_p99_us"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2 cells"));
+  EXPECT_THAT(r.out, HasSubstr("cell size=large: 8 vs 8 runs"));
+  EXPECT_THAT(r.out, HasSubstr("latency_p99_us{class=high}: WORSE (1 worse, 0 better, 0 "
+                               "unknown, 1 same of 2 cells)"));
+  EXPECT_THAT(r.out, HasSubstr("overall: WORSE"));
+}
+
+TEST_F(CliTest, CompareOfTheSameCellAgainstItselfIsSameAndExitsZero) {
+  ASSERT_NO_FATAL_FAILURE(TwoCellStore(db_));
+  CliResult r = Rcbench({"compare", "--db", db_, "--baseline", "kernel=old,size=small",
+                         "--candidate", "kernel=new,size=small", "--metric", "latency_p99_us"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("overall: SAME"));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "controller/compare.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -60,27 +62,46 @@ bool TermHolds(const RunRecord& r, const SelectorTerm& t) {
   return false;
 }
 
-// What a run depends on besides the selectors' keys, as "kind:name=value" strings.
+// Whether the selectors name `name` of `kind` ("factor", "tag", "host"): "kind.name" or, for
+// a bare key, just the name.
+bool Chosen(const std::set<std::string>& selected, const std::string& kind,
+            const std::string& name) {
+  return selected.count(name) || selected.count(kind + "." + name);
+}
+
+// What a run depends on besides its cell and the selectors' keys, as "kind name=value"
+// strings: tags and host facts.
 std::set<std::string> Context(const RunRecord& r, const std::set<std::string>& selected) {
   std::set<std::string> out;
-  auto chosen = [&](const std::string& kind, const std::string& name) {
-    return selected.count(name) || selected.count(kind + "." + name);
-  };
-  if (!selected.count("experiment")) out.insert("experiment=" + r.run.experiment());
-  for (const auto& [k, v] : r.run.factors()) {
-    if (!chosen("factor", k)) out.insert(absl::StrCat("factor ", k, "=", v));
-  }
   for (const auto& [k, v] : r.run.tags()) {
-    if (!chosen("tag", k)) out.insert(absl::StrCat("tag ", k, "=", v));
+    if (!Chosen(selected, "tag", k)) out.insert(absl::StrCat("tag ", k, "=", v));
   }
   for (const auto& [h, f] : r.hosts) {
     for (const char* field : {"kernel_release", "kernel_version", "cpu_model", "cpu_count",
                               "os_release", "cgroup_mode", "rcbench_version", "hostname"}) {
-      if (chosen("host", field)) continue;
+      if (Chosen(selected, "host", field)) continue;
       out.insert(absl::StrCat("host ", h, " ", field, "=", HostField(f, field).value_or("")));
     }
   }
   return out;
+}
+
+// The cell of a run: the factors the selectors do not name, and the experiment when the
+// compared runs span several and the selectors do not name it.
+std::map<std::string, std::string> CellLevels(const RunRecord& r,
+                                              const std::set<std::string>& selected,
+                                              bool by_experiment) {
+  std::map<std::string, std::string> levels;
+  if (by_experiment) levels["experiment"] = r.run.experiment();
+  for (const auto& [k, v] : r.run.factors()) {
+    if (!Chosen(selected, "factor", k)) levels[k] = v;
+  }
+  return levels;
+}
+
+std::string CellLabel(const std::map<std::string, std::string>& levels) {
+  if (levels.empty()) return "(all)";
+  return absl::StrJoin(levels, ",", absl::PairFormatter("="));
 }
 
 std::string Pct(double v) {
@@ -122,12 +143,13 @@ bool Matches(const RunRecord& run, const std::vector<SelectorTerm>& selector) {
   return true;
 }
 
-bool CompareReport::any_worse() const {
-  for (const auto& m : metrics) {
-    if (m.verdict == Verdict::kWorse) return true;
-  }
-  return false;
+Verdict CompareReport::overall() const {
+  std::vector<Verdict> verdicts;
+  for (const auto& m : metrics) verdicts.push_back(m.verdict);
+  return CombineVerdicts(verdicts);
 }
+
+bool CompareReport::any_worse() const { return overall() == Verdict::kWorse; }
 
 absl::StatusOr<CompareReport> Compare(ResultStore& store, const CompareOptions& options) {
   RCBENCH_ASSIGN_OR_RETURN(auto base_sel, ParseSelector(options.baseline));
@@ -151,10 +173,30 @@ absl::StatusOr<CompareReport> Compare(ResultStore& store, const CompareOptions& 
   CompareReport report;
   report.baseline_runs = base.size();
   report.candidate_runs = cand.size();
-  // Warn about differences beyond what the selectors name.
   std::set<std::string> selected;
   for (const auto& t : base_sel) selected.insert(t.key);
   for (const auto& t : cand_sel) selected.insert(t.key);
+
+  // Cells, sorted by their levels.
+  std::set<std::string> experiments;
+  for (const auto* side : {&base, &cand}) {
+    for (const RunRecord* r : *side) experiments.insert(r->run.experiment());
+  }
+  const bool by_experiment = experiments.size() > 1 && !selected.count("experiment");
+  using Side = std::vector<const RunRecord*>;
+  std::map<std::map<std::string, std::string>, std::pair<Side, Side>> by_cell;
+  for (const RunRecord* r : base)
+    by_cell[CellLevels(*r, selected, by_experiment)].first.push_back(r);
+  for (const RunRecord* r : cand)
+    by_cell[CellLevels(*r, selected, by_experiment)].second.push_back(r);
+  std::vector<Side> cell_base, cell_cand;
+  for (auto& [levels, sides] : by_cell) {
+    report.cells.push_back({CellLabel(levels), levels, sides.first.size(), sides.second.size()});
+    cell_base.push_back(std::move(sides.first));
+    cell_cand.push_back(std::move(sides.second));
+  }
+
+  // Warn about differences beyond the cells and what the selectors name.
   std::set<std::string> base_ctx, cand_ctx;
   for (const RunRecord* r : base) {
     auto c = Context(*r, selected);
@@ -174,6 +216,16 @@ absl::StatusOr<CompareReport> Compare(ResultStore& store, const CompareOptions& 
       report.warnings.push_back(absl::StrCat("only the candidate has ", item));
     }
   }
+  bool any_shared = false;
+  for (const auto& cell : report.cells) {
+    any_shared |= cell.baseline_runs > 0 && cell.candidate_runs > 0;
+  }
+  if (!any_shared) {
+    report.warnings.push_back(
+        "no cell has runs on both sides: the sides differ in factor levels the selectors do "
+        "not name (name the factor in both selectors to compare across it)");
+  }
+
   // Rules from the (baseline's) stored spec.
   std::map<std::string, MetricRule> rules;
   if (auto rec = store.GetExperiment(base.front()->run.experiment()); rec.ok() && *rec) {
@@ -181,29 +233,54 @@ absl::StatusOr<CompareReport> Compare(ResultStore& store, const CompareOptions& 
       rules = spec->compare_rules;
     }
   }
-  std::set<std::string> keys;
+  std::set<std::string> base_keys, cand_keys;
   for (const RunRecord* r : base) {
-    for (const auto& [k, v] : r->metrics) keys.insert(k);
+    for (const auto& [k, v] : r->metrics) base_keys.insert(k);
   }
-  for (const auto& key : keys) {
+  for (const RunRecord* r : cand) {
+    for (const auto& [k, v] : r->metrics) cand_keys.insert(k);
+  }
+  auto values = [](const std::vector<const RunRecord*>& runs, const std::string& key) {
+    std::vector<double> out;
+    for (const RunRecord* r : runs) {
+      if (auto it = r->metrics.find(key); it != r->metrics.end()) out.push_back(it->second);
+    }
+    return out;
+  };
+  for (const auto& key : base_keys) {
+    if (!cand_keys.count(key)) continue;
     if (!options.metrics.empty() &&
         std::find(options.metrics.begin(), options.metrics.end(), key) == options.metrics.end() &&
         std::find(options.metrics.begin(), options.metrics.end(), MetricBaseName(key)) ==
             options.metrics.end()) {
       continue;
     }
-    std::vector<double> b, c;
-    for (const RunRecord* r : base) {
-      if (auto it = r->metrics.find(key); it != r->metrics.end()) b.push_back(it->second);
-    }
-    for (const RunRecord* r : cand) {
-      if (auto it = r->metrics.find(key); it != r->metrics.end()) c.push_back(it->second);
-    }
-    if (c.empty()) continue;
     std::string base_name = MetricBaseName(key);
     auto rule_it = rules.find(base_name);
     MetricRule rule = rule_it != rules.end() ? rule_it->second : DefaultRuleFor(base_name);
-    report.metrics.push_back(CompareSamples(key, b, c, rule));
+    MetricReport metric;
+    metric.metric = key;
+    std::vector<size_t> cell_of;
+    for (size_t i = 0; i < report.cells.size(); ++i) {
+      std::vector<double> b = values(cell_base[i], key), c = values(cell_cand[i], key);
+      if (b.empty() && c.empty()) continue;
+      metric.cells.push_back(MeasureSamples(key, b, c));
+      metric.cell_labels.push_back(report.cells[i].label);
+      cell_of.push_back(i);
+    }
+    DecideFamily(rule, metric.cells);
+    std::vector<Verdict> verdicts;
+    for (size_t j = 0; j < metric.cells.size(); ++j) {
+      const CompareCell& cell = report.cells[cell_of[j]];
+      if (cell.baseline_runs == 0 || cell.candidate_runs == 0) {
+        metric.cells[j].reason =
+            absl::StrCat("only the ", cell.baseline_runs ? "baseline" : "candidate",
+                         " has runs with these factor levels");
+      }
+      verdicts.push_back(metric.cells[j].verdict);
+    }
+    metric.verdict = CombineVerdicts(verdicts);
+    report.metrics.push_back(std::move(metric));
   }
   if (report.metrics.empty()) {
     return absl::NotFoundError("the two sides have no metric in common");
@@ -211,21 +288,56 @@ absl::StatusOr<CompareReport> Compare(ResultStore& store, const CompareOptions& 
   return report;
 }
 
+namespace {
+
+std::string VerdictCounts(const std::vector<Verdict>& verdicts, const std::string& of) {
+  auto count = [&](Verdict v) { return std::count(verdicts.begin(), verdicts.end(), v); };
+  return absl::StrCat(VerdictName(CombineVerdicts(verdicts)), " (", count(Verdict::kWorse),
+                      " worse, ", count(Verdict::kBetter), " better, ", count(Verdict::kUnknown),
+                      " unknown, ", count(Verdict::kSame), " same of ", verdicts.size(), " ", of,
+                      ")");
+}
+
+std::string PValue(double p) { return std::isfinite(p) ? absl::StrFormat("%.3g", p) : "n/a"; }
+
+}  // namespace
+
 std::string FormatCompareText(const CompareReport& r) {
+  const bool split = r.cells.size() > 1;
   std::string out =
-      absl::StrFormat("baseline: %d runs, candidate: %d runs\n", r.baseline_runs, r.candidate_runs);
-  for (const auto& w : r.warnings) absl::StrAppend(&out, "warning: ", w, "\n");
-  std::vector<std::vector<std::string>> rows = {
-      {"metric", "baseline", "candidate", "change", "95% CI", "p", "verdict"}};
-  for (const auto& m : r.metrics) {
-    std::string verdict = VerdictName(m.verdict);
-    if (m.verdict == Verdict::kUnknown && m.more_repetitions > 0) {
-      absl::StrAppend(&verdict, " (wants ~", m.more_repetitions, " more repetitions per side)");
+      absl::StrFormat("baseline: %d runs, candidate: %d runs, %d cell%s\n", r.baseline_runs,
+                      r.candidate_runs, r.cells.size(), split ? "s" : "");
+  if (split) {
+    for (const auto& c : r.cells) {
+      absl::StrAppend(&out, "cell ", c.label, ": ", c.baseline_runs, " vs ", c.candidate_runs,
+                      " runs\n");
     }
-    rows.push_back({m.metric, absl::StrFormat("%.4g", m.median_baseline),
-                    absl::StrFormat("%.4g", m.median_candidate), Pct(m.change),
-                    absl::StrCat("[", Pct(m.change_ci.low), ", ", Pct(m.change_ci.high), "]"),
-                    absl::StrFormat("%.3g", m.p_value), verdict});
+  }
+  for (const auto& w : r.warnings) absl::StrAppend(&out, "warning: ", w, "\n");
+  std::vector<std::string> header = {"metric"};
+  if (split) header.push_back("cell");
+  for (const char* h : {"baseline", "candidate", "change", "95% CI", "p"}) header.push_back(h);
+  if (split) header.push_back("p (Holm)");
+  header.push_back("verdict");
+  std::vector<std::vector<std::string>> rows = {header};
+  for (const auto& metric : r.metrics) {
+    for (size_t i = 0; i < metric.cells.size(); ++i) {
+      const MetricComparison& m = metric.cells[i];
+      std::string verdict = VerdictName(m.verdict);
+      if (m.verdict == Verdict::kUnknown && m.more_repetitions > 0) {
+        absl::StrAppend(&verdict, " (wants ~", m.more_repetitions, " more repetitions per side)");
+      }
+      std::vector<std::string> row = {m.metric};
+      if (split) row.push_back(metric.cell_labels[i]);
+      row.push_back(absl::StrFormat("%.4g", m.median_baseline));
+      row.push_back(absl::StrFormat("%.4g", m.median_candidate));
+      row.push_back(Pct(m.change));
+      row.push_back(absl::StrCat("[", Pct(m.change_ci.low), ", ", Pct(m.change_ci.high), "]"));
+      row.push_back(PValue(m.p_value));
+      if (split) row.push_back(PValue(m.p_adjusted));
+      row.push_back(verdict);
+      rows.push_back(std::move(row));
+    }
   }
   std::vector<size_t> w(rows[0].size(), 0);
   for (const auto& row : rows) {
@@ -238,16 +350,15 @@ std::string FormatCompareText(const CompareReport& r) {
     }
     out += "\n";
   }
-  int worse = 0, better = 0, unknown = 0;
-  for (const auto& m : r.metrics) {
-    worse += m.verdict == Verdict::kWorse;
-    better += m.verdict == Verdict::kBetter;
-    unknown += m.verdict == Verdict::kUnknown;
+  std::vector<Verdict> metric_verdicts;
+  for (const auto& metric : r.metrics) {
+    metric_verdicts.push_back(metric.verdict);
+    if (!split) continue;
+    std::vector<Verdict> cells;
+    for (const auto& m : metric.cells) cells.push_back(m.verdict);
+    absl::StrAppend(&out, metric.metric, ": ", VerdictCounts(cells, "cells"), "\n");
   }
-  absl::StrAppend(
-      &out, "overall: ", worse ? "WORSE" : (better ? "BETTER" : (unknown ? "UNKNOWN" : "SAME")),
-      " (", worse, " worse, ", better, " better, ", unknown, " unknown, ",
-      r.metrics.size() - worse - better - unknown, " same)\n");
+  absl::StrAppend(&out, "overall: ", VerdictCounts(metric_verdicts, "metrics"), "\n");
   return out;
 }
 
@@ -255,53 +366,77 @@ std::string FormatCompareJson(const CompareReport& r) {
   nlohmann::json j;
   j["baseline_runs"] = r.baseline_runs;
   j["candidate_runs"] = r.candidate_runs;
+  j["overall"] = VerdictName(r.overall());
+  j["alpha"] = kAlpha;
   j["warnings"] = r.warnings;
+  j["cells"] = nlohmann::json::array();
+  for (const auto& c : r.cells) {
+    j["cells"].push_back({{"cell", c.label},
+                          {"levels", c.levels},
+                          {"baseline_runs", c.baseline_runs},
+                          {"candidate_runs", c.candidate_runs}});
+  }
   j["metrics"] = nlohmann::json::array();
   auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-  for (const auto& m : r.metrics) {
-    j["metrics"].push_back({{"metric", m.metric},
-                            {"n_baseline", m.n_baseline},
-                            {"n_candidate", m.n_candidate},
-                            {"median_baseline", num(m.median_baseline)},
-                            {"median_candidate", num(m.median_candidate)},
-                            {"change", num(m.change)},
-                            {"ci_low", num(m.change_ci.low)},
-                            {"ci_high", num(m.change_ci.high)},
-                            {"p_value", num(m.p_value)},
-                            {"verdict", VerdictName(m.verdict)},
-                            {"more_repetitions", m.more_repetitions},
-                            {"reason", m.reason}});
+  for (const auto& metric : r.metrics) {
+    nlohmann::json cells = nlohmann::json::array();
+    for (size_t i = 0; i < metric.cells.size(); ++i) {
+      const MetricComparison& m = metric.cells[i];
+      cells.push_back({{"cell", metric.cell_labels[i]},
+                       {"n_baseline", m.n_baseline},
+                       {"n_candidate", m.n_candidate},
+                       {"median_baseline", num(m.median_baseline)},
+                       {"median_candidate", num(m.median_candidate)},
+                       {"change", num(m.change)},
+                       {"ci_low", num(m.change_ci.low)},
+                       {"ci_high", num(m.change_ci.high)},
+                       {"p_value", num(m.p_value)},
+                       {"p_adjusted", num(m.p_adjusted)},
+                       {"verdict", VerdictName(m.verdict)},
+                       {"more_repetitions", m.more_repetitions},
+                       {"reason", m.reason}});
+    }
+    j["metrics"].push_back(
+        {{"metric", metric.metric}, {"verdict", VerdictName(metric.verdict)}, {"cells", cells}});
   }
   return j.dump(2) + "\n";
 }
 
 std::string FormatJunit(const CompareReport& r, const CompareOptions& options) {
-  int failures = 0, skipped = 0;
+  int failures = 0, skipped = 0, tests = 0;
   std::string cases;
-  for (const auto& m : r.metrics) {
-    absl::StrAppend(&cases, "    <testcase classname=\"rcbench.compare\" name=\"",
-                    XmlEscape(m.metric), "\">");
-    std::string detail = absl::StrFormat(
-        "baseline median %.4g, candidate median %.4g, change %s, 95%% CI [%s, %s], p=%.3g: %s",
-        m.median_baseline, m.median_candidate, Pct(m.change), Pct(m.change_ci.low),
-        Pct(m.change_ci.high), m.p_value, m.reason);
-    if (m.verdict == Verdict::kWorse) {
-      ++failures;
-      absl::StrAppend(&cases, "<failure message=\"WORSE\">", XmlEscape(detail), "</failure>");
-    } else if (m.verdict == Verdict::kUnknown) {
-      ++skipped;
-      absl::StrAppend(&cases, "<skipped message=\"UNKNOWN: ", XmlEscape(detail), "\"/>");
-    } else {
-      absl::StrAppend(&cases, "<system-out>", VerdictName(m.verdict), ": ", XmlEscape(detail),
-                      "</system-out>");
+  for (const auto& metric : r.metrics) {
+    for (size_t i = 0; i < metric.cells.size(); ++i) {
+      const MetricComparison& m = metric.cells[i];
+      ++tests;
+      std::string name =
+          r.cells.size() > 1 ? absl::StrCat(m.metric, " [", metric.cell_labels[i], "]") : m.metric;
+      absl::StrAppend(&cases, "    <testcase classname=\"rcbench.compare\" name=\"",
+                      XmlEscape(name), "\">");
+      std::string detail = absl::StrFormat(
+          "baseline median %.4g (n=%d), candidate median %.4g (n=%d), change %s, 95%% CI [%s, "
+          "%s], p=%s, Holm-adjusted p=%s: %s",
+          m.median_baseline, m.n_baseline, m.median_candidate, m.n_candidate, Pct(m.change),
+          Pct(m.change_ci.low), Pct(m.change_ci.high), PValue(m.p_value), PValue(m.p_adjusted),
+          m.reason);
+      if (m.verdict == Verdict::kWorse) {
+        ++failures;
+        absl::StrAppend(&cases, "<failure message=\"WORSE\">", XmlEscape(detail), "</failure>");
+      } else if (m.verdict == Verdict::kUnknown) {
+        ++skipped;
+        absl::StrAppend(&cases, "<skipped message=\"UNKNOWN: ", XmlEscape(detail), "\"/>");
+      } else {
+        absl::StrAppend(&cases, "<system-out>", VerdictName(m.verdict), ": ", XmlEscape(detail),
+                        "</system-out>");
+      }
+      cases += "</testcase>\n";
     }
-    cases += "</testcase>\n";
   }
   return absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n",
                       "  <testsuite name=\"rcbench compare ", XmlEscape(options.baseline), " vs ",
-                      XmlEscape(options.candidate), "\" tests=\"", r.metrics.size(),
-                      "\" failures=\"", failures, "\" skipped=\"", skipped, "\" errors=\"0\">\n",
-                      cases, "  </testsuite>\n</testsuites>\n");
+                      XmlEscape(options.candidate), "\" tests=\"", tests, "\" failures=\"",
+                      failures, "\" skipped=\"", skipped, "\" errors=\"0\">\n", cases,
+                      "  </testsuite>\n</testsuites>\n");
 }
 
 }  // namespace rcbench::controller

@@ -119,8 +119,11 @@ TEST_F(CompareTest, SlowerCandidateIsWorseAndFasterIsBetter) {
 TEST_F(CompareTest, SelectorsMatchTagsAndHostFacts) {
   for (int i = 0; i < 4; ++i) AddRun("off", i + 1, 1000, 100, "6.1.0");
   for (int i = 0; i < 4; ++i) AddRun("on", i + 1, 1000, 100, "6.5.0");
-  auto by_kernel = Compare(
-      *store_, {"host.kernel_release=6.1.0", "kernel_release=6.5.0", "", {"throughput_rps"}});
+  // The sides also differ in factor mode: naming it keeps the runs in one cell.
+  auto by_kernel = Compare(*store_, {"host.kernel_release=6.1.0,mode=off",
+                                     "kernel_release=6.5.0,mode=on",
+                                     "",
+                                     {"throughput_rps"}});
   ASSERT_TRUE(by_kernel.ok()) << by_kernel.status();
   EXPECT_EQ(by_kernel->metrics.size(), 1u);
   EXPECT_EQ(by_kernel->metrics[0].verdict, Verdict::kSame);
@@ -130,14 +133,60 @@ TEST_F(CompareTest, SelectorsMatchTagsAndHostFacts) {
   EXPECT_EQ(by_tag->baseline_runs, 4u);
 }
 
-TEST_F(CompareTest, DifferencesBeyondTheSelectorsAreWarnedAbout) {
-  for (int i = 0; i < 3; ++i) AddRun("off", i + 1, 1000, 100, "6.1.0", "x");
-  for (int i = 0; i < 3; ++i) AddRun("on", i + 1, 1000, 100, "6.5.0", "y");
+TEST_F(CompareTest, HostDifferencesBeyondTheSelectorsAreWarnedAbout) {
+  for (int i = 0; i < 3; ++i) AddRun("off", i + 1, 1000, 100, "6.1.0");
+  for (int i = 0; i < 3; ++i) AddRun("on", i + 1, 1000, 100, "6.5.0");
   auto report = Compare(*store_, {"mode=off", "mode=on", "", {}});
   ASSERT_TRUE(report.ok());
   std::string warnings = absl::StrJoin(report->warnings, "\n");
-  EXPECT_THAT(warnings, HasSubstr("only the baseline has factor other=x"));
+  EXPECT_THAT(warnings, HasSubstr("only the baseline has host local kernel_release=6.1.0"));
   EXPECT_THAT(warnings, HasSubstr("only the candidate has host local kernel_release=6.5.0"));
+}
+
+TEST_F(CompareTest, CellsOnOneSideOnlyAreUnknownAndSayWhy) {
+  for (int i = 0; i < 3; ++i) AddRun("off", i + 1, 1000, 100, "6.1.0", "x");
+  for (int i = 0; i < 3; ++i) AddRun("on", i + 1, 1000, 100, "6.1.0", "y");
+  auto report = Compare(*store_, {"mode=off", "mode=on", "", {"throughput_rps"}});
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->cells.size(), 2u);
+  EXPECT_EQ(report->cells[0].label, "other=x");
+  EXPECT_EQ(report->cells[0].baseline_runs, 3u);
+  EXPECT_EQ(report->cells[0].candidate_runs, 0u);
+  ASSERT_EQ(report->metrics.size(), 1u);
+  const MetricReport& m = report->metrics[0];
+  ASSERT_EQ(m.cells.size(), 2u);
+  EXPECT_EQ(m.cells[0].verdict, Verdict::kUnknown);
+  EXPECT_EQ(m.cells[0].reason, "only the baseline has runs with these factor levels");
+  EXPECT_EQ(m.cells[1].reason, "only the candidate has runs with these factor levels");
+  EXPECT_EQ(report->overall(), Verdict::kUnknown);
+  EXPECT_THAT(absl::StrJoin(report->warnings, "\n"), HasSubstr("no cell has runs on both sides"));
+}
+
+TEST_F(CompareTest, EachCellIsComparedWithItsOwnRuns) {
+  // Pooled, "other" would hide the regression: x is fast and y slow on both sides.
+  for (int i = 0; i < 6; ++i) {
+    AddRun("off", i + 1, 1000 + i, 100, "6.1.0", "x");
+    AddRun("off", i + 1, 500 + i, 100, "6.1.0", "y");
+    AddRun("on", i + 1, 1000 + i, 100, "6.1.0", "x");
+    AddRun("on", i + 1, 400 + i, 100, "6.1.0", "y");
+  }
+  auto report = Compare(*store_, {"mode=off", "mode=on", "", {"throughput_rps"}});
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->metrics.size(), 1u);
+  const MetricReport& m = report->metrics[0];
+  ASSERT_EQ(m.cell_labels, (std::vector<std::string>{"other=x", "other=y"}));
+  EXPECT_EQ(m.cells[0].verdict, Verdict::kSame);
+  EXPECT_EQ(m.cells[1].verdict, Verdict::kWorse);
+  EXPECT_EQ(m.cells[1].family_size, 2u);
+  EXPECT_EQ(m.verdict, Verdict::kWorse);
+  EXPECT_TRUE(report->any_worse());
+}
+
+TEST(SelectorTest, CampaignTermMatchesTheRunsCampaign) {
+  RunRecord r;
+  r.run.set_campaign("6.8-rc1");
+  EXPECT_TRUE(Matches(r, *ParseSelector("campaign=6.8-rc1")));
+  EXPECT_FALSE(Matches(r, *ParseSelector("campaign=6.7")));
 }
 
 TEST_F(CompareTest, NoMatchingRunsIsAnError) {

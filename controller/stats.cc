@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace rcbench::controller {
@@ -137,72 +138,171 @@ const char* VerdictName(Verdict v) {
   return "UNKNOWN";
 }
 
-MetricComparison CompareSamples(const std::string& metric, const std::vector<double>& baseline,
-                                const std::vector<double>& candidate, const MetricRule& rule) {
+Verdict CombineVerdicts(const std::vector<Verdict>& verdicts) {
+  auto any = [&](Verdict v) {
+    return std::find(verdicts.begin(), verdicts.end(), v) != verdicts.end();
+  };
+  if (any(Verdict::kWorse)) return Verdict::kWorse;
+  if (any(Verdict::kBetter)) return Verdict::kBetter;
+  if (any(Verdict::kUnknown)) return Verdict::kUnknown;
+  return Verdict::kSame;
+}
+
+bool MetricComparison::testable() const {
+  return std::min(n_baseline, n_candidate) >= 2 && std::isfinite(median_baseline) &&
+         median_baseline != 0;
+}
+
+MetricComparison MeasureSamples(const std::string& metric, const std::vector<double>& baseline,
+                                const std::vector<double>& candidate, int bootstrap_resamples) {
   MetricComparison c;
   c.metric = metric;
   c.n_baseline = baseline.size();
   c.n_candidate = candidate.size();
   c.median_baseline = Median(baseline);
   c.median_candidate = Median(candidate);
-  const size_t n = std::min(c.n_baseline, c.n_candidate);
-  constexpr int kMinForSignificance = 4;
-  if (n < 2) {
-    c.verdict = Verdict::kUnknown;
-    c.more_repetitions = kMinForSignificance - static_cast<int>(n);
-    c.reason = "fewer than 2 values on a side";
-    c.change = kNaN;
-    c.change_ci = {kNaN, kNaN};
-    return c;
-  }
-  if (c.median_baseline == 0) {
-    c.verdict = c.median_candidate == 0 ? Verdict::kSame : Verdict::kUnknown;
-    c.change = c.median_candidate == 0 ? 0 : kNaN;
-    c.change_ci = {kNaN, kNaN};
-    c.reason = "baseline median is 0: relative change undefined";
+  c.change = kNaN;
+  c.change_ci = {kNaN, kNaN};
+  c.p_value = kNaN;
+  c.p_adjusted = kNaN;
+  if (!c.testable()) {
+    if (c.median_baseline == 0 && c.median_candidate == 0) c.change = 0;
     return c;
   }
   c.change = c.median_candidate / c.median_baseline - 1;
-  c.change_ci = BootstrapChangeCi(baseline, candidate);
+  if (bootstrap_resamples > 0) {
+    c.change_ci = BootstrapChangeCi(baseline, candidate, 0.95, bootstrap_resamples);
+  }
   c.p_value = MannWhitneyU(candidate, baseline).p_value;
-  const bool ci_excludes_zero = c.change_ci.low > 0 || c.change_ci.high < 0;
-  if (c.p_value < kAlpha && ci_excludes_zero) {
+  c.p_adjusted = c.p_value;
+  return c;
+}
+
+std::vector<double> HolmAdjust(const std::vector<double>& p) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (!std::isnan(p[i])) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+  std::vector<double> out = p;
+  const size_t m = order.size();
+  double running_max = 0;
+  for (size_t rank = 0; rank < m; ++rank) {
+    running_max = std::max(running_max, std::min(1.0, (m - rank) * p[order[rank]]));
+    out[order[rank]] = running_max;
+  }
+  return out;
+}
+
+int MinRepetitionsForSignificance(double alpha) {
+  // 2 / C(2n, n) falls fast: n = 4 gives 0.029, 5 gives 0.0079, 6 gives 0.0022.
+  double arrangements = 2;  // C(2, 1)
+  for (int n = 1; n < 1000; ++n) {
+    if (2 / arrangements < alpha) return std::max(n, 2);
+    arrangements *= (2.0 * n + 1) * (2.0 * n + 2) / ((n + 1.0) * (n + 1.0));
+  }
+  return 1000;
+}
+
+namespace {
+
+// z with P(|Z| > z) = two_sided_p, by bisection on erfc.
+double TwoSidedZ(double two_sided_p) {
+  double lo = 0, hi = 40;
+  for (int i = 0; i < 200; ++i) {
+    double mid = (lo + hi) / 2;
+    (std::erfc(mid / std::sqrt(2.0)) > two_sided_p ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+void Decide(const MetricRule& rule, MetricComparison& c) {
+  const double level = kAlpha / static_cast<double>(std::max<size_t>(1, c.family_size));
+  const int min_n = MinRepetitionsForSignificance(level);
+  const size_t n = std::min(c.n_baseline, c.n_candidate);
+  if (std::min(c.n_baseline, c.n_candidate) < 2) {
+    c.verdict = Verdict::kUnknown;
+    c.more_repetitions = min_n - static_cast<int>(n);
+    if (c.n_baseline == 0 || c.n_candidate == 0) {
+      c.reason =
+          absl::StrCat("no values on the ", c.n_baseline == 0 ? "baseline" : "candidate", " side");
+    } else {
+      c.reason = "fewer than 2 values on a side";
+    }
+    return;
+  }
+  if (c.median_baseline == 0) {
+    c.verdict = c.median_candidate == 0 ? Verdict::kSame : Verdict::kUnknown;
+    c.reason = "baseline median is 0: relative change undefined";
+    return;
+  }
+  const std::string p_text =
+      c.family_size > 1
+          ? absl::StrFormat("Holm-adjusted p=%.3g over %d cells", c.p_adjusted, c.family_size)
+          : absl::StrFormat("p=%.3g", c.p_adjusted);
+  if (c.p_adjusted < kAlpha) {
     if (std::abs(c.change) < rule.min_effect) {
       c.verdict = Verdict::kSame;
-      c.reason = absl::StrFormat("significant but below the minimum effect of %.1f%%",
-                                 rule.min_effect * 100);
+      c.reason = absl::StrFormat("%s < %.2f but |change| below the minimum effect of %.1f%%",
+                                 p_text, kAlpha, rule.min_effect * 100);
     } else {
       bool up = c.change > 0;
       bool good = (rule.direction == Direction::kHigherIsBetter) == up;
       c.verdict = good ? Verdict::kBetter : Verdict::kWorse;
-      c.reason = absl::StrFormat("p=%.3g < %.2f and |change| >= %.1f%%", c.p_value, kAlpha,
+      c.reason = absl::StrFormat("%s < %.2f and |change| >= %.1f%%", p_text, kAlpha,
                                  rule.min_effect * 100);
     }
-    return c;
+    return;
   }
   if (c.change_ci.low >= -rule.min_effect && c.change_ci.high <= rule.min_effect) {
     c.verdict = Verdict::kSame;
     c.reason = absl::StrFormat("95%% CI within +-%.1f%%", rule.min_effect * 100);
-    return c;
+    return;
   }
   c.verdict = Verdict::kUnknown;
-  // The CI half-width shrinks roughly with 1/sqrt(n). To call a difference, it must shrink
-  // below |change|; to call SAME, below the room left inside +-min_effect.
-  double half = (c.change_ci.high - c.change_ci.low) / 2;
-  double target = std::abs(c.change) >= rule.min_effect ? std::abs(c.change)
-                                                        : rule.min_effect - std::abs(c.change);
-  int wanted = kMinForSignificance;
-  if (std::isfinite(half) && target > 0) {
-    double ratio = half / target;
-    wanted = std::max(wanted, static_cast<int>(std::ceil(n * ratio * ratio)));
-  } else {
-    wanted = 1000;
+  // The CI half-width shrinks roughly with 1/sqrt(n). To call a difference, the interval at the
+  // family's level must shrink below |change|; to call SAME, the 95% one below the room left
+  // inside +-min_effect.
+  const double half = (c.change_ci.high - c.change_ci.low) / 2;
+  const double change = std::abs(c.change);
+  double ratio = std::numeric_limits<double>::infinity();
+  if (change >= rule.min_effect) {
+    ratio = half * TwoSidedZ(level) / TwoSidedZ(0.05) / change;
+  } else if (rule.min_effect - change > 0) {
+    ratio = half / (rule.min_effect - change);
   }
-  wanted = std::min(wanted, 1000);
+  int wanted = 1000;
+  if (std::isfinite(ratio)) {
+    wanted = static_cast<int>(std::min(1000.0, std::ceil(n * ratio * ratio)));
+  }
+  wanted = std::max(wanted, min_n);
   c.more_repetitions = std::max(1, wanted - static_cast<int>(n));
-  c.reason = absl::StrFormat("too noisy (p=%.3g); about %d more repetitions per side wanted",
-                             c.p_value, c.more_repetitions);
-  return c;
+  c.reason = absl::StrFormat("too noisy (%s); about %d more repetitions per side wanted", p_text,
+                             c.more_repetitions);
+}
+
+}  // namespace
+
+void DecideFamily(const MetricRule& rule, std::vector<MetricComparison>& family) {
+  std::vector<double> p;
+  size_t tested = 0;
+  for (const auto& c : family) {
+    p.push_back(c.testable() ? c.p_value : kNaN);
+    tested += c.testable();
+  }
+  std::vector<double> adjusted = HolmAdjust(p);
+  for (size_t i = 0; i < family.size(); ++i) {
+    family[i].p_adjusted = adjusted[i];
+    family[i].family_size = std::max<size_t>(1, tested);
+    Decide(rule, family[i]);
+  }
+}
+
+MetricComparison CompareSamples(const std::string& metric, const std::vector<double>& baseline,
+                                const std::vector<double>& candidate, const MetricRule& rule) {
+  std::vector<MetricComparison> family = {MeasureSamples(metric, baseline, candidate)};
+  DecideFamily(rule, family);
+  return family[0];
 }
 
 }  // namespace rcbench::controller

@@ -38,6 +38,11 @@ Interval BootstrapChangeCi(const std::vector<double>& baseline,
 enum class Verdict { kSame, kBetter, kWorse, kUnknown };
 const char* VerdictName(Verdict v);
 
+// Combines verdicts (of the cells of a metric, or of the metrics of a comparison): WORSE if any
+// is WORSE; else BETTER if any is BETTER; else SAME if all are SAME (or there are none); else
+// UNKNOWN. BETTER thus means "an improvement and no regression found", not "every part judged".
+Verdict CombineVerdicts(const std::vector<Verdict>& verdicts);
+
 struct MetricComparison {
   std::string metric;
   size_t n_baseline = 0;
@@ -46,23 +51,44 @@ struct MetricComparison {
   double median_candidate = 0;
   double change = 0;  // relative change of medians, 0.1 = +10%
   Interval change_ci;
-  double p_value = 1;
+  double p_value = 1;     // Mann-Whitney U, two-sided; NaN when not tested
+  double p_adjusted = 1;  // Holm-adjusted across the family the verdict was decided in
+  size_t family_size = 1;
   Verdict verdict = Verdict::kUnknown;
   // For UNKNOWN: how many more repetitions per side the verdict would need (estimate).
   int more_repetitions = 0;
   std::string reason;
+  // Whether the comparison can be tested (both sides have >= 2 values, nonzero baseline).
+  bool testable() const;
 };
 
-inline constexpr double kAlpha = 0.05;
+// The significance level of a family (all cells of one metric): a metric's cells are jointly
+// WORSE by chance with probability at most kAlpha / 2 (Holm, one direction).
+inline constexpr double kAlpha = 0.02;
 
-// Applies the verdict rules (documented in controller/README.md):
+// Medians, change, its bootstrap 95% CI (`bootstrap_resamples` draws; 0 skips it, leaving a NaN
+// interval) and the U test's p-value, without a verdict (UNKNOWN).
+MetricComparison MeasureSamples(const std::string& metric, const std::vector<double>& baseline,
+                                const std::vector<double>& candidate,
+                                int bootstrap_resamples = 2000);
+
+// Holm's step-down adjustment of `p` (same order). NaNs are ignored and stay NaN.
+std::vector<double> HolmAdjust(const std::vector<double>& p);
+
+// The fewest repetitions per side with which the exact U test can give a two-sided p below
+// `alpha` (fully separated samples of n each give 2 / C(2n, n)).
+int MinRepetitionsForSignificance(double alpha);
+
+// Decides the verdicts of a family of comparisons of one metric (its cells; documented in
+// docs/STATISTICS.md): Holm-adjusts the p-values of the testable ones, then
 //  - fewer than 2 values on a side, or a zero baseline median: UNKNOWN;
-//  - p < alpha and the CI excludes 0: BETTER/WORSE by the rule's direction when |change| is at
-//    least min_effect, otherwise SAME (a real but negligible difference);
-//  - otherwise SAME when the whole CI lies within +-min_effect, else UNKNOWN with an estimate
-//    of the repetitions per side needed for the CI half-width to fall below |change| (when
-//    |change| >= min_effect) or below min_effect - |change| (otherwise), and at least 4 per
-//    side, the fewest with which the U test can reach p < 0.05.
+//  - adjusted p < kAlpha: BETTER/WORSE by the rule's direction when |change| is at least
+//    min_effect, otherwise SAME (a real but negligible difference);
+//  - otherwise SAME when the whole 95% CI lies within +-min_effect, else UNKNOWN with an
+//    estimate of the repetitions per side needed.
+void DecideFamily(const MetricRule& rule, std::vector<MetricComparison>& family);
+
+// MeasureSamples then DecideFamily for a family of one.
 MetricComparison CompareSamples(const std::string& metric, const std::vector<double>& baseline,
                                 const std::vector<double>& candidate, const MetricRule& rule);
 

@@ -95,7 +95,7 @@ MetricRule Lower(double min_effect) { return {Direction::kLowerIsBetter, min_eff
 TEST(VerdictTest, TooFewValuesIsUnknownAndAsksForMore) {
   auto c = CompareSamples("m", {1}, {2, 3}, Higher(0.05));
   EXPECT_EQ(c.verdict, Verdict::kUnknown);
-  EXPECT_EQ(c.more_repetitions, 3);
+  EXPECT_EQ(c.more_repetitions, 4);  // 5 per side can reach p < 0.02
 }
 
 TEST(VerdictTest, LargeSignificantIncreaseOfHigherIsBetterMetricIsBetter) {
@@ -133,16 +133,76 @@ TEST(VerdictTest, NoisySamplesAreUnknownWithARepetitionEstimate) {
 }
 
 TEST(VerdictTest, LargeButNotYetSignificantChangeWantsFewMoreRepetitions) {
-  // Fully separated samples of 3 cannot reach p < 0.05 (exact p = 0.1): one more each can.
+  // Fully separated samples of 3 cannot reach p < 0.02 (exact p = 0.1): two more each can
+  // (2 / C(10, 5) = 0.0079).
   auto c = CompareSamples("m", {100, 101, 102}, {150, 151, 152}, Higher(0.05));
   EXPECT_EQ(c.verdict, Verdict::kUnknown);
   EXPECT_NEAR(c.p_value, 0.1, 1e-12);
-  EXPECT_EQ(c.more_repetitions, 1);
+  EXPECT_EQ(c.more_repetitions, 2);
 }
 
 TEST(VerdictTest, ZeroBaselineIsUnknownUnlessBothAreZero) {
   EXPECT_EQ(CompareSamples("m", {0, 0}, {0, 0}, Lower(0.05)).verdict, Verdict::kSame);
   EXPECT_EQ(CompareSamples("m", {0, 0}, {1, 2}, Lower(0.05)).verdict, Verdict::kUnknown);
+}
+
+TEST(HolmTest, AdjustsStepDownAndKeepsTheOrder) {
+  // Sorted: 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, then max(0.06, 0.04 * 1) = 0.06.
+  std::vector<double> adjusted = HolmAdjust({0.01, 0.04, 0.03});
+  ASSERT_EQ(adjusted.size(), 3u);
+  EXPECT_NEAR(adjusted[0], 0.03, 1e-12);
+  EXPECT_NEAR(adjusted[1], 0.06, 1e-12);
+  EXPECT_NEAR(adjusted[2], 0.06, 1e-12);
+}
+
+TEST(HolmTest, NanIsLeftOutOfTheFamily) {
+  std::vector<double> adjusted = HolmAdjust({0.01, std::nan(""), 0.5});
+  EXPECT_NEAR(adjusted[0], 0.02, 1e-12);
+  EXPECT_TRUE(std::isnan(adjusted[1]));
+  EXPECT_NEAR(adjusted[2], 0.5, 1e-12);
+}
+
+TEST(HolmTest, AdjustedPIsCappedAtOne) { EXPECT_EQ(HolmAdjust({0.6, 0.7})[0], 1.0); }
+
+TEST(MinRepetitionsTest, FullySeparatedSamplesReachTheLevel) {
+  EXPECT_EQ(MinRepetitionsForSignificance(0.05), 4);   // 2/70 = 0.029
+  EXPECT_EQ(MinRepetitionsForSignificance(0.02), 5);   // 2/252 = 0.0079
+  EXPECT_EQ(MinRepetitionsForSignificance(0.005), 6);  // 2/924 = 0.0022
+}
+
+TEST(CombineVerdictsTest, WorseWinsThenBetterThenUnknown) {
+  using V = Verdict;
+  EXPECT_EQ(CombineVerdicts({V::kSame, V::kWorse, V::kBetter}), V::kWorse);
+  EXPECT_EQ(CombineVerdicts({V::kSame, V::kUnknown, V::kBetter}), V::kBetter);
+  EXPECT_EQ(CombineVerdicts({V::kSame, V::kUnknown}), V::kUnknown);
+  EXPECT_EQ(CombineVerdicts({V::kSame, V::kSame}), V::kSame);
+  EXPECT_EQ(CombineVerdicts({}), V::kSame);
+}
+
+TEST(FamilyTest, BarelySignificantCellIsWorseAloneButNotAmongThree) {
+  // Fully separated samples of 5: p = 0.0079 < 0.02 alone; Holm over 3 cells makes it 0.024.
+  std::vector<double> b = {100, 101, 102, 103, 104}, c = {120, 121, 122, 123, 124};
+  EXPECT_EQ(CompareSamples("m", b, c, Lower(0.05)).verdict, Verdict::kWorse);
+  std::vector<MetricComparison> family(3, MeasureSamples("m", b, c));
+  DecideFamily(Lower(0.05), family);
+  for (const auto& m : family) {
+    EXPECT_EQ(m.verdict, Verdict::kUnknown);
+    EXPECT_NEAR(m.p_adjusted, 3 * 2.0 / 252, 1e-12);
+    EXPECT_EQ(m.family_size, 3u);
+    EXPECT_EQ(m.more_repetitions, 1);  // 6 per side reach 0.02 / 3
+  }
+}
+
+TEST(FamilyTest, UntestableCellsAreNotCountedInTheCorrection) {
+  std::vector<double> b = {100, 101, 102, 103, 104}, c = {120, 121, 122, 123, 124};
+  std::vector<MetricComparison> family = {MeasureSamples("m", b, c), MeasureSamples("m", b, {}),
+                                          MeasureSamples("m", {}, c)};
+  DecideFamily(Lower(0.05), family);
+  EXPECT_EQ(family[0].verdict, Verdict::kWorse);
+  EXPECT_EQ(family[0].family_size, 1u);
+  EXPECT_EQ(family[1].verdict, Verdict::kUnknown);
+  EXPECT_EQ(family[1].reason, "no values on the candidate side");
+  EXPECT_EQ(family[2].reason, "no values on the baseline side");
 }
 
 }  // namespace
