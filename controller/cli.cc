@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -414,15 +415,30 @@ absl::StatusOr<RunSummary> ExecuteExperiment(const ExperimentSpec& spec, ResultS
 }
 
 // The options of `run` (bisect-step passes them through).
-const std::vector<std::string> kRunValueFlags = {
-    "--db",          "--tag",          "--report",           "--metrics-listen",
-    "--bin-dir",     "--work-dir",     "--agent-config",     "--max-runs",
-    "--log-level",   "--prometheus-sd-dir", "--hold-metrics", "--config",
-    "--tls-cert",    "--tls-key",      "--tls-ca",           "--token-file",
-    "--max-planned-runs", "--max-attempts", "--host-wait",  "--lease",
-    "--lease-renew", "--campaign"};
+const std::vector<std::string> kRunValueFlags = {"--db",
+                                                 "--tag",
+                                                 "--report",
+                                                 "--metrics-listen",
+                                                 "--bin-dir",
+                                                 "--work-dir",
+                                                 "--agent-config",
+                                                 "--max-runs",
+                                                 "--log-level",
+                                                 "--prometheus-sd-dir",
+                                                 "--hold-metrics",
+                                                 "--config",
+                                                 "--tls-cert",
+                                                 "--tls-key",
+                                                 "--tls-ca",
+                                                 "--token-file",
+                                                 "--max-planned-runs",
+                                                 "--max-attempts",
+                                                 "--host-wait",
+                                                 "--lease",
+                                                 "--lease-renew",
+                                                 "--campaign"};
 const std::vector<std::string> kRunBoolFlags = {"--dry-run", "--json", "--help", "--retry-failed",
-                                             "--allow-kernel-change"};
+                                                "--allow-kernel-change"};
 
 int CmdRun(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv, kRunValueFlags, kRunBoolFlags);
@@ -831,8 +847,7 @@ int CmdBisectStep(const std::vector<std::string>& argv) {
   auto args = ParseArgs(run_argv, kRunValueFlags, kRunBoolFlags);
   if (!args.ok() || args->positional.size() != 1) {
     std::cerr << "rcbench bisect-step: "
-              << (args.ok() ? "expected one SPEC" : std::string(args.status().message()))
-              << "\n"
+              << (args.ok() ? "expected one SPEC" : std::string(args.status().message())) << "\n"
               << kBisectUsage;
     return kAbort;
   }
@@ -846,16 +861,15 @@ int CmdBisectStep(const std::vector<std::string>& argv) {
   const std::string head = GitHead();
   std::string campaign = args->Get("--campaign");
   if (campaign.empty() && !head.empty()) {
-    campaign = absl::StrCat("commit-", head.substr(0, 12),
-                            absl::EndsWith(head, "-dirty") ? "-dirty" : "");
+    campaign =
+        absl::StrCat("commit-", head.substr(0, 12), absl::EndsWith(head, "-dirty") ? "-dirty" : "");
   }
   if (campaign.empty()) {
     // Not in a git tree: a new campaign of its own all the same.
-    campaign = absl::StrCat(
-        "bisect-", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()));
+    campaign = absl::StrCat("bisect-",
+                            absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()));
   }
-  std::vector<std::string> full = {"run"};
-  full.insert(full.end(), run_argv.begin(), run_argv.end());
+  std::vector<std::string> full = run_argv;
   if (!args->Has("--campaign")) {
     full.push_back("--campaign");
     full.push_back(campaign);
@@ -891,8 +905,10 @@ int CmdBisectStep(const std::vector<std::string>& argv) {
   const Verdict v = report->overall();
   const int exit_code = v == Verdict::kWorse ? 1 : v == Verdict::kUnknown ? 125 : 0;
   std::cout << "bisect-step: " << VerdictName(v) << " against " << baseline << " -> "
-            << (exit_code == 0 ? "good" : exit_code == 1 ? "bad" : "skip") << " (exit "
-            << exit_code << ")\n";
+            << (exit_code == 0   ? "good"
+                : exit_code == 1 ? "bad"
+                                 : "skip")
+            << " (exit " << exit_code << ")\n";
   return exit_code;
 }
 
