@@ -32,13 +32,7 @@ esac
 
 // Advances on each poll and yields a millisecond of real time, so the script gets to run while
 // the executor's deadline is measured on the fake clock (20 ms per poll).
-class YieldingFakeClock : public rcbench::testing::FakeClock {
- public:
-  void SleepFor(std::chrono::nanoseconds d) override {
-    Advance(d);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-};
+using YieldingFakeClock = rcbench::testing::YieldingFakeClock;
 
 class BenchmarkExecutorTest : public ::testing::Test {
  protected:
@@ -62,7 +56,7 @@ class BenchmarkExecutorTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string script_;
-  YieldingFakeClock clock_;
+  YieldingFakeClock clock_{std::chrono::milliseconds(1)};
 };
 
 TEST_F(BenchmarkExecutorTest, OutputFileIsReturnedAndRemoved) {

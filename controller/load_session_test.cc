@@ -13,14 +13,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Sleeps advance the fake time and yield a little real time to the session's threads.
-class YieldingFakeClock : public rcbench::testing::FakeClock {
- public:
-  void SleepFor(std::chrono::nanoseconds d) override {
-    Advance(d);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-};
+using YieldingFakeClock = rcbench::testing::YieldingFakeClock;
 
 rcbench::v1::Workload OneClass() {
   rcbench::v1::Workload w;
@@ -30,7 +23,7 @@ rcbench::v1::Workload OneClass() {
 
 class LoadSessionTest : public ::testing::Test {
  protected:
-  YieldingFakeClock clock_;
+  YieldingFakeClock clock_{std::chrono::milliseconds(1)};
   testing::FakeLoadGenClient client_{"cli", clock_};
   FaultMonitor faults_;
   LeaseOptions lease_{std::chrono::seconds(2), std::chrono::milliseconds(500)};

@@ -18,15 +18,7 @@ using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-// A fake clock that also yields a little real time on each sleep, so the fakes' background
-// threads (usage samples stamped with this clock) interleave with the runner's phases.
-class YieldingFakeClock : public rcbench::testing::FakeClock {
- public:
-  void SleepFor(std::chrono::nanoseconds d) override {
-    Advance(d);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-};
+using YieldingFakeClock = rcbench::testing::YieldingFakeClock;
 
 constexpr char kSpec[] = R"(name: exp
 server:

@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rcbench/v1/agent.grpc.pb.h"
+#include "tests/agent_test_cleanup.h"
 
 namespace rcbench::agent {
 namespace {
@@ -33,49 +34,9 @@ using ::testing::HasSubstr;
 
 constexpr char kOwner[] = "reconcile-run-1";
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::Slurp;
 
-// Stops the agent and the service's process group, and removes the test's root subtree from
-// every hierarchy (moving stray processes to the hierarchy root first) and the temp dir, on
-// every exit path.
-class Cleanup {
- public:
-  Cleanup(CgroupLayout layout, std::string root) : layout_(std::move(layout)), root_(root) {}
-  ~Cleanup() {
-    if (agent_pid > 0) {
-      kill(agent_pid, SIGKILL);
-      waitpid(agent_pid, nullptr, 0);
-    }
-    if (service_pgid > 0) kill(-service_pgid, SIGKILL);
-    for (const auto& [controller, mount] : layout_.mounts) Remove(mount, mount + "/" + root_);
-    if (!tmp_dir.empty()) fs::remove_all(tmp_dir);
-  }
-  pid_t agent_pid = -1;
-  pid_t service_pgid = -1;
-  std::string tmp_dir;
-
- private:
-  static void Remove(const std::string& mount, const std::string& dir) {
-    if (!fs::is_directory(dir)) return;
-    for (const auto& e : fs::directory_iterator(dir)) {
-      if (e.is_directory()) Remove(mount, e.path().string());
-    }
-    std::istringstream procs(Slurp(dir + "/cgroup.procs"));
-    for (std::string pid; std::getline(procs, pid);) {
-      std::ofstream(mount + "/cgroup.procs") << pid;
-    }
-    for (int i = 0; i < 100 && rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  CgroupLayout layout_;
-  std::string root_;
-};
+using Cleanup = testing::AgentTestCleanup;
 
 class AgentReconcileTest : public ::testing::Test {
  protected:

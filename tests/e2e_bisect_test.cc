@@ -29,7 +29,7 @@ server:
   args: ["--arch", "threads", "--threads", "1")",
                       slow ? R"(, "--request-cpu", "300us")" : "", R"(]
   ready_timeout: 10s
-repetitions: 5
+repetitions: 8
 order: sequential
 phases: {warmup: 500ms, measure: 1500ms}
 load:
@@ -41,7 +41,9 @@ load:
       paths: ["/"]
 record: [classes]
 compare:
-  throughput_rps: {direction: higher, min_effect: 25%}
+  # The regression costs ~75% of the throughput; run-to-run noise here is ~10% with outliers:
+  # a wide minimum effect lets good commits be called SAME rather than UNKNOWN (skipped).
+  throughput_rps: {direction: higher, min_effect: 60%}
 )");
 }
 

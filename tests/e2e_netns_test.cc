@@ -15,17 +15,6 @@
 namespace rcbench::e2e {
 namespace {
 
-std::string Capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
 // The namespaces and root-side veths a controller with this pid would make.
 std::vector<std::string> Leftovers(const std::string& id) {
   std::vector<std::string> left;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -101,5 +102,17 @@ inline Result RunRcbench(const std::vector<std::string>& args, const std::string
 }
 
 inline bool Alive(pid_t pid) { return kill(pid, 0) == 0; }
+
+// What `cmd` (run by the shell) prints on standard output.
+inline std::string Capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
 
 }  // namespace rcbench::e2e

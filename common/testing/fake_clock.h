@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "common/clock.h"
 
@@ -34,6 +35,22 @@ class FakeClock : public Clock {
  private:
   std::atomic<int64_t> mono_ns_;
   const int64_t wall_offset_ns_;
+};
+
+// A FakeClock that also yields `yield` of real time on every sleep, so that background threads
+// of the code under test (stamping with this clock, or waiting on it) interleave with the
+// thread that advances it.
+class YieldingFakeClock : public FakeClock {
+ public:
+  explicit YieldingFakeClock(std::chrono::microseconds yield = std::chrono::milliseconds(2))
+      : yield_(yield) {}
+  void SleepFor(std::chrono::nanoseconds d) override {
+    Advance(d);
+    std::this_thread::sleep_for(yield_);
+  }
+
+ private:
+  const std::chrono::microseconds yield_;
 };
 
 }  // namespace rcbench::testing
