@@ -50,6 +50,10 @@ compare:
 TEST(BisectE2eTest, GitBisectRunWithBisectStepNamesTheCommitThatMadeTheServerSlower) {
   if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
   if (std::system("git --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no git";
+#ifdef RCBENCH_SANITIZED
+  GTEST_SKIP() << "a measurement: under the sanitizers their own cost and noise would decide "
+                  "the verdicts, not the change";
+#endif
   TempDir dir("e2e-bisect");
   const std::string repo = dir / "repo";
   const std::string log = dir / "bisect.log";
