@@ -62,7 +62,7 @@ std::string PointLabel(const RunRecord& r, HistoryGrouping by) {
     case HistoryGrouping::kCampaign:
       // Runs stored before campaigns ("legacy") are told apart by their tags.
       return r.run.campaign().empty() || r.run.campaign() == "legacy" ? TagSet(r.run)
-                                                                        : r.run.campaign();
+                                                                      : r.run.campaign();
     case HistoryGrouping::kKernel:
       return KernelOf(r);
     case HistoryGrouping::kTime:
