@@ -461,7 +461,18 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
   auto stored_runs = store_.ListRuns(spec_.name);
   if (!stored_runs.ok()) return finish(stored_runs.status());
   std::map<std::string, rcbench::v1::RunStatus> status_of;
-  for (const auto& r : *stored_runs) status_of[r.run_id()] = r.status();
+  // Attempts each run has had since its last --retry-failed; interrupted ones were the
+  // controller's, not the run's, and do not count.
+  std::map<std::string, int> attempts_used;
+  for (const auto& r : *stored_runs) {
+    status_of[r.run_id()] = r.status();
+    for (const auto& a : r.attempts()) {
+      if (a.attempt() > r.attempts_before_retry() &&
+          a.status() != rcbench::v1::RUN_STATUS_INTERRUPTED) {
+        ++attempts_used[r.run_id()];
+      }
+    }
+  }
   summary.total = static_cast<int>(planned.size());
   std::vector<const PlannedRun*> todo;
   std::map<std::string, int> position;  // run id -> 1-based position in the matrix
@@ -497,7 +508,7 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
       break;
     }
     if (metrics_) metrics_->SetCurrentRun(spec_.name, run->factors);
-    auto result = RunWithAttempts(*run, label_of(run->run_id));
+    auto result = RunWithAttempts(*run, label_of(run->run_id), attempts_used[run->run_id]);
     if (!result.ok()) {
       // The hosts stayed away: this run and the rest stay PENDING for the next invocation.
       return finish(
@@ -558,21 +569,8 @@ absl::StatusOr<RunSummary> ExperimentRunner::Run() {
 }
 
 absl::StatusOr<RunOutcome> ExperimentRunner::RunWithAttempts(const PlannedRun& run,
-                                                             const std::string& label) {
-  while (true) {
-    // The attempts this run has had since its last --retry-failed (interrupted ones were the
-    // controller's, not the run's: they do not count).
-    RCBENCH_ASSIGN_OR_RETURN(auto runs, store_.ListRuns(spec_.name));
-    int used = 0;
-    for (const auto& r : runs) {
-      if (r.run_id() != run.run_id) continue;
-      for (const auto& a : r.attempts()) {
-        if (a.attempt() > r.attempts_before_retry() &&
-            a.status() != rcbench::v1::RUN_STATUS_INTERRUPTED) {
-          ++used;
-        }
-      }
-    }
+                                                             const std::string& label, int used) {
+  for (;; ++used) {
     const std::string this_label =
         absl::StrCat(label, " attempt ", used + 1, " of ", options_.max_attempts);
     RCBENCH_RETURN_IF_ERROR(WaitForHosts());

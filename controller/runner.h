@@ -158,9 +158,11 @@ class ExperimentRunner {
  private:
   struct Attempt;  // one attempt's state (runner.cc)
 
-  // Tries `run` until it completes, fails for good, or its attempts run out. UNAVAILABLE when
-  // the hosts stayed away longer than host_wait (the run stays PENDING).
-  absl::StatusOr<RunOutcome> RunWithAttempts(const PlannedRun& run, const std::string& label);
+  // Tries `run` until it completes, fails for good, or its attempts run out (`used` of them
+  // are gone already). UNAVAILABLE when the hosts stayed away longer than host_wait (the run
+  // stays PENDING).
+  absl::StatusOr<RunOutcome> RunWithAttempts(const PlannedRun& run, const std::string& label,
+                                             int used);
   // Waits for every host to answer (and, in local mode, restarts dead children).
   absl::Status WaitForHosts();
   // Stops the services and removes the containers that `run_id` owns on every agent.
