@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -120,11 +121,15 @@ TEST_F(SmokeE2eTest, EveryRunHasTheServersCpuWithContainersOffAndOn) {
   auto runs = *store->ListRuns("smoke");
   for (const auto& run : runs) {
     auto results = *store->GetResults(run.run_id(), false);
+    // The previous run's server may still be exiting at the start of the window (slowly under
+    // the sanitizers): its container is a second "server" here. The run's own one has the CPU.
+    double server_cores = 0;
     for (const auto& c : results.containers()) {
       if (controller::StableContainerPath(c.id().path()) != "server") continue;
-      EXPECT_GT(c.cpu_cores(), 0) << run.run_id() << " " << c.id().path();
-      runs_with_server_cpu[run.factors().at("containers")] += c.cpu_cores() > 0;
+      server_cores = std::max(server_cores, c.cpu_cores());
     }
+    EXPECT_GT(server_cores, 0) << run.run_id();
+    runs_with_server_cpu[run.factors().at("containers")] += server_cores > 0;
   }
   EXPECT_EQ(runs_with_server_cpu["off"], 4);
   EXPECT_EQ(runs_with_server_cpu["on"], 4);
