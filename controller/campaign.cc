@@ -10,17 +10,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "controller/matrix.h"
 
 namespace rcbench::controller {
 namespace {
-
-uint64_t Fnv1a(absl::string_view s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 bool NameChar(char c) {
   return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '+' || c == '=' ||

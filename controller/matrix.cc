@@ -101,15 +101,15 @@ uint64_t SaturatingMul(uint64_t a, uint64_t b) {
   return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-uint64_t Fnv1a(absl::string_view s, uint64_t h = 1469598103934665603ull) {
+}  // namespace
+
+uint64_t Fnv1a(absl::string_view s, uint64_t h) {
   for (unsigned char c : s) {
     h ^= c;
     h *= 1099511628211ull;
   }
   return h;
 }
-
-}  // namespace
 
 uint64_t PlannedRunUpperBound(const ExperimentSpec& spec) {
   uint64_t n = 1;

@@ -39,6 +39,10 @@ std::vector<std::map<std::string, std::string>> ExpandCombinations(const Experim
 std::vector<PlannedRun> ExpandMatrix(const ExperimentSpec& spec, uint64_t seed,
                                      absl::string_view campaign = "");
 
+// 64-bit FNV-1a of `s`, continuing from `h`: the stable hash behind run ids and campaign names
+// (the same on every platform and standard library, unlike std::hash).
+uint64_t Fnv1a(absl::string_view s, uint64_t h = 1469598103934665603ull);
+
 // "EXPERIMENT-<16 hex digits>" from the experiment name, the campaign (none: the ids runs had
 // before campaigns), factor levels and repetition.
 std::string MakeRunId(absl::string_view experiment, const std::map<std::string, std::string>& f,
