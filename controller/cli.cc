@@ -139,8 +139,12 @@ constexpr char kHistoryUsage[] =
   --container P       with a base name: the metric of container P
   --by GROUPING       campaign (default; runs without a campaign by their tags), kernel (the
                       hosts' kernel release and version) or time (one point per run)
-  --p-value P         a change point needs a Welch t-test p-value <= P (default 0.001)
+  --p-value P         a change point needs a t-test p-value, corrected for the search, <= P
+                      (default 0.001)
   --min-segment N     the fewest points between change points (default 3, at least 2)
+  --test-on WHAT      runs (default: every run's value, so repetitions add power) or medians
+                      (one value per point: for points that differ among themselves by more
+                      than their runs do, which the output diagnoses)
   --json              machine-readable output
   --plot FILE         also draw the history with gnuplot (FILE ends in .svg or .png)
   --db PATH
@@ -915,7 +919,7 @@ int CmdBisectStep(const std::vector<std::string>& argv) {
 int CmdHistory(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv,
                         {"--db", "--experiment", "--metric", "--class", "--container", "--by",
-                         "--p-value", "--min-segment", "--plot", "--log-level"},
+                         "--p-value", "--min-segment", "--test-on", "--plot", "--log-level"},
                         {"--json", "--help"});
   if (!args.ok()) return UsageError(args.status().message(), kHistoryUsage);
   if (args->Has("--help")) {
@@ -948,6 +952,12 @@ int CmdHistory(const std::vector<std::string>& argv) {
        o.change_points.min_segment < 2)) {
     return UsageError(absl::StrCat("--min-segment \"", args->Get("--min-segment"),
                                    "\": expected an integer of at least 2"),
+                      kHistoryUsage);
+  }
+  if (const std::string on = args->Get("--test-on", "runs"); on == "medians") {
+    o.change_points.test_medians = true;
+  } else if (on != "runs") {
+    return UsageError(absl::StrCat("--test-on \"", on, "\": expected runs or medians"),
                       kHistoryUsage);
   }
   auto store = OpenExisting(args->Get("--db", kDefaultDb));
