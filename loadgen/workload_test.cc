@@ -500,7 +500,8 @@ TEST_F(ConfigTest, ConfigLargerThanTheLimitIsRefusedUnparsed) {
   const std::string path = Write("duration: 1s\n" + std::string(kMaxConfigBytes, '#'));
   auto w = LoadWorkloadConfig(path, nullptr);
   EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(w.status().message(), HasSubstr("larger than the maximum of 1048576 bytes"));
+  EXPECT_THAT(w.status().message(),
+              HasSubstr(path + ":1:1: the config file is larger than the limit of 1048576 bytes"));
 }
 
 TEST_F(ConfigTest, AliasesCannotMultiplyClassesPastTheLimit) {
