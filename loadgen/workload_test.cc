@@ -528,6 +528,27 @@ classes:
   EXPECT_THAT(spec.status().message(), HasSubstr("clients (65536) x sockets_per_client (65536)"));
 }
 
+TEST(ParseConfigTest, SpecModeNamesLoadAndErrorsNameFileLineAndColumn) {
+  auto w = ParseWorkloadConfig(
+      "classes:\n  - {name: a, target: \"http://127.0.0.1:80\", mode: open_loop, rate: 5}\n"
+      "  - {name: b, target: \"http://127.0.0.1:80\", mode: closed_loop, connections: 2}\n",
+      "c.yaml", nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->http_classes(0).open_loop().rate_rps(), 5);
+  EXPECT_EQ(w->http_classes(1).closed_loop().connections(), 2u);
+  EXPECT_EQ(
+      ParseWorkloadConfig("classes:\n  - {mode: closed, connections: -1}\n", "c.yaml", nullptr)
+          .status()
+          .message(),
+      "c.yaml:2:33: classes[0].connections: expected an integer in [0, 4294967295]");
+  EXPECT_THAT(
+      ParseWorkloadConfig("classes:\n  - {mode: bursty}\n", "c.yaml", nullptr).status().message(),
+      HasSubstr("c.yaml:2:12: classes[0].mode: \"bursty\" is not a load class mode; expected "
+                "sclient, open_loop or closed_loop"));
+  EXPECT_THAT(ParseWorkloadConfig("threads: many\n", "c.yaml", nullptr).status().message(),
+              HasSubstr("c.yaml:1:10: threads: expected an integer"));
+}
+
 TEST(ParseConfigTest, TextParsesWithoutAFile) {
   auto w = ParseWorkloadConfig("duration: 1s\nthreads: 3\n", "inline", nullptr);
   ASSERT_TRUE(w.ok()) << w.status();
