@@ -958,8 +958,8 @@ int CmdHistory(const std::vector<std::string>& argv) {
   if (const std::string on = args->Get("--test-on", "runs"); on == "medians") {
     o.change_points.test_medians = true;
   } else if (on != "runs") {
-    return UsageError(absl::StrCat("--test-on \"", on, "\": expected runs or medians"),
-                      kHistoryUsage);
+    return UsageFailure(absl::StrCat("--test-on \"", on, "\": expected runs or medians"),
+                        kHistoryUsage);
   }
   auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
