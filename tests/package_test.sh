@@ -80,8 +80,8 @@ check_units() {
 
 # wait_ready FILE PID: the daemon wrote its ready file (ends with a newline) within 20 s.
 wait_ready() {
-  local file=$1 pid=$2 i
-  for i in $(seq 200); do
+  local file=$1 pid=$2
+  for _ in $(seq 200); do
     if [ -s "$file" ] && [ "$(tail -c1 "$file" | od -An -c | tr -d ' ')" = '\n' ]; then return 0; fi
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
