@@ -191,6 +191,28 @@ debs)
     pass "rcbench: experiments and dashboards in /usr/share/rcbench" || \
     fail "rcbench: /usr/share/rcbench lacks experiments/smoke.yaml or the dashboards"
 
+  # The maintainer scripts, with dpkg's environment, against the scratch root (DPKG_ROOT):
+  # enabled at configure, masked at remove, nothing left after purge. On a host where systemd
+  # runs they would also talk to it (daemon-reload, stop), so they are skipped there.
+  if [ -d /run/systemd/system ]; then
+    echo "skipped: maintainer scripts (systemd runs here; they would reload it)"
+  else
+    for pkg in rcbench-agent rcbench-loadgen; do
+      unit=$pkg.service ctl=$tmp/control-$pkg wants=$root/etc/systemd/system/multi-user.target.wants
+      mkdir -p "$root/var/lib/rcbench-agent"
+      run() { DPKG_ROOT=$root DPKG_MAINTSCRIPT_PACKAGE=$pkg DPKG_MAINTSCRIPT_NAME=$1 sh "$ctl/$1" "${@:2}"; }
+      if run postinst configure && [ -L "$wants/$unit" ]; then pass "$pkg: postinst enables $unit"; else
+        fail "$pkg: postinst configure left no $wants/$unit"; fi
+      if run prerm remove && run postrm remove && [ "$(readlink "$root/etc/systemd/system/$unit")" = /dev/null ]; then
+        pass "$pkg: prerm and postrm remove mask $unit"; else fail "$pkg: remove did not mask $unit"; fi
+      run postrm purge
+      left=$(find "$root/etc/systemd/system" "$root/var/lib/systemd" -name "$pkg*" 2>/dev/null)
+      [ "$pkg" = rcbench-agent ] && [ -e "$root/var/lib/rcbench-agent" ] && left="$left /var/lib/rcbench-agent"
+      if [ -z "$left" ]; then pass "$pkg: postrm purge leaves nothing"; else
+        fail "$pkg: after purge: $left"; fi
+    done
+  fi
+
   # The shipped configuration, for real: /etc/rcbench moved to $etc, ports to 0.
   etc=$tmp/etc
   bin=$root/usr/bin
