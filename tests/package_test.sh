@@ -114,7 +114,7 @@ units)
   ;;
 
 debs)
-  for tool in cpack dpkg-deb dpkg-shlibdeps lintian fakeroot; do
+  for tool in cpack dpkg-deb dpkg-shlibdeps lintian; do
     command -v "$tool" > /dev/null || skip "$tool is missing (scripts/bootstrap installs it)"
   done
   [ -f "$build/CPackConfig.cmake" ] || skip "$build/CPackConfig.cmake is missing (configure first)"
