@@ -40,6 +40,32 @@ absl::StatusOr<absl::string_view> SingleLine(absl::string_view content, absl::st
   return s;
 }
 
+// The next non-empty line of *text, advancing past it; false when none is left.
+bool NextLine(absl::string_view* text, absl::string_view* line) {
+  while (!text->empty()) {
+    const size_t eol = text->find('\n');
+    *line = text->substr(0, eol);
+    *text = eol == absl::string_view::npos ? absl::string_view() : text->substr(eol + 1);
+    if (!line->empty()) return true;
+  }
+  return false;
+}
+
+// The next space-separated word of *text ("" at the end), advancing past it.
+absl::string_view NextWord(absl::string_view* text) {
+  size_t start = 0;
+  while (start < text->size() && (*text)[start] == ' ') ++start;
+  size_t end = start;
+  while (end < text->size() && (*text)[end] != ' ') ++end;
+  absl::string_view word = text->substr(start, end - start);
+  text->remove_prefix(end);
+  return word;
+}
+
+bool ParseUnsigned(absl::string_view s, uint64_t* v) {
+  return !s.empty() && s[0] != '-' && s[0] != '+' && absl::SimpleAtoi(s, v);
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> ParseUint(absl::string_view content, absl::string_view source) {
@@ -72,9 +98,8 @@ absl::StatusOr<std::optional<uint64_t>> ParseUintOrMax(absl::string_view content
   return std::optional<uint64_t>(v);
 }
 
-absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view content,
-                                                               absl::string_view source) {
-  std::map<std::string, uint64_t> out;
+absl::Status ForEachFlatKeyed(absl::string_view content, absl::string_view source,
+                              absl::FunctionRef<void(absl::string_view, uint64_t)> fn) {
   if (!content.empty() && content.back() != '\n') {
     const size_t nl = content.rfind('\n');
     absl::string_view last = nl == absl::string_view::npos ? content : content.substr(nl + 1);
@@ -82,16 +107,29 @@ absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view
         absl::StrCat(source, ": truncated (no newline after the last line ", Quote(last), ")"));
   }
   int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(content, '\n', absl::SkipEmpty())) {
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
     ++line_no;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    absl::string_view fields = line;
+    const absl::string_view key = NextWord(&fields);
+    const absl::string_view value = NextWord(&fields);
     uint64_t v;
-    if (f.size() != 2 || !absl::SimpleAtoi(f[1], &v) || f[1][0] == '-') {
+    if (key.empty() || value.empty() || !NextWord(&fields).empty() || value[0] == '-' ||
+        !absl::SimpleAtoi(value, &v)) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": line ", line_no, ": expected '<key> <unsigned value>', got ", Quote(line)));
     }
-    out.emplace(std::string(f[0]), v);
+    fn(key, v);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view content,
+                                                               absl::string_view source) {
+  std::map<std::string, uint64_t> out;
+  absl::Status s = ForEachFlatKeyed(content, source, [&](absl::string_view key, uint64_t v) {
+    out.emplace(std::string(key), v);
+  });
+  if (!s.ok()) return s;
   return out;
 }
 
@@ -127,22 +165,23 @@ absl::StatusOr<PressureTotals> ParsePressure(absl::string_view content, absl::st
     return absl::InvalidArgumentError(absl::StrCat(source, ": truncated (no final newline)"));
   }
   int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(content, '\n', absl::SkipEmpty())) {
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
     ++line_no;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    absl::string_view fields = line;
+    const absl::string_view kind = NextWord(&fields);
     std::optional<uint64_t> total;
-    for (size_t i = 1; i < f.size(); ++i) {
-      if (absl::ConsumePrefix(&f[i], "total=")) {
+    for (absl::string_view w = NextWord(&fields); !w.empty(); w = NextWord(&fields)) {
+      if (absl::ConsumePrefix(&w, "total=")) {
         uint64_t v;
-        if (absl::SimpleAtoi(f[i], &v)) total = v;
+        if (absl::SimpleAtoi(w, &v)) total = v;
       }
     }
-    if (f.empty() || (f[0] != "some" && f[0] != "full") || !total.has_value()) {
+    if ((kind != "some" && kind != "full") || !total.has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": line ", line_no,
                        ": expected '<some|full> avg10=.. total=<us>', got ", Quote(line)));
     }
-    if (f[0] == "some") {
+    if (kind == "some") {
       out.some_total_us = *total;
       has_some = true;
     } else {
@@ -151,6 +190,60 @@ absl::StatusOr<PressureTotals> ParsePressure(absl::string_view content, absl::st
   }
   if (!has_some) return absl::InvalidArgumentError(absl::StrCat(source, ": no 'some' line"));
   return out;
+}
+
+absl::StatusOr<IoTotals> ParseIoStat(absl::string_view content, absl::string_view source) {
+  IoTotals t;
+  int line_no = 0;
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
+    ++line_no;
+    absl::string_view fields = line;
+    const absl::string_view device = NextWord(&fields);
+    bool ok = device.find(':') != absl::string_view::npos;
+    for (absl::string_view kv = NextWord(&fields); ok && !kv.empty(); kv = NextWord(&fields)) {
+      const size_t eq = kv.find('=');
+      uint64_t v = 0;
+      ok = eq != absl::string_view::npos && ParseUnsigned(kv.substr(eq + 1), &v);
+      const absl::string_view key = kv.substr(0, eq);
+      if (key == "rbytes") t.read_bytes += v;
+      if (key == "wbytes") t.write_bytes += v;
+      if (key == "rios") t.read_ops += v;
+      if (key == "wios") t.write_ops += v;
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": line ", line_no,
+          ": expected 'MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...', got ", Quote(line)));
+    }
+  }
+  return t;
+}
+
+absl::StatusOr<BlkioTotals> ParseBlkio(absl::string_view content, absl::string_view source) {
+  BlkioTotals t;
+  int line_no = 0;
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
+    ++line_no;
+    absl::string_view fields = line;
+    const absl::string_view first = NextWord(&fields);
+    uint64_t v = 0;
+    bool ok;
+    if (first == "Total") {
+      ok = ParseUnsigned(NextWord(&fields), &v) && NextWord(&fields).empty();
+    } else {
+      const absl::string_view op = NextWord(&fields);
+      ok = first.find(':') != absl::string_view::npos && !op.empty() &&
+           ParseUnsigned(NextWord(&fields), &v) && NextWord(&fields).empty();
+      if (ok && op == "Read") t.read += v;
+      if (ok && op == "Write") t.write += v;
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": line ", line_no, ": expected 'MAJ:MIN <op> N' or 'Total N', got ",
+                       Quote(line)));
+    }
+  }
+  return t;
 }
 
 absl::StatusOr<std::vector<int>> ParseIdList(absl::string_view content, absl::string_view source) {
