@@ -1,6 +1,7 @@
 #include "rc/cgroup_files.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -121,6 +122,29 @@ absl::Status ForEachFlatKeyed(absl::string_view content, absl::string_view sourc
     fn(key, v);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<uint64_t>> FindFlatKeyed(absl::string_view content,
+                                                      absl::string_view key,
+                                                      absl::string_view source) {
+  if (!content.empty() && content.back() != '\n') {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": truncated (no final newline)"));
+  }
+  int line_no = 0;
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
+    ++line_no;
+    if (line.size() <= key.size() || line[key.size()] != ' ' || !absl::StartsWith(line, key)) {
+      continue;
+    }
+    absl::string_view fields = line.substr(key.size());
+    uint64_t v;
+    if (!ParseUnsigned(NextWord(&fields), &v) || !NextWord(&fields).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": line ", line_no, ": expected '<key> <unsigned value>', got ", Quote(line)));
+    }
+    return std::optional<uint64_t>(v);
+  }
+  return std::optional<uint64_t>();
 }
 
 absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view content,

@@ -33,6 +33,12 @@ absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view
 // Allocation-free unless the content is malformed; for samplers re-reading files every interval.
 absl::Status ForEachFlatKeyed(absl::string_view content, absl::string_view source,
                               absl::FunctionRef<void(absl::string_view, uint64_t)> fn);
+// The first value of `key` in flat-keyed content, nullopt when absent. Only that line is
+// parsed (a sampler reads v1 memory.stat, ~40 lines, for one key every interval); truncated
+// content or a malformed value of `key` is INVALID_ARGUMENT.
+absl::StatusOr<std::optional<uint64_t>> FindFlatKeyed(absl::string_view content,
+                                                      absl::string_view key,
+                                                      absl::string_view source);
 // Looks up `key` in a flat-keyed map; INVALID_ARGUMENT "<source>: missing key" if absent.
 absl::StatusOr<uint64_t> RequireKey(const std::map<std::string, uint64_t>& map,
                                     absl::string_view key, absl::string_view source);

@@ -116,6 +116,15 @@ TEST(RcCgroupFilesTest, ForEachFlatKeyedVisitsEveryLineAndRejectsAMalformedOne) 
   EXPECT_EQ(n, 2);
 }
 
+TEST(RcCgroupFilesTest, FindFlatKeyedMatchesWholeKeysAndParsesOnlyTheirLine) {
+  absl::string_view t = "total_inactive_file 9\ninactive_file 5\nodd line\n";
+  EXPECT_EQ(**FindFlatKeyed(t, "inactive_file", "f"), 5u);
+  EXPECT_EQ(**FindFlatKeyed(t, "total_inactive_file", "f"), 9u);
+  EXPECT_FALSE(FindFlatKeyed(t, "inactive", "f")->has_value());
+  EXPECT_FALSE(FindFlatKeyed("user abc\n", "user", "f").ok());
+  EXPECT_FALSE(FindFlatKeyed("user 1", "user", "f").ok());  // truncated
+}
+
 TEST(RcCgroupFilesTest, FlatKeyedValuesMustBeUnsignedNumbers) {
   EXPECT_FALSE(ParseFlatKeyed("user abc\n", "f").ok());
   EXPECT_FALSE(ParseFlatKeyed("system -1\n", "f").ok());

@@ -246,15 +246,12 @@ class Collector {
     if (memory) {
       if (auto t = Get(kMemoryStat, false)) {
         const absl::string_view key = v1_ ? "total_inactive_file" : "inactive_file";
-        std::optional<uint64_t> inactive;
-        absl::Status s =
-            ForEachFlatKeyed(*t, Path(kMemoryStat), [&](absl::string_view k, uint64_t v) {
-              if (k == key && !inactive.has_value()) inactive = v;
-            });
-        if (s.ok() && !inactive.has_value()) s = MissingKey(kMemoryStat, key);
+        auto inactive = FindFlatKeyed(*t, key, Path(kMemoryStat));
+        absl::Status s = inactive.status();
+        if (s.ok() && !inactive->has_value()) s = MissingKey(kMemoryStat, key);
         if (Check(s)) {
           u->memory_working_set_bytes =
-              u->memory_usage_bytes > *inactive ? u->memory_usage_bytes - *inactive : 0;
+              u->memory_usage_bytes > **inactive ? u->memory_usage_bytes - **inactive : 0;
         }
       }
     }
