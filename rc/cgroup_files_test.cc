@@ -125,6 +125,31 @@ TEST(RcCgroupFilesTest, FindFlatKeyedMatchesWholeKeysAndParsesOnlyTheirLine) {
   EXPECT_FALSE(FindFlatKeyed("user 1", "user", "f").ok());  // truncated
 }
 
+TEST(RcCgroupFilesTest, FindFlatKeyedFastPathAgreesWithTheLineScan) {
+  // The key inside another key, at the end of a line, and as a prefix: only a line starting
+  // with "<key> " counts, and the first one wins.
+  absl::string_view t = "x_cache 1\nfoo cache\ncache_x 2\n\ncache 3\ncache 4\n";
+  EXPECT_EQ(**FindFlatKeyed(t, "cache", "f"), 3u);
+  EXPECT_EQ(**FindFlatKeyed("cache 7\n", "cache", "f"), 7u);
+  EXPECT_EQ(**FindFlatKeyed("a 1\ncache 18446744073709551615\n", "cache", "f"),
+            18446744073709551615u);
+  EXPECT_FALSE(FindFlatKeyed("cache\n", "cache", "f")->has_value());
+  // A malformed value names its (non-empty) line, as the line scan does.
+  auto bad = FindFlatKeyed("a 1\n\ncache 1 2\n", "cache", "memory.stat");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "memory.stat: line 2: expected '<key> <unsigned value>', got 'cache 1 2'");
+}
+
+TEST(RcCgroupFilesTest, UintFastPathAndFallbackAgree) {
+  EXPECT_EQ(*ParseUint("0\n", "f"), 0u);
+  EXPECT_EQ(*ParseUint("1234567890123456789\n", "f"), 1234567890123456789u);    // 19 digits
+  EXPECT_EQ(*ParseUint("18446744073709551615\n", "f"), 18446744073709551615u);  // 20: fallback
+  EXPECT_EQ(*ParseUint(" 42 \n", "f"), 42u);
+  EXPECT_FALSE(ParseUint("42\n\n7\n", "f").ok());
+  EXPECT_EQ(ParseFlatKeyed("user 18446744073709551615\n", "f")->at("user"), 18446744073709551615u);
+}
+
 TEST(RcCgroupFilesTest, FlatKeyedValuesMustBeUnsignedNumbers) {
   EXPECT_FALSE(ParseFlatKeyed("user abc\n", "f").ok());
   EXPECT_FALSE(ParseFlatKeyed("system -1\n", "f").ok());

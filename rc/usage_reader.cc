@@ -41,6 +41,15 @@ constexpr std::string UsageFiles::*kPaths[kKindCount] = {
     &UsageFiles::io_stat,           &UsageFiles::blkio_bytes,     &UsageFiles::blkio_ops,
     &UsageFiles::cpu_pressure,      &UsageFiles::memory_pressure, &UsageFiles::io_pressure};
 
+// The kinds whose path is set.
+uint16_t PresentMask(const UsageFiles& f) {
+  uint16_t mask = 0;
+  for (int k = 0; k < kKindCount; ++k) {
+    if (!(f.*kPaths[k]).empty()) mask |= static_cast<uint16_t>(1u << k);
+  }
+  return mask;
+}
+
 // Clears the paths of files `options` does not read, so nothing opens or reads them.
 UsageFiles Select(UsageFiles f, const UsageReaderOptions& o) {
   if (!o.working_set) f.memory_stat.clear();
@@ -89,9 +98,12 @@ uint64_t NanosPerTick() {
 // every problem is counted in *partial and leaves its group out.
 class Collector {
  public:
-  Collector(const HostLayout& layout, const UsageFiles& files, const UsageReaderOptions& options,
+  // `files` (the paths) is only touched to name a file in an error; `present` says which
+  // kinds have a path.
+  Collector(bool v1, uint16_t present, const UsageFiles& files, const UsageReaderOptions& options,
             absl::FunctionRef<Fetched(int)> fetch, PartialRead* partial)
-      : v1_(layout.backend == BackendKind::kV1),
+      : v1_(v1),
+        present_(present),
         files_(files),
         options_(options),
         fetch_(fetch),
@@ -115,10 +127,20 @@ class Collector {
 
  private:
   const std::string& Path(int k) const { return files_.*kPaths[k]; }
+  bool Has(int k) const { return (present_ >> k) & 1u; }
+
+  // Parsing is pure: it runs without the file's name (so the paths stay untouched), and again
+  // with it only when it fails, to name the file in the error.
+  template <typename Parse>
+  auto Named(int k, Parse parse) const {
+    auto r = parse(absl::string_view());
+    if (!r.ok()) r = parse(absl::string_view(Path(k)));
+    return r;
+  }
 
   // The content of file `k`, or nullopt (absent, or an error already recorded).
   std::optional<absl::string_view> Get(int k, bool required) {
-    if (stop_ || Path(k).empty()) return std::nullopt;
+    if (stop_ || !Has(k)) return std::nullopt;
     Fetched r = fetch_(k);
     switch (r.what) {
       case Fetched::kOk:
@@ -167,7 +189,7 @@ class Collector {
     stop_ = true;
   }
   bool Uint(int k, absl::string_view text, uint64_t* out) {
-    auto v = ParseUint(text, Path(k));
+    auto v = Named(k, [&](absl::string_view source) { return ParseUint(text, source); });
     if (!Check(v.status())) return false;
     *out = *v;
     return true;
@@ -187,13 +209,15 @@ class Collector {
       static constexpr absl::string_view kV1Keys[6] = {
           "", "", "", "nr_periods", "nr_throttled", "throttled_time"};
       const auto& keys = v1_ ? kV1Keys : kV2Keys;
-      absl::Status s = ForEachFlatKeyed(*t, Path(kCpuStat), [&](absl::string_view key, uint64_t x) {
-        for (int i = v1_ ? 3 : 0; i < 6; ++i) {
-          if (key == keys[i] && !seen[i]) {
-            v[i] = x;
-            seen[i] = true;
+      absl::Status s = Named(kCpuStat, [&](absl::string_view source) {
+        return ForEachFlatKeyed(*t, source, [&](absl::string_view key, uint64_t x) {
+          for (int i = v1_ ? 3 : 0; i < 6; ++i) {
+            if (key == keys[i] && !seen[i]) {
+              v[i] = x;
+              seen[i] = true;
+            }
           }
-        }
+        });
       });
       // v2's throttling keys exist only where the cpu controller is enabled; v1's always.
       for (int i = v1_ ? 3 : 0; s.ok() && i < (v1_ ? 6 : 3); ++i) {
@@ -212,17 +236,18 @@ class Collector {
         u->cpu_throttled_ns = v[5] * unit;
       }
     }
-    if (!v1_ || Path(kCpuacctUsage).empty()) return cpu;
+    if (!v1_ || !Has(kCpuacctUsage)) return cpu;
     if (auto t = Get(kCpuacctUsage, true)) cpu = Uint(kCpuacctUsage, *t, &u->cpu_usage_ns);
     if (options_.v1_cpu_split_from_cpuacct_stat) {
       if (auto t = Get(kCpuacctStat, true)) {
         uint64_t user = 0, system = 0;
         bool has_user = false, has_system = false;
-        absl::Status s =
-            ForEachFlatKeyed(*t, Path(kCpuacctStat), [&](absl::string_view key, uint64_t x) {
-              if (key == "user" && !has_user) user = x, has_user = true;
-              if (key == "system" && !has_system) system = x, has_system = true;
-            });
+        absl::Status s = Named(kCpuacctStat, [&](absl::string_view source) {
+          return ForEachFlatKeyed(*t, source, [&](absl::string_view key, uint64_t x) {
+            if (key == "user" && !has_user) user = x, has_user = true;
+            if (key == "system" && !has_system) system = x, has_system = true;
+          });
+        });
         if (s.ok() && !has_user) s = MissingKey(kCpuacctStat, "user");
         if (s.ok() && !has_system) s = MissingKey(kCpuacctStat, "system");
         if (Check(s)) {
@@ -246,7 +271,8 @@ class Collector {
     if (memory) {
       if (auto t = Get(kMemoryStat, false)) {
         const absl::string_view key = v1_ ? "total_inactive_file" : "inactive_file";
-        auto inactive = FindFlatKeyed(*t, key, Path(kMemoryStat));
+        auto inactive = Named(
+            kMemoryStat, [&](absl::string_view source) { return FindFlatKeyed(*t, key, source); });
         absl::Status s = inactive.status();
         if (s.ok() && !inactive->has_value()) s = MissingKey(kMemoryStat, key);
         if (Check(s)) {
@@ -265,7 +291,8 @@ class Collector {
   bool Io(Usage* u) {
     bool io = false;
     if (auto t = Get(kIoStat, false)) {
-      auto totals = ParseIoStat(*t, Path(kIoStat));
+      auto totals =
+          Named(kIoStat, [&](absl::string_view source) { return ParseIoStat(*t, source); });
       if (Check(totals.status())) {
         u->io_read_bytes = totals->read_bytes;
         u->io_write_bytes = totals->write_bytes;
@@ -275,7 +302,8 @@ class Collector {
       }
     }
     if (auto t = Get(kBlkioBytes, false)) {
-      auto totals = ParseBlkio(*t, Path(kBlkioBytes));
+      auto totals =
+          Named(kBlkioBytes, [&](absl::string_view source) { return ParseBlkio(*t, source); });
       if (Check(totals.status())) {
         u->io_read_bytes = totals->read;
         u->io_write_bytes = totals->write;
@@ -283,7 +311,8 @@ class Collector {
       }
     }
     if (auto t = Get(kBlkioOps, false)) {
-      auto totals = ParseBlkio(*t, Path(kBlkioOps));
+      auto totals =
+          Named(kBlkioOps, [&](absl::string_view source) { return ParseBlkio(*t, source); });
       if (Check(totals.status())) {
         u->io_read_ops = totals->read;
         u->io_write_ops = totals->write;
@@ -299,7 +328,7 @@ class Collector {
                             std::pair{kIoPressure, &u->io_pressure}}) {
       auto t = Get(k, false);
       if (!t.has_value()) continue;
-      auto p = ParsePressure(*t, Path(k));
+      auto p = Named(k, [&](absl::string_view source) { return ParsePressure(*t, source); });
       if (!Check(p.status())) continue;
       *field = Pressure{p->some_total_us, p->full_total_us.value_or(0)};
       psi = true;
@@ -308,6 +337,7 @@ class Collector {
   }
 
   const bool v1_;
+  const uint16_t present_;
   const UsageFiles& files_;
   const UsageReaderOptions& options_;
   absl::FunctionRef<Fetched(int)> fetch_;
@@ -340,6 +370,7 @@ ssize_t ReadWhole(int fd, std::vector<char>* buf) {
   }
 }
 
+// The read buffer of the calling thread; Read and ReadPartial look it up once per container.
 std::vector<char>& ThreadBuffer() {
   thread_local std::vector<char> buf(16 * 1024);
   return buf;
@@ -377,39 +408,47 @@ absl::StatusOr<Usage> ReadUsageFiles(
     return r;
   };
   Usage u;
-  RCBENCH_RETURN_IF_ERROR(Collector(layout, f, options, fetch, nullptr).Collect(&u));
+  RCBENCH_RETURN_IF_ERROR(
+      Collector(layout.backend == BackendKind::kV1, PresentMask(f), f, options, fetch, nullptr)
+          .Collect(&u));
   return u;
 }
 
-UsageReader::UsageReader(const CgroupFs& fs, HostLayout layout, UsageFiles files, Options options)
+UsageReader::UsageReader(const CgroupFs& fs, bool v1, UsageFiles files, Options options)
     : fs_(fs),
-      layout_(std::move(layout)),
-      files_(Select(std::move(files), options)),
+      v1_(v1),
       options_(options),
-      slots_(kKindCount) {
-  for (int k = 0; k < kKindCount; ++k) slots_[k].path = files_.*kPaths[k];
+      files_(std::make_unique<const UsageFiles>(Select(std::move(files), options))) {
+  static_assert(kFileKinds == kKindCount);
+  for (int& fd : fds_) fd = -1;
+  present_ = PresentMask(*files_);
 }
 
-void UsageReader::TryOpen(File* f) {
-  if (f->fd >= 0 || f->path.empty()) return;
+void UsageReader::TryOpen(int k) {
+  const uint16_t bit = static_cast<uint16_t>(1u << k);
+  if (fds_[k] >= 0 || !(present_ & bit)) return;
   OpenFileBudget* budget = options_.budget;
-  const std::string real = fs_.RealPath(f->path);
+  const std::string real = fs_.RealPath(files_.get()->*kPaths[k]);
   if (budget == nullptr || budget->open < budget->limit) {
-    f->fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f->fd >= 0) {
+    fds_[k] = open(real.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fds_[k] >= 0) {
       if (budget != nullptr) ++budget->open;
-      f->reopen = false;
+      reopen_ &= static_cast<uint16_t>(~bit);
       return;
     }
     // Out of descriptors: read it with open/read/close, which reports the failure.
-    f->reopen = errno == EMFILE || errno == ENFILE;
-  } else if (!f->reopen) {
-    f->reopen = access(real.c_str(), R_OK) == 0;
+    if (errno == EMFILE || errno == ENFILE) {
+      reopen_ |= bit;
+    } else {
+      reopen_ &= static_cast<uint16_t>(~bit);
+    }
+  } else if (!(reopen_ & bit) && access(real.c_str(), R_OK) == 0) {
+    reopen_ |= bit;
   }
 }
 
 void UsageReader::OpenMore() {
-  for (File& f : slots_) TryOpen(&f);
+  for (int k = 0; k < kKindCount; ++k) TryOpen(k);
 }
 
 absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const CgroupFs& fs,
@@ -417,7 +456,7 @@ absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const CgroupFs& f
                                                                absl::string_view path,
                                                                Options options) {
   std::unique_ptr<UsageReader> reader(
-      new UsageReader(fs, layout, layout.UsageFilesFor(path), options));
+      new UsageReader(fs, layout.backend == BackendKind::kV1, layout.UsageFilesFor(path), options));
   reader->OpenMore();
   if (!options.partial) {
     // Reading once up front reports missing or malformed files at Open.
@@ -436,23 +475,23 @@ absl::StatusOr<std::unique_ptr<UsageReader>> UsageReader::Open(const ContainerSy
 }
 
 UsageReader::~UsageReader() {
-  for (const File& f : slots_) {
-    if (f.fd < 0) continue;
-    close(f.fd);
+  for (const int fd : fds_) {
+    if (fd < 0) continue;
+    close(fd);
     if (options_.budget != nullptr) --options_.budget->open;
   }
 }
 
 size_t UsageReader::open_files() const {
   size_t n = 0;
-  for (const File& f : slots_) n += f.fd >= 0 ? 1 : 0;
+  for (const int fd : fds_) n += fd >= 0 ? 1 : 0;
   return n;
 }
 
 std::vector<std::string> UsageReader::OpenFilePaths() const {
   std::vector<std::string> paths;
-  for (const File& f : slots_) {
-    if (f.fd >= 0) paths.push_back(fs_.RealPath(f.path));
+  for (int k = 0; k < kKindCount; ++k) {
+    if (fds_[k] >= 0) paths.push_back(fs_.RealPath(files_.get()->*kPaths[k]));
   }
   return paths;
 }
@@ -469,10 +508,10 @@ std::vector<std::string> UsageReader::FilesRead(const UsageFiles& files, const O
 namespace {
 
 // Fetches one slot's file: pread of a kept-open descriptor, or open/read/close.
+// `path` is only read for reopen reads and errors.
 Fetched FetchFile(const CgroupFs& fs, int fd, bool reopen, const std::string& path,
-                  uint32_t* preads, uint32_t* reopens) {
+                  std::vector<char>& buf, uint32_t* preads, uint32_t* reopens) {
   Fetched r;
-  std::vector<char>& buf = ThreadBuffer();
   ssize_t n;
   if (fd >= 0) {
     ++*preads;
@@ -515,12 +554,13 @@ Fetched FetchFile(const CgroupFs& fs, int fd, bool reopen, const std::string& pa
 
 absl::StatusOr<Usage> UsageReader::Read() const {
   uint32_t preads = 0, reopens = 0;
+  std::vector<char>& buf = ThreadBuffer();
   auto fetch = [&](int k) {
-    const File& f = slots_[k];
-    return FetchFile(fs_, f.fd, f.reopen, f.path, &preads, &reopens);
+    return FetchFile(fs_, fds_[k], (reopen_ >> k) & 1u, files_.get()->*kPaths[k], buf, &preads,
+                     &reopens);
   };
   Usage u;
-  RCBENCH_RETURN_IF_ERROR(Collector(layout_, files_, options_, fetch, nullptr).Collect(&u));
+  RCBENCH_RETURN_IF_ERROR(Collector(v1_, present_, *files_, options_, fetch, nullptr).Collect(&u));
   return u;
 }
 
@@ -530,13 +570,14 @@ void UsageReader::ReadPartial(Usage* usage, PartialRead* result) {
   *usage = Usage{};
   usage->available = std::move(available);
   *result = PartialRead{};
+  std::vector<char>& buf = ThreadBuffer();
   auto fetch = [&](int k) {
-    File& f = slots_[k];
-    Fetched r = FetchFile(fs_, f.fd, f.reopen, f.path, &result->preads, &result->reopens);
-    if (r.what == Fetched::kVanished) f.reopen = false;
+    Fetched r = FetchFile(fs_, fds_[k], (reopen_ >> k) & 1u, files_.get()->*kPaths[k], buf,
+                          &result->preads, &result->reopens);
+    if (r.what == Fetched::kVanished) reopen_ &= static_cast<uint16_t>(~(1u << k));
     return r;
   };
-  (void)Collector(layout_, files_, options_, fetch, result).Collect(usage);
+  (void)Collector(v1_, present_, *files_, options_, fetch, result).Collect(usage);
 }
 
 }  // namespace rcbench::rc

@@ -111,19 +111,20 @@ class UsageReader {
   static std::vector<std::string> FilesRead(const UsageFiles& files, const Options& options);
 
  private:
-  struct File {
-    std::string path;
-    int fd = -1;
-    bool reopen = false;  // exists, but read with open/read/close
-  };
-  UsageReader(const CgroupFs& fs, HostLayout layout, UsageFiles files, Options options);
-  void TryOpen(File* f);
+  static constexpr int kFileKinds = 15;  // the file kinds of usage_reader.cc
+  UsageReader(const CgroupFs& fs, bool v1, UsageFiles files, Options options);
+  void TryOpen(int kind);
 
+  // Read every sample, so kept small (a sampler holds a reader per container and, at long
+  // intervals, finds them cold): descriptors and flags only.
   const CgroupFs& fs_;
-  HostLayout layout_;
-  UsageFiles files_;
+  int fds_[kFileKinds];
+  uint16_t present_ = 0;  // kinds with a path (the layout names them and the options read them)
+  uint16_t reopen_ = 0;   // kinds that exist but are read with open/read/close
+  bool v1_;
   Options options_;
-  std::vector<File> slots_;  // indexed by the file kinds of usage_reader.cc
+  // Out of line: the paths, used to open files and in errors only.
+  std::unique_ptr<const UsageFiles> files_;
 };
 
 // Reads `file` through `fs`: its content, nullopt when it is absent (controller not enabled)

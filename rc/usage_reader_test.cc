@@ -103,6 +103,18 @@ TEST(RcUsageReaderTest, MalformedFileFailsAtOpen) {
   EXPECT_THAT(reader.status().message(), HasSubstr("memory.usage_in_bytes"));
 }
 
+TEST(RcUsageReaderTest, MalformedKeyedFileIsNamedWithItsLine) {
+  // Parsing runs without the file's name first; the error must still name file and line.
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
+  auto rc = OpenOn(tree);
+  ASSERT_TRUE(rc->Create("web").ok());
+  tree.Write("/sys/fs/cgroup/memory/rcbench/web/memory.stat", "cache 1\ntotal_inactive_file x\n");
+  auto reader = UsageReader::Open(*rc, "web");
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reader.status().message(),
+              HasSubstr("/sys/fs/cgroup/memory/rcbench/web/memory.stat: line 2"));
+}
+
 TEST(RcUsageReaderTest, MissingContainerIsNotFound) {
   FakeCgroupTree tree(FakeCgroupTree::Kind::kHybrid);
   auto rc = OpenOn(tree);
