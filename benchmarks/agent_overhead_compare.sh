@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Two builds of benchmarks/agent_overhead (e.g. before and after a change to the agent's
-# sampling) measured in one run: ROUNDS rounds, each running A then B with --pairs 1, so both
-# see the same machine. Prints, per interval, the medians over rounds of each side's agent CPU
-# per container-sample (with and without its sock_diag dumps) and of its ratio to the bare
-# pread floor measured in the same invocation, then B / A.
+# sampling) measured in one run: ROUNDS rounds, each running A and B with --pairs 1 (A B, then
+# B A, alternately), so both see the same machine. Prints, per interval, the medians over
+# rounds of each side's agent CPU per container-sample (with and without its sock_diag dumps)
+# and of its ratio to the bare pread floor measured in the same invocation, then B / A.
 #
 #   benchmarks/agent_overhead_compare.sh A_BIN B_BIN [agent_overhead args, e.g. --duration 5s]
 #
@@ -19,7 +19,10 @@ rounds="${ROUNDS:-3}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for ((r = 1; r <= rounds; r++)); do
-  for side in A B; do
+  # A B, then B A: on a machine whose load drifts, the side run second is not always the same.
+  order="A B"
+  [ $((r % 2)) -eq 0 ] && order="B A"
+  for side in $order; do
     bin="$a"
     [ "$side" = B ] && bin="$b"
     echo "round $r/$rounds: $side ($bin)" >&2
