@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "rc/proto_convert.h"
 
 namespace rcbench::agent {
 
@@ -11,39 +12,23 @@ std::string CgroupLayout::MountOf(absl::string_view controller) const {
 }
 
 CgroupLayout CgroupLayout::ForFakeTree(rcbench::v1::CgroupMode mode, const std::string& base) {
-  CgroupLayout layout;
-  layout.mode = mode;
-  if (mode == rcbench::v1::CGROUP_MODE_V2) {
-    layout.mounts["unified"] = base;
-    return layout;
-  }
-  layout.v1_backend = true;
-  for (const char* c : kV1Controllers) layout.mounts[c] = absl::StrCat(base, "/", c);
-  if (mode == rcbench::v1::CGROUP_MODE_HYBRID) layout.mounts["unified"] = base + "/unified";
-  return layout;
+  rc::CgroupMode rc_mode = rc::CgroupMode::kV2;
+  if (mode == rcbench::v1::CGROUP_MODE_V1) rc_mode = rc::CgroupMode::kV1;
+  if (mode == rcbench::v1::CGROUP_MODE_HYBRID) rc_mode = rc::CgroupMode::kHybrid;
+  return FromRc(rc::LayoutBelowDirectory(rc_mode, base, ""), rc::LocalCgroupFs());
 }
 
 CgroupLayout CgroupLayout::FromRc(const rc::HostLayout& rc_layout, const rc::CgroupFs& fs) {
   CgroupLayout layout;
-  switch (rc_layout.mode) {
-    case rc::CgroupMode::kV1:
-      layout.mode = rcbench::v1::CGROUP_MODE_V1;
-      break;
-    case rc::CgroupMode::kV2:
-      layout.mode = rcbench::v1::CGROUP_MODE_V2;
-      break;
-    case rc::CgroupMode::kHybrid:
-      layout.mode = rcbench::v1::CGROUP_MODE_HYBRID;
-      break;
-  }
+  layout.mode = rc::ToProto(rc_layout.mode);
   layout.v1_backend = rc_layout.backend == rc::BackendKind::kV1;
-  for (const auto& [controller, mount] : rc_layout.mounts) {
-    layout.mounts[controller] = fs.RealPath(mount);
+  layout.host = rc_layout;
+  for (rc::Hierarchy& h : layout.host.hierarchies) {
+    h.mount_point = fs.RealPath(h.mount_point);
+    h.subtree_dir = fs.RealPath(h.subtree_dir);
   }
-  // blkio is not one of rc's managed controllers, but the agent reads its counters.
-  for (const rc::Hierarchy& h : rc_layout.hierarchies) {
-    if (h.version == 1 && h.Has("blkio")) layout.mounts["blkio"] = fs.RealPath(h.mount_point);
-  }
+  for (auto& [controller, mount] : layout.host.mounts) mount = fs.RealPath(mount);
+  layout.mounts = layout.host.mounts;
   return layout;
 }
 

@@ -1,11 +1,14 @@
 #pragma once
 
-// Discovers the containers (cgroups) under the agent's root subtree and samples their usage
-// files. Up to a budget of files (SamplerOptions::max_open_files) are opened once, when their
-// container is discovered, and re-read with one pread(2) per sample; nothing is opened, stat'ed
-// or listed per sample for them unless the tree changed. Files beyond the budget are read with
-// open/read/close each sample (slower, but the agent never runs out of descriptors), and move to
-// the fast path when kept-open files of removed containers free the budget.
+// Discovers the containers (cgroups) under the agent's root subtree and samples each through an
+// rc::UsageReader (rc/ is the one model of cgroup usage: which files, how they are parsed),
+// converting with rc::FillUsage. Up to a budget of files (SamplerOptions::max_open_files) are
+// opened once, when their container is discovered, and re-read with one pread(2) per sample;
+// nothing is opened, stat'ed or listed per sample for them unless the tree changed. Files beyond
+// the budget are read with open/read/close each sample (slower, but the agent never runs out of
+// descriptors), and move to the fast path when kept-open files of removed containers free the
+// budget. A file that is missing, unreadable or malformed leaves its group out of the
+// container's `available` and is counted (SamplerStats::read_errors).
 //
 // A container none of whose files could be read in a sample (e.g. EMFILE) is left out of that
 // sample and counted (Sample's result, SamplerStats::containers_not_sampled). A walk of the
@@ -31,6 +34,10 @@
 #include "agent/sock_diag.h"
 #include "common/clock.h"
 #include "google/protobuf/repeated_field.h"
+#include "rc/attributes.h"
+#include "rc/cgroup_fs.h"
+#include "rc/host_layout.h"
+#include "rc/usage_reader.h"
 #include "rcbench/v1/agent.pb.h"
 
 namespace rcbench::agent {
@@ -85,7 +92,7 @@ class CgroupSampler {
 
   size_t container_count() const { return containers_.size(); }
   // Cgroup files currently kept open, and the budget for them.
-  size_t open_file_count() const { return open_files_; }
+  size_t open_file_count() const { return budget_.open; }
   uint64_t open_file_budget() const { return options_.max_open_files; }
   // True when socket attribution needs socket inodes (some container has no cgroup2 dir).
   bool needs_socket_inodes() const;
@@ -101,25 +108,26 @@ class CgroupSampler {
   // False when a directory could not be listed for a reason other than it having gone.
   bool Walk(const std::string& hierarchy, const std::string& dir, const std::string& rel,
             absl::flat_hash_map<std::string, int>* found);
-  std::string DirOf(const Container& c, const char* controller) const;
+  std::string DirOf(const Container& c, const std::string& hierarchy) const;
   void OpenFiles(Container* c);
-  bool ReadFile(Container* c, int kind, absl::string_view* text);
+  void CountSockets(const Container& c, bool empty, const SocketTable& sockets,
+                    TcpStateCounts* counts);
 
   SamplerOptions options_;
   Clock* clock_;
+  // rc's layout with the agent's root as every hierarchy's subtree; paths are real, so the
+  // readers open them through fs_ (no root prefix).
+  rc::HostLayout usage_layout_;
+  rc::LocalCgroupFs fs_;
+  rc::OpenFileBudget budget_;
   std::vector<std::string> hierarchies_;                // controller names whose subtree is walked
-  std::vector<std::unique_ptr<Container>> containers_;  // sorted by path
+  std::vector<std::unique_ptr<Container>> containers_;  // sorted by path; after budget_ and fs_
   int inotify_fd_ = -1;
   bool rescan_needed_ = true;
   // Watches on the root's ancestors: only events naming the next component matter.
   absl::flat_hash_map<int, std::string> ancestor_watches_;
   SamplerStats stats_;
-  size_t open_files_ = 0;
-  uint64_t read_failures_ = 0;  // ReadFile calls that failed on an existing file
-  uint64_t read_successes_ = 0;
-  std::vector<char> buf_;
-  std::vector<int> pids_scratch_;
-  int64_t ticks_per_second_ = 100;
+  rc::Usage usage_;  // reused by every container's read
 };
 
 }  // namespace rcbench::agent

@@ -8,29 +8,48 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "agent/testing/fake_cgroup_tree.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rc/host_layout.h"
+#include "rc/testing/fake_cgroup_tree.h"
 
 namespace rcbench::agent {
 namespace {
 
-using rcbench::v1::CGROUP_MODE_HYBRID;
-using rcbench::v1::CGROUP_MODE_V1;
-using rcbench::v1::CGROUP_MODE_V2;
+using rc::testing::FakeCgroupTree;
+using rc::testing::FakeUsage;
 using rcbench::v1::ContainerUsage;
 using ::testing::ElementsAre;
-using testing::FakeCgroupTree;
-using testing::FakeUsage;
-using ::testing::UnorderedElementsAre;
+constexpr FakeCgroupTree::Kind CGROUP_MODE_HYBRID = FakeCgroupTree::Kind::kHybrid;
+constexpr FakeCgroupTree::Kind CGROUP_MODE_V1 = FakeCgroupTree::Kind::kV1;
+constexpr FakeCgroupTree::Kind CGROUP_MODE_V2 = FakeCgroupTree::Kind::kV2;
+
+// The agent's layout of rc's fake host.
+CgroupLayout LayoutOf(const FakeCgroupTree& tree) {
+  auto layout = rc::ProbeHost(*tree.fs());
+  EXPECT_TRUE(layout.ok()) << layout.status();
+  return CgroupLayout::FromRc(*layout, *tree.fs());
+}
+
+// Real path of container `path` (below the mounts) in `hierarchy`.
+std::string RealDir(const FakeCgroupTree& tree, const std::string& hierarchy,
+                    const std::string& path) {
+  return tree.root() + tree.Dir(hierarchy, path);
+}
+
+// Overwrites one usage file of container `path` (below the mounts) in `hierarchy`.
+void WriteFile(const FakeCgroupTree& tree, const std::string& hierarchy, const std::string& path,
+               const std::string& file, const std::string& content) {
+  tree.Write(tree.Dir(hierarchy, path) + "/" + file, content);
+}
 
 class SamplerTest : public ::testing::Test {
  protected:
   std::unique_ptr<CgroupSampler> Make(const FakeCgroupTree& tree, bool inotify = true,
                                       std::string root = "rcbench", uint64_t max_open_files = 0) {
     SamplerOptions o;
-    o.layout = tree.layout();
+    o.layout = LayoutOf(tree);
     o.root = root;
     o.use_inotify = inotify;
     o.max_open_files = max_open_files;
@@ -57,8 +76,8 @@ class SamplerTest : public ::testing::Test {
 
 TEST_F(SamplerTest, V2TreeReportsEveryCounterInItsUnit) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "");
-  tree.AddContainer("rcbench", "web");
+  tree.WriteUsage("rcbench");
+  tree.WriteUsage("rcbench/web");
   auto s = Make(tree);
   auto v = Sample(*s);
   ASSERT_THAT(Paths(v), ElementsAre("", "web"));
@@ -89,7 +108,7 @@ TEST_F(SamplerTest, V1TreeTakesCpuFromCpuacctAndThrottlingFromCpuStat) {
   FakeUsage f;
   f.cpu_user_us = 2'000'000;  // 200 ticks
   f.cpu_system_us = 500'000;  // 50 ticks
-  tree.AddContainer("rcbench", "db", f);
+  tree.WriteUsage("rcbench/db", f);
   auto s = Make(tree);
   auto v = Sample(*s);
   ASSERT_THAT(Paths(v), ElementsAre("", "db"));  // the root exists as a parent directory
@@ -109,7 +128,7 @@ TEST_F(SamplerTest, V1TreeTakesCpuFromCpuacctAndThrottlingFromCpuStat) {
 
 TEST_F(SamplerTest, HybridTreeReadsPsiFromTheUnifiedDirectory) {
   FakeCgroupTree tree(CGROUP_MODE_HYBRID);
-  tree.AddContainer("rcbench", "web");
+  tree.WriteUsage("rcbench/web");
   auto s = Make(tree);
   auto v = Sample(*s);
   ASSERT_EQ(v.size(), 2u);
@@ -120,46 +139,46 @@ TEST_F(SamplerTest, HybridTreeReadsPsiFromTheUnifiedDirectory) {
 
 TEST_F(SamplerTest, CgroupIdIsTheInodeOfThePrimaryDirectory) {
   FakeCgroupTree tree(CGROUP_MODE_V1);
-  tree.AddContainer("rcbench", "a");
+  tree.WriteUsage("rcbench/a");
   auto s = Make(tree);
   auto v = Sample(*s);
   struct stat st;
-  ASSERT_EQ(stat(tree.Dir("cpu", "rcbench", "a").c_str(), &st), 0);
+  ASSERT_EQ(stat(RealDir(tree, "cpu", "rcbench/a").c_str(), &st), 0);
   EXPECT_EQ(v[1].id().cgroup_id(), st.st_ino);
 }
 
 TEST_F(SamplerTest, NestedContainersAreReportedWithPathsRelativeToTheRoot) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "exp1/high");
-  tree.AddContainer("rcbench", "exp1/low");
+  tree.WriteUsage("rcbench/exp1/high");
+  tree.WriteUsage("rcbench/exp1/low");
   auto s = Make(tree);
   EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "exp1", "exp1/high", "exp1/low"));
 }
 
 TEST_F(SamplerTest, NewContainerIsNoticedAtTheNextSample) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "a");
+  tree.WriteUsage("rcbench/a");
   auto s = Make(tree);
   ASSERT_EQ(Sample(*s).size(), 2u);
-  tree.AddContainer("rcbench", "b");
+  tree.WriteUsage("rcbench/b");
   EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "a", "b"));
   EXPECT_EQ(s->stats().containers_added, 3u);
 }
 
 TEST_F(SamplerTest, RemovedContainerDisappearsAtTheNextSample) {
   FakeCgroupTree tree(CGROUP_MODE_V1);
-  tree.AddContainer("rcbench", "a");
-  tree.AddContainer("rcbench", "b");
+  tree.WriteUsage("rcbench/a");
+  tree.WriteUsage("rcbench/b");
   auto s = Make(tree);
   ASSERT_EQ(Sample(*s).size(), 3u);
-  tree.RemoveContainer("rcbench", "a");
+  tree.RemoveDirs("rcbench/a");
   EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "b"));
   EXPECT_EQ(s->stats().containers_removed, 1u);
 }
 
 TEST_F(SamplerTest, UnchangedTreeIsNotRescanned) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "a");
+  tree.WriteUsage("rcbench/a");
   auto s = Make(tree);
   Sample(*s);
   uint64_t rescans = s->stats().rescans;
@@ -170,10 +189,10 @@ TEST_F(SamplerTest, UnchangedTreeIsNotRescanned) {
 
 TEST_F(SamplerTest, WithoutInotifyEverySampleRescans) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "a");
+  tree.WriteUsage("rcbench/a");
   auto s = Make(tree, /*inotify=*/false);
   Sample(*s);
-  tree.AddContainer("rcbench", "b");
+  tree.WriteUsage("rcbench/b");
   EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "a", "b"));
 }
 
@@ -181,21 +200,21 @@ TEST_F(SamplerTest, RootCreatedAfterStartIsFound) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
   auto s = Make(tree);
   EXPECT_TRUE(Sample(*s).empty());
-  tree.AddContainer("rcbench", "late");
+  tree.WriteUsage("rcbench/late");
   EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "late"));
 }
 
 TEST_F(SamplerTest, WholeHierarchyRootReportsPathsFromTheMount) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("system.slice", "x");
+  tree.WriteUsage("system.slice/x");
   auto s = Make(tree, true, "/");
   EXPECT_THAT(Paths(Sample(*s)), ElementsAre("", "system.slice", "system.slice/x"));
 }
 
 TEST_F(SamplerTest, MalformedCpuStatIsCountedAndCpuLeftOut) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "a");
-  tree.WriteFile("unified", "rcbench", "a", "cpu.stat", "usage_usec twelve\n");
+  tree.WriteUsage("rcbench/a");
+  WriteFile(tree, "unified", "rcbench/a", "cpu.stat", "usage_usec twelve\n");
   auto s = Make(tree);
   auto v = Sample(*s);
   ASSERT_EQ(v.size(), 2u);
@@ -205,14 +224,13 @@ TEST_F(SamplerTest, MalformedCpuStatIsCountedAndCpuLeftOut) {
 
 TEST_F(SamplerTest, EmptyAndGarbageFilesNeverCrashTheSampler) {
   FakeCgroupTree tree(CGROUP_MODE_V1);
-  tree.AddContainer("rcbench", "a");
-  tree.WriteFile("cpuacct", "rcbench", "a", "cpuacct.usage", "");
-  tree.WriteFile("cpuacct", "rcbench", "a", "cpuacct.stat", "user\nsystem -1\n");
-  tree.WriteFile("memory", "rcbench", "a", "memory.usage_in_bytes", "18446744073709551616\n");
-  tree.WriteFile("memory", "rcbench", "a", "memory.stat", std::string(40000, 'x'));
-  tree.WriteFile("pids", "rcbench", "a", "pids.current", "max\n");
-  tree.WriteFile("blkio", "rcbench", "a", "blkio.throttle.io_service_bytes_recursive",
-                 "8:0 Read\n");
+  tree.WriteUsage("rcbench/a");
+  WriteFile(tree, "cpuacct", "rcbench/a", "cpuacct.usage", "");
+  WriteFile(tree, "cpuacct", "rcbench/a", "cpuacct.stat", "user\nsystem -1\n");
+  WriteFile(tree, "memory", "rcbench/a", "memory.usage_in_bytes", "18446744073709551616\n");
+  WriteFile(tree, "memory", "rcbench/a", "memory.stat", std::string(40000, 'x'));
+  WriteFile(tree, "pids", "rcbench/a", "pids.current", "max\n");
+  WriteFile(tree, "blkio", "rcbench/a", "blkio.throttle.io_service_bytes_recursive", "8:0 Read\n");
   auto s = Make(tree);
   auto v = Sample(*s);
   ASSERT_EQ(v.size(), 2u);
@@ -222,8 +240,8 @@ TEST_F(SamplerTest, EmptyAndGarbageFilesNeverCrashTheSampler) {
 
 TEST_F(SamplerTest, MissingFilesLeaveTheirGroupUnavailable) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.WriteFile("unified", "rcbench", "bare", "cpu.stat",
-                 "usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
+  WriteFile(tree, "unified", "rcbench/bare", "cpu.stat",
+            "usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
   auto s = Make(tree);
   auto v = Sample(*s);
   ASSERT_EQ(v.size(), 2u);
@@ -233,10 +251,10 @@ TEST_F(SamplerTest, MissingFilesLeaveTheirGroupUnavailable) {
 
 TEST_F(SamplerTest, V2SocketsAreAttributedByCgroupId) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "web");
+  tree.WriteUsage("rcbench/web");
   auto s = Make(tree);
   struct stat st;
-  ASSERT_EQ(stat(tree.Dir("unified", "rcbench", "web").c_str(), &st), 0);
+  ASSERT_EQ(stat(RealDir(tree, "unified", "rcbench/web").c_str(), &st), 0);
   SocketTable sockets;
   sockets.by_cgroup[st.st_ino][10] = 2;  // LISTEN
   sockets.by_cgroup[st.st_ino][1] = 5;   // ESTABLISHED
@@ -250,11 +268,11 @@ TEST_F(SamplerTest, V2SocketsAreAttributedByCgroupId) {
 
 TEST_F(SamplerTest, OpenFilePathsListsEveryKeptOpenFile) {
   FakeCgroupTree tree(CGROUP_MODE_V1);
-  tree.AddContainer("rcbench", "a");
+  tree.WriteUsage("rcbench/a");
   auto s = Make(tree);
   auto paths = s->OpenFilePaths();
   EXPECT_EQ(paths.size(), 9u);  // the root is a bare parent directory here
-  EXPECT_THAT(paths, ::testing::Contains(tree.Dir("memory", "rcbench", "a") + "/memory.stat"));
+  EXPECT_THAT(paths, ::testing::Contains(RealDir(tree, "memory", "rcbench/a") + "/memory.stat"));
 }
 
 // In a child process: a failed check prints what failed and exits 1 (for EXPECT_EXIT).
@@ -275,8 +293,8 @@ void SetOpenFileLimit(rlim_t soft) {
 
 TEST_F(SamplerTest, FilesBeyondTheBudgetAreReopenedEverySampleWithTheSameValues) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "");
-  for (int i = 0; i < 10; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  tree.WriteUsage("rcbench");
+  for (int i = 0; i < 10; ++i) tree.WriteUsage("rcbench/c" + std::to_string(i));
   auto s = Make(tree, /*inotify=*/true, "rcbench", /*max_open_files=*/7);
   auto v = Sample(*s);
   ASSERT_EQ(v.size(), 11u);
@@ -286,17 +304,17 @@ TEST_F(SamplerTest, FilesBeyondTheBudgetAreReopenedEverySampleWithTheSameValues)
     EXPECT_THAT(Available(u), ElementsAre("cpu", "memory", "pids", "io", "psi")) << u.id().path();
     EXPECT_EQ(u.memory_usage_bytes(), FakeUsage().memory_bytes) << u.id().path();
   }
-  tree.RemoveContainer("rcbench", "c9");
+  tree.RemoveDirs("rcbench/c9");
   EXPECT_EQ(Sample(*s).size(), 10u);
 }
 
 TEST_F(SamplerTest, RemovedContainersFreeTheBudgetForOthers) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  for (int i = 0; i < 4; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) tree.WriteUsage("rcbench/c" + std::to_string(i));
   auto s = Make(tree, /*inotify=*/true, "rcbench", /*max_open_files=*/20);
   Sample(*s);
   const size_t before = s->open_file_count();
-  tree.RemoveContainer("rcbench", "c0");
+  tree.RemoveDirs("rcbench/c0");
   Sample(*s);
   EXPECT_LE(s->open_file_count(), 20u);
   EXPECT_GE(s->open_file_count(), before - 1);  // others took the freed budget
@@ -304,8 +322,8 @@ TEST_F(SamplerTest, RemovedContainersFreeTheBudgetForOthers) {
 
 TEST_F(SamplerTest, AtALowFileLimitEveryContainerIsStillReportedAndCanBeRemoved) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  tree.AddContainer("rcbench", "");
-  for (int i = 0; i < 40; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  tree.WriteUsage("rcbench");
+  for (int i = 0; i < 40; ++i) tree.WriteUsage("rcbench/c" + std::to_string(i));
   // 41 containers keep ~10 files each open: far beyond a limit of 64 without the budget.
   EXPECT_EXIT(
       {
@@ -318,7 +336,7 @@ TEST_F(SamplerTest, AtALowFileLimitEveryContainerIsStillReportedAndCanBeRemoved)
         CHILD_CHECK(out.size() == 41);
         for (const auto& u : out) CHILD_CHECK(u.available_size() == 5);
         CHILD_CHECK(s->open_file_count() <= 32);
-        tree.RemoveContainer("rcbench", "c7");  // deleting needs descriptors too
+        tree.RemoveDirs("rcbench/c7");  // deleting needs descriptors too
         out.Clear();
         s->Refresh();
         CHILD_CHECK(s->Sample("h1", nullptr, &out) == 0);
@@ -330,7 +348,7 @@ TEST_F(SamplerTest, AtALowFileLimitEveryContainerIsStillReportedAndCanBeRemoved)
 
 TEST_F(SamplerTest, ContainersThatCannotBeReadAreCountedNotSilentlyDropped) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
-  for (int i = 0; i < 5; ++i) tree.AddContainer("rcbench", "c" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) tree.WriteUsage("rcbench/c" + std::to_string(i));
   EXPECT_EXIT(
       {
         auto s = Make(tree, /*inotify=*/false, "rcbench", /*max_open_files=*/1);
@@ -359,7 +377,7 @@ TEST_F(SamplerTest, ContainersThatCannotBeReadAreCountedNotSilentlyDropped) {
 TEST(SamplerCreateTest, RootThatEscapesTheHierarchyIsInvalidArgument) {
   FakeCgroupTree tree(CGROUP_MODE_V2);
   SamplerOptions o;
-  o.layout = tree.layout();
+  o.layout = LayoutOf(tree);
   o.root = "../etc";
   rcbench::testing::FakeClock clock;
   EXPECT_EQ(CgroupSampler::Create(o, &clock).status().code(), absl::StatusCode::kInvalidArgument);

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/testing/fake_cgroup_tree.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rc/testing/fake_cgroup_tree.h"
 
 namespace rcbench::agent {
 namespace {
@@ -51,9 +51,10 @@ TEST(ParseAgentFlagsTest, SnapshotTakesJson) {
 }
 
 TEST(TakeSnapshotTest, FakeTreeSnapshotPrintsEveryContainer) {
-  testing::FakeCgroupTree tree(rcbench::v1::CGROUP_MODE_V1);
-  tree.AddContainer("rcbench", "web");
-  auto f = Parse({"snapshot", "--cgroup-base", tree.base(), "--cgroup-mode", "v1"});
+  rc::testing::FakeCgroupTree tree(rc::testing::FakeCgroupTree::Kind::kV1);
+  tree.WriteUsage("rcbench/web");
+  auto f =
+      Parse({"snapshot", "--cgroup-base", tree.root() + "/sys/fs/cgroup", "--cgroup-mode", "v1"});
   ASSERT_TRUE(f.ok()) << f.status();
   auto config = ResolveConfig(*f);
   ASSERT_TRUE(config.ok());

@@ -5,11 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/testing/fake_cgroup_tree.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
+#include "rc/host_layout.h"
+#include "rc/testing/fake_cgroup_tree.h"
 
 namespace rcbench::agent {
 namespace {
@@ -41,11 +42,11 @@ std::string HttpGet(int port, const std::string& path) {
 class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tree_.AddContainer("rcbench", "");
-    tree_.AddContainer("rcbench", "web");
-    tree_.AddContainer("rcbench", "db");
+    tree_.WriteUsage("rcbench");
+    tree_.WriteUsage("rcbench/web");
+    tree_.WriteUsage("rcbench/db");
     SamplerOptions so;
-    so.layout = tree_.layout();
+    so.layout = CgroupLayout::FromRc(*rc::ProbeHost(*tree_.fs()), *tree_.fs());
     auto sampler = CgroupSampler::Create(so, &clock_);
     ASSERT_TRUE(sampler.ok());
     auto host = HostCounterReader::Create("/proc");
@@ -56,7 +57,7 @@ class MetricsTest : public ::testing::Test {
     AgentCollector c(agent_.get(), "rcbench", max_containers);
     return prometheus::TextSerializer().Serialize(c.Collect());
   }
-  testing::FakeCgroupTree tree_{rcbench::v1::CGROUP_MODE_V2};
+  rc::testing::FakeCgroupTree tree_{rc::testing::FakeCgroupTree::Kind::kV2};
   rcbench::testing::FakeClock clock_;
   std::unique_ptr<Agent> agent_;
 };
@@ -122,7 +123,7 @@ class CountingDumper : public SocketDumper {
 TEST_F(MetricsTest, SocketDumpsAreTakenAtMostOncePerSocketsInterval) {
   int calls = 0;
   SamplerOptions so;
-  so.layout = tree_.layout();
+  so.layout = CgroupLayout::FromRc(*rc::ProbeHost(*tree_.fs()), *tree_.fs());
   AgentOptions ao;
   ao.interval = std::chrono::milliseconds(100);
   ao.sockets_interval = std::chrono::seconds(1);

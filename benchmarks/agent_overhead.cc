@@ -30,9 +30,10 @@
 #include "absl/strings/str_split.h"
 #include "agent/agent.h"
 #include "agent/cgroup_layout.h"
-#include "agent/testing/fake_cgroup_tree.h"
 #include "common/flags.h"
 #include "rc/container.h"
+#include "rc/host_layout.h"
+#include "rc/testing/fake_cgroup_tree.h"
 
 namespace {
 
@@ -257,7 +258,7 @@ int main(int argc, char** argv) {
   CgroupLayout layout;
   std::string root;
   std::string mode_name;
-  std::unique_ptr<testing::FakeCgroupTree> fake;
+  std::unique_ptr<rc::testing::FakeCgroupTree> fake;
   bool real = false;
   if (o.mode != "fake" && geteuid() == 0) {
     g_real_root = "rcbench-agentbench-" + std::to_string(getpid());
@@ -291,9 +292,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "real mode needs root\n");
       return 1;
     }
-    fake = std::make_unique<testing::FakeCgroupTree>(rcbench::v1::CGROUP_MODE_V1);
-    for (int i = 0; i < o.containers; ++i) fake->AddContainer("rcbench", absl::StrCat("c", i));
-    layout = fake->layout();
+    fake = std::make_unique<rc::testing::FakeCgroupTree>(rc::testing::FakeCgroupTree::Kind::kV1);
+    for (int i = 0; i < o.containers; ++i) fake->WriteUsage(absl::StrCat("rcbench/c", i));
+    layout = CgroupLayout::FromRc(*rc::ProbeHost(*fake->fs()), *fake->fs());
     root = "rcbench";
     mode_name = "fake v1 tree (tmpfs)";
   }

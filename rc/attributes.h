@@ -46,10 +46,15 @@ struct Usage {
   // total_inactive_file on v1), as cAdvisor's working set.
   uint64_t memory_working_set_bytes = 0;
   uint64_t pids_current = 0;
+  // Block I/O summed over devices (v2 io.stat; v1 blkio.throttle.*_recursive).
+  uint64_t io_read_bytes = 0;
+  uint64_t io_write_bytes = 0;
+  uint64_t io_read_ops = 0;
+  uint64_t io_write_ops = 0;
   std::optional<Pressure> cpu_pressure;
   std::optional<Pressure> memory_pressure;
   std::optional<Pressure> io_pressure;
-  // Which groups were read: "cpu", "memory", "pids", "psi" (as ContainerUsage.available).
+  // Which groups were read: "cpu", "memory", "pids", "io", "psi" (as ContainerUsage.available).
   std::vector<std::string> available;
 
   bool Has(const std::string& group) const;

@@ -1,6 +1,9 @@
 #include "rc/cgroup_files.h"
 
+#include <cstring>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -40,9 +43,64 @@ absl::StatusOr<absl::string_view> SingleLine(absl::string_view content, absl::st
   return s;
 }
 
+// The next non-empty line of *text, advancing past it; false when none is left. memchr rather
+// than string_view::find, which is out of line in the system absl: samplers call this for every
+// line of every file every interval.
+bool NextLine(absl::string_view* text, absl::string_view* line) {
+  while (!text->empty()) {
+    const char* begin = text->data();
+    const char* eol = static_cast<const char*>(std::memchr(begin, '\n', text->size()));
+    if (eol == nullptr) {
+      *line = *text;
+      *text = absl::string_view();
+    } else {
+      const size_t len = static_cast<size_t>(eol - begin);
+      *line = absl::string_view(begin, len);
+      text->remove_prefix(len + 1);
+    }
+    if (!line->empty()) return true;
+  }
+  return false;
+}
+
+// Plain decimal digits (at most 19, so no overflow) into *v; false for anything else, which
+// the callers then hand to absl::SimpleAtoi (same values, slower).
+bool DigitsToUint(absl::string_view s, uint64_t* v) {
+  if (s.empty() || s.size() > 19) return false;
+  uint64_t x = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+    x = x * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *v = x;
+  return true;
+}
+
+// The next space-separated word of *text ("" at the end), advancing past it.
+absl::string_view NextWord(absl::string_view* text) {
+  size_t start = 0;
+  while (start < text->size() && (*text)[start] == ' ') ++start;
+  size_t end = start;
+  while (end < text->size() && (*text)[end] != ' ') ++end;
+  absl::string_view word = text->substr(start, end - start);
+  text->remove_prefix(end);
+  return word;
+}
+
+bool ParseUnsigned(absl::string_view s, uint64_t* v) {
+  if (DigitsToUint(s, v)) return true;
+  return !s.empty() && s[0] != '-' && s[0] != '+' && absl::SimpleAtoi(s, v);
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> ParseUint(absl::string_view content, absl::string_view source) {
+  // Fast path for what the kernel writes: digits and one newline.
+  uint64_t fast;
+  if (!content.empty() && content.back() == '\n' &&
+      DigitsToUint(content.substr(0, content.size() - 1), &fast)) {
+    return fast;
+  }
   auto line = SingleLine(content, source, "an unsigned integer");
   if (!line.ok()) return line.status();
   uint64_t v;
@@ -72,9 +130,8 @@ absl::StatusOr<std::optional<uint64_t>> ParseUintOrMax(absl::string_view content
   return std::optional<uint64_t>(v);
 }
 
-absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view content,
-                                                               absl::string_view source) {
-  std::map<std::string, uint64_t> out;
+absl::Status ForEachFlatKeyed(absl::string_view content, absl::string_view source,
+                              absl::FunctionRef<void(absl::string_view, uint64_t)> fn) {
   if (!content.empty() && content.back() != '\n') {
     const size_t nl = content.rfind('\n');
     absl::string_view last = nl == absl::string_view::npos ? content : content.substr(nl + 1);
@@ -82,16 +139,77 @@ absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view
         absl::StrCat(source, ": truncated (no newline after the last line ", Quote(last), ")"));
   }
   int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(content, '\n', absl::SkipEmpty())) {
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
     ++line_no;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    absl::string_view fields = line;
+    const absl::string_view key = NextWord(&fields);
+    const absl::string_view value = NextWord(&fields);
     uint64_t v;
-    if (f.size() != 2 || !absl::SimpleAtoi(f[1], &v) || f[1][0] == '-') {
+    if (key.empty() || value.empty() || !NextWord(&fields).empty() || value[0] == '-' ||
+        !(DigitsToUint(value, &v) || absl::SimpleAtoi(value, &v))) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": line ", line_no, ": expected '<key> <unsigned value>', got ", Quote(line)));
     }
-    out.emplace(std::string(f[0]), v);
+    fn(key, v);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<uint64_t>> FindFlatKeyed(absl::string_view content,
+                                                      absl::string_view key,
+                                                      absl::string_view source) {
+  if (!content.empty() && content.back() != '\n') {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": truncated (no final newline)"));
+  }
+  // Fast path: find the key where a line starts with memmem instead of splitting every line.
+  // The first such line is the one the scan below would find; when its value is malformed, the
+  // scan runs to name the line in the error.
+  if (!key.empty() && std::memchr(key.data(), '\n', key.size()) == nullptr) {
+    const char* base = content.data();
+    size_t from = 0;
+    for (;;) {
+      const void* hit = memmem(base + from, content.size() - from, key.data(), key.size());
+      if (hit == nullptr) return std::optional<uint64_t>();
+      const size_t pos = static_cast<size_t>(static_cast<const char*>(hit) - base);
+      const size_t end = pos + key.size();
+      if ((pos == 0 || base[pos - 1] == '\n') && end < content.size() && base[end] == ' ') {
+        // content ends with a newline (checked above), so the line has one.
+        const char* eol =
+            static_cast<const char*>(std::memchr(base + end, '\n', content.size() - end));
+        absl::string_view fields(base + end, static_cast<size_t>(eol - (base + end)));
+        uint64_t v;
+        if (ParseUnsigned(NextWord(&fields), &v) && NextWord(&fields).empty()) {
+          return std::optional<uint64_t>(v);
+        }
+        break;
+      }
+      from = pos + 1;
+    }
+  }
+  int line_no = 0;
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
+    ++line_no;
+    if (line.size() <= key.size() || line[key.size()] != ' ' || !absl::StartsWith(line, key)) {
+      continue;
+    }
+    absl::string_view fields = line.substr(key.size());
+    uint64_t v;
+    if (!ParseUnsigned(NextWord(&fields), &v) || !NextWord(&fields).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": line ", line_no, ": expected '<key> <unsigned value>', got ", Quote(line)));
+    }
+    return std::optional<uint64_t>(v);
+  }
+  return std::optional<uint64_t>();
+}
+
+absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view content,
+                                                               absl::string_view source) {
+  std::map<std::string, uint64_t> out;
+  absl::Status s = ForEachFlatKeyed(content, source, [&](absl::string_view key, uint64_t v) {
+    out.emplace(std::string(key), v);
+  });
+  if (!s.ok()) return s;
   return out;
 }
 
@@ -127,22 +245,23 @@ absl::StatusOr<PressureTotals> ParsePressure(absl::string_view content, absl::st
     return absl::InvalidArgumentError(absl::StrCat(source, ": truncated (no final newline)"));
   }
   int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(content, '\n', absl::SkipEmpty())) {
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
     ++line_no;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    absl::string_view fields = line;
+    const absl::string_view kind = NextWord(&fields);
     std::optional<uint64_t> total;
-    for (size_t i = 1; i < f.size(); ++i) {
-      if (absl::ConsumePrefix(&f[i], "total=")) {
+    for (absl::string_view w = NextWord(&fields); !w.empty(); w = NextWord(&fields)) {
+      if (absl::ConsumePrefix(&w, "total=")) {
         uint64_t v;
-        if (absl::SimpleAtoi(f[i], &v)) total = v;
+        if (absl::SimpleAtoi(w, &v)) total = v;
       }
     }
-    if (f.empty() || (f[0] != "some" && f[0] != "full") || !total.has_value()) {
+    if ((kind != "some" && kind != "full") || !total.has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": line ", line_no,
                        ": expected '<some|full> avg10=.. total=<us>', got ", Quote(line)));
     }
-    if (f[0] == "some") {
+    if (kind == "some") {
       out.some_total_us = *total;
       has_some = true;
     } else {
@@ -151,6 +270,60 @@ absl::StatusOr<PressureTotals> ParsePressure(absl::string_view content, absl::st
   }
   if (!has_some) return absl::InvalidArgumentError(absl::StrCat(source, ": no 'some' line"));
   return out;
+}
+
+absl::StatusOr<IoTotals> ParseIoStat(absl::string_view content, absl::string_view source) {
+  IoTotals t;
+  int line_no = 0;
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
+    ++line_no;
+    absl::string_view fields = line;
+    const absl::string_view device = NextWord(&fields);
+    bool ok = device.find(':') != absl::string_view::npos;
+    for (absl::string_view kv = NextWord(&fields); ok && !kv.empty(); kv = NextWord(&fields)) {
+      const size_t eq = kv.find('=');
+      uint64_t v = 0;
+      ok = eq != absl::string_view::npos && ParseUnsigned(kv.substr(eq + 1), &v);
+      const absl::string_view key = kv.substr(0, eq);
+      if (key == "rbytes") t.read_bytes += v;
+      if (key == "wbytes") t.write_bytes += v;
+      if (key == "rios") t.read_ops += v;
+      if (key == "wios") t.write_ops += v;
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": line ", line_no,
+          ": expected 'MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...', got ", Quote(line)));
+    }
+  }
+  return t;
+}
+
+absl::StatusOr<BlkioTotals> ParseBlkio(absl::string_view content, absl::string_view source) {
+  BlkioTotals t;
+  int line_no = 0;
+  for (absl::string_view rest = content, line; NextLine(&rest, &line);) {
+    ++line_no;
+    absl::string_view fields = line;
+    const absl::string_view first = NextWord(&fields);
+    uint64_t v = 0;
+    bool ok;
+    if (first == "Total") {
+      ok = ParseUnsigned(NextWord(&fields), &v) && NextWord(&fields).empty();
+    } else {
+      const absl::string_view op = NextWord(&fields);
+      ok = first.find(':') != absl::string_view::npos && !op.empty() &&
+           ParseUnsigned(NextWord(&fields), &v) && NextWord(&fields).empty();
+      if (ok && op == "Read") t.read += v;
+      if (ok && op == "Write") t.write += v;
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": line ", line_no, ": expected 'MAJ:MIN <op> N' or 'Total N', got ",
+                       Quote(line)));
+    }
+  }
+  return t;
 }
 
 absl::StatusOr<std::vector<int>> ParseIdList(absl::string_view content, absl::string_view source) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -28,6 +29,16 @@ absl::StatusOr<std::optional<uint64_t>> ParseUintOrMax(absl::string_view content
 // duplicate keys keep the first value.
 absl::StatusOr<std::map<std::string, uint64_t>> ParseFlatKeyed(absl::string_view content,
                                                                absl::string_view source);
+// The same format without building a map: calls fn(key, value) for every line, in order.
+// Allocation-free unless the content is malformed; for samplers re-reading files every interval.
+absl::Status ForEachFlatKeyed(absl::string_view content, absl::string_view source,
+                              absl::FunctionRef<void(absl::string_view, uint64_t)> fn);
+// The first value of `key` in flat-keyed content, nullopt when absent. Only that line is
+// parsed (a sampler reads v1 memory.stat, ~40 lines, for one key every interval); truncated
+// content or a malformed value of `key` is INVALID_ARGUMENT.
+absl::StatusOr<std::optional<uint64_t>> FindFlatKeyed(absl::string_view content,
+                                                      absl::string_view key,
+                                                      absl::string_view source);
 // Looks up `key` in a flat-keyed map; INVALID_ARGUMENT "<source>: missing key" if absent.
 absl::StatusOr<uint64_t> RequireKey(const std::map<std::string, uint64_t>& map,
                                     absl::string_view key, absl::string_view source);
@@ -45,6 +56,24 @@ struct PressureTotals {
   std::optional<uint64_t> full_total_us;  // cpu.pressure has no "full" on older kernels
 };
 absl::StatusOr<PressureTotals> ParsePressure(absl::string_view content, absl::string_view source);
+
+// Block I/O counters summed over devices.
+struct IoTotals {
+  uint64_t read_bytes = 0;
+  uint64_t write_bytes = 0;
+  uint64_t read_ops = 0;
+  uint64_t write_ops = 0;
+};
+// v2 io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" per device (keys it
+// does not know are skipped). Empty content is all zeros.
+absl::StatusOr<IoTotals> ParseIoStat(absl::string_view content, absl::string_view source);
+// v1 blkio.throttle.io_service_bytes_recursive / io_serviced_recursive: "MAJ:MIN Read N",
+// "MAJ:MIN Write N", ... per device and a final "Total N". Returns the Read and Write sums.
+struct BlkioTotals {
+  uint64_t read = 0;
+  uint64_t write = 0;
+};
+absl::StatusOr<BlkioTotals> ParseBlkio(absl::string_view content, absl::string_view source);
 
 // Whitespace-separated decimal ids (cgroup.procs, cgroup.threads, tasks).
 absl::StatusOr<std::vector<int>> ParseIdList(absl::string_view content, absl::string_view source);

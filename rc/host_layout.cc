@@ -128,12 +128,53 @@ UsageFiles HostLayout::UsageFilesFor(absl::string_view path) const {
     f.cpuacct_usage = file("cpuacct", "cpuacct.usage");
     f.cpuacct_usage_user = file("cpuacct", "cpuacct.usage_user");
     f.cpuacct_usage_sys = file("cpuacct", "cpuacct.usage_sys");
+    f.cpuacct_stat = file("cpuacct", "cpuacct.stat");
     f.memory_current = file("memory", "memory.usage_in_bytes");
     f.memory_peak = file("memory", "memory.max_usage_in_bytes");
     f.memory_stat = file("memory", "memory.stat");
     f.pids_current = file("pids", "pids.current");
+    f.blkio_bytes = file("blkio", "blkio.throttle.io_service_bytes_recursive");
+    f.blkio_ops = file("blkio", "blkio.throttle.io_serviced_recursive");
+    // PSI exists only in cgroup2.
+    if (const Hierarchy* unified = Unified(); unified != nullptr) {
+      const std::string dir = ContainerDir(*unified, path);
+      f.cpu_pressure = absl::StrCat(dir, "/cpu.pressure");
+      f.memory_pressure = absl::StrCat(dir, "/memory.pressure");
+      f.io_pressure = absl::StrCat(dir, "/io.pressure");
+    }
   }
   return f;
+}
+
+HostLayout LayoutBelowDirectory(CgroupMode mode, const std::string& base,
+                                const std::string& root_name) {
+  HostLayout layout;
+  layout.mode = mode;
+  layout.root_name = root_name;
+  auto add = [&](int version, std::string mount, std::vector<std::string> controllers) {
+    Hierarchy h;
+    h.version = version;
+    h.mount_point = std::move(mount);
+    h.controllers = std::move(controllers);
+    h.subtree_dir = root_name.empty() ? h.mount_point : absl::StrCat(h.mount_point, "/", root_name);
+    if (version == 2) {
+      layout.mounts["unified"] = h.mount_point;
+    } else {
+      for (const std::string& c : h.controllers) layout.mounts[c] = h.mount_point;
+    }
+    layout.hierarchies.push_back(std::move(h));
+  };
+  if (mode == CgroupMode::kV2) {
+    layout.backend = BackendKind::kV2;
+    add(2, base, {"cpu", "memory", "pids", "io"});
+    return layout;
+  }
+  layout.backend = BackendKind::kV1;
+  for (const char* c : {"cpu", "cpuacct", "memory", "pids", "blkio"}) {
+    add(1, absl::StrCat(base, "/", c), {c});
+  }
+  if (mode == CgroupMode::kHybrid) add(2, absl::StrCat(base, "/unified"), {});
+  return layout;
 }
 
 absl::StatusOr<HostLayout> ProbeHost(const CgroupFs& fs, const ProbeOptions& options) {

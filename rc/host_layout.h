@@ -49,12 +49,17 @@ struct UsageFiles {
   std::string cpuacct_usage;       // v1: total ns
   std::string cpuacct_usage_user;  // v1: ns
   std::string cpuacct_usage_sys;   // v1: ns
+  std::string cpuacct_stat;        // v1: user/system in USER_HZ ticks
   std::string memory_current;      // v2 memory.current; v1 memory.usage_in_bytes
   std::string memory_peak;         // v2 memory.peak; v1 memory.max_usage_in_bytes
   std::string memory_stat;         // memory.stat (both)
   std::string pids_current;        // pids.current (both)
   std::string io_stat;             // v2 io.stat
-  std::string cpu_pressure;        // v2 PSI files
+  std::string blkio_bytes;         // v1 blkio.throttle.io_service_bytes_recursive
+  std::string blkio_ops;           // v1 blkio.throttle.io_serviced_recursive
+  // PSI files: the container's cgroup2 directory (on hybrid hosts with the v1 backend, its
+  // directory in the unified hierarchy, which exists only if someone created it there).
+  std::string cpu_pressure;
   std::string memory_pressure;
   std::string io_pressure;
   std::string procs;  // cgroup.procs in the primary hierarchy
@@ -99,6 +104,14 @@ struct ProbeOptions {
 
 // Reads mountinfo (and the v2 root's cgroup.controllers) through `fs`. Creates nothing.
 absl::StatusOr<HostLayout> ProbeHost(const CgroupFs& fs, const ProbeOptions& options = {});
+
+// A host laid out below one directory, as fake trees (and the agent's --cgroup-base) are: v2
+// (cpu, memory, pids, io) at `base`; v1 with each of cpu, cpuacct, memory, pids and blkio
+// mounted at `base/<controller>`; hybrid as v1 plus a controller-less cgroup2 at
+// `base/unified`. Subtree directories are `<mount>/<root_name>` (root_name may be empty: the
+// whole hierarchy). Reads nothing.
+HostLayout LayoutBelowDirectory(CgroupMode mode, const std::string& base,
+                                const std::string& root_name);
 
 // One parsed line of /proc/<pid>/cgroup.
 struct ProcCgroupEntry {

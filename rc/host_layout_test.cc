@@ -49,7 +49,30 @@ TEST(RcHostLayoutTest, UsageFilesPointIntoTheRightHierarchies) {
   EXPECT_EQ(f.cpuacct_usage, "/sys/fs/cgroup/cpuacct/rcbench/web/a/cpuacct.usage");
   EXPECT_EQ(f.cpu_stat, "/sys/fs/cgroup/cpu/rcbench/web/a/cpu.stat");
   EXPECT_EQ(f.memory_current, "/sys/fs/cgroup/memory/rcbench/web/a/memory.usage_in_bytes");
-  EXPECT_TRUE(f.cpu_pressure.empty());
+  EXPECT_EQ(f.cpuacct_stat, "/sys/fs/cgroup/cpuacct/rcbench/web/a/cpuacct.stat");
+  EXPECT_EQ(f.blkio_bytes,
+            "/sys/fs/cgroup/blkio/rcbench/web/a/blkio.throttle.io_service_bytes_recursive");
+  // PSI exists only in cgroup2: on a hybrid host, in the container's unified directory.
+  EXPECT_EQ(f.cpu_pressure, "/sys/fs/cgroup/unified/rcbench/web/a/cpu.pressure");
+}
+
+TEST(RcHostLayoutTest, V1HostHasNoPsiFiles) {
+  FakeCgroupTree tree(FakeCgroupTree::Kind::kV1);
+  auto layout = ProbeHost(*tree.fs());
+  ASSERT_TRUE(layout.ok());
+  EXPECT_TRUE(layout->UsageFilesFor("web").cpu_pressure.empty());
+}
+
+TEST(RcHostLayoutTest, LayoutBelowDirectoryMountsEachV1ControllerInItsOwnDirectory) {
+  HostLayout l = LayoutBelowDirectory(CgroupMode::kHybrid, "/t", "rcbench");
+  EXPECT_EQ(l.backend, BackendKind::kV1);
+  EXPECT_EQ(l.mounts.at("blkio"), "/t/blkio");
+  EXPECT_EQ(l.mounts.at("unified"), "/t/unified");
+  EXPECT_EQ(l.Primary().subtree_dir, "/t/cpu/rcbench");
+  EXPECT_EQ(l.UsageFilesFor("a").cpu_pressure, "/t/unified/rcbench/a/cpu.pressure");
+  HostLayout v2 = LayoutBelowDirectory(CgroupMode::kV2, "/t", "");
+  EXPECT_EQ(v2.UsageFilesFor("a").io_stat, "/t/a/io.stat");
+  EXPECT_EQ(v2.UsageFilesFor("").cpu_stat, "/t/cpu.stat");
 }
 
 TEST(RcHostLayoutTest, RootNameIsConfigurableAndValidated) {

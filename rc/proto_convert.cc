@@ -33,6 +33,10 @@ void FillUsage(const Usage& u, rcbench::v1::ContainerUsage* out) {
   out->set_memory_working_set_bytes(u.memory_working_set_bytes);
   out->set_memory_peak_bytes(u.memory_peak_bytes);
   out->set_pids_current(u.pids_current);
+  out->set_io_read_bytes(u.io_read_bytes);
+  out->set_io_write_bytes(u.io_write_bytes);
+  out->set_io_read_ops(u.io_read_ops);
+  out->set_io_write_ops(u.io_write_ops);
   auto pressure = [](const std::optional<Pressure>& from, rcbench::v1::Pressure* to) {
     to->set_some_total_us(from->some_total_us);
     to->set_full_total_us(from->full_total_us);

@@ -15,8 +15,8 @@ namespace rcbench::rc {
 Attributes FromProto(const rcbench::v1::ContainerAttributes& proto);
 rcbench::v1::ContainerAttributes ToProto(const Attributes& attributes);
 
-// Fills the counters of `out` that Usage has (CPU, memory, pids, PSI, `available`); leaves
-// id, time, io and sockets to the caller.
+// Fills the counters of `out` that Usage has (CPU, memory, pids, io, PSI, `available`); leaves
+// id, time and sockets to the caller. Appends to `available`.
 void FillUsage(const Usage& usage, rcbench::v1::ContainerUsage* out);
 
 rcbench::v1::CgroupMode ToProto(CgroupMode mode);

@@ -1,7 +1,7 @@
 // libFuzzer target for the agent's hostile inputs that need no live system: the first byte picks
 // the target, the rest is its input.
 //   0: the config parser (ParseAgentConfig), as YAML text
-//   1: the cgroup file parsers (agent/cgroup_parse.h), as file contents
+//   1: the cgroup file parsers the agent samples with (rc/cgroup_files.h), as file contents
 //   2: a serialized rcbench.v1.StartServiceRequest through ValidateStartServiceRequest
 //   3: a serialized rcbench.v1.CreateContainerRequest through ValidateCreateContainerRequest
 //   4: a serialized rcbench.v1.SubscribeUsageRequest through ValidateSubscribeUsageRequest and
@@ -16,10 +16,10 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "agent/cgroup_parse.h"
 #include "agent/config.h"
 #include "agent/request_validation.h"
 #include "google/protobuf/stubs/logging.h"
+#include "rc/cgroup_files.h"
 #include "rcbench/v1/agent.pb.h"
 
 namespace {
@@ -41,17 +41,13 @@ const std::map<std::string, ServiceSpec>& Specs() {
 }
 
 void ParseCgroupFiles(absl::string_view text) {
-  (void)ParseSingleValue(text);
-  (void)FindKeyedValue(text, "usage_usec");
-  (void)FindKeyedValue(text, "inactive_file");
+  (void)rc::ParseUint(text, "fuzz");
+  (void)rc::ParseFlatKeyed(text, "fuzz");
   uint64_t sum = 0;
-  (void)ForEachKeyedValue(text, [&](absl::string_view, uint64_t v) { sum += v; });
-  IoTotals io;
-  (void)ParseIoStat(text, &io);
-  uint64_t r = 0, w = 0;
-  (void)ParseBlkioFile(text, &r, &w);
-  PressureTotals p;
-  (void)ParsePressure(text, &p);
+  (void)rc::ForEachFlatKeyed(text, "fuzz", [&](absl::string_view, uint64_t v) { sum += v; });
+  (void)rc::ParseIoStat(text, "fuzz");
+  (void)rc::ParseBlkio(text, "fuzz");
+  (void)rc::ParsePressure(text, "fuzz");
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ struct Mount {
 constexpr Mount kV1Mounts[] = {{"/sys/fs/cgroup/cpu", "cpu"},
                                {"/sys/fs/cgroup/cpuacct", "cpuacct"},
                                {"/sys/fs/cgroup/memory", "memory"},
-                               {"/sys/fs/cgroup/pids", "pids"}};
+                               {"/sys/fs/cgroup/pids", "pids"},
+                               {"/sys/fs/cgroup/blkio", "blkio"}};
 
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p);
@@ -234,6 +235,89 @@ std::string FakeCgroupTree::Read(absl::string_view host_path) const {
 
 bool FakeCgroupTree::Exists(absl::string_view host_path) const {
   return fs::exists(absl::StrCat(root_, host_path));
+}
+
+std::vector<std::string> FakeCgroupTree::MountPoints() const {
+  if (kind_ == Kind::kV2) return {"/sys/fs/cgroup"};
+  std::vector<std::string> out;
+  for (const Mount& m : kV1Mounts) out.push_back(m.point);
+  if (kind_ == Kind::kHybrid) out.push_back("/sys/fs/cgroup/unified");
+  return out;
+}
+
+std::string FakeCgroupTree::Dir(absl::string_view hierarchy, absl::string_view path) const {
+  std::string dir = hierarchy == "unified" && kind_ == Kind::kV2
+                        ? std::string("/sys/fs/cgroup")
+                        : absl::StrCat("/sys/fs/cgroup/", hierarchy);
+  if (!path.empty()) absl::StrAppend(&dir, "/", path);
+  return dir;
+}
+
+void FakeCgroupTree::WriteUsage(absl::string_view path, const FakeUsage& u) const {
+  const std::string psi =
+      absl::StrCat("some avg10=0.00 avg60=0.00 avg300=0.00 total=", u.psi_some_us,
+                   "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=", u.psi_full_us, "\n");
+  auto put = [&](absl::string_view hierarchy, absl::string_view file, absl::string_view content) {
+    Write(absl::StrCat(Dir(hierarchy, path), "/", file), content);
+  };
+  for (const std::string& mount : MountPoints()) {
+    fs::create_directories(absl::StrCat(root_, mount, "/", path));
+  }
+  if (kind_ == Kind::kV2) {
+    put("unified", "cpu.stat",
+        absl::StrCat("usage_usec ", u.cpu_usage_us, "\nuser_usec ", u.cpu_user_us, "\nsystem_usec ",
+                     u.cpu_system_us, "\nnr_periods ", u.nr_periods, "\nnr_throttled ",
+                     u.nr_throttled, "\nthrottled_usec ", u.throttled_us, "\n"));
+    put("unified", "memory.current", absl::StrCat(u.memory_bytes, "\n"));
+    put("unified", "memory.stat",
+        absl::StrCat("anon 12345\nfile 999\nactive_file 5\ninactive_file ", u.inactive_file_bytes,
+                     "\nslab 1\n"));
+    put("unified", "memory.peak", absl::StrCat(u.peak_bytes, "\n"));
+    put("unified", "pids.current", absl::StrCat(u.pids, "\n"));
+    put("unified", "io.stat",
+        absl::StrCat("8:0 rbytes=", u.read_bytes, " wbytes=", u.write_bytes, " rios=", u.read_ops,
+                     " wios=", u.write_ops, " dbytes=0 dios=0\n"));
+    put("unified", "cpu.pressure", psi);
+    put("unified", "memory.pressure", psi);
+    put("unified", "io.pressure", psi);
+    put("unified", "cgroup.procs", "");
+    return;
+  }
+  put("cpu", "cpu.stat",
+      absl::StrCat("nr_periods ", u.nr_periods, "\nnr_throttled ", u.nr_throttled,
+                   "\nthrottled_time ", u.throttled_us * 1000, "\n"));
+  put("cpu", "cgroup.procs", "");
+  put("cpuacct", "cpuacct.usage", absl::StrCat(u.cpu_usage_us * 1000, "\n"));
+  put("cpuacct", "cpuacct.usage_user", absl::StrCat(u.cpu_user_us * 1000, "\n"));
+  put("cpuacct", "cpuacct.usage_sys", absl::StrCat(u.cpu_system_us * 1000, "\n"));
+  // USER_HZ ticks (100 per second on Linux).
+  put("cpuacct", "cpuacct.stat",
+      absl::StrCat("user ", u.cpu_user_us / 10000, "\nsystem ", u.cpu_system_us / 10000, "\n"));
+  put("memory", "memory.usage_in_bytes", absl::StrCat(u.memory_bytes, "\n"));
+  put("memory", "memory.stat",
+      absl::StrCat("cache 1\nrss 2\ninactive_file 3\ntotal_cache 1\ntotal_inactive_file ",
+                   u.inactive_file_bytes, "\n"));
+  put("memory", "memory.max_usage_in_bytes", absl::StrCat(u.peak_bytes, "\n"));
+  put("pids", "pids.current", absl::StrCat(u.pids, "\n"));
+  put("blkio", "blkio.throttle.io_service_bytes_recursive",
+      absl::StrCat("8:0 Read ", u.read_bytes, "\n8:0 Write ", u.write_bytes,
+                   "\n8:0 Sync 0\n8:0 Async 0\n8:0 Discard 0\n8:0 Total ",
+                   u.read_bytes + u.write_bytes, "\nTotal ", u.read_bytes + u.write_bytes, "\n"));
+  put("blkio", "blkio.throttle.io_serviced_recursive",
+      absl::StrCat("8:0 Read ", u.read_ops, "\n8:0 Write ", u.write_ops, "\nTotal ",
+                   u.read_ops + u.write_ops, "\n"));
+  if (kind_ == Kind::kHybrid) {
+    put("unified", "cpu.pressure", psi);
+    put("unified", "memory.pressure", psi);
+    put("unified", "io.pressure", psi);
+  }
+}
+
+void FakeCgroupTree::RemoveDirs(absl::string_view path) const {
+  for (const std::string& mount : MountPoints()) {
+    std::error_code ec;
+    fs::remove_all(absl::StrCat(root_, mount, "/", path), ec);
+  }
 }
 
 void FakeCgroupTree::WriteProcCgroup(int tid) const {
