@@ -25,6 +25,7 @@
 namespace {
 
 using namespace rcbench::agent;
+namespace rc = rcbench::rc;
 
 const std::map<std::string, ServiceSpec>& Specs() {
   static const auto* specs = [] {
