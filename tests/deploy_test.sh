@@ -114,6 +114,7 @@ all:
   vars:
     ansible_connection: local
     ansible_python_interpreter: /usr/bin/python3
+    ansible_become: false             # already root, and there is no sudo here
     rcbench_package_dir: $debs
     rcbench_agent_root: $root_cg
     rcbench_monitoring_install_prometheus: false
