@@ -12,7 +12,7 @@ SANITIZE_FLAGS = -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DRCBENCH_SANITIZE=address,undefined -DRCBENCH_FUZZ=ON -DRCBENCH_BENCHMARKS=OFF
 FUZZ_SECONDS ?= 60
 
-.PHONY: all bootstrap configure build test run bench format format-check clean fuzz sanitize-test
+.PHONY: all bootstrap configure build test run bench package format format-check clean fuzz sanitize-test
 
 all: build
 
@@ -33,6 +33,11 @@ run: build
 
 bench: build
 	@./scripts/run-benchmarks $(BUILD_DIR)
+
+# Debian packages in $(BUILD_DIR)/packages (cmake/Packaging.cmake, docs/DEPLOYMENT.md).
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB
+	@ls -1 $(BUILD_DIR)/packages/*.deb
 
 fuzz: bootstrap
 	@BUILD_DIR=$(SANITIZE_DIR) CMAKE_FLAGS="$(SANITIZE_FLAGS)" FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/run-fuzzers

@@ -34,7 +34,20 @@ long QueryNumber(const char* query, const char* key) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // The server runs it with no arguments (server/cgi.cc); --help is for a person who found it
+  // in /usr/bin.
+  if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf(
+        "rcbench-cgi-spin: a CGI/1.1 program that burns CPU time for rcbench-server.\n\n"
+        "Usage:\n"
+        "  rcbench-server --cgi spin=/usr/bin/rcbench-cgi-spin ...\n"
+        "  QUERY_STRING=ms=N rcbench-cgi-spin\n\n"
+        "It burns N milliseconds (0..600000) of its own CPU time, measured with the process\n"
+        "CPU clock, then answers text/plain with what it burned; a missing or bad ms= answers\n"
+        "400. rcbench-server runs it for /cgi-bin/spin?ms=N when it lies beside the server.\n");
+    return 0;
+  }
   const char* query = std::getenv("QUERY_STRING");
   long ms = QueryNumber(query ? query : "", "ms");
   if (ms < 0 || ms > 600000) {
