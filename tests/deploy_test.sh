@@ -79,7 +79,7 @@ else
   if ! nice -n 10 cmake --build "$build" --target package >"$tmp/package.log" 2>&1; then
     tail -20 "$tmp/package.log"; fail "cmake --build $build --target package failed"
   fi
-  pkgsrc=$build
+  pkgsrc=$build/packages
 fi
 for p in "${packages[@]}"; do
   found=$(find "$pkgsrc" -maxdepth 2 -path '*/_CPack_Packages' -prune -o -name "${p}_*.deb" -print \
@@ -176,8 +176,9 @@ grep -q '"10.232.0.6:9102"' "$tmp/prometheus/targets/loadgen.json" \
 
 t0=$(date +%s)
 play "$tmp/site2.log" site.yml
-grep -E '^(srv|cli|ctl) +:' "$tmp/site2.log" | grep -v 'changed=0' \
-  && fail "site.yml changed something when applied a second time (not idempotent; recap above)"
+recap=$(grep -E '^(srv|cli|ctl) +:' "$tmp/site2.log")
+[ "$(echo "$recap" | grep -c 'changed=0 ')" -eq 3 ] \
+  || fail "site.yml changed something when applied a second time (not idempotent): $recap"
 echo "site.yml applied again in $(( $(date +%s) - t0 )) s: nothing changed"
 
 # --- the daemons, as their units would start them -------------------------------------------
