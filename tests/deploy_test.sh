@@ -206,11 +206,16 @@ start_unit rcbench-loadgen "$ns_cli"
 t0=$(date +%s)
 play "$tmp/run.log" run-experiment.yml -e rcbench_experiment_name=deploy-smoke \
   -e '{"rcbench_experiment_repetitions": 1, "rcbench_experiment_low_clients": [2, 6]}' \
-  -e rcbench_fetch_dir="$tmp/reports" -e rcbench_report_plots=false
-echo "run-experiment.yml ran in $(( $(date +%s) - t0 )) s"
-for f in report.md report.html; do
+  -e rcbench_fetch_dir="$tmp/reports" -e rcbench_prometheus_sd_dir="$tmp/prometheus/targets"
+echo "run-experiment.yml ran in $(( $(date +%s) - t0 )) s; what it showed:"
+sed -n '/^TASK \[Show how the experiment ran\]/,/^TASK/p' "$tmp/run.log" | sed '1d;$d'
+for f in report.md report.html plots/deploy-smoke-high_latency.svg plots/deploy-smoke-low_throughput.png; do
   [ -s "$tmp/reports/deploy-smoke/$f" ] || fail "run-experiment.yml did not fetch $f"
 done
+# The controller wrote its own targets beside the inventory's and left those alone.
+[ -f "$tmp/prometheus/targets/controller.json" ] || fail "no controller.json from --prometheus-sd-dir"
+grep -q '"10.232.0.2:9101"' "$tmp/prometheus/targets/agent.json" \
+  || fail "the controller overwrote agent.json: $(cat "$tmp/prometheus/targets/agent.json")"
 /usr/bin/rcbench report --db /var/lib/rcbench/results.db --experiment deploy-smoke --format json \
   --out "$tmp/report-json" --no-plots >/dev/null 2>&1 || fail "rcbench report --format json failed"
 python3 - "$tmp/report-json/report.json" <<'PY' || fail "the experiment's runs did not all complete"
