@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "agent/agent.h"
 #include "agent/container_path.h"
 #include "common/flags.h"
@@ -51,95 +52,106 @@ Testing flags: --cgroup-base DIR --cgroup-mode v1|v2|hybrid (sample a fake tree)
 )";
 }
 
+namespace {
+
+constexpr FlagSpec kAgentFlags[] = {
+    {"help", 'h', false},
+    {"json", '\0', false},
+    {"die-with-parent", '\0', false},
+    {"insecure-plaintext", '\0', false},
+    {"tls-cert", '\0', true, false, "a file name"},
+    {"tls-key", '\0', true, false, "a file name"},
+    {"tls-ca", '\0', true, false, "a file name"},
+    {"token-file", '\0', true, false, "a file name"},
+    {"read-token-file", '\0', true, false, "a file name"},
+    {"listen", '\0', true, false, "host:port"},
+    {"metrics-listen", '\0', true, false, "host:port"},
+    {"config", '\0', true, false, "a file name"},
+    {"interval", '\0', true, false, "a duration such as 1s or 100ms"},
+    {"root", '\0', true, false, "a subtree name such as rcbench, or /"},
+    {"ready-file", '\0', true, false, "a file name"},
+    {"log-level", '\0', true, false, "debug|info|warning|error"},
+    {"cgroup-base", '\0', true, false, "a directory"},
+    {"cgroup-mode", '\0', true, false, "v1|v2|hybrid"},
+    {"proc-dir", '\0', true, false, "a directory"},
+    {"sysctl-dir", '\0', true, false, "a directory"},
+    {"state-dir", '\0', true, false, "a directory"},
+};
+
+absl::Status FlagError(absl::string_view flag, const absl::Status& s) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", s.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<AgentFlags> ParseAgentFlags(int argc, char** argv) {
   AgentFlags f;
-  int i = 1;
+  int first = 1;
   if (argc > 1 && std::string(argv[1]) == "snapshot") {
     f.snapshot = true;
-    i = 2;
+    first = 2;
   }
-  for (; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (absl::StartsWith(arg, "--") && arg.find('=') != std::string::npos) {
-      value = arg.substr(arg.find('=') + 1);
-      arg = arg.substr(0, arg.find('='));
-      has_value = true;
+  RCBENCH_ASSIGN_OR_RETURN(ParsedFlags args, ParseFlags(argc, argv, first, kAgentFlags));
+  if (!args.positional().empty() || !args.rest().empty()) {
+    const std::string& a = args.positional().empty() ? args.rest()[0] : args.positional()[0];
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unexpected argument '", a, "'", f.snapshot ? " for snapshot" : "", " (see --help)"));
+  }
+  if (args.Has("json") && !f.snapshot) {
+    return absl::InvalidArgumentError("flag --json: only with snapshot (see --help)");
+  }
+  f.help = args.Has("help");
+  f.json = args.Has("json");
+  f.die_with_parent = args.Has("die-with-parent");
+  f.security.insecure_plaintext = args.Has("insecure-plaintext");
+  for (const char* flag : kSecurityValueFlags) {
+    const std::string name(absl::StripPrefix(flag, "--"));
+    if (args.Has(name)) ApplySecurityFlag(flag, args.Get(name), f.security);
+  }
+  for (const char* name : {"listen", "metrics-listen"}) {
+    if (!args.Has(name)) continue;
+    auto hp = ParseHostPort(args.Get(name));
+    if (!hp.ok()) return FlagError(name, hp.status());
+    (std::string(name) == "listen" ? f.listen : f.metrics_listen) = args.Get(name);
+  }
+  f.config_path = args.Get("config");
+  if (args.Has("interval")) {
+    auto d = ParseDuration(args.Get("interval"));
+    if (!d.ok()) return FlagError("interval", d.status());
+    if (absl::Status s = ValidateInterval(*d); !s.ok()) return FlagError("interval", s);
+    f.interval = *d;
+  }
+  if (args.Has("root")) {
+    const std::string v = args.Get("root");
+    if (v != "/" && !ValidateContainerPath(v).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--root: '", v, "' is not a subtree name (e.g. rcbench) or /"));
     }
-    auto need = [&](const char* what) -> absl::StatusOr<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= argc) {
-        return absl::InvalidArgumentError(absl::StrCat(arg, ": expected ", what));
-      }
-      return std::string(argv[++i]);
-    };
-    auto bad = [&](const absl::Status& s) {
-      return absl::InvalidArgumentError(absl::StrCat(arg, ": ", s.message()));
-    };
-    if (arg == "--help" || arg == "-h") {
-      f.help = true;
-    } else if (arg == "--json" && f.snapshot) {
-      f.json = true;
-    } else if (arg == "--die-with-parent") {
-      f.die_with_parent = true;
-    } else if (arg == "--insecure-plaintext") {
-      f.security.insecure_plaintext = true;
-    } else if (IsSecurityValueFlag(arg)) {
-      RCBENCH_ASSIGN_OR_RETURN(std::string v, need("a file name"));
-      ApplySecurityFlag(arg, v, f.security);
-    } else if (arg == "--listen" || arg == "--metrics-listen") {
-      RCBENCH_ASSIGN_OR_RETURN(std::string v, need("host:port"));
-      auto hp = ParseHostPort(v);
-      if (!hp.ok()) return bad(hp.status());
-      (arg == "--listen" ? f.listen : f.metrics_listen) = v;
-    } else if (arg == "--config") {
-      RCBENCH_ASSIGN_OR_RETURN(f.config_path, need("a file name"));
-    } else if (arg == "--interval") {
-      RCBENCH_ASSIGN_OR_RETURN(std::string v, need("a duration such as 1s or 100ms"));
-      auto d = ParseDuration(v);
-      if (!d.ok()) return bad(d.status());
-      if (absl::Status s = ValidateInterval(*d); !s.ok()) return bad(s);
-      f.interval = *d;
-    } else if (arg == "--root") {
-      RCBENCH_ASSIGN_OR_RETURN(std::string v, need("a subtree name such as rcbench, or /"));
-      if (v != "/" && !ValidateContainerPath(v).ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--root: '", v, "' is not a subtree name (e.g. rcbench) or /"));
-      }
-      f.root = v;
-    } else if (arg == "--ready-file") {
-      RCBENCH_ASSIGN_OR_RETURN(f.ready_file, need("a file name"));
-    } else if (arg == "--log-level") {
-      RCBENCH_ASSIGN_OR_RETURN(std::string v, need("debug|info|warning|error"));
-      auto l = ParseLogLevel(v);
-      if (!l.ok()) return bad(l.status());
-      f.log_level = *l;
-    } else if (arg == "--cgroup-base") {
-      RCBENCH_ASSIGN_OR_RETURN(f.cgroup_base, need("a directory"));
-    } else if (arg == "--cgroup-mode") {
-      RCBENCH_ASSIGN_OR_RETURN(std::string v, need("v1|v2|hybrid"));
-      if (v == "v1") {
-        f.cgroup_mode = rcbench::v1::CGROUP_MODE_V1;
-      } else if (v == "v2") {
-        f.cgroup_mode = rcbench::v1::CGROUP_MODE_V2;
-      } else if (v == "hybrid") {
-        f.cgroup_mode = rcbench::v1::CGROUP_MODE_HYBRID;
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--cgroup-mode: expected v1|v2|hybrid, got '", v, "'"));
-      }
-    } else if (arg == "--proc-dir") {
-      RCBENCH_ASSIGN_OR_RETURN(f.proc_dir, need("a directory"));
-    } else if (arg == "--sysctl-dir") {
-      RCBENCH_ASSIGN_OR_RETURN(f.sysctl_dir, need("a directory"));
-    } else if (arg == "--state-dir") {
-      RCBENCH_ASSIGN_OR_RETURN(f.state_dir, need("a directory"));
+    f.root = v;
+  }
+  f.ready_file = args.Get("ready-file");
+  if (args.Has("log-level")) {
+    auto l = ParseLogLevel(args.Get("log-level"));
+    if (!l.ok()) return FlagError("log-level", l.status());
+    f.log_level = *l;
+  }
+  f.cgroup_base = args.Get("cgroup-base");
+  if (args.Has("cgroup-mode")) {
+    const std::string v = args.Get("cgroup-mode");
+    if (v == "v1") {
+      f.cgroup_mode = rcbench::v1::CGROUP_MODE_V1;
+    } else if (v == "v2") {
+      f.cgroup_mode = rcbench::v1::CGROUP_MODE_V2;
+    } else if (v == "hybrid") {
+      f.cgroup_mode = rcbench::v1::CGROUP_MODE_HYBRID;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown argument '", arg, "'", f.snapshot ? " for snapshot" : "", " (see --help)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--cgroup-mode: expected v1|v2|hybrid, got '", v, "'"));
     }
   }
+  f.proc_dir = args.Get("proc-dir", f.proc_dir);
+  f.sysctl_dir = args.Get("sysctl-dir", f.sysctl_dir);
+  f.state_dir = args.Get("state-dir");
   if (!f.cgroup_base.empty() && f.cgroup_mode == rcbench::v1::CGROUP_MODE_UNSPECIFIED) {
     return absl::InvalidArgumentError("--cgroup-base: needs --cgroup-mode v1|v2|hybrid");
   }

@@ -37,8 +37,9 @@ TEST(ParseAgentFlagsTest, ErrorsNameTheFlag) {
   EXPECT_THAT(Parse({"--interval", "1ms"}).status().message(), HasSubstr("10ms"));
   EXPECT_THAT(Parse({"--listen", "nowhere"}).status().message(), HasSubstr("--listen"));
   EXPECT_THAT(Parse({"--root", "../x"}).status().message(), HasSubstr("--root"));
-  EXPECT_THAT(Parse({"--listen"}).status().message(), HasSubstr("expected host:port"));
-  EXPECT_THAT(Parse({"--what"}).status().message(), HasSubstr("unknown argument '--what'"));
+  EXPECT_THAT(Parse({"--listen"}).status().message(),
+              HasSubstr("--listen needs a value: host:port"));
+  EXPECT_THAT(Parse({"--what"}).status().message(), HasSubstr("unknown flag --what"));
 }
 
 TEST(ParseAgentFlagsTest, SnapshotTakesJson) {

@@ -113,15 +113,12 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
       return Bad(origin, root["root"], "root", "expected a subtree name like 'rcbench' or '/'");
     }
   }
-  for (const char* key : {"interval", "retention", "sockets_interval"}) {
+  for (auto [key, field] :
+       {std::pair<const char*, std::chrono::nanoseconds*>{"interval", &cfg->interval},
+        {"retention", &cfg->retention},
+        {"sockets_interval", &cfg->sockets_interval}}) {
     if (!root[key]) continue;
-    RCBENCH_ASSIGN_OR_RETURN(std::string text, Scalar(origin, root[key], key));
-    auto d = ParseDuration(text);
-    if (!d.ok()) return Bad(origin, root[key], key, d.status().message());
-    const std::string k = key;
-    (k == "interval"    ? cfg->interval
-     : k == "retention" ? cfg->retention
-                        : cfg->sockets_interval) = *d;
+    RCBENCH_ASSIGN_OR_RETURN(*field, yaml::Duration(origin, root[key], key));
   }
   absl::Status is = ValidateInterval(cfg->interval);
   if (!is.ok()) return Bad(origin, root["interval"], "interval", is.message());
@@ -129,12 +126,8 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
     return Bad(origin, root["retention"], "retention", "must be at least one interval");
   }
   if (root["max_retained_bytes"]) {
-    RCBENCH_ASSIGN_OR_RETURN(std::string text,
-                             Scalar(origin, root["max_retained_bytes"], "max_retained_bytes"));
-    auto size = ParseSize(text);
-    if (!size.ok())
-      return Bad(origin, root["max_retained_bytes"], "max_retained_bytes", size.status().message());
-    cfg->max_retained_bytes = *size;
+    RCBENCH_ASSIGN_OR_RETURN(cfg->max_retained_bytes,
+                             yaml::Size(origin, root["max_retained_bytes"], "max_retained_bytes"));
   }
   if (root["host"]) {
     RCBENCH_ASSIGN_OR_RETURN(cfg->host, Scalar(origin, root["host"], "host"));
@@ -151,12 +144,9 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
   uint64_t arg_bytes = cfg->service_limits.max_arg_bytes;
   uint64_t args = cfg->service_limits.max_args;
   if (root["metrics_max_containers"]) {
-    const YAML::Node& n = root["metrics_max_containers"];
-    uint32_t v = 0;
-    if (!n.IsScalar() || !YAML::convert<uint32_t>::decode(n, v) || v == 0) {
-      return Bad(origin, n, "metrics_max_containers", "expected a positive integer");
-    }
-    cfg->metrics_max_containers = v;
+    RCBENCH_ASSIGN_OR_RETURN(const uint64_t v, yaml::Uint(origin, root["metrics_max_containers"],
+                                                          "metrics_max_containers", 1, UINT32_MAX));
+    cfg->metrics_max_containers = static_cast<uint32_t>(v);
   }
   // Upper bounds keep a typo from disabling the limit the key exists for.
   for (auto [key, field, lo, hi] :
@@ -165,12 +155,7 @@ absl::Status ParseRoot(absl::string_view origin, const YAML::Node& root, AgentCo
         {"max_service_args", &args, 0, 4096},
         {"max_open_cgroup_files", &cfg->max_open_cgroup_files, 0, 1ull << 24}}) {
     if (!root[key]) continue;
-    const YAML::Node& n = root[key];
-    uint64_t v = 0;
-    if (!n.IsScalar() || !YAML::convert<uint64_t>::decode(n, v) || v < lo || v > hi) {
-      return Bad(origin, n, key, absl::StrCat("expected an integer in ", lo, "..", hi));
-    }
-    *field = v;
+    RCBENCH_ASSIGN_OR_RETURN(*field, yaml::Uint(origin, root[key], key, lo, hi));
   }
   cfg->service_limits.max_arg_bytes = static_cast<size_t>(arg_bytes);
   cfg->service_limits.max_args = static_cast<size_t>(args);
@@ -229,21 +214,19 @@ absl::Status ValidateInterval(std::chrono::nanoseconds interval) {
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml, absl::string_view origin) {
   AgentConfig cfg;
+  RCBENCH_ASSIGN_OR_RETURN(const YAML::Node root, yaml::Load(yaml, origin));
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
     RCBENCH_RETURN_IF_ERROR(ParseRoot(origin, root, &cfg));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", e.what()));
+  } catch (const YAML::Exception& e) {  // yaml-cpp's conversions, beside the calls above
+    return absl::InvalidArgumentError(
+        absl::StrCat(yaml::Where(origin, e.mark.line + 1, e.mark.column + 1), ": ", e.msg));
   }
   return cfg;
 }
 
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseAgentConfig(ss.str(), path);
+  RCBENCH_ASSIGN_OR_RETURN(const std::string text, yaml::ReadFile(path, "config file"));
+  return ParseAgentConfig(text, path);
 }
 
 }  // namespace rcbench::agent

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -178,6 +179,129 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
   }
   hp.port = static_cast<uint16_t>(p);
   return hp;
+}
+
+absl::Status FlagValueError(absl::string_view name, absl::string_view value,
+                            absl::string_view expected) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", name, " \"", value, "\": expected ", expected));
+}
+
+bool ParsedFlags::Has(absl::string_view name) const { return values_.find(name) != values_.end(); }
+
+std::string ParsedFlags::Get(absl::string_view name, absl::string_view fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::string(fallback) : it->second.back();
+}
+
+std::vector<std::string> ParsedFlags::All(absl::string_view name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+absl::StatusOr<uint64_t> ParsedFlags::GetUint(absl::string_view name, uint64_t fallback,
+                                              uint64_t min, uint64_t max) const {
+  if (!Has(name)) return fallback;
+  const std::string text = Get(name);
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < min || v > max) {
+    return FlagValueError(name, text, absl::StrCat("an integer in [", min, ", ", max, "]"));
+  }
+  return v;
+}
+
+absl::StatusOr<std::chrono::nanoseconds> ParsedFlags::GetDuration(
+    absl::string_view name, std::chrono::nanoseconds fallback, std::chrono::nanoseconds min,
+    std::chrono::nanoseconds max) const {
+  if (!Has(name)) return fallback;
+  const std::string text = Get(name);
+  auto d = ParseDuration(text);
+  if (!d.ok() || *d < min || *d > max) {
+    return FlagValueError(name, text,
+                          absl::StrCat("a duration from ", FormatDuration(min), " to ",
+                                       FormatDuration(max), ", such as 10s or 500ms"));
+  }
+  return *d;
+}
+
+absl::StatusOr<uint64_t> ParsedFlags::GetSize(absl::string_view name, uint64_t fallback) const {
+  if (!Has(name)) return fallback;
+  const std::string text = Get(name);
+  auto s = ParseSize(text);
+  if (!s.ok()) return FlagValueError(name, text, "a size such as 4096, 64KiB or 1MB");
+  return *s;
+}
+
+absl::StatusOr<HostPort> ParsedFlags::GetHostPort(absl::string_view name) const {
+  if (!Has(name)) return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
+  const std::string text = Get(name);
+  auto hp = ParseHostPort(text);
+  if (!hp.ok()) return FlagValueError(name, text, "HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:0");
+  return *hp;
+}
+
+absl::StatusOr<ParsedFlags> ParseFlags(absl::Span<const std::string> args,
+                                       absl::Span<const FlagSpec> table) {
+  ParsedFlags out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      out.rest_.assign(args.begin() + static_cast<ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      out.positional_.push_back(a);
+      continue;
+    }
+    const FlagSpec* spec = nullptr;
+    std::string shown;  // the flag as written, for errors
+    std::optional<std::string> value;
+    if (a[1] == '-') {
+      absl::string_view body = absl::string_view(a).substr(2);
+      if (size_t eq = body.find('='); eq != absl::string_view::npos) {
+        value = std::string(body.substr(eq + 1));
+        body = body.substr(0, eq);
+      }
+      shown = absl::StrCat("--", body);
+      for (const FlagSpec& f : table) {
+        if (body == f.name) spec = &f;
+      }
+    } else {
+      shown = a.substr(0, 2);
+      for (const FlagSpec& f : table) {
+        if (f.short_name != '\0' && f.short_name == a[1]) spec = &f;
+      }
+      if (a.size() > 2) value = a.substr(a[2] == '=' ? 3 : 2);  // -t4, -t=4
+    }
+    if (spec == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", shown, " (see --help)"));
+    }
+    if (!spec->takes_value && value) {
+      return absl::InvalidArgumentError(absl::StrCat("flag ", shown, " takes no value"));
+    }
+    if (spec->takes_value && !value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag ", shown, " needs a value",
+                         spec->value_name[0] != '\0' ? absl::StrCat(": ", spec->value_name) : ""));
+      }
+      value = args[++i];
+    }
+    std::vector<std::string>& values = out.values_[spec->name];
+    if (!values.empty() && !spec->repeatable && spec->takes_value) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("flag --", spec->name, " given more than once (it takes one value)"));
+    }
+    values.push_back(value.value_or("true"));
+  }
+  return out;
+}
+
+absl::StatusOr<ParsedFlags> ParseFlags(int argc, const char* const* argv, int first,
+                                       absl::Span<const FlagSpec> table) {
+  std::vector<std::string> args;
+  for (int i = first; i < argc; ++i) args.emplace_back(argv[i]);
+  return ParseFlags(args, table);
 }
 
 }  // namespace rcbench

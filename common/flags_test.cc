@@ -92,5 +92,123 @@ TEST(ParseHostPortTest, Ipv4Ipv6AndNames) {
   }
 }
 
+// A table shaped like the load generator's: wrk's short forms beside long flags.
+constexpr FlagSpec kTable[] = {
+    {"threads", 't', true},
+    {"connections", 'c', true},
+    {"duration", 'd', true, false, "a duration"},
+    {"header", 'H', true, true},
+    {"latency", '\0', false},
+    {"listen", '\0', true, false, "HOST:PORT"},
+    {"help", 'h', false},
+};
+
+absl::StatusOr<ParsedFlags> Parse(std::vector<std::string> args) {
+  return ParseFlags(args, kTable);
+}
+
+TEST(ParseFlagsTest, AcceptsWrkShortFormsJoinedAndSeparate) {
+  auto f = Parse({"-t1", "-c50", "-d10s", "http://127.0.0.1:80/"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->Get("threads"), "1");
+  EXPECT_EQ(f->Get("connections"), "50");
+  EXPECT_EQ(f->Get("duration"), "10s");
+  EXPECT_THAT(f->positional(), ::testing::ElementsAre("http://127.0.0.1:80/"));
+  auto g = Parse({"-t", "1", "-c=50"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->Get("threads"), "1");
+  EXPECT_EQ(g->Get("connections"), "50");
+}
+
+TEST(ParseFlagsTest, AcceptsLongFormsWithAndWithoutEquals) {
+  auto f = Parse({"--threads=4", "--duration", "1m", "--latency"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->Get("threads"), "4");
+  EXPECT_EQ(f->Get("duration"), "1m");
+  EXPECT_TRUE(f->Has("latency"));
+  EXPECT_EQ(f->Get("latency"), "true");
+  EXPECT_FALSE(f->Has("connections"));
+  EXPECT_EQ(f->Get("connections", "10"), "10");
+}
+
+TEST(ParseFlagsTest, ValueMayBeEmptyOrStartWithADash) {
+  auto f = Parse({"--header=", "-H", "-x: y"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_THAT(f->All("header"), ::testing::ElementsAre("", "-x: y"));
+}
+
+TEST(ParseFlagsTest, UnknownFlagIsNamed) {
+  for (const char* bad : {"--frobnicate", "--frobnicate=1", "-z"}) {
+    auto f = Parse({bad});
+    ASSERT_FALSE(f.ok()) << bad;
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(f.status().message(), HasSubstr("unknown flag"));
+    EXPECT_THAT(f.status().message(), HasSubstr(std::string(bad).substr(0, 2)));
+  }
+  EXPECT_THAT(Parse({"--frobnicate=1"}).status().message(), HasSubstr("--frobnicate "));
+}
+
+TEST(ParseFlagsTest, MissingValueNamesTheFlagAndWhatIsExpected) {
+  auto f = Parse({"--listen"});
+  ASSERT_FALSE(f.ok());
+  EXPECT_THAT(f.status().message(), HasSubstr("--listen needs a value: HOST:PORT"));
+  EXPECT_THAT(Parse({"-d"}).status().message(), HasSubstr("-d needs a value"));
+}
+
+TEST(ParseFlagsTest, SwitchWithAValueIsAnError) {
+  EXPECT_THAT(Parse({"--latency=yes"}).status().message(),
+              HasSubstr("flag --latency takes no value"));
+  EXPECT_THAT(Parse({"-hx"}).status().message(), HasSubstr("flag -h takes no value"));
+}
+
+TEST(ParseFlagsTest, RepeatableFlagsKeepEveryValueInOrder) {
+  auto f = Parse({"-H", "A: 1", "--header", "B: 2", "-HC: 3"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_THAT(f->All("header"), ::testing::ElementsAre("A: 1", "B: 2", "C: 3"));
+  EXPECT_EQ(f->Get("header"), "C: 3");
+}
+
+TEST(ParseFlagsTest, RepeatingAOneValueFlagIsAnError) {
+  auto f = Parse({"-t1", "--threads", "2"});
+  ASSERT_FALSE(f.ok());
+  EXPECT_THAT(f.status().message(), HasSubstr("--threads given more than once"));
+  EXPECT_TRUE(Parse({"--latency", "--latency"}).ok());  // a switch twice is still on
+}
+
+TEST(ParseFlagsTest, DoubleDashEndsTheFlags) {
+  auto f = Parse({"-t1", "run", "--", "--threads", "-x", "-"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_THAT(f->positional(), ::testing::ElementsAre("run"));
+  EXPECT_THAT(f->rest(), ::testing::ElementsAre("--threads", "-x", "-"));
+  auto g = Parse({"-"});
+  ASSERT_TRUE(g.ok());
+  EXPECT_THAT(g->positional(), ::testing::ElementsAre("-"));
+}
+
+TEST(ParseFlagsTest, ArgvOverloadSkipsTheProgramAndSubcommand) {
+  const char* argv[] = {"prog", "http", "-c", "5"};
+  auto f = ParseFlags(4, argv, 2, kTable);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->Get("connections"), "5");
+  EXPECT_TRUE(f->positional().empty());
+}
+
+TEST(ParsedFlagsTest, TypedGettersCheckRangesAndNameTheFlag) {
+  auto f = Parse({"-t0", "-d", "soon", "--listen", "127.0.0.1:99999", "-c", "7"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto t = f->GetUint("threads", 1, 1, 1024);
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(t.status().message(), HasSubstr("--threads \"0\": expected an integer in [1, 1024]"));
+  EXPECT_EQ(*f->GetUint("connections", 10, 1, 100), 7u);
+  EXPECT_EQ(*f->GetUint("absent", 10, 1, 100), 10u);
+  auto d =
+      f->GetDuration("duration", std::chrono::seconds(10), nanoseconds(1), std::chrono::hours(24));
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.status().message(), HasSubstr("--duration \"soon\": expected a duration"));
+  auto hp = f->GetHostPort("listen");
+  ASSERT_FALSE(hp.ok());
+  EXPECT_THAT(hp.status().message(), HasSubstr("--listen \"127.0.0.1:99999\""));
+}
+
 }  // namespace
 }  // namespace rcbench

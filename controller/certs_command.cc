@@ -336,21 +336,14 @@ constexpr char kTokenUsage[] = R"(usage: rcbench certs token FILE [--force]
 )";
 
 int CertsToken(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  std::vector<std::string> files;
-  bool force = false;
-  for (const std::string& a : argv) {
-    if (a == "--help" || a == "-h") {
-      out << kTokenUsage;
-      return 0;
-    }
-    if (a == "--force") {
-      force = true;
-    } else if (absl::StartsWith(a, "-")) {
-      return Usage(err, absl::StrCat("unknown flag \"", a, "\""), kTokenUsage);
-    } else {
-      files.push_back(a);
-    }
+  auto args = ParseArgs(argv, {}, {"--force", "--help"});
+  if (!args.ok()) return Usage(err, args.status().message(), kTokenUsage);
+  if (args->Has("--help")) {
+    out << kTokenUsage;
+    return 0;
   }
+  const bool force = args->Has("--force");
+  const std::vector<std::string>& files = args->positional;
   if (files.size() != 1) return Usage(err, "expected one FILE", kTokenUsage);
   std::error_code ec;
   if (!force && fs::exists(files[0], ec)) {

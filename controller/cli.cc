@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/rpc_security.h"
@@ -139,8 +140,12 @@ constexpr char kHistoryUsage[] =
   --container P       with a base name: the metric of container P
   --by GROUPING       campaign (default; runs without a campaign by their tags), kernel (the
                       hosts' kernel release and version) or time (one point per run)
-  --p-value P         a change point needs a Welch t-test p-value <= P (default 0.001)
+  --p-value P         a change point needs a t-test p-value, corrected for the search, <= P
+                      (default 0.001)
   --min-segment N     the fewest points between change points (default 3, at least 2)
+  --test-on WHAT      runs (default: every run's value, so repetitions add power) or medians
+                      (one value per point: for points that differ among themselves by more
+                      than their runs do, which the output diagnoses)
   --json              machine-readable output
   --plot FILE         also draw the history with gnuplot (FILE ends in .svg or .png)
   --db PATH
@@ -214,7 +219,7 @@ int Fail(const absl::Status& s) {
   return 2;
 }
 
-int UsageError(absl::string_view message, const char* usage) {
+int UsageFailure(absl::string_view message, const char* usage) {
   std::cerr << "rcbench: " << message << "\n" << usage;
   return 2;
 }
@@ -442,32 +447,32 @@ const std::vector<std::string> kRunBoolFlags = {"--dry-run", "--json", "--help",
 
 int CmdRun(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv, kRunValueFlags, kRunBoolFlags);
-  if (!args.ok()) return UsageError(args.status().message(), kRunUsage);
+  if (!args.ok()) return UsageFailure(args.status().message(), kRunUsage);
   if (args->Has("--help")) {
     std::cout << kRunUsage;
     return 0;
   }
-  if (args->positional.size() != 1) return UsageError("run takes one SPEC file", kRunUsage);
-  if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageError(s.message(), kRunUsage);
+  if (args->positional.size() != 1) return UsageFailure("run takes one SPEC file", kRunUsage);
+  if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageFailure(s.message(), kRunUsage);
   auto tags = ParseTags(*args);
-  if (!tags.ok()) return UsageError(tags.status().message(), kRunUsage);
+  if (!tags.ok()) return UsageFailure(tags.status().message(), kRunUsage);
   int max_runs = -1;
   if (args->Has("--max-runs") &&
       (!absl::SimpleAtoi(args->Get("--max-runs"), &max_runs) || max_runs < 0)) {
-    return UsageError("--max-runs: expected a non-negative integer", kRunUsage);
+    return UsageFailure("--max-runs: expected a non-negative integer", kRunUsage);
   }
   ScrapeSupport scrape;
   if (args->Has("--hold-metrics")) {
     auto hold = ParseDuration(args->Get("--hold-metrics"));
     if (!hold.ok() || hold->count() < 0) {
-      return UsageError(absl::StrCat("--hold-metrics \"", args->Get("--hold-metrics"),
-                                     "\": expected a duration such as 15s or 2m"),
-                        kRunUsage);
+      return UsageFailure(absl::StrCat("--hold-metrics \"", args->Get("--hold-metrics"),
+                                       "\": expected a duration such as 15s or 2m"),
+                          kRunUsage);
     }
     scrape.hold = *hold;
   }
   auto limits = ParseSpecLimits(*args);
-  if (!limits.ok()) return UsageError(limits.status().message(), kRunUsage);
+  if (!limits.ok()) return UsageFailure(limits.status().message(), kRunUsage);
   auto spec = LoadSpecFile(args->positional[0], *limits);
   if (!spec.ok()) {
     std::cerr << spec.status().message() << "\n";
@@ -476,7 +481,7 @@ int CmdRun(const std::vector<std::string>& argv) {
   {
     RunnerOptions check;
     if (absl::Status s = ApplyFaultOptions(*args, *spec, check); !s.ok()) {
-      return UsageError(s.message(), kRunUsage);
+      return UsageFailure(s.message(), kRunUsage);
     }
   }
   auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
@@ -614,14 +619,14 @@ int CmdRun(const std::vector<std::string>& argv) {
 int CmdValidate(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv, {"--log-level", "--max-planned-runs"}, {"--help"});
   const char* usage = "usage: rcbench validate SPEC... [--max-planned-runs N (default 100000)]\n";
-  if (!args.ok()) return UsageError(args.status().message(), usage);
+  if (!args.ok()) return UsageFailure(args.status().message(), usage);
   if (args->Has("--help")) {
     std::cout << usage;
     return 0;
   }
-  if (args->positional.empty()) return UsageError("validate takes SPEC files", usage);
+  if (args->positional.empty()) return UsageFailure("validate takes SPEC files", usage);
   auto limits = ParseSpecLimits(*args);
-  if (!limits.ok()) return UsageError(limits.status().message(), usage);
+  if (!limits.ok()) return UsageFailure(limits.status().message(), usage);
   int rc = 0;
   for (const auto& path : args->positional) {
     auto spec = LoadSpecFile(path, *limits);
@@ -662,7 +667,7 @@ nlohmann::json AttemptsJson(const rcbench::v1::Run& r) {
 int CmdList(const std::vector<std::string>& argv) {
   auto args =
       ParseArgs(argv, {"--db", "--experiment", "--campaign", "--log-level"}, {"--json", "--help"});
-  if (!args.ok()) return UsageError(args.status().message(), kListUsage);
+  if (!args.ok()) return UsageFailure(args.status().message(), kListUsage);
   if (args->Has("--help")) {
     std::cout << kListUsage;
     return 0;
@@ -716,7 +721,7 @@ int CmdReport(const std::vector<std::string>& argv) {
   auto args =
       ParseArgs(argv, {"--db", "--experiment", "--campaign", "--format", "--out", "--log-level"},
                 {"--no-plots", "--help"});
-  if (!args.ok()) return UsageError(args.status().message(), kReportUsage);
+  if (!args.ok()) return UsageFailure(args.status().message(), kReportUsage);
   if (args->Has("--help")) {
     std::cout << kReportUsage;
     return 0;
@@ -728,8 +733,8 @@ int CmdReport(const std::vector<std::string>& argv) {
   o.out_dir = args->Get("--out", "reports");
   o.plots = !args->Has("--no-plots");
   if (o.format != "md" && o.format != "html" && o.format != "csv" && o.format != "json") {
-    return UsageError(absl::StrCat("--format \"", o.format, "\": expected md, html, csv or json"),
-                      kReportUsage);
+    return UsageFailure(absl::StrCat("--format \"", o.format, "\": expected md, html, csv or json"),
+                        kReportUsage);
   }
   auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
@@ -746,13 +751,13 @@ int CmdCompare(const std::vector<std::string>& argv) {
       argv,
       {"--db", "--baseline", "--candidate", "--experiment", "--metric", "--junit", "--log-level"},
       {"--json", "--help"});
-  if (!args.ok()) return UsageError(args.status().message(), kCompareUsage);
+  if (!args.ok()) return UsageFailure(args.status().message(), kCompareUsage);
   if (args->Has("--help")) {
     std::cout << kCompareUsage;
     return 0;
   }
   if (!args->Has("--baseline") || !args->Has("--candidate")) {
-    return UsageError("compare needs --baseline and --candidate", kCompareUsage);
+    return UsageFailure("compare needs --baseline and --candidate", kCompareUsage);
   }
   CompareOptions o;
   o.baseline = args->Get("--baseline");
@@ -915,18 +920,18 @@ int CmdBisectStep(const std::vector<std::string>& argv) {
 int CmdHistory(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv,
                         {"--db", "--experiment", "--metric", "--class", "--container", "--by",
-                         "--p-value", "--min-segment", "--plot", "--log-level"},
+                         "--p-value", "--min-segment", "--test-on", "--plot", "--log-level"},
                         {"--json", "--help"});
-  if (!args.ok()) return UsageError(args.status().message(), kHistoryUsage);
+  if (!args.ok()) return UsageFailure(args.status().message(), kHistoryUsage);
   if (args->Has("--help")) {
     std::cout << kHistoryUsage;
     return 0;
   }
   if (!args->Has("--experiment") || !args->Has("--metric")) {
-    return UsageError("history needs --experiment and --metric", kHistoryUsage);
+    return UsageFailure("history needs --experiment and --metric", kHistoryUsage);
   }
   if (args->Has("--class") && args->Has("--container")) {
-    return UsageError("--class and --container exclude each other", kHistoryUsage);
+    return UsageFailure("--class and --container exclude each other", kHistoryUsage);
   }
   HistoryOptions o;
   o.experiment = args->Get("--experiment");
@@ -934,21 +939,27 @@ int CmdHistory(const std::vector<std::string>& argv) {
   o.load_class = args->Get("--class");
   o.container = args->Get("--container");
   auto by = ParseHistoryGrouping(args->Get("--by", "campaign"));
-  if (!by.ok()) return UsageError(by.status().message(), kHistoryUsage);
+  if (!by.ok()) return UsageFailure(by.status().message(), kHistoryUsage);
   o.by = *by;
   if (args->Has("--p-value") &&
       (!absl::SimpleAtod(args->Get("--p-value"), &o.change_points.max_p_value) ||
        !(o.change_points.max_p_value > 0 && o.change_points.max_p_value < 1))) {
-    return UsageError(
+    return UsageFailure(
         absl::StrCat("--p-value \"", args->Get("--p-value"), "\": expected a number in (0, 1)"),
         kHistoryUsage);
   }
   if (args->Has("--min-segment") &&
       (!absl::SimpleAtoi(args->Get("--min-segment"), &o.change_points.min_segment) ||
        o.change_points.min_segment < 2)) {
-    return UsageError(absl::StrCat("--min-segment \"", args->Get("--min-segment"),
-                                   "\": expected an integer of at least 2"),
-                      kHistoryUsage);
+    return UsageFailure(absl::StrCat("--min-segment \"", args->Get("--min-segment"),
+                                     "\": expected an integer of at least 2"),
+                        kHistoryUsage);
+  }
+  if (const std::string on = args->Get("--test-on", "runs"); on == "medians") {
+    o.change_points.test_medians = true;
+  } else if (on != "runs") {
+    return UsageFailure(absl::StrCat("--test-on \"", on, "\": expected runs or medians"),
+                        kHistoryUsage);
   }
   auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
@@ -969,15 +980,15 @@ int CmdServe(const std::vector<std::string>& argv) {
        "--log-level", "--work-dir", "--config", "--tls-cert", "--tls-key", "--tls-ca",
        "--token-file", "--read-token-file", "--max-planned-runs"},
       {"--die-with-parent", "--help", "--insecure-plaintext"});
-  if (!args.ok()) return UsageError(args.status().message(), kServeUsage);
+  if (!args.ok()) return UsageFailure(args.status().message(), kServeUsage);
   if (args->Has("--help")) {
     std::cout << kServeUsage;
     return 0;
   }
-  if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageError(s.message(), kServeUsage);
+  if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageFailure(s.message(), kServeUsage);
   if (args->Has("--die-with-parent")) prctl(PR_SET_PDEATHSIG, SIGTERM);
   auto limits = ParseSpecLimits(*args);
-  if (!limits.ok()) return UsageError(limits.status().message(), kServeUsage);
+  if (!limits.ok()) return UsageFailure(limits.status().message(), kServeUsage);
   auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto config = ResolveControllerConfig(*args);
@@ -985,7 +996,7 @@ int CmdServe(const std::vector<std::string>& argv) {
   std::string listen = args->Get("--listen", "127.0.0.1:0");
   auto listen_hp = ParseHostPort(listen);
   if (!listen_hp.ok())
-    return UsageError(absl::StrCat("--listen: ", listen_hp.status().message()), kServeUsage);
+    return UsageFailure(absl::StrCat("--listen: ", listen_hp.status().message()), kServeUsage);
   if (auto s = CheckListenSecurity("rcbench serve", *listen_hp, config->security); !s.ok()) {
     return Fail(s);
   }
@@ -1051,51 +1062,37 @@ std::string ParsedArgs::Get(const std::string& flag, const std::string& fallback
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                                      const std::vector<std::string>& value_flags,
                                      const std::vector<std::string>& bool_flags) {
+  // common/flags.h's parser over a table made from the two lists. Value flags are repeatable
+  // here: the last one given wins (Get), and --tag/--metric collect every value.
+  std::vector<std::string> names;  // the FlagSpecs point into these
+  names.reserve(value_flags.size() + bool_flags.size());
+  std::vector<FlagSpec> table;
+  for (const auto* list : {&value_flags, &bool_flags}) {
+    for (const std::string& f : *list) {
+      names.push_back(std::string(absl::StripPrefix(f, "--")));
+      FlagSpec spec{names.back().c_str()};
+      spec.takes_value = list == &value_flags;
+      spec.repeatable = true;
+      spec.short_name = names.back() == "help" ? 'h' : '\0';
+      table.push_back(spec);
+    }
+  }
+  RCBENCH_ASSIGN_OR_RETURN(ParsedFlags parsed, ParseFlags(args, table));
   ParsedArgs out;
-  auto is = [](const std::vector<std::string>& v, const std::string& f) {
-    return std::find(v.begin(), v.end(), f) != v.end();
-  };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h") {
-      out.flags["--help"].push_back("");
-      continue;
-    }
-    if (!absl::StartsWith(a, "--") || a == "--") {
-      out.positional.push_back(a);
-      continue;
-    }
-    std::string name = a, value;
-    bool has_value = false;
-    if (size_t eq = a.find('='); eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
-    }
-    if (is(bool_flags, name)) {
-      if (has_value) return absl::InvalidArgumentError(name + " takes no value");
-      out.flags[name].push_back("");
-    } else if (is(value_flags, name)) {
-      if (!has_value) {
-        if (i + 1 >= args.size()) {
-          return absl::InvalidArgumentError(name + " needs a value");
-        }
-        value = args[++i];
-      }
-      out.flags[name].push_back(value);
-    } else {
-      std::vector<std::string> known = value_flags;
-      known.insert(known.end(), bool_flags.begin(), bool_flags.end());
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag ", name, "; expected one of ", absl::StrJoin(known, ", ")));
-    }
+  out.positional = parsed.positional();
+  out.positional.insert(out.positional.end(), parsed.rest().begin(), parsed.rest().end());
+  for (const FlagSpec& f : table) {
+    if (!parsed.Has(f.name)) continue;
+    std::vector<std::string> values = parsed.All(f.name);
+    if (!f.takes_value) values.assign(values.size(), "");
+    out.flags[absl::StrCat("--", f.name)] = std::move(values);
   }
   return out;
 }
 
 int RunCli(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) return UsageError("missing command", kUsage);
+  if (args.empty()) return UsageFailure("missing command", kUsage);
   const std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
@@ -1115,7 +1112,7 @@ int RunCli(int argc, char** argv) {
   if (cmd == "bisect-step") return CmdBisectStep(rest);
   if (cmd == "serve") return CmdServe(rest);
   if (cmd == "certs") return CmdCerts(rest);
-  return UsageError(
+  return UsageFailure(
       absl::StrCat("unknown command \"", cmd,
                    "\"; expected run, validate, list, report, compare, history, serve or certs"),
       kUsage);

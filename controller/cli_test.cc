@@ -230,7 +230,29 @@ TEST_F(CliTest, HistoryFindsTheCampaignWhereThroughputStepped) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("by campaign: 30 completed runs in 10 points"));
   EXPECT_THAT(r.out, HasSubstr("at point 6 (build=g06): 1004.0 -> 1154.0 (+14.9%)"));
-  EXPECT_THAT(r.out, HasSubstr("p-value <= 0.001, minimum segment 3 points"));
+  EXPECT_THAT(r.out,
+              HasSubstr("p-value <= 0.001 corrected for the search, minimum segment 3 points"));
+}
+
+TEST_F(CliTest, HistoryTestsMediansOnRequestAndWarnsWhenPointsDifferAmongThemselves) {
+  StoreOfTenCampaigns(db_);
+  CliResult runs = Rcbench({"history", "--db", db_, "--experiment", "h", "--metric",
+                            "throughput_rps", "--class", "high", "--json"});
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  EXPECT_THAT(runs.out, HasSubstr("\"test_on\": \"runs\""));
+  // Every point holds the same three values, so the points do not differ among themselves.
+  EXPECT_THAT(runs.out, Not(HasSubstr("warning: the points differ")));
+
+  CliResult medians = Rcbench({"history", "--db", db_, "--experiment", "h", "--metric",
+                               "throughput_rps", "--class", "high", "--test-on", "medians"});
+  ASSERT_EQ(medians.exit_code, 0) << medians.err;
+  EXPECT_THAT(medians.out, HasSubstr("over the point medians (where to split and the t-test)"));
+  EXPECT_THAT(medians.out, HasSubstr("at point 6 (build=g06)"));
+
+  CliResult bad = Rcbench({"history", "--db", db_, "--experiment", "h", "--metric",
+                           "throughput_rps", "--class", "high", "--test-on", "values"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--test-on \"values\": expected runs or medians"));
 }
 
 TEST_F(CliTest, HistoryJsonCarriesPointsChangePointsAndParameters) {

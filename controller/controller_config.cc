@@ -112,8 +112,8 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(absl::string_view yaml,
                                                        const std::string& bin_dir) {
   ControllerConfig c;
   c.programs = DefaultPrograms(bin_dir);
+  RCBENCH_ASSIGN_OR_RETURN(const YAML::Node root, yaml::Load(yaml, origin));
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
     if (root.IsNull()) return c;
     RCBENCH_RETURN_IF_ERROR(
         CheckKeys(origin, root, "the top level",
@@ -148,8 +148,9 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(absl::string_view yaml,
     if (root["programs"]) {
       RCBENCH_RETURN_IF_ERROR(ParsePrograms(origin, root["programs"], c.programs));
     }
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", e.what()));
+  } catch (const YAML::Exception& e) {  // yaml-cpp's conversions, beside the calls above
+    return absl::InvalidArgumentError(
+        absl::StrCat(yaml::Where(origin, e.mark.line + 1, e.mark.column + 1), ": ", e.msg));
   }
   return c;
 }
@@ -157,11 +158,8 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(absl::string_view yaml,
 absl::StatusOr<ControllerConfig> LoadControllerConfig(const std::string& path,
                                                       const std::string& bin_dir) {
   if (path.empty()) return ParseControllerConfig("", "(defaults)", bin_dir);
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseControllerConfig(ss.str(), path, bin_dir);
+  RCBENCH_ASSIGN_OR_RETURN(const std::string text, yaml::ReadFile(path, "config file"));
+  return ParseControllerConfig(text, path, bin_dir);
 }
 
 absl::Status AdmitSubmittedSpec(const ExperimentSpec& spec,

@@ -104,9 +104,9 @@ TEST(ControllerConfigTest, ConfiguredProgramsReplaceTheDefaults) {
 
 TEST(ControllerConfigTest, BadConfigNamesTheKeyAndLine) {
   auto c = ParseControllerConfig("programs:\n  s:\n    path: relative/s\n", "ctl.yaml", "/b");
-  EXPECT_THAT(c.status().message(), HasSubstr("ctl.yaml:3: 'programs.s.path'"));
+  EXPECT_THAT(c.status().message(), HasSubstr("ctl.yaml:3:11: programs.s.path: "));
   c = ParseControllerConfig("tls: {cert: a}\nbogus: 1\n", "ctl.yaml", "/b");
-  EXPECT_THAT(c.status().message(), HasSubstr("'bogus': unknown key"));
+  EXPECT_THAT(c.status().message(), HasSubstr("ctl.yaml:2:1: bogus: unknown key"));
   c = ParseControllerConfig("programs:\n  s: {path: /s, args: ['(']}\n", "ctl.yaml", "/b");
   EXPECT_THAT(c.status().message(), HasSubstr("is not a regular expression"));
 }

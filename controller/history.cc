@@ -19,7 +19,12 @@ namespace rcbench::controller {
 const char kHistoryIntervalMethod[] =
     "order-statistic (distribution-free) interval for the median, 95% binomial coverage; "
     "[min, max] with its lower coverage when a point has fewer than 6 runs";
-const char kHistorySeries[] = "point medians";
+const char kHistorySeries[] = "point medians (where to split) and every run's value (the t-test)";
+const char kHistorySeriesMedians[] = "point medians (where to split and the t-test)";
+
+const char* HistorySeriesName(const ChangePointOptions& options) {
+  return options.test_medians ? kHistorySeriesMedians : kHistorySeries;
+}
 
 namespace {
 
@@ -183,15 +188,16 @@ absl::StatusOr<History> BuildHistory(const std::vector<RunRecord>& runs,
     p.median = Median(g.values);
     p.interval = OrderStatisticMedianInterval(g.values);
     p.first_started_unix_ms = g.first_started_unix_ms;
+    p.values = std::move(g.values);
     h.points.push_back(std::move(p));
   }
   std::stable_sort(h.points.begin(), h.points.end(),
                    [](const HistoryPoint& a, const HistoryPoint& b) {
                      return a.first_started_unix_ms < b.first_started_unix_ms;
                    });
-  std::vector<double> medians;
-  for (const auto& p : h.points) medians.push_back(p.median);
-  RCBENCH_ASSIGN_OR_RETURN(h.change_points, FindChangePoints(medians, options.change_points));
+  std::vector<std::vector<double>> values;
+  for (const auto& p : h.points) values.push_back(p.values);
+  RCBENCH_ASSIGN_OR_RETURN(h.change_points, FindChangePoints(values, options.change_points));
   return h;
 }
 
@@ -233,9 +239,9 @@ std::string FormatHistoryText(const History& h) {
     }
     out += "\n";
   }
-  absl::StrAppend(&out, "\nchange points (", kChangePointAlgorithm, " over the ", kHistorySeries,
-                  "; p-value <= ", cpo.max_p_value, ", minimum segment ", cpo.min_segment,
-                  " points):\n");
+  absl::StrAppend(&out, "\nchange points (", kChangePointAlgorithm, " over the ",
+                  HistorySeriesName(cpo), "; p-value <= ", cpo.max_p_value,
+                  " corrected for the search, minimum segment ", cpo.min_segment, " points):\n");
   if (h.change_points.change_points.empty()) {
     absl::StrAppend(&out, "  none",
                     h.points.size() < 2 * static_cast<size_t>(cpo.min_segment)
@@ -247,8 +253,19 @@ std::string FormatHistoryText(const History& h) {
   for (const auto& c : h.change_points.change_points) {
     absl::StrAppend(&out, "  at point ", c.index, " (", h.points[c.index].label,
                     "): ", Num(c.mean_before), " -> ", Num(c.mean_after), " (",
-                    Percent(c.relative_change), "), p = ", absl::StrFormat("%.2g", c.p_value), ", ",
-                    c.n_before, " points before, ", c.n_after, " after\n");
+                    Percent(c.relative_change), "), p = ", absl::StrFormat("%.2g", c.p_value),
+                    " (corrected for the search), ", c.n_before, " points (", c.values_before,
+                    " runs) before, ", c.n_after, " (", c.values_after, " runs) after\n");
+  }
+  const ChangePointResult& cp = h.change_points;
+  if (cp.points_differ_p_value <= kPointsDifferLevel) {
+    absl::StrAppend(&out,
+                    "warning: the points differ among themselves by more than their runs do (F = ",
+                    absl::StrFormat("%.3g", cp.points_differ_f),
+                    ", p = ", absl::StrFormat("%.2g", cp.points_differ_p_value), ")",
+                    cpo.test_medians ? ", so the medians are what is tested (--test-on medians)\n"
+                                     : ": the t-test over runs overstates its confidence; trust "
+                                       "--test-on medians\n");
   }
   absl::StrAppend(&out, "intervals: ", kHistoryIntervalMethod, "\n");
   return out;
@@ -262,9 +279,12 @@ std::string FormatHistoryJson(const History& h) {
   j["runs"] = h.runs;
   j["interval_method"] = std::string(kHistoryIntervalMethod);
   j["change_point_algorithm"] = std::string(kChangePointAlgorithm);
-  j["change_point_series"] = std::string(kHistorySeries);
+  j["change_point_series"] = HistorySeriesName(h.change_points.options);
+  j["points_differ"] = {{"f", NumberOrNull(h.change_points.points_differ_f)},
+                        {"p_value", NumberOrNull(h.change_points.points_differ_p_value)}};
   j["parameters"] = {{"p_value", h.change_points.options.max_p_value},
                      {"min_segment", h.change_points.options.min_segment},
+                     {"test_on", h.change_points.options.test_medians ? "medians" : "runs"},
                      {"confidence", 0.95}};
   j["points"] = nlohmann::json::array();
   for (size_t i = 0; i < h.points.size(); ++i) {
@@ -283,6 +303,7 @@ std::string FormatHistoryJson(const History& h) {
     j["change_points"].push_back({{"index", c.index},
                                   {"label", h.points[c.index].label},
                                   {"p_value", c.p_value},
+                                  {"uncorrected_p_value", c.uncorrected_p_value},
                                   {"t", NumberOrNull(c.t)},
                                   {"energy", c.energy},
                                   {"mean_before", c.mean_before},
@@ -291,7 +312,9 @@ std::string FormatHistoryJson(const History& h) {
                                   {"stddev_after", c.stddev_after},
                                   {"relative_change", NumberOrNull(c.relative_change)},
                                   {"n_before", c.n_before},
-                                  {"n_after", c.n_after}});
+                                  {"n_after", c.n_after},
+                                  {"runs_before", c.values_before},
+                                  {"runs_after", c.values_after}});
   }
   return j.dump(2) + "\n";
 }

@@ -2,8 +2,9 @@
 
 // `rcbench history`: one metric of an experiment's completed runs as a series of points (a
 // campaign, a kernel, or a single run each), with each point's median, a 95% order-statistic
-// interval for that median, and the change points of the series of medians
-// (controller/changepoint.h). Pure functions over loaded runs, plus a loader.
+// interval for that median, and the change points of the series (controller/changepoint.h:
+// splits proposed on the medians, tested on every run's value). Pure functions over loaded runs,
+// plus a loader.
 
 #include <cstdint>
 #include <string>
@@ -40,8 +41,12 @@ struct HistoryOptions {
 
 // How the intervals are computed, for reports.
 extern const char kHistoryIntervalMethod[];
-// What the change points are computed over, for reports.
+// What the change points are computed over, for reports: runs (the default) or medians.
 extern const char kHistorySeries[];
+extern const char kHistorySeriesMedians[];
+const char* HistorySeriesName(const ChangePointOptions& options);
+// The level at which ChangePointResult::points_differ_p_value earns a warning.
+constexpr double kPointsDifferLevel = 0.01;
 
 // A distribution-free interval for the median of `values`: the order statistics x(j) and
 // x(n+1-j) with the largest j whose binomial coverage is still >= `confidence`, and that
@@ -60,6 +65,7 @@ struct HistoryPoint {
   double median = 0;
   MedianInterval interval;
   int64_t first_started_unix_ms = 0;
+  std::vector<double> values;  // the runs' values, in the order they were loaded
 };
 
 struct History {

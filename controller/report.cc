@@ -547,8 +547,8 @@ absl::Status DrawHistoryPlot(const History& h, const std::vector<std::string>& f
                   label_ticks ? "set xtics rotate by -30\n" : "", "set label 100 ",
                   GnuplotQuote(absl::StrCat(
                       "median per point, error bars: 95% order-statistic interval; change points: ",
-                      kChangePointAlgorithm, " over the ", kHistorySeries,
-                      ", p <= ", cpo.max_p_value, ", min segment ", cpo.min_segment)),
+                      kChangePointAlgorithm, " over the ", HistorySeriesName(cpo), ", p <= ",
+                      cpo.max_p_value, " (search-corrected), min segment ", cpo.min_segment)),
                   " at screen 0.01, screen 0.02 noenhanced font ',9'\n");
   int n = 1;
   for (const auto& c : h.change_points.change_points) {
@@ -736,7 +736,8 @@ absl::StatusOr<ReportFiles> WriteReport(ResultStore& store, const ReportOptions&
     if (!history_md.empty()) {
       static constexpr char kHistoryNote[] =
           "Campaigns in order of their first run (`rcbench history --by campaign`); change "
-          "points by E-divisive means with a Welch t-test over the campaigns' medians.";
+          "points by E-divisive means over the campaigns' medians, tested by a t-test over their "
+          "runs.";
       absl::StrAppend(&md, "## History\n\n", kHistoryNote, "\n\n", history_md, "\n");
       absl::StrAppend(&html, "<h2>History</h2>\n<p>", HtmlEscape(kHistoryNote), "</p>\n",
                       history_html);

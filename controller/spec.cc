@@ -17,6 +17,9 @@
 #include "agent/sysctl_store.h"
 #include "common/cidr.h"
 #include "common/flags.h"
+#include "common/load_vocabulary.h"
+#include "common/status_macros.h"
+#include "common/yaml_fields.h"
 #include "controller/matrix.h"
 #include "controller/metrics_catalog.h"
 #include "controller/template.h"
@@ -65,7 +68,7 @@ class SpecParser {
     return {m.line + 1, m.column + 1};
   }
   void Error(const SourcePos& pos, absl::string_view message) {
-    std::string line = absl::StrCat(source_, ":", pos.line, ":", pos.column, ": ", message);
+    std::string line = absl::StrCat(yaml::Where(source_, pos.line, pos.column), ": ", message);
     if (seen_.insert(line).second) errors_.push_back(std::move(line));
   }
   void Error(const YAML::Node& n, absl::string_view message) { Error(Pos(n), message); }
@@ -782,13 +785,14 @@ void SpecParser::ParseLoadClass(const YAML::Node& n, ExperimentSpec& spec) {
     loadgen_refs_.push_back({c.loadgen, Pos(n["loadgen"])});
   }
   if (!n["mode"]) {
-    Error(n, "a load class lacks \"mode\"; expected sclient, open_loop or closed_loop");
+    Error(n, absl::StrCat("a load class lacks \"mode\"; expected ", kLoadModeNames));
   } else if (auto s = Scalar(n["mode"], "mode")) {
-    c.mode = *s;
+    // The canonical name, also for the load generator's older aliases (open, closed).
+    const std::optional<LoadMode> mode = ParseLoadMode(*s);
+    c.mode = mode ? LoadModeName(*mode) : *s;
     auto it = kModeParams.find(c.mode);
     if (it == kModeParams.end()) {
-      Error(n["mode"], absl::StrCat("mode \"", c.mode,
-                                    "\" is unknown; expected sclient, open_loop or closed_loop"));
+      Error(n["mode"], absl::StrCat("mode \"", c.mode, "\" is unknown; expected ", kLoadModeNames));
     } else {
       for (const auto& kv : n) {
         std::string key = kv.first.Scalar();
@@ -1171,20 +1175,13 @@ absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_vi
   ExperimentSpec spec;
   spec.source_name = std::string(source_name);
   spec.yaml = std::string(yaml);
-  YAML::Node root;
-  try {
-    root = YAML::Load(spec.yaml);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
-                     ": YAML syntax error: ", e.msg, "; expected well-formed YAML"));
-  }
+  RCBENCH_ASSIGN_OR_RETURN(const YAML::Node root, yaml::Load(spec.yaml, source_name));
   SpecParser parser(source_name, limits);
   try {
     parser.Parse(root, spec);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+        absl::StrCat(yaml::Where(source_name, e.mark.line + 1, e.mark.column + 1), ": ", e.msg));
   }
   if (!parser.errors().empty()) {
     std::vector<std::string> errors = parser.errors();
@@ -1206,13 +1203,9 @@ absl::StatusOr<ExperimentSpec> ParseSpec(absl::string_view yaml, absl::string_vi
 }
 
 absl::StatusOr<ExperimentSpec> LoadSpecFile(const std::string& path, const SpecLimits& limits) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read experiment spec ", path));
-  // Read at most one byte past the limit, so that ParseSpec refuses a huge file unread.
-  std::string text(limits.max_spec_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return absl::NotFoundError(absl::StrCat("cannot read experiment spec ", path));
-  text.resize(static_cast<size_t>(in.gcount()));
+  // A file over the limit is refused unread.
+  RCBENCH_ASSIGN_OR_RETURN(const std::string text,
+                           yaml::ReadFile(path, "experiment spec", limits.max_spec_bytes));
   return ParseSpec(text, path, limits);
 }
 

@@ -103,6 +103,17 @@ TEST(SpecTest, YamlSyntaxErrorHasPosition) {
   EXPECT_THAT(ErrorsOf("name: [unclosed\n"), HasSubstr("t.yaml:2:1: YAML syntax error"));
 }
 
+TEST(SpecTest, LoadGeneratorModeNamesAreAliasesOfTheSpecs) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("mode: closed_loop"), 17, "mode: closed");
+  auto spec = ParseSpec(yaml, "demo.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->load_classes[0].mode, "closed_loop");
+  yaml.replace(yaml.find("mode: closed"), 12, "mode: opened");
+  EXPECT_THAT(ErrorsOf(yaml), HasSubstr("mode \"opened\" is unknown; expected sclient, open_loop "
+                                        "or closed_loop"));
+}
+
 TEST(SpecTest, EmptyDocumentIsRejected) {
   EXPECT_THAT(ErrorsOf(""), HasSubstr("t.yaml:1:1: the document is empty"));
 }

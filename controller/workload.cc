@@ -10,6 +10,7 @@
 #include "agent/container_path.h"
 #include "agent/sysctl_store.h"
 #include "common/flags.h"
+#include "common/load_vocabulary.h"
 #include "common/status_macros.h"
 #include "controller/matrix.h"
 #include "controller/netns_topology.h"
@@ -390,15 +391,14 @@ absl::StatusOr<std::map<std::string, rcbench::v1::Workload>> RenderWorkloads(
   }
   if (spec.load_io) {
     RCBENCH_ASSIGN_OR_RETURN(std::string io, Render(*spec.load_io, vars));
-    rcbench::v1::IoEngine engine;
-    if (io == "epoll") {
-      engine = rcbench::v1::IO_ENGINE_EPOLL;
-    } else if (io == "io_uring") {
-      engine = rcbench::v1::IO_ENGINE_IO_URING;
-    } else {
+    const std::optional<IoEngine> parsed = ParseIoEngine(io);
+    if (!parsed) {
       return absl::InvalidArgumentError(
-          absl::StrCat("load.io: \"", io, "\" is not an I/O engine (epoll or io_uring)"));
+          absl::StrCat("load.io: \"", io, "\" is not an I/O engine (", kIoEngineNames, ")"));
     }
+    const rcbench::v1::IoEngine engine = *parsed == IoEngine::kIoUring
+                                             ? rcbench::v1::IO_ENGINE_IO_URING
+                                             : rcbench::v1::IO_ENGINE_EPOLL;
     for (auto& [name, w] : out) w.set_io_engine(engine);
   }
   if (spec.load_io_batch) {

@@ -19,8 +19,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/flags.h"
+#include "common/load_vocabulary.h"
 #include "common/logging.h"
 #include "common/rpc_security.h"
+#include "common/status_macros.h"
 #include "loadgen/allow_list.h"
 #include "loadgen/http_worker.h"
 #include "loadgen/load_run.h"
@@ -74,154 +76,104 @@ Common flags:
   return *kUsage;
 }
 
-// A parsed command line: flags by canonical name (repeatable) and positional arguments.
-struct Args {
-  std::multimap<std::string, std::string> flags;
-  std::vector<std::string> positional;
+using Args = ParsedFlags;
 
-  bool Has(const std::string& name) const { return flags.count(name) > 0; }
-  std::string Get(const std::string& name, const std::string& def = "") const {
-    auto it = flags.find(name);
-    return it == flags.end() ? def : it->second;
-  }
-  std::vector<std::string> All(const std::string& name) const {
-    std::vector<std::string> out;
-    auto [b, e] = flags.equal_range(name);
-    for (auto it = b; it != e; ++it) out.push_back(it->second);
-    return out;
-  }
+// Flags every subcommand accepts.
+constexpr FlagSpec kCommonFlags[] = {
+    {"allow-target", '\0', true, true, "CIDR"},
+    {"threads", 't', true, false, "N"},
+    {"cpus", '\0', true, false, "LIST"},
+    {"io", '\0', true, false, "epoll or io_uring"},
+    {"io-batch", '\0', true, false, "N"},
+    {"io-batch-wait", '\0', true, false, "a duration"},
+    {"json", '\0', false},
+    {"log-level", '\0', true, false, "debug|info|warning|error"},
+    {"help", 'h', false},
+    {"die-with-parent", '\0', false},
+    {"max-sockets", '\0', true, false, "N"},
 };
 
-struct UsageError {
-  std::string message;
-};
-
-// Flags every subcommand accepts: name -> takes a value.
-const std::map<std::string, bool>& CommonFlags() {
-  static const std::map<std::string, bool> kFlags = {
-      {"allow-target", true}, {"threads", true},          {"cpus", true},       {"io", true},
-      {"io-batch", true},     {"io-batch-wait", true},    {"json", false},      {"log-level", true},
-      {"help", false},        {"die-with-parent", false}, {"max-sockets", true}};
-  return kFlags;
-}
-
-const std::map<std::string, std::map<std::string, bool>>& SubcommandFlags() {
-  static const std::map<std::string, std::map<std::string, bool>> kFlags = {
+// Each subcommand's own flags; wrk's short forms -c, -d, -H, -R where wrk has them.
+const std::map<std::string, std::vector<FlagSpec>>& SubcommandFlags() {
+  static const auto* kFlags = new std::map<std::string, std::vector<FlagSpec>>{
       {"http",
-       {{"connections", true},
-        {"duration", true},
-        {"latency", false},
-        {"rate", true},
-        {"poisson", false},
-        {"header", true},
-        {"timeout", true},
-        {"source", true},
-        {"linger-zero", false}}},
+       {{"connections", 'c', true, false, "N"},
+        {"duration", 'd', true, false, "a duration"},
+        {"latency", '\0', false},
+        {"rate", 'R', true, false, "a rate"},
+        {"poisson", '\0', false},
+        {"header", 'H', true, true, "'Name: value'"},
+        {"timeout", '\0', true, false, "a duration"},
+        {"source", '\0', true, true, "ADDR"},
+        {"linger-zero", '\0', false}}},
       {"sclient",
-       {{"clients", true},
-        {"sockets", true},
-        {"connect-timeout", true},
-        {"duration", true},
-        {"keep-alive", false},
-        {"timeout", true},
-        {"source", true},
-        {"linger-zero", false},
-        {"latency", false}}},
+       {{"clients", '\0', true, false, "N"},
+        {"sockets", '\0', true, false, "N"},
+        {"connect-timeout", '\0', true, false, "a duration"},
+        {"duration", 'd', true, false, "a duration"},
+        {"keep-alive", '\0', false},
+        {"timeout", '\0', true, false, "a duration"},
+        {"source", '\0', true, true, "ADDR"},
+        {"linger-zero", '\0', false},
+        {"latency", '\0', false}}},
       {"syn",
-       {{"target", true},
-        {"spoof", true},
-        {"rate", true},
-        {"duration", true},
-        {"senders", true},
-        {"interface", true}}},
-      {"classes", {{"config", true}, {"duration", true}, {"latency", false}}},
+       {{"target", '\0', true, false, "ADDR:PORT"},
+        {"spoof", '\0', true, false, "CIDR"},
+        {"rate", 'R', true, false, "a rate"},
+        {"duration", 'd', true, false, "a duration"},
+        {"senders", '\0', true, false, "N"},
+        {"interface", '\0', true, false, "IF"}}},
+      {"classes",
+       {{"config", '\0', true, false, "FILE"},
+        {"duration", 'd', true, false, "a duration"},
+        {"latency", '\0', false}}},
       {"serve",
-       {{"listen", true},
-        {"metrics-listen", true},
-        {"max-duration", true},
-        {"max-workloads", true},
-        {"config", true},
-        {"ready-file", true},
-        {"tls-cert", true},
-        {"tls-key", true},
-        {"tls-ca", true},
-        {"token-file", true},
-        {"read-token-file", true},
-        {"insecure-plaintext", false}}},
+       {{"listen", '\0', true, false, "ADDR"},
+        {"metrics-listen", '\0', true, false, "ADDR"},
+        {"max-duration", '\0', true, false, "a duration"},
+        {"max-workloads", '\0', true, false, "N"},
+        {"config", '\0', true, false, "FILE"},
+        {"ready-file", '\0', true, false, "FILE"},
+        {"tls-cert", '\0', true, false, "FILE"},
+        {"tls-key", '\0', true, false, "FILE"},
+        {"tls-ca", '\0', true, false, "FILE"},
+        {"token-file", '\0', true, false, "FILE"},
+        {"read-token-file", '\0', true, false, "FILE"},
+        {"insecure-plaintext", '\0', false}}},
   };
-  return kFlags;
+  return *kFlags;
 }
 
-std::string Canonical(const std::string& f) {
-  static const std::map<std::string, std::string> kShort = {
-      {"t", "threads"}, {"c", "connections"}, {"d", "duration"}, {"H", "header"}, {"R", "rate"}};
-  auto it = kShort.find(f);
-  return it == kShort.end() ? f : it->second;
-}
-
-Args ParseArgs(const std::string& sub, int argc, char** argv, int first) {
+absl::StatusOr<Args> ParseArgs(const std::string& sub, int argc, char** argv, int first) {
+  std::vector<FlagSpec> table(std::begin(kCommonFlags), std::end(kCommonFlags));
   const auto& own = SubcommandFlags().at(sub);
-  Args args;
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--") {
-      for (++i; i < argc; ++i) args.positional.push_back(argv[i]);
-      break;
-    }
-    if (a.size() < 2 || a[0] != '-') {
-      args.positional.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(a[1] == '-' ? 2 : 1);
-    std::optional<std::string> value;
-    if (a[1] != '-' && name.size() > 1 && name.find('=') == std::string::npos) {
-      // wrk style: -t1, -c50, -d10s.
-      value = name.substr(1);
-      name = name.substr(0, 1);
-    }
-    const size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    name = Canonical(name);
-    bool takes_value;
-    if (auto it = own.find(name); it != own.end()) {
-      takes_value = it->second;
-    } else if (auto c = CommonFlags().find(name); c != CommonFlags().end()) {
-      takes_value = c->second;
-    } else {
-      throw UsageError{absl::StrCat("unknown flag ", a, " for `", sub, "` (see --help)")};
-    }
-    if (takes_value && !value) {
-      if (i + 1 >= argc) throw UsageError{absl::StrCat("flag ", a, " needs a value")};
-      value = argv[++i];
-    }
-    if (!takes_value && value) throw UsageError{absl::StrCat("flag --", name, " takes no value")};
-    args.flags.emplace(name, value.value_or("true"));
-  }
-  return args;
+  table.insert(table.end(), own.begin(), own.end());
+  return ParseFlags(argc, argv, first, table);
 }
 
-int64_t DurationFlag(const Args& args, const std::string& name, const std::string& def) {
+absl::StatusOr<int64_t> DurationFlag(const Args& args, const std::string& name,
+                                     const std::string& def) {
   const std::string text = args.Get(name, def);
   auto d = ParseDuration(text);
-  if (!d.ok()) throw UsageError{absl::StrCat("--", name, ": ", d.status().message())};
-  if (d->count() <= 0) throw UsageError{absl::StrCat("--", name, ": must be positive")};
+  if (!d.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", d.status().message()));
+  if (d->count() <= 0)
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": must be positive"));
   return d->count();
 }
 
-uint32_t UintFlag(const Args& args, const std::string& name, uint32_t def, uint32_t min = 1) {
+absl::StatusOr<uint32_t> UintFlag(const Args& args, const std::string& name, uint32_t def,
+                                  uint32_t min = 1) {
   if (!args.Has(name)) return def;
   uint32_t v = 0;
   if (!absl::SimpleAtoi(args.Get(name), &v) || v < min) {
-    throw UsageError{absl::StrCat("--", name, ": expected an integer >= ", min, ", got \"",
-                                  args.Get(name), "\"")};
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": expected an integer >= ", min,
+                                                   ", got \"", args.Get(name), "\""));
   }
   return v;
 }
 
-double RateFlag(const Args& args, const std::string& name) {
+absl::StatusOr<double> RateFlag(const Args& args, const std::string& name) {
   double v = 0;
   const std::string text = args.Get(name);
   std::string digits = text;
@@ -234,19 +186,19 @@ double RateFlag(const Args& args, const std::string& name) {
     digits.pop_back();
   }
   if (!absl::SimpleAtod(digits, &v) || v < 0) {
-    throw UsageError{
-        absl::StrCat("--", name, ": expected a rate (e.g. 1000, 50k), got \"", text, "\"")};
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": expected a rate (e.g. 1000, 50k), got \"", text, "\""));
   }
   return v * scale;
 }
 
-WorkloadLimits LimitsFlags(const Args& args, int64_t max_duration_ns) {
+absl::StatusOr<WorkloadLimits> LimitsFlags(const Args& args, int64_t max_duration_ns) {
   WorkloadLimits limits;
   limits.max_duration_ns = max_duration_ns;
-  limits.max_sockets = UintFlag(args, "max-sockets", kDefaultMaxSockets);
+  RCBENCH_ASSIGN_OR_RETURN(limits.max_sockets, UintFlag(args, "max-sockets", kDefaultMaxSockets));
   if (limits.max_sockets > kMaxMaxSockets) {
-    throw UsageError{absl::StrCat("--max-sockets: ", limits.max_sockets, " exceeds the maximum of ",
-                                  kMaxMaxSockets)};
+    return absl::InvalidArgumentError(absl::StrCat("--max-sockets: ", limits.max_sockets,
+                                                   " exceeds the maximum of ", kMaxMaxSockets));
   }
   return limits;
 }
@@ -256,36 +208,43 @@ void SetDuration(int64_t ns, google::protobuf::Duration* d) {
   d->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
 }
 
-std::string SingleUrl(const Args& args, const std::string& sub) {
-  if (args.positional.size() != 1) {
-    throw UsageError{absl::StrCat("`", sub, "` needs exactly one URL (http://HOST:PORT/path)")};
+absl::StatusOr<std::string> SingleUrl(const Args& args, const std::string& sub) {
+  std::vector<std::string> urls = args.positional();
+  urls.insert(urls.end(), args.rest().begin(), args.rest().end());
+  if (urls.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("`", sub, "` needs exactly one URL (http://HOST:PORT/path)"));
   }
-  return args.positional[0];
+  return urls[0];
 }
 
 // Fills target/paths of `c` from a URL with a path.
-void SetTarget(const std::string& url, rcbench::v1::HttpClass* c) {
-  auto parsed = ParseHttpUrl(url);
-  if (!parsed.ok()) throw UsageError{std::string(parsed.status().message())};
-  c->set_target(absl::StrCat("http://", parsed->host_header));
+absl::Status SetTarget(const std::string& url, rcbench::v1::HttpClass* c) {
+  RCBENCH_ASSIGN_OR_RETURN(HttpUrl parsed, ParseHttpUrl(url));
+  c->set_target(absl::StrCat("http://", parsed.host_header));
   auto* p = c->add_paths();
-  p->set_path(parsed->path);
+  p->set_path(parsed.path);
   p->set_weight(1);
+  return absl::OkStatus();
 }
 
-void CommonHttp(const Args& args, rcbench::v1::HttpClass* c) {
+absl::Status CommonHttp(const Args& args, rcbench::v1::HttpClass* c) {
   for (const auto& s : args.All("source")) c->add_source_addresses(s);
   if (args.Has("linger-zero")) c->set_linger_zero(true);
-  if (args.Has("timeout"))
-    SetDuration(DurationFlag(args, "timeout", "5s"), c->mutable_response_timeout());
+  if (args.Has("timeout")) {
+    RCBENCH_ASSIGN_OR_RETURN(int64_t ns, DurationFlag(args, "timeout", "5s"));
+    SetDuration(ns, c->mutable_response_timeout());
+  }
+  return absl::OkStatus();
 }
 
-rcbench::v1::Workload HttpWorkload(const Args& args) {
+absl::StatusOr<rcbench::v1::Workload> HttpWorkload(const Args& args) {
   rcbench::v1::Workload w;
   auto* c = w.add_http_classes();
   c->set_name("default");
-  SetTarget(SingleUrl(args, "http"), c);
-  CommonHttp(args, c);
+  RCBENCH_ASSIGN_OR_RETURN(std::string url, SingleUrl(args, "http"));
+  RCBENCH_RETURN_IF_ERROR(SetTarget(url, c));
+  RCBENCH_RETURN_IF_ERROR(CommonHttp(args, c));
   c->set_keep_alive(true);
   for (const auto& h : args.All("header")) {
     std::string lower = absl::AsciiStrToLower(h);
@@ -296,10 +255,11 @@ rcbench::v1::Workload HttpWorkload(const Args& args) {
     }
     c->add_headers(h);
   }
-  const uint32_t conns = UintFlag(args, "connections", 10);
+  RCBENCH_ASSIGN_OR_RETURN(const uint32_t conns, UintFlag(args, "connections", 10));
   if (args.Has("rate")) {
     auto* m = c->mutable_open_loop();
-    m->set_rate_rps(RateFlag(args, "rate"));
+    RCBENCH_ASSIGN_OR_RETURN(const double rate, RateFlag(args, "rate"));
+    m->set_rate_rps(rate);
     m->set_arrival(args.Has("poisson") ? rcbench::v1::OpenLoopMode::ARRIVAL_POISSON
                                        : rcbench::v1::OpenLoopMode::ARRIVAL_CONSTANT);
     m->set_max_connections(conns);
@@ -309,56 +269,67 @@ rcbench::v1::Workload HttpWorkload(const Args& args) {
   return w;
 }
 
-rcbench::v1::Workload SClientWorkload(const Args& args) {
+absl::StatusOr<rcbench::v1::Workload> SClientWorkload(const Args& args) {
   rcbench::v1::Workload w;
   auto* c = w.add_http_classes();
   c->set_name("sclient");
-  SetTarget(SingleUrl(args, "sclient"), c);
-  CommonHttp(args, c);
+  RCBENCH_ASSIGN_OR_RETURN(std::string url, SingleUrl(args, "sclient"));
+  RCBENCH_RETURN_IF_ERROR(SetTarget(url, c));
+  RCBENCH_RETURN_IF_ERROR(CommonHttp(args, c));
   c->set_keep_alive(args.Has("keep-alive"));
   auto* m = c->mutable_sclient();
   if (!args.Has("clients") || !args.Has("sockets")) {
-    throw UsageError{"`sclient` needs --clients N and --sockets D"};
+    return absl::InvalidArgumentError("`sclient` needs --clients N and --sockets D");
   }
-  m->set_clients(UintFlag(args, "clients", 1));
-  m->set_sockets_per_client(UintFlag(args, "sockets", 1));
-  SetDuration(DurationFlag(args, "connect-timeout", "500ms"), m->mutable_connect_timeout());
+  RCBENCH_ASSIGN_OR_RETURN(const uint32_t clients, UintFlag(args, "clients", 1));
+  RCBENCH_ASSIGN_OR_RETURN(const uint32_t sockets, UintFlag(args, "sockets", 1));
+  RCBENCH_ASSIGN_OR_RETURN(const int64_t connect_timeout,
+                           DurationFlag(args, "connect-timeout", "500ms"));
+  m->set_clients(clients);
+  m->set_sockets_per_client(sockets);
+  SetDuration(connect_timeout, m->mutable_connect_timeout());
   return w;
 }
 
-rcbench::v1::Workload SynWorkload(const Args& args) {
+absl::StatusOr<rcbench::v1::Workload> SynWorkload(const Args& args) {
   rcbench::v1::Workload w;
   if (!args.Has("target") || !args.Has("spoof")) {
-    throw UsageError{"`syn` needs --target ADDR:PORT and --spoof CIDR"};
+    return absl::InvalidArgumentError("`syn` needs --target ADDR:PORT and --spoof CIDR");
   }
-  if (!args.positional.empty()) throw UsageError{"`syn` takes no positional arguments"};
+  if (!args.positional().empty() || !args.rest().empty()) {
+    return absl::InvalidArgumentError("`syn` takes no positional arguments");
+  }
   auto* f = w.mutable_syn_flood();
   f->set_target(args.Get("target"));
   f->set_spoof_cidr(args.Get("spoof"));
-  if (args.Has("rate")) f->set_rate_pps(RateFlag(args, "rate"));
-  f->set_senders(UintFlag(args, "senders", 0, 0));
+  if (args.Has("rate")) {
+    RCBENCH_ASSIGN_OR_RETURN(const double rate, RateFlag(args, "rate"));
+    f->set_rate_pps(rate);
+  }
+  RCBENCH_ASSIGN_OR_RETURN(const uint32_t senders, UintFlag(args, "senders", 0, 0));
+  f->set_senders(senders);
   f->set_interface(args.Get("interface"));
   return w;
 }
 
-std::vector<int> CpuList(const Args& args) {
+absl::StatusOr<std::vector<int>> CpuList(const Args& args) {
   std::vector<int> cpus;
   if (!args.Has("cpus")) return cpus;
   for (absl::string_view part : absl::StrSplit(args.Get("cpus"), ',', absl::SkipEmpty())) {
     int cpu = -1;
     if (!absl::SimpleAtoi(part, &cpu) || cpu < 0 || cpu >= CPU_SETSIZE) {
-      throw UsageError{absl::StrCat("--cpus: \"", part, "\" is not a CPU number")};
+      return absl::InvalidArgumentError(absl::StrCat("--cpus: \"", part, "\" is not a CPU number"));
     }
     cpus.push_back(cpu);
   }
   return cpus;
 }
 
-AllowList BuildAllowList(const Args& args) {
+absl::StatusOr<AllowList> BuildAllowList(const Args& args) {
   AllowList allow;
   for (const auto& p : args.All("allow-target")) {
     absl::Status s = allow.Add(p);
-    if (!s.ok()) throw UsageError{absl::StrCat("--", s.message())};
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--", s.message()));
   }
   return allow;
 }
@@ -474,41 +445,57 @@ void BlockStopSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload workload,
-               AllowList allow) {
-  if (!workload.has_duration()) {
-    SetDuration(DurationFlag(args, "duration", "10s"), workload.mutable_duration());
-  } else if (args.Has("duration")) {
-    SetDuration(DurationFlag(args, "duration", "10s"), workload.mutable_duration());
+// The run flags (-d, -t, --io, ...) applied to `workload`.
+absl::Status ApplyRunFlags(const Args& args, rcbench::v1::Workload& workload) {
+  if (!workload.has_duration() || args.Has("duration")) {
+    RCBENCH_ASSIGN_OR_RETURN(const int64_t ns, DurationFlag(args, "duration", "10s"));
+    SetDuration(ns, workload.mutable_duration());
   }
-  if (args.Has("threads")) workload.set_threads(UintFlag(args, "threads", 1));
+  if (args.Has("threads")) {
+    RCBENCH_ASSIGN_OR_RETURN(const uint32_t threads, UintFlag(args, "threads", 1));
+    workload.set_threads(threads);
+  }
   if (args.Has("io")) {
     const std::optional<IoEngine> io = ParseIoEngine(args.Get("io"));
     if (!io) {
-      throw UsageError{
-          absl::StrCat("--io: \"", args.Get("io"), "\" is not an I/O engine (epoll or io_uring)")};
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--io: \"", args.Get("io"), "\" is not an I/O engine (", kIoEngineNames, ")"));
     }
     workload.set_io_engine(ToProto(*io));
   }
-  if (args.Has("io-batch")) workload.set_io_batch(UintFlag(args, "io-batch", 1));
-  if (args.Has("io-batch-wait")) {
-    SetDuration(DurationFlag(args, "io-batch-wait", "200us"), workload.mutable_io_batch_wait());
+  if (args.Has("io-batch")) {
+    RCBENCH_ASSIGN_OR_RETURN(const uint32_t batch, UintFlag(args, "io-batch", 1));
+    workload.set_io_batch(batch);
   }
-  auto spec = ValidateWorkload(workload, allow, LimitsFlags(args, kCliMaxDurationNs));
+  if (args.Has("io-batch-wait")) {
+    RCBENCH_ASSIGN_OR_RETURN(const int64_t ns, DurationFlag(args, "io-batch-wait", "200us"));
+    SetDuration(ns, workload.mutable_io_batch_wait());
+  }
+  return absl::OkStatus();
+}
+
+int Failure(const std::string& sub, const absl::Status& s, int code) {
+  std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(), std::string(s.message()).c_str());
+  return code;
+}
+
+int RunOneShot(const std::string& sub, const Args& args, rcbench::v1::Workload workload,
+               AllowList allow) {
+  if (absl::Status s = ApplyRunFlags(args, workload); !s.ok()) return Failure(sub, s, 2);
+  auto limits = LimitsFlags(args, kCliMaxDurationNs);
+  if (!limits.ok()) return Failure(sub, limits.status(), 2);
+  auto cpus = CpuList(args);
+  if (!cpus.ok()) return Failure(sub, cpus.status(), 2);
+  auto spec = ValidateWorkload(workload, allow, *limits);
   if (!spec.ok()) {
-    std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(),
-                 std::string(spec.status().message()).c_str());
-    return spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    return Failure(sub, spec.status(),
+                   spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1);
   }
   if (spec->io_engine == IoEngine::kIoUring && !spec->classes.empty()) {
     const absl::Status io = IoUringSupport();  // before anything is sent
-    if (!io.ok()) {
-      std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(),
-                   std::string(io.message()).c_str());
-      return 1;
-    }
+    if (!io.ok()) return Failure(sub, io, 1);
   }
-  spec->cpus = CpuList(args);
+  spec->cpus = *std::move(cpus);
   const bool json = args.Has("json");
   if (!json) {
     for (const auto& c : spec->classes) {
@@ -579,49 +566,68 @@ std::string JoinHostPort(const std::string& host, int port) {
                                              : absl::StrCat(host, ":", port);
 }
 
-int Serve(const Args& args, AllowList allow) {
-  if (!args.Has("listen")) throw UsageError{"`serve` needs --listen ADDR (port 0: ephemeral)"};
-  auto listen = ParseHostPort(args.Get("listen"));
-  if (!listen.ok()) throw UsageError{absl::StrCat("--listen: ", listen.status().message())};
+// serve's flags, checked before anything listens.
+struct ServeFlags {
+  HostPort listen;
   std::optional<HostPort> metrics_listen;
+  LoadGenService::Limits limits;
+  ServerSecurity security;
+};
+
+absl::StatusOr<ServeFlags> ParseServeFlags(const Args& args, AllowList& allow) {
+  ServeFlags f;
+  if (!args.Has("listen")) {
+    return absl::InvalidArgumentError("`serve` needs --listen ADDR (port 0: ephemeral)");
+  }
+  auto listen = ParseHostPort(args.Get("listen"));
+  if (!listen.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen: ", listen.status().message()));
+  }
+  f.listen = *listen;
   if (args.Has("metrics-listen")) {
     auto m = ParseHostPort(args.Get("metrics-listen"));
-    if (!m.ok()) throw UsageError{absl::StrCat("--metrics-listen: ", m.status().message())};
-    metrics_listen = *m;
+    if (!m.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--metrics-listen: ", m.status().message()));
+    }
+    f.metrics_listen = *m;
   }
-  const int64_t max_duration = DurationFlag(args, "max-duration", "10m");
+  RCBENCH_ASSIGN_OR_RETURN(const int64_t max_duration, DurationFlag(args, "max-duration", "10m"));
   if (args.Has("config")) {
     auto w = LoadWorkloadConfig(args.Get("config"), &allow);
-    if (!w.ok()) throw UsageError{absl::StrCat("--config: ", w.status().message())};
+    if (!w.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--config: ", w.status().message()));
   }
-  ServerSecurity security;
   for (absl::string_view flag : kSecurityValueFlags) {
     const std::string name(absl::StripPrefix(flag, "--"));  // Args keys have no dashes
-    if (args.Has(name)) ApplySecurityFlag(flag, args.Get(name), security);
+    if (args.Has(name)) ApplySecurityFlag(flag, args.Get(name), f.security);
   }
-  security.insecure_plaintext = args.Has("insecure-plaintext");
-  if (absl::Status s = CheckListenSecurity("rcbench-loadgen", *listen, security); !s.ok()) {
-    std::fprintf(stderr, "rcbench-loadgen serve: %s\n", std::string(s.message()).c_str());
-    return 2;
+  f.security.insecure_plaintext = args.Has("insecure-plaintext");
+  RCBENCH_ASSIGN_OR_RETURN(f.limits.workload, LimitsFlags(args, max_duration));
+  RCBENCH_ASSIGN_OR_RETURN(
+      f.limits.max_stored_workloads,
+      UintFlag(args, "max-workloads", LoadGenService::kDefaultMaxStoredWorkloads));
+  if (f.limits.max_stored_workloads > 1024) {
+    return absl::InvalidArgumentError("--max-workloads: at most 1024");
+  }
+  return f;
+}
+
+int Serve(const Args& args, AllowList allow) {
+  auto flags = ParseServeFlags(args, allow);
+  if (!flags.ok()) return Failure("serve", flags.status(), 2);
+  const HostPort& listen = flags->listen;
+  const std::optional<HostPort>& metrics_listen = flags->metrics_listen;
+  const ServerSecurity& security = flags->security;
+  if (absl::Status s = CheckListenSecurity("rcbench-loadgen", listen, security); !s.ok()) {
+    return Failure("serve", s, 2);
   }
   auto auth = Authorizer::Load("rcbench-loadgen", security);
-  if (!auth.ok()) {
-    std::fprintf(stderr, "rcbench-loadgen serve: %s\n",
-                 std::string(auth.status().message()).c_str());
-    return 2;
-  }
+  if (!auth.ok()) return Failure("serve", auth.status(), 2);
   auto metrics = std::make_shared<LoadgenMetrics>();
-  LoadGenService::Limits limits;
-  limits.workload = LimitsFlags(args, max_duration);
-  limits.max_stored_workloads =
-      UintFlag(args, "max-workloads", LoadGenService::kDefaultMaxStoredWorkloads);
-  if (limits.max_stored_workloads > 1024) {
-    throw UsageError{"--max-workloads: at most 1024"};
-  }
-  LoadGenService service(allow, limits, RealClock::Get(), metrics.get(), *auth);
+  LoadGenService service(allow, flags->limits, RealClock::Get(), metrics.get(), *auth);
   RpcServerOptions rpc;
   rpc.component = "rcbench-loadgen";
-  rpc.listen = JoinHostPort(listen->host, listen->port);
+  rpc.listen = JoinHostPort(listen.host, listen.port);
   rpc.security = security;
   rpc.audited_methods = LoadGenService::MutatingMethods();
   auto built = BuildRpcServer(rpc, {&service});
@@ -633,7 +639,7 @@ int Serve(const Args& args, AllowList allow) {
   std::unique_ptr<grpc::Server> server = std::move(built->server);
   const int port = built->port;
   std::vector<std::string> ready = {absl::StrCat("pid=", getpid()),
-                                    absl::StrCat("grpc=", JoinHostPort(listen->host, port))};
+                                    absl::StrCat("grpc=", JoinHostPort(listen.host, port))};
   std::unique_ptr<prometheus::Exposer> exposer;
   if (metrics_listen) {
     try {
@@ -671,6 +677,16 @@ int Serve(const Args& args, AllowList allow) {
   // In-flight calls (a StreamStats) get 200 ms to finish, then are cancelled.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   return 0;
+}
+
+// The workload of a one-shot subcommand (http, sclient, syn, classes) from its flags.
+absl::StatusOr<rcbench::v1::Workload> BuildWorkload(const std::string& sub, const Args& args,
+                                                    AllowList& allow) {
+  if (sub == "http") return HttpWorkload(args);
+  if (sub == "sclient") return SClientWorkload(args);
+  if (sub == "syn") return SynWorkload(args);
+  if (!args.Has("config")) return absl::InvalidArgumentError("`classes` needs --config FILE");
+  return LoadWorkloadConfig(args.Get("config"), &allow);
 }
 
 }  // namespace
@@ -718,42 +734,28 @@ int RunCli(int argc, char** argv) {
                  sub.c_str());
     return 2;
   }
-  try {
-    Args args = ParseArgs(sub, argc, argv, 2);
-    if (args.Has("help")) {
-      std::printf("%s", Usage().c_str());
-      return 0;
-    }
-    if (args.Has("log-level")) {
-      auto level = ParseLogLevel(args.Get("log-level"));
-      if (!level.ok()) throw UsageError{absl::StrCat("--log-level: ", level.status().message())};
-      SetLogLevel(*level);
-    }
-    if (args.Has("die-with-parent")) prctl(PR_SET_PDEATHSIG, SIGTERM);
-    AllowList allow = BuildAllowList(args);
-    if (sub == "serve") return Serve(args, std::move(allow));
-    rcbench::v1::Workload workload;
-    if (sub == "http") {
-      workload = HttpWorkload(args);
-    } else if (sub == "sclient") {
-      workload = SClientWorkload(args);
-    } else if (sub == "syn") {
-      workload = SynWorkload(args);
-    } else {
-      if (!args.Has("config")) throw UsageError{"`classes` needs --config FILE"};
-      auto w = LoadWorkloadConfig(args.Get("config"), &allow);
-      if (!w.ok()) {
-        std::fprintf(stderr, "rcbench-loadgen classes: %s\n",
-                     std::string(w.status().message()).c_str());
-        return 2;
-      }
-      workload = *std::move(w);
-    }
-    return RunOneShot(sub, args, std::move(workload), std::move(allow));
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "rcbench-loadgen %s: %s\n", sub.c_str(), e.message.c_str());
-    return 2;
+  auto args = ParseArgs(sub, argc, argv, 2);
+  if (!args.ok()) return Failure(sub, args.status(), 2);
+  if (args->Has("help")) {
+    std::printf("%s", Usage().c_str());
+    return 0;
   }
+  if (args->Has("log-level")) {
+    auto level = ParseLogLevel(args->Get("log-level"));
+    if (!level.ok()) {
+      return Failure(
+          sub, absl::InvalidArgumentError(absl::StrCat("--log-level: ", level.status().message())),
+          2);
+    }
+    SetLogLevel(*level);
+  }
+  if (args->Has("die-with-parent")) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  auto allow = BuildAllowList(*args);
+  if (!allow.ok()) return Failure(sub, allow.status(), 2);
+  if (sub == "serve") return Serve(*args, *std::move(allow));
+  auto workload = BuildWorkload(sub, *args, *allow);
+  if (!workload.ok()) return Failure(sub, workload.status(), 2);
+  return RunOneShot(sub, *args, *std::move(workload), *std::move(allow));
 }
 
 }  // namespace rcbench::loadgen

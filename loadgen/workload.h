@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/cidr.h"
+#include "common/load_vocabulary.h"
 #include "loadgen/allow_list.h"
 #include "rcbench/v1/loadgen.pb.h"
 
@@ -30,7 +31,8 @@ struct SocketAddress {
   static SocketAddress From(const IpAddress& ip, uint16_t port);
 };
 
-enum class Mode { kSClient, kOpenLoop, kClosedLoop };
+// The load class modes and socket engines are common/load_vocabulary.h's.
+using Mode = LoadMode;
 
 struct ClassSpec {
   std::string name;
@@ -72,11 +74,6 @@ struct FloodSpec {
   std::string interface;
 };
 
-enum class IoEngine { kEpoll, kIoUring };
-
-// "epoll" or "io_uring"; nullopt for anything else.
-std::optional<IoEngine> ParseIoEngine(absl::string_view name);
-const char* IoEngineName(IoEngine engine);
 rcbench::v1::IoEngine ToProto(IoEngine engine);
 
 struct RunSpec {

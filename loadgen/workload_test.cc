@@ -500,7 +500,8 @@ TEST_F(ConfigTest, ConfigLargerThanTheLimitIsRefusedUnparsed) {
   const std::string path = Write("duration: 1s\n" + std::string(kMaxConfigBytes, '#'));
   auto w = LoadWorkloadConfig(path, nullptr);
   EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(w.status().message(), HasSubstr("larger than the maximum of 1048576 bytes"));
+  EXPECT_THAT(w.status().message(),
+              HasSubstr(path + ":1:1: the config file is larger than the limit of 1048576 bytes"));
 }
 
 TEST_F(ConfigTest, AliasesCannotMultiplyClassesPastTheLimit) {
@@ -525,6 +526,27 @@ classes:
   auto spec = ValidateWorkload(*w, AllowList(), kMax);
   EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(spec.status().message(), HasSubstr("clients (65536) x sockets_per_client (65536)"));
+}
+
+TEST(ParseConfigTest, SpecModeNamesLoadAndErrorsNameFileLineAndColumn) {
+  auto w = ParseWorkloadConfig(
+      "classes:\n  - {name: a, target: \"http://127.0.0.1:80\", mode: open_loop, rate: 5}\n"
+      "  - {name: b, target: \"http://127.0.0.1:80\", mode: closed_loop, connections: 2}\n",
+      "c.yaml", nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->http_classes(0).open_loop().rate_rps(), 5);
+  EXPECT_EQ(w->http_classes(1).closed_loop().connections(), 2u);
+  EXPECT_EQ(
+      ParseWorkloadConfig("classes:\n  - {mode: closed, connections: -1}\n", "c.yaml", nullptr)
+          .status()
+          .message(),
+      "c.yaml:2:33: classes[0].connections: expected an integer in [0, 4294967295]");
+  EXPECT_THAT(
+      ParseWorkloadConfig("classes:\n  - {mode: bursty}\n", "c.yaml", nullptr).status().message(),
+      HasSubstr("c.yaml:2:12: classes[0].mode: \"bursty\" is not a load class mode; expected "
+                "sclient, open_loop or closed_loop"));
+  EXPECT_THAT(ParseWorkloadConfig("threads: many\n", "c.yaml", nullptr).status().message(),
+              HasSubstr("c.yaml:1:10: threads: expected an integer"));
 }
 
 TEST(ParseConfigTest, TextParsesWithoutAFile) {

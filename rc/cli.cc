@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "rc/container.h"
 
 namespace rcbench::rc {
@@ -26,60 +27,41 @@ constexpr char kUsage[] =
     "ATTRS: --cpu-weight N (1..10000) --cpu-limit 20%|0.2 --cpu-period 100ms\n"
     "       --memory-limit 64MiB --pids-limit N   (0 removes a limit)\n";
 
-struct UsageError {
-  std::string message;
-};
-
 // Parsed command line: global flags, the command, positionals, command flags.
 struct Parsed {
   std::string command;
   std::vector<std::string> positional;
-  std::map<std::string, std::string> flags;  // "--x" -> value ("" for booleans)
+  std::map<std::string, std::string> flags;  // "--x" -> value ("true" for switches)
   std::vector<std::string> exec;             // after "--"
 };
 
-const std::map<std::string, bool>& KnownFlags() {  // name -> takes a value
-  static const auto* flags = new std::map<std::string, bool>{
-      {"--root", true},         {"--backend", true},    {"--log-level", true},
-      {"--cpu-weight", true},   {"--cpu-limit", true},  {"--cpu-period", true},
-      {"--memory-limit", true}, {"--pids-limit", true}, {"--parents", false},
-      {"--exist-ok", false},    {"--threaded", false},  {"--recursive", false},
-      {"--help", false}};
-  return *flags;
-}
+constexpr FlagSpec kFlags[] = {
+    {"root", '\0', true, false, "NAME"},
+    {"backend", '\0', true, false, "v1 or v2"},
+    {"log-level", '\0', true, false, "LEVEL"},
+    {"cpu-weight", '\0', true, false, "N"},
+    {"cpu-limit", '\0', true, false, "20%|0.2"},
+    {"cpu-period", '\0', true, false, "a duration"},
+    {"memory-limit", '\0', true, false, "a size"},
+    {"pids-limit", '\0', true, false, "N"},
+    {"parents", '\0', false},
+    {"exist-ok", '\0', false},
+    {"threaded", '\0', false},
+    {"recursive", '\0', false},
+    {"help", 'h', false},
+};
 
 absl::StatusOr<Parsed> Parse(const std::vector<std::string>& args) {
+  RCBENCH_ASSIGN_OR_RETURN(ParsedFlags flags, ParseFlags(args, kFlags));
   Parsed p;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      p.exec.assign(args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    }
-    if (a.rfind("--", 0) == 0) {
-      std::string name = a, value;
-      const size_t eq = a.find('=');
-      if (eq != std::string::npos) {
-        name = a.substr(0, eq);
-        value = a.substr(eq + 1);
-      }
-      auto it = KnownFlags().find(name);
-      if (it == KnownFlags().end()) {
-        return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
-      }
-      if (it->second && eq == std::string::npos) {
-        if (i + 1 >= args.size()) {
-          return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
-        }
-        value = args[++i];
-      }
-      p.flags[name] = value;
-    } else if (p.command.empty()) {
-      p.command = a;
-    } else {
-      p.positional.push_back(a);
-    }
+  for (const FlagSpec& f : kFlags) {
+    if (flags.Has(f.name)) p.flags[absl::StrCat("--", f.name)] = flags.Get(f.name);
   }
+  if (!flags.positional().empty()) {
+    p.command = flags.positional()[0];
+    p.positional.assign(flags.positional().begin() + 1, flags.positional().end());
+  }
+  p.exec = flags.rest();
   return p;
 }
 

@@ -158,146 +158,168 @@ The reference HTTP/1.1 server under test, with resource containers on or off.
 )";
 }
 
+namespace {
+
+constexpr FlagSpec kServerFlags[] = {
+    {"help", 'h', false},
+    {"favour-high", '\0', false},
+    {"die-with-parent", '\0', false},
+    {"listen", '\0', true, false, "HOST:PORT"},
+    {"metrics-listen", '\0', true, false, "HOST:PORT"},
+    {"listen-class", '\0', true, true, "NAME=HOST:PORT"},
+    {"ready-file", '\0', true, false, "PATH"},
+    {"arch", '\0', true, false, "event or threads"},
+    {"threads", '\0', true, false, "N"},
+    {"containers", '\0', true, false, "on or off"},
+    {"class", '\0', true, true, "NAME=ITEMS"},
+    {"syn-filter", '\0', true, true, "CIDR"},
+    {"vhost", '\0', true, true, "NAME=DOCROOT[,share=N]"},
+    {"docroot", '\0', true, false, "DIR"},
+    {"file-size", '\0', true, false, "SIZE"},
+    {"max-cache-size", '\0', true, false, "SIZE"},
+    {"max-cached-file-size", '\0', true, false, "SIZE"},
+    {"request-cpu", '\0', true, false, "a duration"},
+    {"cgi", '\0', true, true, "NAME=PATH"},
+    {"cgi-cpu-limit", '\0', true, false, "PCT"},
+    {"cgi-timeout", '\0', true, false, "a duration"},
+    {"max-cgi-children", '\0', true, false, "N"},
+    {"max-cgi-output-size", '\0', true, false, "SIZE"},
+    {"idle-timeout", '\0', true, false, "a duration"},
+    {"request-timeout", '\0', true, false, "a duration"},
+    {"max-header-size", '\0', true, false, "SIZE"},
+    {"max-body-size", '\0', true, false, "SIZE"},
+    {"backlog", '\0', true, false, "N"},
+    {"accept-backoff", '\0', true, false, "a duration"},
+    {"container-root", '\0', true, false, "NAME"},
+    {"log-level", '\0', true, false, "LEVEL"},
+};
+
+// Applies one value flag to `c`.
+absl::Status ApplyFlag(const std::string& flag, const std::string& value, ServerConfig& c) {
+  if (flag == "listen" || flag == "metrics-listen") {
+    if (!ParseHostPort(value).ok()) return FlagError(flag, value, "HOST:PORT");
+    (flag == "listen" ? c.listen : c.metrics_listen) = value;
+  } else if (flag == "listen-class") {
+    std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
+    if (!ValidName(kv.first) || !ParseHostPort(kv.second).ok()) {
+      return FlagError(flag, value, "NAME=HOST:PORT");
+    }
+    c.class_listeners.push_back({kv.first, kv.second});
+  } else if (flag == "ready-file") {
+    c.ready_file = value;
+  } else if (flag == "arch") {
+    if (value == "event") {
+      c.arch = Arch::kEvent;
+    } else if (value == "threads") {
+      c.arch = Arch::kThreads;
+    } else {
+      return FlagError(flag, value, "event or threads");
+    }
+  } else if (flag == "threads") {
+    auto n = ParsePositive("threads", value, 256);
+    if (!n.ok()) return FlagError(flag, value, "an integer in [1, 256]");
+    c.threads = static_cast<int>(*n);
+  } else if (flag == "containers") {
+    if (value != "on" && value != "off") return FlagError(flag, value, "on or off");
+    c.containers = value == "on";
+  } else if (flag == "class") {
+    auto cls = ParseClassSpec(value);
+    if (!cls.ok()) return FlagError(flag, value, cls.status().message());
+    if (c.ClassIndex(cls->name) >= 0) return FlagError(flag, value, "a class name not yet used");
+    c.classes.push_back(*std::move(cls));
+  } else if (flag == "syn-filter") {
+    auto list = ParseCidrList(value);
+    if (!list.ok()) return FlagError(flag, value, list.status().message());
+    c.syn_filter.insert(c.syn_filter.end(), list->begin(), list->end());
+  } else if (flag == "vhost") {
+    auto v = ParseVhostSpec(value);
+    if (!v.ok()) return FlagError(flag, value, v.status().message());
+    c.vhosts.push_back(*std::move(v));
+  } else if (flag == "docroot") {
+    c.docroot = value;
+  } else if (flag == "file-size") {
+    auto n = ParseSize(value);
+    if (!n.ok() || *n > (64u << 20)) return FlagError(flag, value, "a size up to 64MiB");
+    c.generated_file_bytes = *n;
+  } else if (flag == "max-cache-size" || flag == "max-cached-file-size") {
+    auto n = ParseSize(value);
+    if (!n.ok()) return FlagError(flag, value, "a size, e.g. 64MiB");
+    (flag == "max-cache-size" ? c.max_cache_bytes : c.max_cached_file_bytes) = *n;
+  } else if (flag == "cgi") {
+    std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
+    if (!ValidName(kv.first) || kv.second.empty()) return FlagError(flag, value, "NAME=PATH");
+    c.cgi.push_back({kv.first, kv.second});
+  } else if (flag == "cgi-cpu-limit") {
+    auto f = ParseFraction(value, 64.0);
+    if (!f.ok() || *f <= 0) return FlagError(flag, value, "a positive percentage, e.g. 30%");
+    c.cgi_cpu_limit = *f;
+  } else if (flag == "max-cgi-output-size") {
+    auto n = ParseSize(value);
+    if (!n.ok() || *n == 0) return FlagError(flag, value, "a positive size, e.g. 16MiB");
+    c.max_cgi_output_bytes = *n;
+  } else if (flag == "max-cgi-children") {
+    auto n = ParsePositive("max-cgi-children", value, 65536);
+    if (!n.ok()) return FlagError(flag, value, "an integer in [1, 65536]");
+    c.max_cgi_children = static_cast<int>(*n);
+  } else if (flag == "cgi-timeout") {
+    RCBENCH_ASSIGN_OR_RETURN(c.cgi_timeout, ParsePositiveDuration(flag, value));
+  } else if (flag == "request-cpu") {
+    auto d = ParseDuration(value);
+    if (!d.ok() || d->count() < 0 || *d > std::chrono::seconds(1)) {
+      return FlagError(flag, value, "a duration from 0 to 1s, e.g. 300us");
+    }
+    c.request_cpu = *d;
+  } else if (flag == "idle-timeout") {
+    RCBENCH_ASSIGN_OR_RETURN(c.idle_timeout, ParsePositiveDuration(flag, value));
+  } else if (flag == "request-timeout") {
+    RCBENCH_ASSIGN_OR_RETURN(c.request_timeout, ParsePositiveDuration(flag, value));
+  } else if (flag == "max-header-size") {
+    auto n = ParseSize(value);
+    if (!n.ok() || *n < 256 || *n > (1u << 20)) {
+      return FlagError(flag, value, "a size in [256B, 1MiB]");
+    }
+    c.max_header_bytes = static_cast<uint32_t>(*n);
+  } else if (flag == "max-body-size") {
+    auto n = ParseSize(value);
+    if (!n.ok()) return FlagError(flag, value, "a size, e.g. 1MiB");
+    c.max_body_bytes = *n;
+  } else if (flag == "backlog") {
+    auto n = ParsePositive("backlog", value, 1 << 20);
+    if (!n.ok()) return FlagError(flag, value, "a positive integer");
+    c.backlog = static_cast<int>(*n);
+  } else if (flag == "accept-backoff") {
+    RCBENCH_ASSIGN_OR_RETURN(c.accept_backoff, ParsePositiveDuration(flag, value));
+  } else if (flag == "container-root") {
+    if (!ValidName(value)) return FlagError(flag, value, "[A-Za-z0-9_-]{1,32}");
+    c.container_root = value;
+  } else if (flag == "log-level") {
+    auto level = ParseLogLevel(value);
+    if (!level.ok()) return FlagError(flag, value, "debug, info, warning or error");
+    c.log_level = *level;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv,
                                               absl::string_view default_cgi_dir) {
   ServerConfig c;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      c.help = true;
-      return c;
-    }
-    if (!absl::ConsumePrefix(&arg, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
-    }
-    std::string flag;
-    std::string value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); eq != absl::string_view::npos) {
-      flag = std::string(arg.substr(0, eq));
-      value = std::string(arg.substr(eq + 1));
-      has_value = true;
-    } else {
-      flag = std::string(arg);
-    }
-    auto need_value = [&]() -> absl::Status {
-      if (has_value) return absl::OkStatus();
-      if (i + 1 >= argc)
-        return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs a value"));
-      value = argv[++i];
-      return absl::OkStatus();
-    };
-    if (flag == "favour-high") {
-      c.favour_high = true;
-      continue;
-    }
-    if (flag == "die-with-parent") {
-      c.die_with_parent = true;
-      continue;
-    }
-    RCBENCH_RETURN_IF_ERROR(need_value());
-    if (flag == "listen" || flag == "metrics-listen") {
-      if (!ParseHostPort(value).ok()) return FlagError(flag, value, "HOST:PORT");
-      (flag == "listen" ? c.listen : c.metrics_listen) = value;
-    } else if (flag == "listen-class") {
-      std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
-      if (!ValidName(kv.first) || !ParseHostPort(kv.second).ok()) {
-        return FlagError(flag, value, "NAME=HOST:PORT");
-      }
-      c.class_listeners.push_back({kv.first, kv.second});
-    } else if (flag == "ready-file") {
-      c.ready_file = value;
-    } else if (flag == "arch") {
-      if (value == "event") {
-        c.arch = Arch::kEvent;
-      } else if (value == "threads") {
-        c.arch = Arch::kThreads;
-      } else {
-        return FlagError(flag, value, "event or threads");
-      }
-    } else if (flag == "threads") {
-      auto n = ParsePositive("threads", value, 256);
-      if (!n.ok()) return FlagError(flag, value, "an integer in [1, 256]");
-      c.threads = static_cast<int>(*n);
-    } else if (flag == "containers") {
-      if (value != "on" && value != "off") return FlagError(flag, value, "on or off");
-      c.containers = value == "on";
-    } else if (flag == "class") {
-      auto cls = ParseClassSpec(value);
-      if (!cls.ok()) return FlagError(flag, value, cls.status().message());
-      if (c.ClassIndex(cls->name) >= 0) return FlagError(flag, value, "a class name not yet used");
-      c.classes.push_back(*std::move(cls));
-    } else if (flag == "syn-filter") {
-      auto list = ParseCidrList(value);
-      if (!list.ok()) return FlagError(flag, value, list.status().message());
-      c.syn_filter.insert(c.syn_filter.end(), list->begin(), list->end());
-    } else if (flag == "vhost") {
-      auto v = ParseVhostSpec(value);
-      if (!v.ok()) return FlagError(flag, value, v.status().message());
-      c.vhosts.push_back(*std::move(v));
-    } else if (flag == "docroot") {
-      c.docroot = value;
-    } else if (flag == "file-size") {
-      auto n = ParseSize(value);
-      if (!n.ok() || *n > (64u << 20)) return FlagError(flag, value, "a size up to 64MiB");
-      c.generated_file_bytes = *n;
-    } else if (flag == "max-cache-size" || flag == "max-cached-file-size") {
-      auto n = ParseSize(value);
-      if (!n.ok()) return FlagError(flag, value, "a size, e.g. 64MiB");
-      (flag == "max-cache-size" ? c.max_cache_bytes : c.max_cached_file_bytes) = *n;
-    } else if (flag == "cgi") {
-      std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
-      if (!ValidName(kv.first) || kv.second.empty()) return FlagError(flag, value, "NAME=PATH");
-      c.cgi.push_back({kv.first, kv.second});
-    } else if (flag == "cgi-cpu-limit") {
-      auto f = ParseFraction(value, 64.0);
-      if (!f.ok() || *f <= 0) return FlagError(flag, value, "a positive percentage, e.g. 30%");
-      c.cgi_cpu_limit = *f;
-    } else if (flag == "max-cgi-output-size") {
-      auto n = ParseSize(value);
-      if (!n.ok() || *n == 0) return FlagError(flag, value, "a positive size, e.g. 16MiB");
-      c.max_cgi_output_bytes = *n;
-    } else if (flag == "max-cgi-children") {
-      auto n = ParsePositive("max-cgi-children", value, 65536);
-      if (!n.ok()) return FlagError(flag, value, "an integer in [1, 65536]");
-      c.max_cgi_children = static_cast<int>(*n);
-    } else if (flag == "cgi-timeout") {
-      RCBENCH_ASSIGN_OR_RETURN(c.cgi_timeout, ParsePositiveDuration(flag, value));
-    } else if (flag == "request-cpu") {
-      auto d = ParseDuration(value);
-      if (!d.ok() || d->count() < 0 || *d > std::chrono::seconds(1)) {
-        return FlagError(flag, value, "a duration from 0 to 1s, e.g. 300us");
-      }
-      c.request_cpu = *d;
-    } else if (flag == "idle-timeout") {
-      RCBENCH_ASSIGN_OR_RETURN(c.idle_timeout, ParsePositiveDuration(flag, value));
-    } else if (flag == "request-timeout") {
-      RCBENCH_ASSIGN_OR_RETURN(c.request_timeout, ParsePositiveDuration(flag, value));
-    } else if (flag == "max-header-size") {
-      auto n = ParseSize(value);
-      if (!n.ok() || *n < 256 || *n > (1u << 20)) {
-        return FlagError(flag, value, "a size in [256B, 1MiB]");
-      }
-      c.max_header_bytes = static_cast<uint32_t>(*n);
-    } else if (flag == "max-body-size") {
-      auto n = ParseSize(value);
-      if (!n.ok()) return FlagError(flag, value, "a size, e.g. 1MiB");
-      c.max_body_bytes = *n;
-    } else if (flag == "backlog") {
-      auto n = ParsePositive("backlog", value, 1 << 20);
-      if (!n.ok()) return FlagError(flag, value, "a positive integer");
-      c.backlog = static_cast<int>(*n);
-    } else if (flag == "accept-backoff") {
-      RCBENCH_ASSIGN_OR_RETURN(c.accept_backoff, ParsePositiveDuration(flag, value));
-    } else if (flag == "container-root") {
-      if (!ValidName(value)) return FlagError(flag, value, "[A-Za-z0-9_-]{1,32}");
-      c.container_root = value;
-    } else if (flag == "log-level") {
-      auto level = ParseLogLevel(value);
-      if (!level.ok()) return FlagError(flag, value, "debug, info, warning or error");
-      c.log_level = *level;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", flag, " (see --help)"));
+  RCBENCH_ASSIGN_OR_RETURN(ParsedFlags args, ParseFlags(argc, argv, 1, kServerFlags));
+  if (args.Has("help")) {
+    c.help = true;
+    return c;
+  }
+  if (!args.positional().empty() || !args.rest().empty()) {
+    const std::string& a = args.positional().empty() ? args.rest()[0] : args.positional()[0];
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", a, "\""));
+  }
+  c.favour_high = args.Has("favour-high");
+  c.die_with_parent = args.Has("die-with-parent");
+  for (const FlagSpec& f : kServerFlags) {
+    if (!f.takes_value) continue;
+    for (const std::string& value : args.All(f.name)) {
+      RCBENCH_RETURN_IF_ERROR(ApplyFlag(f.name, value, c));
     }
   }
   for (const ClassListener& l : c.class_listeners) {

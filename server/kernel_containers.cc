@@ -26,10 +26,14 @@ void RemoveStaleServerSubtrees(rc::ContainerSystem& system) {
   auto paths = system.List();
   if (!paths.ok()) return;
   for (const std::string& path : *paths) {
+    // At the top or below the container an agent started the server in.
     absl::string_view rest = path;
+    if (size_t slash = rest.rfind('/'); slash != absl::string_view::npos) {
+      rest.remove_prefix(slash + 1);
+    }
     int pid = 0;
     if (!absl::ConsumePrefix(&rest, "server-") || !absl::SimpleAtoi(rest, &pid) || pid <= 0) {
-      continue;  // not a server's top-level subtree
+      continue;  // not a server's subtree
     }
     if (kill(pid, 0) == 0 || errno != ESRCH) continue;
     absl::Status s = system.Destroy(path, /*recursive=*/true);
@@ -58,6 +62,28 @@ absl::StatusOr<std::vector<std::string>> OriginalProcsFiles(rc::ContainerSystem&
   return out;
 }
 
+// The container this process was started in (by an agent, say), relative to the root subtree;
+// "" when it is not below the subtree.
+std::string EnclosingContainer(rc::ContainerSystem& system) {
+  const std::string self = absl::StrCat("/proc/", getpid(), "/cgroup");
+  auto content = system.fs().ReadFile(self);
+  if (!content.ok()) return "";
+  auto entries = rc::ParseProcCgroup(*content, self);
+  if (!entries.ok()) return "";
+  const rc::Hierarchy& h = system.layout().Primary();
+  for (const rc::ProcCgroupEntry& e : *entries) {
+    const bool match = h.version == 2 ? (e.hierarchy_id == 0 && e.controllers.empty())
+                                      : std::find(e.controllers.begin(), e.controllers.end(),
+                                                  h.controllers.front()) != e.controllers.end();
+    if (!match) continue;
+    std::string dir = absl::StrCat(h.mount_point, e.path == "/" ? "" : e.path);
+    absl::string_view rest = dir;
+    if (!absl::ConsumePrefix(&rest, h.subtree_dir) || !absl::ConsumePrefix(&rest, "/")) return "";
+    return std::string(rest);
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RcKernelContainers>> RcKernelContainers::Open(
@@ -65,11 +91,31 @@ absl::StatusOr<std::unique_ptr<RcKernelContainers>> RcKernelContainers::Open(
   std::unique_ptr<RcKernelContainers> kc(new RcKernelContainers());
   RCBENCH_ASSIGN_OR_RETURN(kc->system_, rc::ContainerSystem::Open(std::move(options)));
   RemoveStaleServerSubtrees(*kc->system_);
-  kc->server_path_ = absl::StrCat("server-", getpid());
   rc::CreateOptions create;
   create.remove_on_release = true;
-  RCBENCH_ASSIGN_OR_RETURN(kc->server_,
-                           kc->system_->Create(kc->server_path_, rc::Attributes{}, create));
+  // Started inside a container (an agent's, for a multi-host run), the server's subtree goes
+  // below it, so that container's usage still includes the server's. Where that is impossible
+  // (cgroup v2 enables controllers for children only in a cgroup without processes, and the
+  // server is in it), the subtree goes to the top and the log says so.
+  const std::string enclosing = EnclosingContainer(*kc->system_);
+  const std::string own = absl::StrCat("server-", getpid());
+  absl::StatusOr<rc::Container> server = absl::NotFoundError("");
+  if (!enclosing.empty()) {
+    kc->server_path_ = absl::StrCat(enclosing, "/", own);
+    server = kc->system_->Create(kc->server_path_, rc::Attributes{}, create);
+    if (!server.ok()) {
+      RCBENCH_LOG(WARNING) << "cannot make the server's container below " << enclosing
+                           << ", where it was started (" << server.status()
+                           << "); making it at the top: " << enclosing
+                           << "'s usage will not include the server's";
+    }
+  }
+  if (!server.ok()) {
+    kc->server_path_ = own;
+    server = kc->system_->Create(kc->server_path_, rc::Attributes{}, create);
+  }
+  RCBENCH_RETURN_IF_ERROR(server.status());
+  kc->server_ = *std::move(server);
   // Remember where the process is, to put it back before the subtree is removed (removal
   // would move it to the root subtree, which then could not be removed).
   RCBENCH_ASSIGN_OR_RETURN(kc->original_procs_, OriginalProcsFiles(*kc->system_));

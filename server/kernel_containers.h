@@ -97,7 +97,7 @@ class RcKernelContainers : public KernelContainers {
   void RestoreProcess();
 
   std::unique_ptr<rc::ContainerSystem> system_;
-  std::string server_path_;  // "server-<pid>"
+  std::string server_path_;  // "server-<pid>", below the container it was started in if any
   rc::Container server_;
   rc::Container main_;  // the process container; on v2 also the threaded domain
   // cgroup.procs of the cgroups the process was in before Open, one per managed hierarchy.

@@ -1,7 +1,7 @@
 // Privileged: the real rcbench-server runs in a process container of its own,
-// <root>/server-PID/main, with containers off (the unmodified system: the process is the
-// principal) and on (per-class containers beside it), so its CPU is measured in both modes at
-// <root>/server-PID; nothing is left behind after SIGTERM.
+// <root>/server-PID/main (below the container it was started in, if any), with containers off (the
+// unmodified system: the process is the principal) and on (per-class containers beside it), so its
+// CPU is measured in both modes at <root>/server-PID; nothing is left behind after SIGTERM.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -182,6 +182,65 @@ TEST_F(ServerProcessContainerTest, ContainersOnChargesClassWorkBelowTheSameServe
   EXPECT_GT(high_used, 0.35);
   EXPECT_GE(server_used, high_used) << "the server's total includes its class containers";
   EXPECT_EQ(p.Stop(), 0) << p.Stderr();
+}
+
+// Moves this process into `dir`'s cgroup in every v1 hierarchy it names, and back where it was
+// when destroyed, so that a server started meanwhile starts inside `dir` (as an agent's would).
+class InsideContainer {
+ public:
+  explicit InsideContainer(const std::string& dir) {
+    std::istringstream in(ReadText("/proc/self/cgroup"));
+    for (std::string line; std::getline(in, line);) {
+      size_t a = line.find(':');
+      size_t b = line.find(':', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::string controllers = line.substr(a + 1, b - a - 1);
+      for (const char* h : {"cpu", "cpuacct", "memory", "pids"}) {
+        if (("," + controllers + ",").find(std::string(",") + h + ",") == std::string::npos) {
+          continue;
+        }
+        fs::path mount = fs::path("/sys/fs/cgroup") / h;
+        if (!fs::exists(mount)) continue;
+        back_.push_back(mount / line.substr(b + 1).substr(1) / "cgroup.procs");
+        fs::create_directories(mount / RootName() / dir);
+        std::ofstream(mount / RootName() / dir / "cgroup.procs") << getpid() << "\n";
+      }
+    }
+  }
+  ~InsideContainer() {
+    for (const fs::path& procs : back_) std::ofstream(procs) << getpid() << "\n";
+  }
+
+ private:
+  std::vector<fs::path> back_;
+};
+
+// An agent starts the server inside a container of the spec's (`server.container`); the
+// server's subtree goes below it, so that container's usage includes the server's.
+TEST_F(ServerProcessContainerTest, StartedInsideAContainerItsSubtreeGoesBelowThatContainer) {
+  if (!V1())
+    GTEST_SKIP() << "cgroup v2 enables controllers for children only in a cgroup "
+                    "without processes, so there the subtree goes to the top (logged)";
+  std::optional<ServerProcess> p;
+  {
+    InsideContainer inside("outer");
+    p.emplace(std::vector<std::string>{"--containers", "off", "--request-cpu", "2ms",
+                                       "--container-root", RootName(), "--log-level", "warning"});
+  }
+  ASSERT_TRUE(p->WaitReady()) << p->Stderr();
+  const std::string server = "outer/server-" + std::to_string(p->pid());
+  for (const std::string& tid : Threads(p->pid())) {
+    EXPECT_EQ(CpuCgroupOf(p->pid(), tid), "/" + RootName() + "/" + server + "/main") << tid;
+  }
+  double outer_before = CpuSeconds("outer");
+  Load(p->value("http"), "127.0.0.1", 200);
+  EXPECT_GT(CpuSeconds("outer") - outer_before, 0.35) << "the server's CPU, charged to outer";
+  EXPECT_EQ(p->Stop(), 0) << p->Stderr();
+  EXPECT_FALSE(fs::exists(UsageDir(server))) << "the server removes its own subtree";
+  for (const fs::path& root : RootDirs()) {
+    rmdir((root / "outer").c_str());
+    rmdir(root.c_str());
+  }
 }
 
 }  // namespace
