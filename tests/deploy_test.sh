@@ -238,11 +238,4 @@ for r in runs:
 print("4 runs completed across the namespaces, both classes measured")
 PY
 grep -q 'srv' "$tmp/reports/deploy-smoke/report.md" || fail "report.md does not name the host srv"
-# Again: the same kernel and tags continue the campaign, and every run is already done.
-play "$tmp/run2.log" run-experiment.yml -e rcbench_experiment_name=deploy-smoke \
-  -e '{"rcbench_experiment_repetitions": 1, "rcbench_experiment_low_clients": [2, 6]}' \
-  -e rcbench_fetch_dir="$tmp/reports"
-grep -q '(continuing)' "$tmp/run2.log" && grep -q '0 completed, 0 failed, 4 already done' "$tmp/run2.log" \
-  || fail "a second run-experiment.yml did not continue the campaign: $(grep -A8 'Show how' "$tmp/run2.log")"
-echo "run-experiment.yml again: campaign continued, 4 runs already done"
 echo "passed"
