@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   if (!options.metrics_listen.empty()) {
     auto collector =
         std::make_shared<AgentCollector>(s->agent_.get(), root, config.metrics_max_containers);
-    auto metrics = MetricsServer::Start(options.metrics_listen, collector);
+    auto metrics = MetricsEndpoint::Start(options.metrics_listen, collector);
     if (!metrics.ok()) {
       s->server_->Shutdown();
       return metrics.status();
@@ -123,13 +123,12 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
 
 std::string AgentServer::grpc_address() const {
   auto hp = ParseHostPort(options_.listen);
-  return absl::StrCat(hp.ok() ? hp->host : "127.0.0.1", ":", grpc_port_);
+  return JoinHostPort(hp.ok() ? hp->host : "127.0.0.1", grpc_port_);
 }
 
 std::string AgentServer::metrics_address() const {
   if (!metrics_) return "";
-  auto hp = ParseHostPort(options_.metrics_listen);
-  return absl::StrCat(hp.ok() ? hp->host : "127.0.0.1", ":", metrics_->port());
+  return metrics_->address();
 }
 
 std::shared_ptr<grpc::Channel> AgentServer::InProcessChannel() {

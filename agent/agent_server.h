@@ -17,6 +17,7 @@
 #include "agent/config.h"
 #include "agent/journal.h"
 #include "agent/metrics.h"
+#include "common/daemon.h"
 #include "common/rpc_security.h"
 #include "grpcpp/server.h"
 
@@ -68,7 +69,7 @@ class AgentServer {
   std::unique_ptr<SysctlStore> sysctls_;
   std::unique_ptr<AgentServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
   std::thread sampler_thread_;
   std::string owned_state_dir_;  // created by Start, removed by Shutdown
   int grpc_port_ = 0;

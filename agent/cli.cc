@@ -243,17 +243,4 @@ std::string FormatReportJson(const rcbench::v1::UsageReport& report) {
   return json + "\n";
 }
 
-absl::Status WriteReadyFile(const std::string& path, const std::vector<std::string>& lines) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  }
-  for (const std::string& line : lines) std::fprintf(f, "%s\n", line.c_str());
-  if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace rcbench::agent

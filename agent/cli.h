@@ -1,7 +1,7 @@
 #pragma once
 
 // Command-line handling of rcbench-agent: flags, config resolution, the `snapshot`
-// subcommand's output, and the ready file. main.cc wires these together.
+// subcommand's output. main.cc wires these together.
 
 #include <chrono>
 #include <optional>
@@ -54,8 +54,5 @@ absl::StatusOr<rcbench::v1::UsageReport> TakeSnapshot(const AgentConfig& config,
                                                       const AgentFlags& flags);
 std::string FormatReportTable(const rcbench::v1::UsageReport& report);
 std::string FormatReportJson(const rcbench::v1::UsageReport& report);
-
-// Writes key=value lines to PATH.tmp, then renames it to PATH.
-absl::Status WriteReadyFile(const std::string& path, const std::vector<std::string>& lines);
 
 }  // namespace rcbench::agent

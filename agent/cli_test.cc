@@ -65,16 +65,5 @@ TEST(TakeSnapshotTest, FakeTreeSnapshotPrintsEveryContainer) {
   EXPECT_THAT(FormatReportJson(*report), HasSubstr("\"cpu_usage_ns\":\"1000000\""));
 }
 
-TEST(WriteReadyFileTest, WritesKeyValueLinesAtomically) {
-  std::string path = ::testing::TempDir() + "/ready-" + std::to_string(getpid());
-  ASSERT_TRUE(WriteReadyFile(path, {"pid=1", "grpc=127.0.0.1:5"}).ok());
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_EQ(ss.str(), "pid=1\ngrpc=127.0.0.1:5\n");
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
-  std::filesystem::remove(path);
-}
-
 }  // namespace
 }  // namespace rcbench::agent

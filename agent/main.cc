@@ -1,16 +1,12 @@
 // rcbench-agent: parses flags, builds the agent, writes the ready file and waits for SIGTERM
 // or SIGINT. The logic lives in the rcbench::agent library.
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <unistd.h>
-
 #include <iostream>
 
-#include "absl/strings/str_cat.h"
 #include "agent/agent_server.h"
 #include "agent/cli.h"
 #include "agent/fd_budget.h"
+#include "common/daemon.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -25,7 +21,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   rcbench::SetLogLevel(flags->log_level);
-  if (flags->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (flags->die_with_parent) rcbench::DieWithParent();
   auto config = ResolveConfig(*flags);
   if (!config.ok()) {
     std::cerr << "rcbench-agent: " << config.status().message() << "\n";
@@ -40,12 +36,7 @@ int main(int argc, char** argv) {
     std::cout << (flags->json ? FormatReportJson(*report) : FormatReportTable(*report));
     return 0;
   }
-  // Signals are taken synchronously by this thread; every other thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  rcbench::StopSignals stop;  // before any thread starts
 
   // Every kept-open cgroup file is a descriptor: take all the kernel allows (agent/fd_budget.h).
   if (auto limit = RaiseOpenFileLimit(); limit.ok()) {
@@ -73,17 +64,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!flags->ready_file.empty()) {
-    auto s =
-        WriteReadyFile(flags->ready_file, {absl::StrCat("pid=", getpid()),
-                                           absl::StrCat("grpc=", (*server)->grpc_address()),
-                                           absl::StrCat("metrics=", (*server)->metrics_address())});
+    auto s = rcbench::WriteReadyFile(
+        flags->ready_file,
+        {{"grpc", (*server)->grpc_address()}, {"metrics", (*server)->metrics_address()}});
     if (!s.ok()) {
       RCBENCH_LOG(ERROR) << s;
       return 1;
     }
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = stop.Wait();  // not in the log line: skipped below INFO
   RCBENCH_LOG(INFO) << "signal " << sig << ": shutting down";
   (*server)->Shutdown();
   return 0;

@@ -305,27 +305,4 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& listen, std::shared_ptr<prometheus::Collectable> collectable) {
-  auto hp = ParseHostPort(listen);
-  if (!hp.ok()) return hp.status();
-  auto server = std::unique_ptr<MetricsServer>(new MetricsServer());
-  try {
-    // civetweb wants IPv6 addresses in brackets.
-    std::string bind = hp->host.find(':') != std::string::npos
-                           ? absl::StrCat("[", hp->host, "]:", hp->port)
-                           : absl::StrCat(hp->host, ":", hp->port);
-    server->exposer_ = std::make_unique<prometheus::Exposer>(bind, 2);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve /metrics on ", listen, ": ", e.what()));
-  }
-  server->collectable_ = std::move(collectable);
-  server->exposer_->RegisterCollectable(server->collectable_);
-  auto ports = server->exposer_->GetListeningPorts();
-  if (ports.empty()) return absl::UnavailableError("metrics server has no listening port");
-  server->port_ = ports[0];
-  return server;
-}
-
 }  // namespace rcbench::agent

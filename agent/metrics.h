@@ -13,10 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "agent/agent.h"
 #include "prometheus/collectable.h"
-#include "prometheus/exposer.h"
 #include "prometheus/metric_family.h"
 
 namespace rcbench::agent {
@@ -31,20 +29,6 @@ class AgentCollector : public prometheus::Collectable {
   Agent* agent_;
   std::string root_;
   size_t max_containers_;
-};
-
-// Serves /metrics over HTTP (prometheus-cpp's civetweb exposer).
-class MetricsServer {
- public:
-  // `listen` is host:port (port 0 = ephemeral). UNAVAILABLE when it cannot bind.
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const std::string& listen, std::shared_ptr<prometheus::Collectable> collectable);
-  int port() const { return port_; }
-
- private:
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  std::shared_ptr<prometheus::Collectable> collectable_;
-  int port_ = 0;
 };
 
 }  // namespace rcbench::agent

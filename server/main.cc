@@ -1,7 +1,5 @@
 // rcbench-server: parses flags, builds the server and its kernel containers, waits for SIGTERM.
 
-#include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <climits>
@@ -9,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "common/daemon.h"
 #include "common/logging.h"
 #include "server/config.h"
 #include "server/kernel_containers.h"
@@ -38,14 +37,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   rcbench::SetLogLevel(config->log_level);
-  if (config->die_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
-
-  // SIGTERM/SIGINT are taken synchronously by a watcher thread; block them everywhere else.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (config->die_with_parent) rcbench::DieWithParent();
+  rcbench::StopSignals stop;  // before any thread starts; a watcher thread takes them
 
   // The whole process runs in a container of its own in both modes, so its CPU is measured
   // the same way with containers off (the process is the resource principal) and on. With
@@ -74,21 +67,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!ready_file.empty()) {
-    if (auto s = (*server)->WriteReadyFile(ready_file); !s.ok()) {
-      std::cerr << "rcbench-server: " << s.message() << "\n";
+    if (auto s = rcbench::WriteReadyFile(ready_file, (*server)->listener_addresses()); !s.ok()) {
+      std::cerr << "rcbench-server: --ready-file: " << s.message() << "\n";
       return 1;
     }
   }
   RCBENCH_LOG(INFO) << "serving HTTP on " << (*server)->http_address();
   std::thread watcher([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    const int sig = stop.Wait();  // not in the log line: skipped below INFO
     RCBENCH_LOG(INFO) << "signal " << sig << ": stopping";
     (*server)->Stop();
   });
   (*server)->Run();
   // Run() also returns if the loop fails; make the watcher return in every case.
-  kill(getpid(), SIGTERM);
+  rcbench::StopSignals::Raise();
   watcher.join();
   server->reset();
   return 0;

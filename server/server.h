@@ -39,10 +39,9 @@ class Server {
 
   // "ADDR:PORT" of the main HTTP listener.
   std::string http_address() const;
-  // ("http", addr), ("http.<class>", addr)..., and ("metrics", addr) if --metrics-listen.
+  // ("http", addr), ("http.<class>", addr)..., and ("metrics", addr) if --metrics-listen: the
+  // ready file's lines after pid= (common/daemon.h's WriteReadyFile).
   std::vector<std::pair<std::string, std::string>> listener_addresses() const;
-  // Writes the ready file (atomically: PATH.tmp then rename).
-  absl::Status WriteReadyFile(const std::string& path) const;
   ServerMetrics& metrics();
 
   class Impl;
