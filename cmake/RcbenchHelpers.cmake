@@ -43,8 +43,13 @@ function(rcbench_binary name)
 endfunction()
 
 # rcbench_test(NAME SOURCES ... DEPS ... LABELS unit|integration|privileged [TIMEOUT s])
-# One gtest binary; each TEST is its own ctest entry via gtest_discover_tests.
+# One gtest binary; each TEST is its own ctest entry via gtest_discover_tests. Declare tests in
+# an if(BUILD_TESTING) block: with BUILD_TESTING=OFF there is no GTest to link against.
 function(rcbench_test name)
+  if(NOT BUILD_TESTING)
+    message(FATAL_ERROR "rcbench_test(${name}) in ${CMAKE_CURRENT_LIST_FILE} is not inside "
+                        "if(BUILD_TESTING)")
+  endif()
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
@@ -75,17 +80,23 @@ endif()
 
 # rcbench_fuzzer(NAME SOURCES ... DEPS ... CORPUS DIR [INSTRUMENT LIB]): a libFuzzer target NAME (with
 # RCBENCH_FUZZ=ON and clang: build/bin/NAME, run by scripts/run-fuzzers) and, in every build, the
-# ctest entry fuzz.NAME.corpus that replays DIR through the same entry point, so that every
-# input committed to the corpus (including each crash once found) is a regression test. With
-# RCBENCH_FUZZ, INSTRUMENT names the library whose code the fuzzer's coverage should see.
+# ctest entry fuzz.NAME.corpus (with BUILD_TESTING) that replays DIR through the same entry
+# point, so that every input committed to the corpus (including each crash once found) is a
+# regression test. With RCBENCH_FUZZ, INSTRUMENT names the library whose code the fuzzer's
+# coverage should see. The fuzzer is a build product, not a test: declare it outside
+# if(BUILD_TESTING); its replay test follows BUILD_TESTING here.
 function(rcbench_fuzzer name)
   cmake_parse_arguments(ARG "" "CORPUS;INSTRUMENT" "SOURCES;DEPS" ${ARGN})
-  add_executable(${name}_replay ${ARG_SOURCES} ${CMAKE_SOURCE_DIR}/common/testing/fuzz_replay_main.cc)
-  target_link_libraries(${name}_replay PRIVATE ${ARG_DEPS})
-  set_target_properties(${name}_replay PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  rcbench_compile_options(${name}_replay)
-  add_test(NAME fuzz.${name}.corpus COMMAND ${name}_replay ${ARG_CORPUS})
-  set_tests_properties(fuzz.${name}.corpus PROPERTIES LABELS unit TIMEOUT 120)
+  if(BUILD_TESTING)
+    add_executable(${name}_replay ${ARG_SOURCES}
+      ${CMAKE_SOURCE_DIR}/common/testing/fuzz_replay_main.cc)
+    target_link_libraries(${name}_replay PRIVATE ${ARG_DEPS})
+    set_target_properties(${name}_replay PROPERTIES
+      RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+    rcbench_compile_options(${name}_replay)
+    add_test(NAME fuzz.${name}.corpus COMMAND ${name}_replay ${ARG_CORPUS})
+    set_tests_properties(fuzz.${name}.corpus PROPERTIES LABELS unit TIMEOUT 120)
+  endif()
   if(RCBENCH_FUZZ)
     if(ARG_INSTRUMENT)
       target_compile_options(${ARG_INSTRUMENT} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
