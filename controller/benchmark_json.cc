@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/stats.h"
+#include "controller/compare_statistics.h"
 #include "nlohmann/json.hpp"
 
 namespace rcbench::controller {

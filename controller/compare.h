@@ -20,7 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/analysis.h"
-#include "controller/stats.h"
+#include "controller/compare_statistics.h"
 #include "controller/store.h"
 
 namespace rcbench::controller {

@@ -12,7 +12,7 @@
 #include "common/status_macros.h"
 #include "common/yaml_fields.h"
 #include "controller/matrix.h"
-#include "controller/workload.h"
+#include "controller/spec_render.h"
 
 namespace rcbench::controller {
 namespace {

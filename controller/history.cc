@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
-#include "controller/stats.h"
+#include "controller/compare_statistics.h"
 #include "nlohmann/json.hpp"
 
 namespace rcbench::controller {

@@ -5,8 +5,8 @@
 
 #include "controller/runner.h"
 #include "controller/spec.h"
+#include "controller/spec_render.h"
 #include "controller/testbed.h"
-#include "controller/workload.h"
 
 namespace rcbench::controller {
 namespace {

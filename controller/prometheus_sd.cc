@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "controller/workload.h"
+#include "controller/spec_render.h"
 #include "nlohmann/json.hpp"
 
 namespace rcbench::controller {

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "controller/workload.h"
+#include "controller/spec_render.h"
 
 namespace rcbench::controller {
 namespace {

@@ -2,7 +2,7 @@
 
 // The results store seam and its SQLite implementation.
 //
-// Layout (schema version 5, see Migrations() in store.cc): experiments; campaigns (per
+// Layout (schema version 5, see Migrations() in store_schema.cc): experiments; campaigns (per
 // experiment: name, kernel identity, tags); runs (campaign, factor values, repetition, seed,
 // tags, status, error, attempt counters); attempts (every try at a run, with
 // its outcome, reason and whether the infrastructure caused it); run_hosts (host facts of every

@@ -11,7 +11,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "controller/workload.h"
+#include "controller/spec_render.h"
 
 namespace rcbench::controller {
 

@@ -16,7 +16,7 @@
 #include "agent/sysctl_store.h"
 #include "controller/matrix.h"
 #include "controller/spec.h"
-#include "controller/workload.h"
+#include "controller/spec_render.h"
 
 namespace {
 

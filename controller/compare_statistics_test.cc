@@ -1,4 +1,4 @@
-#include "controller/stats.h"
+#include "controller/compare_statistics.h"
 
 #include <gtest/gtest.h>
 

@@ -18,7 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "controller/stats.h"
+#include "controller/compare_statistics.h"
 
 namespace rcbench::controller {
 namespace {

@@ -1,4 +1,4 @@
-#include "controller/workload.h"
+#include "controller/spec_render.h"
 
 #include <cmath>
 
