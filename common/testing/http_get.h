@@ -100,6 +100,16 @@ inline bool Parse(const std::string& raw, HttpGetResponse* r, std::string* why) 
   return true;
 }
 
+// True if `raw` has complete headers that frame the body (Content-Length or chunked), so the
+// end of the body can be told without waiting for the peer to close.
+inline bool Framed(const std::string& raw) {
+  const size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  const std::string head = absl::AsciiStrToLower(absl::string_view(raw.data(), end));
+  return head.find("\r\ncontent-length:") != std::string::npos ||
+         head.find("\r\ntransfer-encoding: chunked") != std::string::npos;
+}
+
 }  // namespace http_get_internal
 
 // GETs `path` from `address` ("127.0.0.1:8080", "[::1]:8080"): connects, sends, and reads to
@@ -185,6 +195,13 @@ inline absl::StatusOr<HttpGetResponse> HttpGet(
     const ssize_t n = recv(fd, buf, sizeof(buf), 0);
     if (n > 0) {
       raw.append(buf, static_cast<size_t>(n));
+      // Done once a framed response is complete: some servers (civetweb behind
+      // prometheus-cpp) close a connection only seconds after the last response.
+      HttpGetResponse framed;
+      std::string ignored;
+      if (http_get_internal::Framed(raw) && http_get_internal::Parse(raw, &framed, &ignored)) {
+        return framed;
+      }
     } else if (n == 0 || (n < 0 && errno == ECONNRESET && !raw.empty())) {
       break;
     } else if (errno == EAGAIN || errno == EINTR) {
