@@ -14,6 +14,7 @@
 #include "agent/rc_container_admin.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/rpc_testing.h"
+#include "common/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -367,15 +368,19 @@ TEST_F(AgentServiceTest, ServiceThatExitsReportsItsExitCodeAndStderrTail) {
   req.set_name("fails");
   v1::ServiceStatus st;
   ASSERT_TRUE(stub_->StartService(&c1, req, &st).ok());
-  for (int i = 0; i < 500 && st.state() != v1::ServiceStatus::STATE_EXITED; ++i) {
-    grpc::ClientContext c;
-    v1::GetServiceStatusRequest get;
-    get.set_name("fails");
-    ASSERT_TRUE(stub_->GetServiceStatus(&c, get, &st).ok());
-    if (st.state() != v1::ServiceStatus::STATE_EXITED) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a real child process
-    }
-  }
+  // A real child process: poll until the agent has seen it exit.
+  grpc::Status polled;
+  EXPECT_TRUE(rcbench::testing::WaitFor(
+                  [&] {
+                    grpc::ClientContext c;
+                    v1::GetServiceStatusRequest get;
+                    get.set_name("fails");
+                    polled = stub_->GetServiceStatus(&c, get, &st);
+                    return !polled.ok() || st.state() == v1::ServiceStatus::STATE_EXITED;
+                  },
+                  std::chrono::seconds(5), "the service to exit")
+                  .ok());
+  ASSERT_TRUE(polled.ok()) << polled.error_message();
   EXPECT_EQ(st.state(), v1::ServiceStatus::STATE_EXITED);
   EXPECT_EQ(st.exit_code(), 3);
   EXPECT_THAT(st.stderr_tail(), ElementsAre("first", "boom: hello"));

@@ -1,12 +1,8 @@
 #include "agent/metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "common/daemon.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/http_get.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
@@ -18,27 +14,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// Plain HTTP GET on 127.0.0.1:port; returns the whole response.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
 
 class MetricsTest : public ::testing::Test {
  protected:
@@ -101,9 +76,12 @@ TEST_F(MetricsTest, ScrapeOverHttpShowsTheContainer) {
       "127.0.0.1:0", std::make_shared<AgentCollector>(agent_.get(), "rcbench", 100));
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->port(), 0);
-  std::string resp = HttpGet((*server)->port(), "/metrics");
-  EXPECT_THAT(resp, HasSubstr("200 OK"));
-  EXPECT_THAT(resp, HasSubstr("container_cpu_usage_seconds_total{id=\"/rcbench/db\",name=\"db\"}"));
+  auto resp =
+      rcbench::testing::HttpGet("127.0.0.1:" + std::to_string((*server)->port()), "/metrics");
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->status, 200);
+  EXPECT_THAT(resp->body,
+              HasSubstr("container_cpu_usage_seconds_total{id=\"/rcbench/db\",name=\"db\"}"));
 }
 
 // A dumper that counts its calls and reports one LISTEN socket in cgroup 42.

@@ -3,9 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "common/testing/fake_clock.h"
+#include "common/testing/wait_for.h"
 #include "controller/testing/fake_testbed.h"
 
 namespace rcbench::controller {
@@ -34,7 +33,10 @@ TEST_F(LoadSessionTest, TheLeaseIsRenewedUntilStopAndARefusalAfterStopIsNoLoss) 
   ASSERT_TRUE(session.Configure(OneClass()).ok());
   ASSERT_TRUE(session.Start().ok());
   EXPECT_EQ(client_.last_lease(), std::chrono::seconds(2));
-  while (client_.renewals() < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The session renews on its own thread, sleeping on the yielding fake clock.
+  ASSERT_TRUE(rcbench::testing::WaitFor([&] { return client_.renewals() >= 5; },
+                                        std::chrono::seconds(10), "five lease renewals")
+                  .ok());
   // The generator ends the run at Stop; renewals in flight are refused from then on.
   ASSERT_TRUE(session.Stop().ok());
   for (int i = 0; i < 20; ++i) clock_.SleepFor(std::chrono::milliseconds(500));
@@ -49,10 +51,9 @@ TEST_F(LoadSessionTest, AGeneratorThatStopsAnsweringIsReportedLostByName) {
   ASSERT_TRUE(session.Configure(OneClass()).ok());
   ASSERT_TRUE(session.Start().ok());
   client_.set_healthy(false);
-  for (int i = 0; i < 2000 && !faults_.failed(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ASSERT_TRUE(faults_.failed());
+  ASSERT_TRUE(rcbench::testing::WaitFor([&] { return faults_.failed(); }, std::chrono::seconds(10),
+                                        "the generator reported lost")
+                  .ok());
   EXPECT_THAT(faults_.failure()->reason, HasSubstr("load generator cli lost"));
   EXPECT_TRUE(faults_.failure()->infrastructure);
   EXPECT_TRUE(faults_.HostLost("cli"));

@@ -4,15 +4,15 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <thread>
 
 #include "common/testing/fake_clock.h"
+#include "common/testing/http_get.h"
 #include "common/testing/rpc_testing.h"
+#include "common/testing/wait_for.h"
 #include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
 #include "controller/runner.h"
@@ -60,9 +60,10 @@ TEST(UsageCollectorTest, ResumesAfterTheLastSequenceWithoutGapsOrRepeats) {
   FlakyAgent agent(clock, 3);
   {
     UsageCollector collector(agent, clock);
-    for (int i = 0; i < 400 && collector.last_sequence() < 9; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    // The collector streams on its own thread.
+    EXPECT_TRUE(rcbench::testing::WaitFor([&] { return collector.last_sequence() >= 9; },
+                                          std::chrono::seconds(10), "report 9")
+                    .ok());
     auto reports = collector.Between(0, 1'000'000);
     ASSERT_GE(reports.size(), 9u);
     for (size_t i = 0; i < reports.size(); ++i) EXPECT_EQ(reports[i].sequence(), i + 1);
@@ -73,26 +74,6 @@ TEST(UsageCollectorTest, ResumesAfterTheLastSequenceWithoutGapsOrRepeats) {
   EXPECT_EQ(resumes[0], 0u);
   EXPECT_EQ(resumes[1], 3u);
   EXPECT_EQ(resumes[2], 6u);
-}
-
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
-  (void)write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
 }
 
 TEST(ControllerMetricsTest, MetricsAreServedWithProgressFactorsAndLiveClassValues) {
@@ -106,8 +87,9 @@ TEST(ControllerMetricsTest, MetricsAreServedWithProgressFactorsAndLiveClassValue
   metrics.SetCurrentRun("smoke", {{"containers", "off"}});
   metrics.SetPhase("smoke", "measure");
   metrics.SetClassLive("high", 1234, 0.001, 0.01);
-  int port = std::stoi(bound.substr(bound.rfind(':') + 1));
-  std::string body = HttpGet(port, "/metrics");
+  auto response = rcbench::testing::HttpGet(bound, "/metrics");
+  ASSERT_TRUE(response.ok()) << response.status();
+  const std::string& body = response->body;
   EXPECT_THAT(body, HasSubstr("rcbench_controller_runs_remaining{experiment=\"smoke\"} 5"));
   EXPECT_THAT(body, HasSubstr("level=\"off\""));
   EXPECT_THAT(body, ::testing::Not(HasSubstr("level=\"on\"")));
@@ -184,13 +166,13 @@ TEST_F(ControllerServiceTest, SubmittedExperimentIsExecuted) {
   rcbench::v1::SubmitExperimentResponse resp;
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->SubmitExperiment(&ctx, req, &resp).ok());
-  for (int i = 0; i < 200; ++i) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!executed_.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  EXPECT_TRUE(rcbench::testing::WaitFor(
+                  [&] {
+                    std::lock_guard<std::mutex> lock(mu_);
+                    return !executed_.empty();
+                  },
+                  std::chrono::seconds(10), "the experiment to execute")
+                  .ok());
   std::lock_guard<std::mutex> lock(mu_);
   EXPECT_EQ(executed_, std::vector<std::string>{"queued"});
 }

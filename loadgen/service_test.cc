@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "common/clock.h"
+#include "common/testing/fake_clock.h"
 #include "common/testing/process_memory.h"
 #include "common/testing/rpc_testing.h"
 #include "loadgen/testing/test_http_server.h"
@@ -24,9 +25,8 @@ using testing::TestHttpServer;
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    service_ =
-        std::make_unique<LoadGenService>(AllowList(), int64_t{60} * 1'000'000'000, RealClock::Get(),
-                                         &metrics_, rcbench::testing::TestAuthorizer());
+    service_ = std::make_unique<LoadGenService>(AllowList(), int64_t{60} * 1'000'000'000, clock_,
+                                                &metrics_, rcbench::testing::TestAuthorizer());
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -90,6 +90,9 @@ class ServiceTest : public ::testing::Test {
 
   TestHttpServer http_;
   LoadgenMetrics metrics_;
+  // The service's clock; a derived fixture may point it at fake_clock_ before SetUp.
+  rcbench::testing::FakeClock fake_clock_;
+  Clock* clock_ = RealClock::Get();
   std::unique_ptr<LoadGenService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<rcbench::v1::LoadGen::Stub> stub_;
@@ -174,10 +177,17 @@ TEST_F(ServiceTest, ExpiredLeaseStopsTrafficWithinTwoSeconds) {
   reader->Finish();
 }
 
-TEST_F(ServiceTest, RenewedLeaseKeepsTheRunGoing) {
+// Leases and run durations are read from the service's clock: here a fake one, so that time
+// passes without the test waiting for it.
+class ServiceOnFakeClockTest : public ServiceTest {
+ protected:
+  ServiceOnFakeClockTest() { clock_ = &fake_clock_; }
+};
+
+TEST_F(ServiceOnFakeClockTest, RenewedLeaseKeepsTheRunGoing) {
   const auto started = Start(Configure(Workload(1000)), 300);
   for (int i = 0; i < 6; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fake_clock_.Advance(std::chrono::milliseconds(100));
     grpc::ClientContext ctx;
     rcbench::v1::RenewLeaseRequest req;
     req.set_lease_id(started.lease_id());
@@ -188,6 +198,16 @@ TEST_F(ServiceTest, RenewedLeaseKeepsTheRunGoing) {
   // 600 ms in, past the original 300 ms lease: still running until its 1 s duration.
   const auto stopped = Stop(started.run_id());
   EXPECT_EQ(stopped.end_reason(), "stopped");
+}
+
+TEST_F(ServiceOnFakeClockTest, AnUnrenewedLeaseCannotBeRenewedOnceItRanOut) {
+  const auto started = Start(Configure(Workload(1000)), 300);
+  fake_clock_.Advance(std::chrono::milliseconds(301));
+  grpc::ClientContext ctx;
+  rcbench::v1::RenewLeaseRequest req;
+  req.set_lease_id(started.lease_id());
+  rcbench::v1::RenewLeaseResponse resp;
+  EXPECT_FALSE(stub_->RenewLease(&ctx, req, &resp).ok());
 }
 
 TEST_F(ServiceTest, UnknownLeaseIsNotFound) {

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/testing/process_memory.h"
+#include "common/testing/wait_for.h"
 #include "server/testing/fake_kernel_containers.h"
 #include "server/testing/http_client.h"
 #include "server/testing/running_server.h"
@@ -429,13 +430,10 @@ int ChildrenNamed(absl::string_view comm) {
 }
 
 // Polls the server's metric `series` until it equals `want` or 5 s pass.
-bool WaitForMetric(RunningServer& s, absl::string_view series, double want) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (FindMetric(s.Metrics(), series) == want) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
+absl::Status WaitForMetric(RunningServer& s, absl::string_view series, double want) {
+  return rcbench::testing::WaitFor([&] { return FindMetric(s.Metrics(), series) == want; },
+                                   std::chrono::seconds(5), absl::StrCat(series, " == ", want),
+                                   std::chrono::milliseconds(20));
 }
 
 TEST_F(ServerTest, CgiChildIsStoppedAndReapedWhenItsClientGoesAway) {
@@ -445,9 +443,9 @@ TEST_F(ServerTest, CgiChildIsStoppedAndReapedWhenItsClientGoesAway) {
     auto c = HttpClient::Connect(s.address());
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
-    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1));
+    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1).ok());
   }  // the client disconnects
-  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0).ok());
   EXPECT_EQ(ChildrenNamed("rcbench-cgi"), 0);  // not running, and no zombie either
   EXPECT_EQ(FindMetric(s.Metrics(), "rcbench_server_cgi_total{outcome=\"abandoned\"}"), 1);
 }
@@ -459,9 +457,9 @@ TEST_F(ServerTest, CgiChildIgnoringSigtermIsKilledAfterTheGrace) {
     auto c = HttpClient::Connect(s.address());
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(c->Send("GET /cgi-bin/stubborn HTTP/1.1\r\nHost: x\r\n\r\n").ok());
-    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1));
+    ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 1).ok());
   }
-  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+  EXPECT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0).ok());
 }
 
 TEST_F(ServerTest, PipelinedRequestBehindACgiRequestIsStillAnswered) {
@@ -490,7 +488,7 @@ TEST_F(ServerTest, CgiPastTheChildLimitGets503WithRetryAfterAndClose) {
     ASSERT_TRUE(c->Send("GET /cgi-bin/spin?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
     busy.push_back(std::move(*c));
   }
-  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 2));
+  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 2).ok());
   auto third = HttpClient::Connect(s.address());
   ASSERT_TRUE(third.ok());
   HttpResponse r = MustGet(*third, "/cgi-bin/spin?ms=1");
@@ -500,7 +498,7 @@ TEST_F(ServerTest, CgiPastTheChildLimitGets503WithRetryAfterAndClose) {
   EXPECT_TRUE(third->WaitForClose(std::chrono::seconds(5)));
   EXPECT_EQ(FindMetric(s.Metrics(), "rcbench_server_cgi_total{outcome=\"refused\"}"), 1);
   busy.clear();  // their children are stopped, which frees the slots
-  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0));
+  ASSERT_TRUE(WaitForMetric(s, "rcbench_server_cgi_children", 0).ok());
   auto again = HttpClient::Connect(s.address());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(MustGet(*again, "/cgi-bin/spin?ms=1").status, 200);
@@ -631,17 +629,19 @@ TEST_F(ServerTest, CpuIsChargedToTheClassThatUsedIt) {
   for (int i = 0; i < 300; ++i) MustGet(*high, "/");
   // Charges are reconciled on the loop's sweep (at most every 250 ms): poll for them.
   std::optional<double> h, l;
-  for (int i = 0; i < 100; ++i) {
-    std::string m = s.Metrics();
-    h = FindMetric(m,
-                   "rcbench_server_container_cpu_seconds_total{accounting=\"user\","
-                   "container=\"class/high\"}");
-    l = FindMetric(m,
-                   "rcbench_server_container_cpu_seconds_total{accounting=\"user\","
-                   "container=\"class/low\"}");
-    if (h && *h > 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const absl::Status charged = rcbench::testing::WaitFor(
+      [&] {
+        std::string m = s.Metrics();
+        h = FindMetric(m,
+                       "rcbench_server_container_cpu_seconds_total{accounting=\"user\","
+                       "container=\"class/high\"}");
+        l = FindMetric(m,
+                       "rcbench_server_container_cpu_seconds_total{accounting=\"user\","
+                       "container=\"class/low\"}");
+        return h && *h > 0;
+      },
+      std::chrono::seconds(5), "CPU charged to class/high", std::chrono::milliseconds(20));
+  ASSERT_TRUE(charged.ok()) << charged;
   ASSERT_TRUE(h && l);
   EXPECT_GT(*h, 0);
   EXPECT_EQ(*l, 0);
@@ -666,9 +666,9 @@ TEST_F(ServerTest, ContainersOnCreatesCgiAndPerClassKernelContainersInThreadsMod
   EXPECT_TRUE(cgi);
   EXPECT_TRUE(high);
   // 2 workers per class (high, default), each bound once its thread started.
-  for (int i = 0; i < 100 && fake->bound().size() < 4; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  EXPECT_TRUE(rcbench::testing::WaitFor([&] { return fake->bound().size() >= 4; },
+                                        std::chrono::seconds(5), "4 bound workers")
+                  .ok());
   EXPECT_EQ(fake->bound().size(), 4u);
 }
 

@@ -3,12 +3,9 @@
 // the process's own accounting within 5%, its listening socket must be attributed to the
 // container, and /metrics scraped over HTTP must show the container.
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +22,8 @@
 
 #include "agent/cgroup_layout.h"
 #include "common/rpc_security.h"
+#include "common/testing/http_get.h"
+#include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rcbench/v1/agent.grpc.pb.h"
@@ -38,24 +37,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 using testing::Slurp;
-
-std::string HttpGet(const std::string& host, int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, host.c_str(), &a.sin_addr);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[16384];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
 
 // CPU time of every thread of `pid`, in ns, from the scheduler's own accounting.
 uint64_t ProcessCpuNs(pid_t pid) {
@@ -106,15 +87,9 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
           token_file.c_str(), "--die-with-parent", static_cast<char*>(nullptr));
     _exit(127);
   }
-  for (int i = 0; i < 200 && !fs::exists(ready); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(fs::exists(ready)) << Slurp(cleanup.tmp_dir + "/agent.log");
-  std::map<std::string, std::string> kv;
-  std::istringstream lines(Slurp(ready));
-  for (std::string line; std::getline(lines, line);) {
-    kv[line.substr(0, line.find('='))] = line.substr(line.find('=') + 1);
-  }
+  auto ready_kv = rcbench::testing::WaitForReadyFile(ready, std::chrono::seconds(10));
+  ASSERT_TRUE(ready_kv.ok()) << ready_kv.status() << "\n" << Slurp(cleanup.tmp_dir + "/agent.log");
+  std::map<std::string, std::string> kv = *ready_kv;
   ASSERT_EQ(kv["pid"], std::to_string(cleanup.agent_pid));
 
   ClientSecurity security;
@@ -166,10 +141,10 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
   EXPECT_EQ(usage.tcp_sockets().count("LISTEN") ? usage.tcp_sockets().at("LISTEN") : 0u, 1u);
   EXPECT_GE(usage.pids_current(), 1u);
 
-  std::string metrics_addr = kv["metrics"];
-  std::string text =
-      HttpGet(metrics_addr.substr(0, metrics_addr.rfind(':')),
-              std::stoi(metrics_addr.substr(metrics_addr.rfind(':') + 1)), "/metrics");
+  auto scrape = rcbench::testing::HttpGet(kv["metrics"], "/metrics");
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  EXPECT_EQ(scrape->status, 200);
+  const std::string& text = scrape->body;
   EXPECT_THAT(text, HasSubstr("container_cpu_usage_seconds_total{id=\"/" + root +
                               "/busy\",name=\"busy\"}"));
   EXPECT_THAT(text, HasSubstr("rcbench_container_tcp_sockets{id=\"/" + root +

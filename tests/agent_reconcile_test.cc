@@ -20,6 +20,7 @@
 #include "agent/cgroup_layout.h"
 #include "agent/journal.h"
 #include "common/rpc_security.h"
+#include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rcbench/v1/agent.grpc.pb.h"
@@ -86,18 +87,12 @@ class AgentReconcileTest : public ::testing::Test {
       _exit(127);
     }
     cleanup_->agent_pid = pid;
-    for (int i = 0; i < 300 && !fs::exists(ready); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (!fs::exists(ready)) {
-      ADD_FAILURE() << "the agent did not become ready: " << Slurp(log);
+    auto kv = rcbench::testing::WaitForReadyFile(ready, std::chrono::seconds(15));
+    if (!kv.ok()) {
+      ADD_FAILURE() << "the agent did not become ready: " << kv.status() << "\n" << Slurp(log);
       return nullptr;
     }
-    std::string grpc;
-    std::istringstream lines(Slurp(ready));
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("grpc=", 0) == 0) grpc = line.substr(5);
-    }
+    const std::string grpc = (*kv)["grpc"];
     ClientSecurity security;
     security.token = token_;
     return v1::Agent::NewStub(*MakeRpcChannel(grpc, security));

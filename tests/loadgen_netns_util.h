@@ -3,15 +3,16 @@
 // Helpers for the load generator's privileged tests: run shell commands, read counters inside
 // a network namespace, and a guard that removes the namespaces a test made on every path.
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "common/testing/process.h"
 
 namespace rcbench::loadgen::testing {
 
@@ -20,16 +21,11 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
+// Runs `command` with /bin/sh (bounded by two minutes); exit_code 128 + N if signal N ended it.
 inline CommandResult RunCommand(const std::string& command) {
-  CommandResult r;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  const rcbench::testing::RunResult r =
+      rcbench::testing::RunShell(command, std::chrono::seconds(120));
+  return CommandResult{r.exit_code, r.out};
 }
 
 inline bool HaveRootAndIp() {

@@ -2,22 +2,20 @@
 // ready file, gRPC health and LoadGen, /metrics, clean exit on SIGTERM; and the one-shot CLI's
 // exit codes and --json output.
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "common/rpc_security.h"
+#include "common/testing/http_get.h"
+#include "common/testing/process.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "loadgen/testing/test_http_server.h"
 #include "rcbench/v1/loadgen.grpc.pb.h"
@@ -34,19 +32,14 @@ class ServeProcess {
     token_file_ = ready_ + ".token";
     token_ = *NewToken();
     EXPECT_TRUE(WriteTokenFile(token_file_, token_).ok());
-    pid_ = fork();
-    if (pid_ == 0) {
-      execl(binary.c_str(), binary.c_str(), "serve", "--listen", "127.0.0.1:0", "--metrics-listen",
-            "127.0.0.1:0", "--ready-file", ready_.c_str(), "--log-level", "warning", "--token-file",
-            token_file_.c_str(), nullptr);
-      _exit(127);
-    }
+    auto p = rcbench::testing::Process::Start(
+        {binary, "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+         "--ready-file", ready_, "--log-level", "warning", "--token-file", token_file_});
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (p.ok()) process_ = std::move(*p);
   }
   ~ServeProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    process_.reset();
     std::remove(ready_.c_str());
     std::remove(token_file_.c_str());
   }
@@ -56,55 +49,33 @@ class ServeProcess {
     security.token = token_;
     return *MakeRpcChannel(address, security);
   }
-  // Waits for the ready file; returns its key=value lines.
+  // Waits for the ready file; returns its key=value lines (none if it never came).
   std::map<std::string, std::string> WaitReady() {
-    std::map<std::string, std::string> kv;
-    for (int i = 0; i < 200 && kv.empty(); ++i) {
-      std::ifstream in(ready_);
-      std::string line;
-      while (std::getline(in, line)) {
-        const size_t eq = line.find('=');
-        if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
-      }
-      if (kv.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return kv;
+    if (process_ == nullptr) return {};
+    auto kv = process_->WaitForReadyFile(ready_, std::chrono::seconds(5));
+    EXPECT_TRUE(kv.ok()) << kv.status();
+    return kv.ok() ? *kv : std::map<std::string, std::string>{};
   }
   int Terminate() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    auto code = process_->Stop(std::chrono::seconds(30));
+    return code.ok() ? *code : -1;
   }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
 
  private:
   std::string ready_;
   std::string token_file_;
   std::string token_;
-  pid_t pid_ = -1;
+  std::unique_ptr<rcbench::testing::Process> process_;
 };
 
-std::string HttpGet(const std::string& hostport, const std::string& path) {
-  const size_t colon = hostport.rfind(':');
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
-  inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &a.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
-  send(fd, req.data(), req.size(), 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
+// The body of GET http://ADDRESS/PATH, or "" (with a test failure) if it failed.
+std::string HttpGetBody(const std::string& address, const std::string& path) {
+  auto r = rcbench::testing::HttpGet(address, path);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return "";
+  EXPECT_EQ(r->status, 200) << r->body;
+  return r->body;
 }
 
 class LoadgenBinaryTest : public ::testing::Test {
@@ -144,7 +115,7 @@ TEST_F(LoadgenBinaryTest, ServeWritesReadyFileAnswersHealthAndMetricsAndExitsCle
   EXPECT_EQ(loadgen->Configure(&cctx, creq, &cresp).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
-  const std::string metrics = HttpGet(ready["metrics"], "/metrics");
+  const std::string metrics = HttpGetBody(ready["metrics"], "/metrics");
   EXPECT_NE(metrics.find("rcbench_loadgen_run_active 0"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("rcbench_loadgen_syn_packets_sent_total"), std::string::npos);
 
@@ -181,12 +152,11 @@ TEST_F(LoadgenBinaryTest, MetricsAfterAGrpcRunPassPromtool) {
   grpc::ClientContext tctx;
   ASSERT_TRUE(loadgen->Stop(&tctx, stop, &stopped).ok());
 
-  const std::string response = HttpGet(ready["metrics"], "/metrics");
-  const size_t body = response.find("\r\n\r\n");
-  ASSERT_NE(body, std::string::npos);
+  const std::string response = HttpGetBody(ready["metrics"], "/metrics");
+  ASSERT_FALSE(response.empty());
   const std::string file =
       ::testing::TempDir() + "/loadgen_metrics_" + std::to_string(getpid()) + ".txt";
-  std::ofstream(file) << response.substr(body + 4);
+  std::ofstream(file) << response;
   const auto check = RunCommand("promtool check metrics < " + file);
   std::remove(file.c_str());
   EXPECT_EQ(check.exit_code, 0) << check.output;

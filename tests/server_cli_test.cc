@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/testing/wait_for.h"
 #include "server/testing/http_client.h"
 #include "tests/server_process.h"
 
@@ -102,14 +103,21 @@ TEST(ServerCliTest, OutOfDescriptorsTheServerBacksOffKeepsServingAndRecovers) {
     extra.push_back(std::move(*c));
   }
   const std::string kFdLimit = "rcbench_server_accept_errors_total{reason=\"fd_limit\"}";
-  std::optional<double> errors;
-  for (int i = 0; i < 250 && !(errors && *errors > 0); ++i) {
-    auto m = existing->Get("/metrics");
-    ASSERT_TRUE(m.ok()) << m.status();
-    errors = testing::FindMetric(m->body, kFdLimit);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(errors && *errors > 0) << "the server never reached its descriptor limit";
+  absl::Status scrape = absl::OkStatus();
+  const absl::Status limited = rcbench::testing::WaitFor(
+      [&] {
+        auto m = existing->Get("/metrics");
+        if (!m.ok()) {
+          scrape = m.status();
+          return true;
+        }
+        const std::optional<double> errors = testing::FindMetric(m->body, kFdLimit);
+        return errors && *errors > 0;
+      },
+      std::chrono::seconds(5), "the server to reach its descriptor limit",
+      std::chrono::milliseconds(20));
+  ASSERT_TRUE(scrape.ok()) << scrape;
+  ASSERT_TRUE(limited.ok()) << limited;
 
   const double cpu_before = ProcessCpuSeconds(p.pid());
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -124,16 +132,15 @@ TEST(ServerCliTest, OutOfDescriptorsTheServerBacksOffKeepsServingAndRecovers) {
 
   // Descriptors come back: new connections are served again.
   extra.clear();
-  bool recovered = false;
-  for (int i = 0; i < 50 && !recovered; ++i) {
-    auto c = HttpClient::Connect(p.value("http"));
-    if (c.ok()) {
-      auto r = c->Get("/");
-      recovered = r.ok() && r->status == 200;
-    }
-    if (!recovered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(recovered);
+  EXPECT_TRUE(rcbench::testing::WaitFor(
+                  [&] {
+                    auto c = HttpClient::Connect(p.value("http"));
+                    if (!c.ok()) return false;
+                    auto r = c->Get("/");
+                    return r.ok() && r->status == 200;
+                  },
+                  std::chrono::seconds(5), "a new connection to be served again")
+                  .ok());
   EXPECT_EQ(p.Stop(), 0) << p.Stderr().substr(0, 2000);
 }
 
