@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/daemon.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "controller/cli_commands.h"
@@ -164,14 +165,15 @@ int CmdRun(const std::vector<std::string>& argv) {
   }
   InstallSignalHandlers();
   ControllerMetrics metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<MetricsEndpoint> endpoint;
   std::string metrics_bound;
   const bool publish = args->Has("--prometheus-sd-dir");
   if (args->Has("--metrics-listen") || publish) {
-    auto e = ServeMetrics(args->Get("--metrics-listen", "127.0.0.1:0"), metrics.registry(),
-                          &metrics_bound);
+    auto e =
+        MetricsEndpoint::Start(args->Get("--metrics-listen", "127.0.0.1:0"), metrics.registry());
     if (!e.ok()) return Fail(e.status());
-    exposer = *std::move(e);
+    endpoint = *std::move(e);
+    metrics_bound = endpoint->address();
     std::cerr << "metrics: http://" << metrics_bound << "/metrics\n";
   }
   std::unique_ptr<ExperimentTargetFiles> targets;

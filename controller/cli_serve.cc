@@ -1,13 +1,11 @@
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/daemon.h"
 #include "common/rpc_security.h"
 #include "controller/cli_commands.h"
 #include "controller/controller_config.h"
@@ -17,7 +15,6 @@
 
 namespace rcbench::controller::cli {
 
-namespace fs = std::filesystem;
 namespace {
 
 constexpr char kServeUsage[] = R"(usage: rcbench serve [options]
@@ -52,7 +49,7 @@ int CmdServe(const std::vector<std::string>& argv) {
     return 0;
   }
   if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageFailure(s.message(), kServeUsage);
-  if (args->Has("--die-with-parent")) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (args->Has("--die-with-parent")) DieWithParent();
   auto limits = ParseSpecLimits(*args);
   if (!limits.ok()) return UsageFailure(limits.status().message(), kServeUsage);
   auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
@@ -92,25 +89,21 @@ int CmdServe(const std::vector<std::string>& argv) {
   if (!built.ok()) return Fail(built.status());
   std::unique_ptr<grpc::Server> server = std::move(built->server);
   const int port = built->port;
-  std::string host = listen.substr(0, listen.rfind(':'));
-  std::string ready = absl::StrCat("pid=", getpid(), "\ngrpc=", host, ":", port, "\n");
-  std::unique_ptr<prometheus::Exposer> exposer;
+  const std::string grpc_address = JoinHostPort(listen_hp->host, port);
+  std::vector<ReadyEntry> ready = {{"grpc", grpc_address}};
+  std::unique_ptr<MetricsEndpoint> endpoint;
   if (args->Has("--metrics-listen")) {
-    std::string bound;
-    auto e = ServeMetrics(args->Get("--metrics-listen"), metrics.registry(), &bound);
+    auto e = MetricsEndpoint::Start(args->Get("--metrics-listen"), metrics.registry());
     if (!e.ok()) return Fail(e.status());
-    exposer = *std::move(e);
-    absl::StrAppend(&ready, "metrics=", bound, "\n");
+    endpoint = *std::move(e);
+    ready.push_back({"metrics", endpoint->address()});
   }
   if (args->Has("--ready-file")) {
-    std::string path = args->Get("--ready-file");
-    {
-      std::ofstream out(path + ".tmp");
-      out << ready;
-    }
-    fs::rename(path + ".tmp", path);
+    if (auto s = WriteReadyFile(args->Get("--ready-file"), ready); !s.ok()) return Fail(s);
   }
-  std::cerr << "rcbench serve: listening on " << host << ":" << port << "\n";
+  std::cerr << "rcbench serve: listening on " << grpc_address << "\n";
+  // Not common's StopSignals: the controller stops cooperatively (runs in flight finish their
+  // teardown when g_stop is set), and a second signal must still end it at once.
   InstallSignalHandlers();
   while (!g_stop) usleep(100000);
   service.Shutdown();

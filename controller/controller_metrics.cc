@@ -89,19 +89,4 @@ void ControllerMetrics::SetHostUp(const std::string& host, const std::string& ro
   host_up_.Add({{"host", host}, {"role", role}}).Set(up ? 1 : 0);
 }
 
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
-    const std::string& listen, std::shared_ptr<prometheus::Registry> registry, std::string* bound) {
-  auto hp = ParseHostPort(listen);
-  if (!hp.ok()) return hp.status();
-  try {
-    auto exposer = std::make_unique<prometheus::Exposer>(listen);
-    exposer->RegisterCollectable(registry);
-    auto ports = exposer->GetListeningPorts();
-    *bound = absl::StrCat(hp->host, ":", ports.empty() ? 0 : ports.front());
-    return exposer;
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
-  }
-}
-
 }  // namespace rcbench::controller

@@ -4,7 +4,6 @@
 // controller/README.md). Thread-safe (prometheus-cpp's types are).
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -50,10 +49,5 @@ class ControllerMetrics {
   std::vector<prometheus::Gauge*> factor_gauges_;
   std::vector<prometheus::Gauge*> phase_gauges_;
 };
-
-// Serves `registry` on `listen` ("127.0.0.1:0" for an ephemeral port). Returns the exposer
-// and writes the bound "host:port" to `bound`.
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
-    const std::string& listen, std::shared_ptr<prometheus::Registry> registry, std::string* bound);
 
 }  // namespace rcbench::controller

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/daemon.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/http_get.h"
 #include "common/testing/rpc_testing.h"
@@ -78,9 +79,9 @@ TEST(UsageCollectorTest, ResumesAfterTheLastSequenceWithoutGapsOrRepeats) {
 
 TEST(ControllerMetricsTest, MetricsAreServedWithProgressFactorsAndLiveClassValues) {
   ControllerMetrics metrics;
-  std::string bound;
-  auto exposer = ServeMetrics("127.0.0.1:0", metrics.registry(), &bound);
-  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  auto endpoint = MetricsEndpoint::Start("127.0.0.1:0", metrics.registry());
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  const std::string bound = (*endpoint)->address();
   metrics.SetPlanned("smoke", 8, 2);
   metrics.RunFinished("smoke", "completed");
   metrics.SetCurrentRun("smoke", {{"containers", "on"}});
