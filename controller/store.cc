@@ -125,7 +125,6 @@ absl::Status SqliteResultStore::AddExperiment(const ExperimentRecord& e,
                                               const std::vector<PlannedRun>& runs,
                                               const std::string& campaign) {
   std::lock_guard<std::mutex> lock(mu_);
-  RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
   auto body = [&]() -> absl::Status {
     Stmt ins(db_,
              "INSERT OR IGNORE INTO experiments (name, spec_yaml, seed, created_at) "
@@ -145,12 +144,7 @@ absl::Status SqliteResultStore::AddExperiment(const ExperimentRecord& e,
     }
     return absl::OkStatus();
   };
-  absl::Status st = body();
-  if (!st.ok()) {
-    ExecLocked("ROLLBACK").IgnoreError();
-    return st;
-  }
-  return ExecLocked("COMMIT");
+  return InTransaction(body);
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteResultStore::MarkStaleRunsInterrupted(
@@ -258,7 +252,6 @@ absl::StatusOr<int> SqliteResultStore::ResetFailedRuns(const std::string& experi
 
 absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
   std::lock_guard<std::mutex> lock(mu_);
-  RCBENCH_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
   auto body = [&]() -> absl::Status {
     {
       Stmt s(db_, "SELECT status FROM runs WHERE run_id = ?");
@@ -345,12 +338,7 @@ absl::Status SqliteResultStore::CompleteRun(const RunOutcome& o) {
     s.Bind(4, o.run_id);
     return s.Run();
   };
-  absl::Status st = body();
-  if (!st.ok()) {
-    ExecLocked("ROLLBACK").IgnoreError();
-    return st;
-  }
-  return ExecLocked("COMMIT");
+  return InTransaction(body);
 }
 
 }  // namespace rcbench::controller
