@@ -219,7 +219,8 @@ absl::StatusOr<ChangePointResult> FindChangePoints(const std::vector<std::vector
                                                    ": expected at least 2 points (a variance)"));
   }
   std::vector<double> locations;  // each point's median: what E-divisive splits
-  std::vector<Moments> moments;   // each point's values: what the t-test compares
+  std::vector<Moments> values;    // each point's values (the analysis of variance)
+  std::vector<Moments> moments;   // what the t-test compares: the values, or the median alone
   for (size_t i = 0; i < points.size(); ++i) {
     if (points[i].empty()) {
       return absl::InvalidArgumentError(absl::StrCat("point ", i, " has no values"));
@@ -234,8 +235,8 @@ absl::StatusOr<ChangePointResult> FindChangePoints(const std::vector<std::vector
     std::sort(sorted.begin(), sorted.end());
     const size_t n = sorted.size();
     locations.push_back(n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2);
-    moments.push_back(options.test_medians ? MomentsOf(locations, i, i + 1)
-                                           : MomentsOf(points[i], 0, n));
+    values.push_back(MomentsOf(points[i], 0, n));
+    moments.push_back(options.test_medians ? MomentsOf(locations, i, i + 1) : values.back());
   }
   auto segment = [&moments](size_t lo, size_t hi) {
     Moments m;
@@ -315,14 +316,10 @@ absl::StatusOr<ChangePointResult> FindChangePoints(const std::vector<std::vector
   for (const auto& c : result.change_points) bounds.push_back(c.index);
   bounds.push_back(points.size());
   for (size_t b = 0; b + 1 < bounds.size(); ++b) {
-    const Moments all = [&] {
-      Moments m;
-      for (size_t i = bounds[b]; i < bounds[b + 1]; ++i)
-        m = Merge(m, MomentsOf(points[i], 0, points[i].size()));
-      return m;
-    }();
+    Moments all;
+    for (size_t i = bounds[b]; i < bounds[b + 1]; ++i) all = Merge(all, values[i]);
     for (size_t i = bounds[b]; i < bounds[b + 1]; ++i) {
-      const Moments m = MomentsOf(points[i], 0, points[i].size());
+      const Moments& m = values[i];
       ss_between += m.n * (m.mean - all.mean) * (m.mean - all.mean);
       ss_within += m.variance * (m.n - 1.0);
       df_within += m.n - 1.0;
