@@ -1,9 +1,9 @@
 #pragma once
 
-// What every rcbench daemon (rcbench-agent, rcbench-loadgen serve, rcbench-server) does around
-// its own work: block and wait for the stop signals, serve Prometheus /metrics, and announce
-// where it listens in a ready file. The gRPC listener itself is BuildRpcServer
-// (common/rpc_security.h). A daemon's main.cc reads:
+// What every rcbench daemon (rcbench-agent, rcbench-loadgen serve, rcbench-server, rcbench
+// serve) does around its own work: block and wait for the stop signals, serve Prometheus
+// /metrics, and announce where it listens in a ready file. The gRPC listener itself is
+// BuildRpcServer (common/rpc_security.h). A daemon's main.cc reads:
 //
 //   StopSignals stop;                        // before any thread starts
 //   auto daemon = Build(...);                // binds gRPC / HTTP / MetricsEndpoint on port 0..N
@@ -11,7 +11,8 @@
 //   stop.Wait();
 //   daemon->Shutdown();
 //
-// The controller's `rcbench serve` should call the same three (it still writes its own today).
+// `rcbench serve` reads the same, and after the first signal watches for a second one, which
+// ends it at once while the experiment in flight still tears down (controller/cli_serve.cc).
 
 #include <chrono>
 #include <memory>

@@ -44,7 +44,8 @@ int CmdServe(const std::vector<std::string>& argv);
 extern const std::vector<std::string> kRunValueFlags;
 extern const std::vector<std::string> kRunBoolFlags;
 
-// Set by SIGINT/SIGTERM once InstallSignalHandlers ran; a second signal exits at once (130).
+// Set by SIGINT/SIGTERM once InstallSignalHandlers ran (`run`), or by `serve` on the first stop
+// signal (it takes them through common's StopSignals); a second signal exits at once (130).
 extern std::atomic<bool> g_stop;
 void InstallSignalHandlers();
 

@@ -1,16 +1,21 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <iostream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/daemon.h"
+#include "common/logging.h"
 #include "common/rpc_security.h"
 #include "controller/cli_commands.h"
 #include "controller/controller_config.h"
 #include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
+#include "controller/netns_topology.h"
 #include "controller/store.h"
 
 namespace rcbench::controller::cli {
@@ -34,6 +39,39 @@ constexpr char kServeUsage[] = R"(usage: rcbench serve [options]
   --insecure-plaintext   allow a plaintext listener on a non-loopback address (not advised)
 )";
 
+// After the first stop signal the runs in flight finish their teardown, which can take long;
+// a second signal must not wait for that. Once armed, this ends the process at once on the
+// next SIGTERM or SIGINT, as `rcbench run`'s handler does (local mode's namespaces removed,
+// exit 130). Declared before the service, so it is still armed while the service's worker,
+// which runs the experiments, is joined.
+class SecondSignalExits {
+ public:
+  explicit SecondSignalExits(const StopSignals& stop) : stop_(stop) {}
+  ~SecondSignalExits() {
+    done_ = true;
+    if (watcher_.joinable()) watcher_.join();
+  }
+  SecondSignalExits(const SecondSignalExits&) = delete;
+  SecondSignalExits& operator=(const SecondSignalExits&) = delete;
+
+  // Call once, after the first signal was taken (StopSignals has one waiter at a time).
+  void Arm() {
+    watcher_ = std::thread([this] {
+      while (!done_) {
+        if (stop_.WaitFor(std::chrono::milliseconds(100)) != 0) {
+          RemoveTopologiesFromSignalHandler();
+          _exit(130);
+        }
+      }
+    });
+  }
+
+ private:
+  const StopSignals& stop_;
+  std::atomic<bool> done_{false};
+  std::thread watcher_;
+};
+
 }  // namespace
 
 int CmdServe(const std::vector<std::string>& argv) {
@@ -50,6 +88,7 @@ int CmdServe(const std::vector<std::string>& argv) {
   }
   if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageFailure(s.message(), kServeUsage);
   if (args->Has("--die-with-parent")) DieWithParent();
+  StopSignals stop;  // before any thread starts (the service's worker, gRPC's, /metrics')
   auto limits = ParseSpecLimits(*args);
   if (!limits.ok()) return UsageFailure(limits.status().message(), kServeUsage);
   auto store = SqliteResultStore::Open(args->Get("--db", kDefaultDb));
@@ -70,6 +109,7 @@ int CmdServe(const std::vector<std::string>& argv) {
   ExecutionPolicy policy;
   policy.hosts = {config->security.tls, config->security.token_file};
   policy.programs = &config->programs;
+  SecondSignalExits second_signal(stop);
   ControllerService service(
       **store,
       [&](const ExperimentSpec& spec, const std::map<std::string, std::string>& tags) {
@@ -102,10 +142,11 @@ int CmdServe(const std::vector<std::string>& argv) {
     if (auto s = WriteReadyFile(args->Get("--ready-file"), ready); !s.ok()) return Fail(s);
   }
   std::cerr << "rcbench serve: listening on " << grpc_address << "\n";
-  // Not common's StopSignals: the controller stops cooperatively (runs in flight finish their
-  // teardown when g_stop is set), and a second signal must still end it at once.
-  InstallSignalHandlers();
-  while (!g_stop) usleep(100000);
+  const int sig = stop.Wait();  // not in the log line: skipped below INFO
+  RCBENCH_LOG(INFO) << "signal " << sig << ": shutting down";
+  second_signal.Arm();
+  // The runs in flight stop cooperatively (RunnerOptions::stop_requested) and tear down.
+  g_stop = true;
   service.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;

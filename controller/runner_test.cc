@@ -2,14 +2,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
+#include <functional>
 #include <map>
-#include <thread>
+#include <set>
+#include <string>
 
-#include "common/testing/fake_clock.h"
 #include "controller/testing/fake_testbed.h"
+#include "controller/testing/runner_fixture.h"
+
+// An invocation: every run in attempts, waiting for hosts, redoing what a loss interrupted,
+// campaigns, resuming, and storing each run's results (runner.cc).
 
 namespace rcbench::controller {
 namespace {
@@ -17,61 +20,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
-
-using YieldingFakeClock = rcbench::testing::YieldingFakeClock;
-
-constexpr char kSpec[] = R"(name: exp
-server:
-  args: ["--mode", "{{mode}}"]
-factors:
-  mode: [a, b]
-repetitions: 2
-seed: 3
-phases: {warmup: 1s, measure: 2s}
-containers:
-  - path: "exp/{{mode}}"
-    cpu_weight: 50
-sysctls:
-  net.core.somaxconn: "1024"
-load:
-  classes:
-    - name: high
-      mode: closed_loop
-      connections: 1
-    - name: low
-      mode: sclient
-      clients: 3
-)";
-
-class RunnerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("rcbench-runner-test-" + std::to_string(getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    std::filesystem::remove(path_);
-    auto spec = ParseSpec(kSpec, "exp.yaml");
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    spec_ = *spec;
-    store_ = *SqliteResultStore::Open(path_.string());
-  }
-  void TearDown() override {
-    store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(path_.string() + suffix);
-    }
-  }
-  absl::StatusOr<RunSummary> RunAll(RunnerOptions options = {}) {
-    ExperimentRunner runner(spec_, *store_, testbed_, clock_, nullptr, std::move(options));
-    return runner.Run();
-  }
-
-  std::filesystem::path path_;
-  ExperimentSpec spec_;
-  std::unique_ptr<SqliteResultStore> store_;
-  YieldingFakeClock clock_;
-  testing::FakeTestbed testbed_{clock_};
-};
+using testing::RunnerTest;
 
 TEST_F(RunnerTest, EveryRunCompletesWithClassResultsHostFactsAndUsage) {
   auto summary = RunAll();
@@ -94,19 +43,6 @@ TEST_F(RunnerTest, EveryRunCompletesWithClassResultsHostFactsAndUsage) {
     EXPECT_NEAR(results.containers(0).cpu_cores(), 0.5, 0.01);
     EXPECT_GT(results.samples_size(), 0);
   }
-}
-
-TEST_F(RunnerTest, FactorLevelsAreTemplatedIntoServerArgsAndContainers) {
-  spec_.randomize = false;
-  ASSERT_TRUE(RunAll().ok());
-  ASSERT_EQ(testbed_.server_args_.size(), 4u);
-  EXPECT_EQ(testbed_.server_args_[0], (std::vector<std::string>{"--mode", "a"}));
-  EXPECT_EQ(testbed_.server_args_[3], (std::vector<std::string>{"--mode", "b"}));
-  EXPECT_EQ(testbed_.agent_.creates(), 4);
-  auto workloads = testbed_.loadgen_.workloads();
-  ASSERT_EQ(workloads.size(), 4u);
-  EXPECT_EQ(workloads[0].http_classes(0).target(), "http://127.0.0.1:8080");
-  EXPECT_EQ(workloads[0].http_classes(1).sclient().clients(), 3u);
 }
 
 TEST_F(RunnerTest, ALostLoadGeneratorFailsOnlyThatRun) {
@@ -340,15 +276,6 @@ TEST_F(RunnerTest, AnotherKernelStartsANewCampaignAndResumingANamedOneOnItIsRefu
   EXPECT_EQ(store_->ListRuns("exp")->size(), 8u);
 }
 
-TEST_F(RunnerTest, TheLeaseSettingsReachTheGeneratorAndItIsRenewed) {
-  RunnerOptions o;
-  o.lease.length = std::chrono::seconds(2);
-  o.lease.renew_every = std::chrono::milliseconds(500);
-  ASSERT_TRUE(RunAll(o).ok());
-  EXPECT_EQ(testbed_.loadgen_.last_lease(), std::chrono::seconds(2));
-  EXPECT_GT(testbed_.loadgen_.renewals(), 0);
-}
-
 TEST_F(RunnerTest, ResumeReleasesWhatTheInterruptedRunLeftBeforeRedoingIt) {
   spec_.randomize = false;
   RunnerOptions first;
@@ -371,17 +298,6 @@ TEST_F(RunnerTest, ResumeReleasesWhatTheInterruptedRunLeftBeforeRedoingIt) {
   ASSERT_EQ(runs[1].attempts_size(), 2);
   EXPECT_EQ(runs[1].attempts(0).status(), rcbench::v1::RUN_STATUS_INTERRUPTED);
   EXPECT_EQ(runs[1].attempts(1).status(), rcbench::v1::RUN_STATUS_COMPLETED);
-}
-
-TEST_F(RunnerTest, TeardownRunsOnEveryPath) {
-  testbed_.loadgen_.fail_start_ = {1, 2, 3, 4};
-  auto summary = RunAll();
-  ASSERT_TRUE(summary.ok());
-  EXPECT_EQ(summary->failed, 4);
-  EXPECT_TRUE(testbed_.agent_.containers().empty());
-  EXPECT_EQ(testbed_.agent_.restores(), 4);
-  EXPECT_EQ(testbed_.server_stops_, 4);
-  EXPECT_FALSE(testbed_.server_up_);
 }
 
 TEST_F(RunnerTest, ResumeSkipsCompletedRunsAndRedoesInterruptedOnes) {
@@ -417,165 +333,6 @@ TEST_F(RunnerTest, TheStoredSeedIsReusedOnResume) {
   auto two = RunAll();
   ASSERT_TRUE(two.ok());
   EXPECT_EQ(one->seed, two->seed);
-}
-
-TEST(ComputeResultsTest, IntervalReportsInsideTheWindowAreMerged) {
-  auto stats = [](int64_t start_s, int64_t end_s, uint64_t ok) {
-    rcbench::v1::StatsReport r;
-    auto* c = r.add_classes();
-    c->set_class_name("x");
-    c->mutable_interval_start()->mutable_wall()->set_seconds(start_s);
-    c->mutable_interval_end()->mutable_wall()->set_seconds(end_s);
-    c->mutable_interval_start()->set_monotonic_ns(start_s * 1'000'000'000);
-    c->mutable_interval_end()->set_monotonic_ns(end_s * 1'000'000'000);
-    c->set_requests_ok(ok);
-    return r;
-  };
-  // Window [10 s, 13 s]: intervals ending at 11, 12, 13 count; 10 (warm-up) and 14 do not.
-  std::vector<rcbench::v1::StatsReport> reports = {stats(9, 10, 999), stats(10, 11, 100),
-                                                   stats(11, 12, 200), stats(12, 13, 300),
-                                                   stats(13, 14, 999)};
-  auto results = ComputeClassResults(reports, {}, 10'000, 13'000);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_DOUBLE_EQ(results[0].throughput_rps(), 200);
-}
-
-// Two classes on one generator share its CPU: both report it in cores, and per request over
-// everything that generator completed.
-TEST(ComputeResultsTest, GeneratorCpuIsSharedByTheClassesOfOneGenerator) {
-  auto report = [](int64_t start_s) {
-    rcbench::v1::StatsReport r;
-    for (const auto& [name, ok] : {std::pair<const char*, uint64_t>{"high", 100}, {"low", 300}}) {
-      auto* c = r.add_classes();
-      c->set_class_name(name);
-      c->mutable_interval_start()->mutable_wall()->set_seconds(start_s);
-      c->mutable_interval_end()->mutable_wall()->set_seconds(start_s + 1);
-      c->mutable_interval_start()->set_monotonic_ns(start_s * 1'000'000'000);
-      c->mutable_interval_end()->set_monotonic_ns((start_s + 1) * 1'000'000'000);
-      c->set_requests_ok(ok);
-      c->set_generator_cpu_ns(200'000'000);  // 0.2 s of generator CPU per 1 s interval
-    }
-    return r;
-  };
-  auto results = ComputeClassResults({report(10), report(11)}, {}, 10'000, 12'000);
-  ASSERT_EQ(results.size(), 2u);
-  for (const auto& c : results) {
-    EXPECT_DOUBLE_EQ(c.generator_cpu_cores(), 0.2) << c.class_name();
-    // 0.4 s of CPU for 800 requests over both classes: 500 us each.
-    EXPECT_DOUBLE_EQ(c.generator_cpu_us_per_request(), 500) << c.class_name();
-  }
-}
-
-TEST(ComputeResultsTest, ContainerUsageIsTheDifferenceOverTheWindow) {
-  std::vector<rcbench::v1::UsageReport> reports;
-  for (int s = 0; s <= 5; ++s) {
-    rcbench::v1::UsageReport r;
-    r.mutable_time()->mutable_wall()->set_seconds(100 + s);
-    r.mutable_time()->set_monotonic_ns(s * 1'000'000'000LL);
-    auto* c = r.add_containers();
-    c->mutable_id()->set_path("p");
-    c->set_cpu_usage_ns(static_cast<uint64_t>(s) * 250'000'000);  // 0.25 cores
-    c->set_cpu_throttled_ns(static_cast<uint64_t>(s) * 1'000'000);
-    *c->mutable_time() = r.time();
-    reports.push_back(r);
-  }
-  auto results = ComputeContainerResults("h", reports, 101'000, 104'000);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].id().host(), "h");
-  EXPECT_DOUBLE_EQ(results[0].cpu_seconds(), 0.75);
-  EXPECT_DOUBLE_EQ(results[0].cpu_cores(), 0.25);
-  EXPECT_DOUBLE_EQ(results[0].cpu_throttled_seconds(), 0.003);
-}
-
-// Stands in for the benchmark program: records each launch and answers with `output`.
-class FakeBenchmarkExecutor : public BenchmarkExecutor {
- public:
-  absl::StatusOr<std::string> Run(const BenchmarkLaunch& launch,
-                                  const std::function<bool()>&) override {
-    launches.push_back(launch);
-    return output;
-  }
-  std::vector<BenchmarkLaunch> launches;
-  absl::StatusOr<std::string> output = std::string(
-      R"({"benchmarks": [{"name": "BM_Create", "run_name": "BM_Create", "run_type": "iteration",
-      "iterations": 100, "real_time": 350.5, "cpu_time": 120.25, "time_unit": "us"}]})");
-};
-
-constexpr char kBenchmarkSpec[] = R"(name: prim
-benchmark:
-  binary: rc_primitives
-  args: ["--benchmark_min_time={{min_time}}"]
-  timeout: 30s
-factors:
-  min_time: ["0.01", "0.1"]
-seed: 3
-)";
-
-class BenchmarkRunnerTest : public RunnerTest {
- protected:
-  void SetUp() override {
-    RunnerTest::SetUp();
-    auto spec = ParseSpec(kBenchmarkSpec, "prim.yaml");
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    spec_ = *spec;
-    spec_.randomize = false;
-  }
-  absl::StatusOr<RunSummary> RunBenchmarks() {
-    RunnerOptions options;
-    options.benchmarks = &executor_;
-    return RunAll(std::move(options));
-  }
-  FakeBenchmarkExecutor executor_;
-};
-
-TEST_F(BenchmarkRunnerTest, EveryRunStoresTheProgramsEntriesWithItsCompletion) {
-  auto summary = RunBenchmarks();
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_EQ(summary->completed, 2);
-  auto runs = *store_->ListRuns("prim");
-  for (const auto& run : runs) {
-    EXPECT_EQ(run.status(), rcbench::v1::RUN_STATUS_COMPLETED) << run.error();
-    auto results = *store_->GetResults(run.run_id(), false);
-    ASSERT_EQ(results.benchmarks_size(), 1);
-    EXPECT_EQ(results.benchmarks(0).name(), "BM_Create");
-    EXPECT_DOUBLE_EQ(results.benchmarks(0).real_time_ns(), 350500);
-    EXPECT_EQ(results.classes_size(), 0);
-    EXPECT_EQ(results.hosts(0).kernel_release(), "6.1.0-fake");
-  }
-}
-
-TEST_F(BenchmarkRunnerTest, FactorLevelsAreTemplatedIntoTheProgramsArgs) {
-  ASSERT_TRUE(RunBenchmarks().ok());
-  ASSERT_EQ(executor_.launches.size(), 2u);
-  EXPECT_EQ(executor_.launches[0].args, (std::vector<std::string>{"--benchmark_min_time=0.01"}));
-  EXPECT_EQ(executor_.launches[1].args, (std::vector<std::string>{"--benchmark_min_time=0.1"}));
-  EXPECT_EQ(executor_.launches[0].timeout, std::chrono::seconds(30));
-  EXPECT_TRUE(testbed_.server_args_.empty());
-  EXPECT_TRUE(testbed_.loadgen_.workloads().empty());
-}
-
-TEST_F(BenchmarkRunnerTest, MalformedOutputFailsTheRunWithAClearError) {
-  executor_.output = std::string("{\"benchmarks\": [{\"name\": \"BM_Create\"}");
-  auto summary = RunBenchmarks();
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_EQ(summary->failed, 2);
-  auto run = (*store_->ListRuns("prim"))[0];
-  EXPECT_EQ(run.status(), rcbench::v1::RUN_STATUS_FAILED);
-  EXPECT_THAT(run.error(), HasSubstr("rc_primitives: benchmark output is not valid JSON"));
-  EXPECT_EQ(*store_->CountRows("benchmark_results", run.run_id()), 0);
-}
-
-TEST_F(BenchmarkRunnerTest, AProgramThatFailsFailsTheRunWithItsReason) {
-  executor_.output = absl::UnavailableError("rc_primitives failed (exit 2)");
-  ASSERT_TRUE(RunBenchmarks().ok());
-  EXPECT_THAT((*store_->ListRuns("prim"))[0].error(), HasSubstr("rc_primitives failed (exit 2)"));
-}
-
-TEST_F(BenchmarkRunnerTest, WithoutAnExecutorTheRunFails) {
-  auto summary = RunAll();
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_EQ(summary->failed, 2);
-  EXPECT_THAT((*store_->ListRuns("prim"))[0].error(), HasSubstr("no benchmark executor"));
 }
 
 TEST_F(RunnerTest, AFullDiskFailsThatRunWithTheStoresMessageAndKeepsEarlierRuns) {

@@ -16,7 +16,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -302,34 +301,6 @@ void HttpWorker::ContinueWrite(Conn* c, int64_t now) {
   c->state = Conn::kReading;
 }
 
-void HttpWorker::OnReadable(Conn* c, int64_t now) {
-  for (;;) {
-    const ssize_t r = recv(c->fd, read_buffer_.get(), kReadSize, 0);
-    if (r > 0) {
-      if (!OnData(c, read_buffer_.get(), static_cast<size_t>(r), now)) return;
-      // A short read drained the socket; with edge triggering the next data brings a new
-      // event. A peer's FIN after the data, though, would not: keep reading to see it.
-      if (static_cast<size_t>(r) < kReadSize) {
-        // Only a body delimited by the connection's end needs that extra recv.
-        if (c->parser && c->parser->is_header_done() && !c->parser->content_length() &&
-            !c->parser->chunked()) {
-          continue;
-        }
-        return;
-      }
-      continue;
-    }
-    if (r == 0) {
-      OnPeerClosed(c, now);
-      return;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    Fail(c, kReset, now);
-    return;
-  }
-}
-
 bool HttpWorker::OnData(Conn* c, const char* data, size_t n, int64_t now) {
   c->cls->counters->bytes_received += n;
   return Feed(c, data, n, now);
@@ -521,13 +492,8 @@ void HttpWorker::AfterEvents(int64_t now, int64_t* next_scan) {
 }
 
 absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, int64_t end_ns) {
-  if (io_ == IoEngine::kIoUring) {
-    absl::Status st = SetUpUring();
-    if (!st.ok()) return st;
-  } else {
-    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll_create1: errno ", errno));
-  }
+  absl::Status st = io_ == IoEngine::kIoUring ? SetUpUring() : SetUpEpoll();
+  if (!st.ok()) return st;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now = clock_->MonotonicNanos();
@@ -542,8 +508,6 @@ absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, in
       }
     }
   }
-  constexpr int kMaxEvents = 256;
-  epoll_event events[kMaxEvents];
   int64_t next_scan = clock_->MonotonicNanos() + kScanIntervalNs;
   while (!stop.load(std::memory_order_relaxed)) {
     int64_t now = clock_->MonotonicNanos();
@@ -553,45 +517,8 @@ absl::Status HttpWorker::Run(const std::atomic<bool>& stop, int64_t start_ns, in
       if (cls->open_loop) wake = std::min(wake, cls->next_intended_ns);
     }
     const int64_t timeout_ns = std::max<int64_t>(0, wake - now);
-    if (uring_ != nullptr) {
-      // One system call submits the sends queued since the last turn and waits for at least
-      // one completion (or the timeout).
-      // With batching, the wait ends at io_batch_ completions or after io_batch_wait_ns_.
-      const int64_t t = io_batch_ > 1 ? std::min(timeout_ns, io_batch_wait_ns_) : timeout_ns;
-      __kernel_timespec ts{t / 1'000'000'000, t % 1'000'000'000};
-      io_uring_cqe* cqe = nullptr;
-      const int r = io_uring_submit_and_wait_timeout(&uring_->ring, &cqe, io_batch_, &ts, nullptr);
-      if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
-        return absl::InternalError(absl::StrCat("io_uring_enter: ", std::strerror(-r)));
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      unsigned head = 0;
-      unsigned seen = 0;
-      io_uring_for_each_cqe(&uring_->ring, head, cqe) {
-        ++seen;
-        OnCompletion(cqe->user_data, cqe->res, cqe->flags, clock_->MonotonicNanos());
-      }
-      io_uring_cq_advance(&uring_->ring, seen);
-      uring_->Flush();
-      for (const auto& [c, gen] : uring_->rearm) {
-        // Only the same connection: a socket opened in the slot since arms its own receive
-        // once connected.
-        if (c->fd >= 0 && c->gen == gen && !c->recv_armed) ArmReceive(c);
-      }
-      uring_->rearm.clear();
-      AfterEvents(clock_->MonotonicNanos(), &next_scan);
-      continue;
-    }
-    timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
-                static_cast<long>(timeout_ns % 1'000'000'000)};
-    const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, &ts, nullptr);
-    if (n < 0 && errno != EINTR)
-      return absl::InternalError(absl::StrCat("epoll_pwait2: errno ", errno));
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int i = 0; i < n; ++i) {
-      OnEvent(static_cast<Conn*>(events[i].data.ptr), events[i].events, clock_->MonotonicNanos());
-    }
-    AfterEvents(clock_->MonotonicNanos(), &next_scan);
+    st = uring_ != nullptr ? UringTurn(timeout_ns, &next_scan) : EpollTurn(timeout_ns, &next_scan);
+    if (!st.ok()) return st;
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t i = 0; i < num_conns_; ++i) {

@@ -78,19 +78,16 @@ class HttpWorker {
   struct ClassRuntime;
   struct Uring;
 
+  // The connection state machine and the loop's timers, shared by both engines
+  // (http_worker.cc).
   void StartConnect(Conn* c, int64_t now);
   void OnEvent(Conn* c, uint32_t events, int64_t now);
   void OnConnected(Conn* c, int64_t now);
   void BeginRequest(Conn* c, int64_t now);
   void ContinueWrite(Conn* c, int64_t now);
-  void OnReadable(Conn* c, int64_t now);
   bool OnData(Conn* c, const char* data, size_t n, int64_t now);
   void OnPeerClosed(Conn* c, int64_t now);
   void CloseIdle(Conn* c, int64_t now);
-  // io_uring engine.
-  absl::Status SetUpUring();
-  void ArmReceive(Conn* c);
-  void OnCompletion(uint64_t user_data, int32_t res, uint32_t flags, int64_t now);
   void AfterEvents(int64_t now, int64_t* next_scan);
   bool Feed(Conn* c, const char* data, size_t n, int64_t now);
   void Complete(Conn* c, int64_t now);
@@ -103,6 +100,16 @@ class HttpWorker {
   void ScanTimers(int64_t now);
   uint64_t NextRandom();
   int64_t NextGap(ClassRuntime* cls);
+  // epoll engine (http_worker_epoll.cc). A turn waits up to `timeout_ns` for events, handles
+  // them and then the timers; it fails only when the wait itself fails.
+  absl::Status SetUpEpoll();
+  absl::Status EpollTurn(int64_t timeout_ns, int64_t* next_scan);
+  void OnReadable(Conn* c, int64_t now);
+  // io_uring engine (http_worker_uring.cc); a turn as for epoll.
+  absl::Status SetUpUring();
+  absl::Status UringTurn(int64_t timeout_ns, int64_t* next_scan);
+  void ArmReceive(Conn* c);
+  void OnCompletion(uint64_t user_data, int32_t res, uint32_t flags, int64_t now);
 
   const Clock* clock_;
   uint64_t rng_;

@@ -1,10 +1,11 @@
 #pragma once
 
-// The inside of HttpWorker (loadgen/http_worker.h), shared by its two files: the response
-// parser that keeps no header fields, a connection slot (Conn), a class's runtime state and the
-// io_uring engine's ring. http_worker.cc has the epoll engine and everything common;
-// http_worker_uring.cc the io_uring engine. Not a public interface. Single-threaded: a worker's
-// state is touched only by its thread.
+// The inside of HttpWorker (loadgen/http_worker.h), shared by its files: the response parser
+// that keeps no header fields, a connection slot (Conn), a class's runtime state and the
+// io_uring engine's ring. http_worker.cc has everything common to both engines (the connection
+// state machine, the timers, Run's skeleton); http_worker_epoll.cc the epoll engine and
+// http_worker_uring.cc the io_uring engine, each its set-up and one turn of the loop. Not a
+// public interface. Single-threaded: a worker's state is touched only by its thread.
 
 #include <liburing.h>
 #include <sys/mman.h>

@@ -92,6 +92,36 @@ absl::Status HttpWorker::SetUpUring() {
   return absl::OkStatus();
 }
 
+absl::Status HttpWorker::UringTurn(int64_t timeout_ns, int64_t* next_scan) {
+  // One system call submits the sends queued since the last turn and waits for at least
+  // one completion (or the timeout).
+  // With batching, the wait ends at io_batch_ completions or after io_batch_wait_ns_.
+  const int64_t t = io_batch_ > 1 ? std::min(timeout_ns, io_batch_wait_ns_) : timeout_ns;
+  __kernel_timespec ts{t / 1'000'000'000, t % 1'000'000'000};
+  io_uring_cqe* cqe = nullptr;
+  const int r = io_uring_submit_and_wait_timeout(&uring_->ring, &cqe, io_batch_, &ts, nullptr);
+  if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+    return absl::InternalError(absl::StrCat("io_uring_enter: ", std::strerror(-r)));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  unsigned head = 0;
+  unsigned seen = 0;
+  io_uring_for_each_cqe(&uring_->ring, head, cqe) {
+    ++seen;
+    OnCompletion(cqe->user_data, cqe->res, cqe->flags, clock_->MonotonicNanos());
+  }
+  io_uring_cq_advance(&uring_->ring, seen);
+  uring_->Flush();
+  for (const auto& [c, gen] : uring_->rearm) {
+    // Only the same connection: a socket opened in the slot since arms its own receive
+    // once connected.
+    if (c->fd >= 0 && c->gen == gen && !c->recv_armed) ArmReceive(c);
+  }
+  uring_->rearm.clear();
+  AfterEvents(clock_->MonotonicNanos(), next_scan);
+  return absl::OkStatus();
+}
+
 void HttpWorker::ArmReceive(Conn* c) {
   io_uring_sqe* sqe = uring_->Sqe();
   io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);

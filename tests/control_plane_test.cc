@@ -1,6 +1,8 @@
 // The control plane's safe defaults through the real binaries: a daemon refuses a plaintext
 // listener on a non-loopback address unless told to accept the risk, and an unprivileged user
-// on the same host can drive neither a root agent nor `rcbench serve` (privileged).
+// on the same host can drive neither a root agent nor `rcbench serve` (privileged). And how
+// `rcbench serve` stops with an experiment in flight: cooperatively on the first signal, at
+// once on the second.
 
 #include <gmock/gmock.h>
 #include <grp.h>
@@ -10,10 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <string>
 
 #include "common/rpc_security.h"
+#include "common/testing/process.h"
 #include "rcbench/v1/agent.grpc.pb.h"
 #include "rcbench/v1/controller.grpc.pb.h"
 #include "tests/e2e_util.h"
@@ -197,6 +204,112 @@ TEST(ControlPlaneTest, ServeRefusesASubmittedSpecWhoseProgramIsNotAllowListed) {
   usleep(300000);
   EXPECT_FALSE(std::filesystem::exists(dir / "executed"));
   EXPECT_THAT(ReadFile(dir / "serve.log"), HasSubstr("SubmitExperiment"));  // audited
+}
+
+// The "pid=" line of a daemon's ready file, or 0.
+pid_t PidInReadyFile(const std::string& path) {
+  auto lines = rcbench::testing::ParseKeyValueLines(ReadFile(path));
+  return static_cast<pid_t>(std::atoi(lines["pid"].c_str()));
+}
+
+// `rcbench serve` running a submitted micro-benchmark whose program ignores SIGTERM, as one
+// stuck in its work would: stopping the run then takes the 2 s the controller gives a program
+// before SIGKILL, long enough to signal serve again meanwhile. Local mode, so its agent and load
+// generator run as children of serve.
+class ServeStopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
+    const std::string token_file = dir_ / "token";
+    ASSERT_TRUE(WriteTokenFile(token_file, *NewToken()).ok());
+    const std::string program = dir_ / "spin.sh";
+    std::ofstream(program) << "#!/bin/sh\n"
+                           << "trap 'echo term >> " << term_file_ << "' TERM\n"
+                           << "echo $$ > " << pid_file_ << "\n"
+                           << "while :; do sleep 0.05; done\n";
+    chmod(program.c_str(), 0755);
+    std::ofstream(dir_ / "controller.yaml") << "programs:\n  spin:\n    path: " << program << "\n";
+    rcbench::testing::ProcessOptions options;
+    options.merge_stderr = true;
+    auto p = rcbench::testing::Process::Start(
+        {BinDir() + "/rcbench", "serve", "--listen", "127.0.0.1:0", "--db", dir_ / "serve.db",
+         "--work-dir", dir_ / "work", "--token-file", token_file, "--config",
+         dir_ / "controller.yaml", "--ready-file", dir_ / "serve.ready"},
+        options);
+    ASSERT_TRUE(p.ok()) << p.status();
+    serve_ = *std::move(p);
+    auto ready = serve_->WaitForReadyFile(dir_ / "serve.ready", std::chrono::seconds(10));
+    ASSERT_TRUE(ready.ok()) << ready.status();
+
+    ClientSecurity security;
+    security.token = *ReadTokenFile(token_file);
+    auto stub = rcbench::v1::Controller::NewStub(*MakeRpcChannel((*ready)["grpc"], security));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    rcbench::v1::SubmitExperimentRequest sub;
+    sub.set_spec_yaml("name: spin\nbenchmark:\n  binary: spin\n  timeout: 5m\n");
+    rcbench::v1::SubmitExperimentResponse resp;
+    grpc::Status s = stub->SubmitExperiment(&ctx, sub, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    // Up to the program, the run starts the local agent and load generator first.
+    absl::Status started = rcbench::testing::WaitFor(
+        [&] { return ProgramPid() > 0 || !serve_->Running(); }, std::chrono::seconds(60),
+        "the submitted benchmark program to start");
+    ASSERT_TRUE(started.ok()) << started << serve_->Output();
+    ASSERT_GT(ProgramPid(), 0) << serve_->Output();
+  }
+
+  void TearDown() override {
+    serve_.reset();  // killed if it still runs
+    // The program ignores SIGTERM, so a serve that ended at once leaves it running.
+    if (ProgramPid() > 0) kill(ProgramPid(), SIGKILL);
+    // Serve's agent and load generator end with it (PR_SET_PDEATHSIG); their files are in dir_.
+    for (const std::string child : {"agent", "loadgen"}) {
+      const pid_t pid = PidInReadyFile(dir_ / ("work/" + child + ".ready"));
+      if (pid <= 0) continue;
+      absl::Status gone =
+          rcbench::testing::WaitFor([pid] { return !Alive(pid); }, std::chrono::seconds(10),
+                                    absl::StrCat("serve's ", child, " to exit"));
+      EXPECT_TRUE(gone.ok()) << gone;
+    }
+  }
+
+  // The program's pid once it runs, else 0.
+  pid_t ProgramPid() const { return static_cast<pid_t>(std::atoi(ReadFile(pid_file_).c_str())); }
+
+  // Waits for the program to have been sent SIGTERM: serve is then stopping the run.
+  absl::Status WaitForProgramStop() {
+    return rcbench::testing::WaitFor([&] { return std::filesystem::exists(term_file_); },
+                                     std::chrono::seconds(10),
+                                     "the benchmark program to be sent SIGTERM");
+  }
+
+  TempDir dir_{"serve-stop"};
+  const std::string pid_file_ = dir_ / "spin.pid";
+  const std::string term_file_ = dir_ / "spin.term";
+  std::unique_ptr<rcbench::testing::Process> serve_;
+};
+
+TEST_F(ServeStopTest, TheFirstSignalStopsTheRunInFlightAndServeExitsCleanly) {
+  serve_->Kill(SIGTERM);
+  absl::Status stopping = WaitForProgramStop();
+  ASSERT_TRUE(stopping.ok()) << stopping << serve_->Output();
+  // The run is torn down (the program killed after its grace), then the service shuts down.
+  absl::StatusOr<int> code = serve_->Wait(std::chrono::seconds(60));
+  ASSERT_TRUE(code.ok()) << code.status() << serve_->Output();
+  EXPECT_EQ(*code, 0) << serve_->Output();
+  EXPECT_FALSE(Alive(ProgramPid())) << "the program outlived serve";
+}
+
+TEST_F(ServeStopTest, ASecondSignalEndsServeAtOnceWhileTheRunIsStillStopping) {
+  serve_->Kill(SIGTERM);
+  absl::Status stopping = WaitForProgramStop();
+  ASSERT_TRUE(stopping.ok()) << stopping << serve_->Output();
+  // The program holds the teardown for about 2 s more; the second signal must not wait for it.
+  serve_->Kill(SIGINT);
+  absl::StatusOr<int> code = serve_->Wait(std::chrono::seconds(1));
+  ASSERT_TRUE(code.ok()) << code.status() << serve_->Output();
+  EXPECT_EQ(*code, 130) << serve_->Output();
 }
 
 }  // namespace
