@@ -179,7 +179,8 @@ TEST(ControlPlaneTest, AnUnprivilegedUserCanDriveNeitherTheAgentNorServe) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: token readable, 2: agent obeyed, 4: serve obeyed";
-  usleep(500000);  // anything accepted would have started by now
+  // A wait for something that must not happen: anything accepted would have started by now.
+  usleep(500000);
   EXPECT_FALSE(std::filesystem::exists(marker));
   std::error_code ec;
   for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
@@ -213,6 +214,7 @@ TEST(ControlPlaneTest, ServeRefusesASubmittedSpecWhoseProgramIsNotAllowListed) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("benchmark.binary \"/bin/sh\" is not on the "
                                            "controller's program list"));
+  // A wait for something that must not happen: a spec that was run anyway would have started.
   usleep(300000);
   EXPECT_FALSE(std::filesystem::exists(dir / "executed"));
   EXPECT_THAT(ReadFile(dir / "serve.log"), HasSubstr("SubmitExperiment"));  // audited

@@ -62,6 +62,13 @@ using ::testing::Not;
 constexpr int kRuns = 6;
 // No controller invocation may take longer; the whole matrix takes about a minute.
 constexpr seconds kControllerBound(180);
+// The fault model's timing (see the top of the file), slept through on purpose rather than
+// waited for: a fault goes in this long after the first `: measure` line, so that it hits a
+// run whose load is flowing, ...
+constexpr seconds kIntoMeasure(1);
+// ... and a killed daemon stays down this long before it is restarted, so that the controller
+// has to notice the loss on its own.
+constexpr seconds kDowntime(3);
 
 double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -199,6 +206,7 @@ class TxCounter {
     std::vector<Sample> samples;
     while (Clock::now() < fault + length) {
       samples.push_back({SecondsSince(fault), Read()});
+      // A measurement window (the sampling period), not a wait for a condition.
       std::this_thread::sleep_for(milliseconds(100));
     }
     samples.push_back({SecondsSince(fault), Read()});
@@ -343,11 +351,11 @@ TEST_F(FaultInjectionTest, LoadGeneratorKilledMidMeasureIsRedone) {
   ASSERT_TRUE(measure) << "no `: measure` line" << Logs(controller.get());
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
 
   loadgen_->Kill9();
   const auto killed = Clock::now();
-  std::this_thread::sleep_for(seconds(3));
+  std::this_thread::sleep_for(kDowntime);
   ASSERT_TRUE(RestartLoadgen()) << Logs(controller.get());
 
   auto exit_code =
@@ -371,7 +379,7 @@ TEST_F(FaultInjectionTest, AgentKilledMidMeasureAbortsWithinTwoSecondsAndIsClean
   ASSERT_TRUE(measure) << "no `: measure` line" << Logs(controller.get());
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
   const std::vector<pid_t> servers = LiveServers();
   EXPECT_EQ(servers.size(), 1u) << "the measured run's rcbench-server";
   const size_t mark = ReadFile(controller->log()).size();
@@ -391,7 +399,7 @@ TEST_F(FaultInjectionTest, AgentKilledMidMeasureAbortsWithinTwoSecondsAndIsClean
     EXPECT_LE(noticed, 2.0) << "the controller noticed the lost agent only after " << noticed
                             << " s: " << lost->text;
   }
-  std::this_thread::sleep_for(killed + seconds(3) - Clock::now());
+  std::this_thread::sleep_for(killed + kDowntime - Clock::now());
   ASSERT_TRUE(RestartAgent()) << Logs(controller.get());
 
   auto exit_code =
@@ -423,7 +431,7 @@ TEST_F(FaultInjectionTest, PartitionOfTheLoadGeneratorLinkStopsLoadAndIsRedone) 
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
   const int64_t at_measure = tx.Read();
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
 
   const std::string link = topo_->controller_to_cli_link();
   ASSERT_EQ(Sh("ip link set " + link + " down"), 0);
@@ -462,7 +470,7 @@ TEST_F(FaultInjectionTest, ControllerKilledMidMeasureStopsLoadAndResumeRedoesThe
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
   const int64_t at_measure = tx.Read();
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
 
   const pid_t group = controller->pid();
   controller->Kill9();
