@@ -7,7 +7,6 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +23,7 @@
 #include "common/rpc_security.h"
 #include "common/testing/http_get.h"
 #include "common/testing/process.h"
+#include "common/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rcbench/v1/agent.grpc.pb.h"
@@ -46,6 +46,13 @@ uint64_t ProcessCpuNs(pid_t pid) {
     total += std::strtoull(Slurp(e.path().string() + "/schedstat").c_str(), nullptr, 10);
   }
   return total;
+}
+
+// The state letter of `pid` in /proc/PID/stat ('T' once stopped), or 0.
+char ProcessState(pid_t pid) {
+  const std::string stat = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
 }
 
 using Cleanup = testing::AgentTestCleanup;
@@ -78,19 +85,20 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
                            "inet_aton(\"127.0.0.1\"))) or die; listen(S, 5) or die; 1 while 1']\n"
                         << "    container: busy\n";
 
-  cleanup.agent_pid = fork();
-  if (cleanup.agent_pid == 0) {
-    std::string log = cleanup.tmp_dir + "/agent.log";
-    freopen(log.c_str(), "w", stderr);
-    execl(agent_bin.c_str(), agent_bin.c_str(), "--listen", "127.0.0.1:0", "--metrics-listen",
-          "127.0.0.1:0", "--config", config.c_str(), "--ready-file", ready.c_str(), "--token-file",
-          token_file.c_str(), "--die-with-parent", static_cast<char*>(nullptr));
-    _exit(127);
+  {
+    rcbench::testing::ProcessOptions options;
+    options.stderr_path = cleanup.tmp_dir + "/agent.log";
+    auto agent = rcbench::testing::Process::Start(
+        {agent_bin, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config",
+         config, "--ready-file", ready, "--token-file", token_file, "--die-with-parent"},
+        options);
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    cleanup.agent = std::move(*agent);
   }
-  auto ready_kv = rcbench::testing::WaitForReadyFile(ready, std::chrono::seconds(10));
-  ASSERT_TRUE(ready_kv.ok()) << ready_kv.status() << "\n" << Slurp(cleanup.tmp_dir + "/agent.log");
+  auto ready_kv = cleanup.agent->WaitForReadyFile(ready, std::chrono::seconds(10));
+  ASSERT_TRUE(ready_kv.ok()) << ready_kv.status();
   std::map<std::string, std::string> kv = *ready_kv;
-  ASSERT_EQ(kv["pid"], std::to_string(cleanup.agent_pid));
+  ASSERT_EQ(kv["pid"], std::to_string(cleanup.agent->pid()));
 
   ClientSecurity security;
   security.token = token;
@@ -105,9 +113,12 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
     ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << Slurp(cleanup.tmp_dir + "/agent.log");
   }
   cleanup.service_pid = st.pid();
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // let it burn CPU
+  // A measurement window, not a wait for a condition: let it burn CPU.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
   ASSERT_EQ(kill(st.pid(), SIGSTOP), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(rcbench::testing::WaitFor([&] { return ProcessState(st.pid()) == 'T'; },
+                                        std::chrono::seconds(5), "the busy service to stop")
+                  .ok());
   const uint64_t own_ns = ProcessCpuNs(st.pid());
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -172,11 +183,9 @@ TEST(AgentPrivilegedTest, ReportedCpuOfABusyContainerMatchesTheProcessAndMetrics
     grpc::Status s = stub->DeleteContainer(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
   }
-  ASSERT_EQ(kill(cleanup.agent_pid, SIGTERM), 0);
-  int wstatus = 0;
-  waitpid(cleanup.agent_pid, &wstatus, 0);
-  cleanup.agent_pid = -1;
-  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  absl::StatusOr<int> code = cleanup.agent->Stop(std::chrono::seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
 }
 
 }  // namespace

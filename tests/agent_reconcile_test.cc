@@ -6,7 +6,6 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +20,7 @@
 #include "agent/journal.h"
 #include "common/rpc_security.h"
 #include "common/testing/process.h"
+#include "common/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rcbench/v1/agent.grpc.pb.h"
@@ -77,19 +77,21 @@ class AgentReconcileTest : public ::testing::Test {
     fs::remove(ready);
     const std::string config = dir_ + "/agent.yaml";
     const std::string token_file = dir_ + "/token";
-    pid_t pid = fork();
-    if (pid == 0) {
-      if (freopen(log.c_str(), "w", stderr) == nullptr) _exit(126);
-      execl(agent_bin_.c_str(), agent_bin_.c_str(), "--listen", "127.0.0.1:0", "--metrics-listen",
-            "127.0.0.1:0", "--config", config.c_str(), "--ready-file", ready.c_str(),
-            "--token-file", token_file.c_str(), "--state-dir", state_dir_.c_str(),
-            "--die-with-parent", static_cast<char*>(nullptr));
-      _exit(127);
+    rcbench::testing::ProcessOptions options;
+    options.stderr_path = log;
+    auto agent = rcbench::testing::Process::Start(
+        {agent_bin_, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config",
+         config, "--ready-file", ready, "--token-file", token_file, "--state-dir", state_dir_,
+         "--die-with-parent"},
+        options);
+    if (!agent.ok()) {
+      ADD_FAILURE() << agent.status();
+      return nullptr;
     }
-    cleanup_->agent_pid = pid;
-    auto kv = rcbench::testing::WaitForReadyFile(ready, std::chrono::seconds(15));
+    cleanup_->agent = std::move(*agent);
+    auto kv = cleanup_->agent->WaitForReadyFile(ready, std::chrono::seconds(15));
     if (!kv.ok()) {
-      ADD_FAILURE() << "the agent did not become ready: " << kv.status() << "\n" << Slurp(log);
+      ADD_FAILURE() << "the agent did not become ready: " << kv.status();
       return nullptr;
     }
     const std::string grpc = (*kv)["grpc"];
@@ -145,25 +147,30 @@ TEST_F(AgentReconcileTest, ARestartedAgentStopsAndRemovesWhatAKilledOneLeft) {
   // Only once `sleep` runs has the shell set its trap: killing the agent earlier would end the
   // service through PDEATHSIG, leaving nothing to reconcile.
   int members = 0;
-  for (int i = 0; i < 200 && members < 2; ++i) {
-    grpc::ClientContext ctx;
-    v1::ListContainersRequest req;
-    req.set_path_prefix("stubborn");
-    v1::ListContainersResponse resp;
-    if (stub->ListContainers(&ctx, req, &resp).ok() && resp.containers_size() > 0) {
-      members = resp.containers(0).pids_size();
-    }
-    if (members < 2) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  (void)rcbench::testing::WaitFor(
+      [&] {
+        grpc::ClientContext ctx;
+        v1::ListContainersRequest req;
+        req.set_path_prefix("stubborn");
+        v1::ListContainersResponse resp;
+        if (stub->ListContainers(&ctx, req, &resp).ok() && resp.containers_size() > 0) {
+          members = resp.containers(0).pids_size();
+        }
+        return members >= 2;
+      },
+      std::chrono::seconds(5), "the service's shell to start sleep", std::chrono::milliseconds(25));
   ASSERT_EQ(members, 2) << "the service's shell never started sleep";
   auto stat = ReadProcStat("/proc", st.pid());
   ASSERT_TRUE(stat.ok()) << stat.status();
   ASSERT_THAT(Slurp(state_dir_ + "/agent.journal"), HasSubstr("service\tstubborn"));
 
-  ASSERT_EQ(kill(cleanup_->agent_pid, SIGKILL), 0);
-  waitpid(cleanup_->agent_pid, nullptr, 0);
-  cleanup_->agent_pid = -1;
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // PDEATHSIG's SIGTERM lands
+  cleanup_->agent->Kill(SIGKILL);  // the agent alone: the service is in a group of its own
+  absl::StatusOr<int> killed = cleanup_->agent->Wait();
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  ASSERT_EQ(*killed, 128 + SIGKILL) << "the agent ended before it was killed";
+  // A wait for something that must not happen: the service's PDEATHSIG (SIGTERM) has landed by
+  // now, and the service must have ignored it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ASSERT_TRUE(IsSameLiveProcess("/proc", st.pid(), stat->start_time_ticks))
       << "the service did not survive its agent: nothing would be left to reconcile";
   ASSERT_TRUE(ContainerExists("run/a"));
@@ -189,11 +196,9 @@ TEST_F(AgentReconcileTest, ARestartedAgentStopsAndRemovesWhatAKilledOneLeft) {
   cleanup_->service_pgid = -1;
 
   // A clean stop leaves no journal: the next start has nothing to reconcile.
-  ASSERT_EQ(kill(cleanup_->agent_pid, SIGTERM), 0);
-  int wstatus = 0;
-  waitpid(cleanup_->agent_pid, &wstatus, 0);
-  cleanup_->agent_pid = -1;
-  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  absl::StatusOr<int> stopped = cleanup_->agent->Stop(std::chrono::seconds(30));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(*stopped, 0);
   EXPECT_FALSE(fs::exists(state_dir_ + "/agent.journal"));
 }
 

@@ -5,18 +5,19 @@
 // hierarchy (moving stray processes to the hierarchy root first) and its temp dir.
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "agent/cgroup_layout.h"
+#include "common/testing/process.h"
+#include "common/testing/wait_for.h"
 
 namespace rcbench::agent::testing {
 
@@ -32,10 +33,7 @@ class AgentTestCleanup {
   AgentTestCleanup(CgroupLayout layout, std::string root)
       : layout_(std::move(layout)), root_(std::move(root)) {}
   ~AgentTestCleanup() {
-    if (agent_pid > 0) {
-      kill(agent_pid, SIGKILL);
-      waitpid(agent_pid, nullptr, 0);
-    }
+    agent.reset();  // SIGKILLed and reaped, before its containers go
     if (service_pid > 0) kill(service_pid, SIGKILL);
     if (service_pgid > 0) kill(-service_pgid, SIGKILL);
     for (const auto& [controller, mount] : layout_.mounts) Remove(mount, mount + "/" + root_);
@@ -44,7 +42,7 @@ class AgentTestCleanup {
   AgentTestCleanup(const AgentTestCleanup&) = delete;
   AgentTestCleanup& operator=(const AgentTestCleanup&) = delete;
 
-  pid_t agent_pid = -1;
+  std::unique_ptr<::rcbench::testing::Process> agent;
   pid_t service_pid = -1;   // killed by pid
   pid_t service_pgid = -1;  // killed as a process group
   std::string tmp_dir;
@@ -59,9 +57,9 @@ class AgentTestCleanup {
     for (std::string pid; std::getline(procs, pid);) {
       std::ofstream(mount + "/cgroup.procs") << pid;
     }
-    for (int i = 0; i < 100 && rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    // A killed process leaves its cgroup only once it has exited: retry while it is busy.
+    (void)::rcbench::testing::WaitFor([&] { return rmdir(dir.c_str()) == 0 || errno != EBUSY; },
+                                      std::chrono::seconds(1), "rmdir " + dir);
   }
   CgroupLayout layout_;
   std::string root_;

@@ -18,7 +18,10 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/rpc_security.h"
 #include "common/testing/process.h"
 #include "rcbench/v1/agent.grpc.pb.h"
@@ -67,45 +70,51 @@ TEST(ControlPlaneTest, InsecurePlaintextIsAcceptedWithAWarningInAFreshNamespace)
   if (access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare";
   TempDir dir("control-plane");
   ASSERT_TRUE(WriteTokenFile(dir / "token", *NewToken()).ok());
-  // Only `lo` exists in the new namespace: 0.0.0.0 reaches nothing else. The server stops
-  // itself after its ready file appears.
-  auto r = RunCommand(
-      "/usr/bin/unshare --net sh -c '" + BinDir() +
-      "/rcbench-loadgen serve --listen 0.0.0.0:0 --insecure-plaintext --token-file " +
-      (dir / "token") + " --ready-file " + (dir / "ready") + " & pid=$!; for i in $(seq 50); do " +
-      "[ -f " + (dir / "ready") + " ] && break; sleep 0.1; done; kill $pid; wait $pid'");
-  EXPECT_THAT(r.output, HasSubstr("PLAINTEXT (--insecure-plaintext)"));
-  EXPECT_TRUE(std::filesystem::exists(dir / "ready")) << r.output;
+  // Only `lo` exists in the new namespace: 0.0.0.0 reaches nothing else. unshare execs the load
+  // generator in place, so stopping the process stops the server.
+  rcbench::testing::ProcessOptions options;
+  options.merge_stderr = true;
+  auto serve = rcbench::testing::Process::Start(
+      {"/usr/bin/unshare", "--net", BinDir() + "/rcbench-loadgen", "serve", "--listen", "0.0.0.0:0",
+       "--insecure-plaintext", "--token-file", dir / "token", "--ready-file", dir / "ready"},
+      options);
+  ASSERT_TRUE(serve.ok()) << serve.status();
+  const auto ready = (*serve)->WaitForReadyFile(dir / "ready", std::chrono::seconds(5));
+  (void)(*serve)->Stop();
+  EXPECT_THAT((*serve)->Stdout(), HasSubstr("PLAINTEXT (--insecure-plaintext)"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "ready")) << ready.status();
 }
 
-// Starts `argv` with stdout/stderr to `log`; killed and reaped on destruction.
+// A daemon started from `argv` with its output in `log`, stopped on destruction with SIGTERM
+// (so that it removes what it made, e.g. the agent's cgroup root) and SIGKILL after 3 s.
 class Daemon {
  public:
-  Daemon(std::vector<std::string> argv, const std::string& log)
-      : pid_(SpawnArgv(std::move(argv), log)) {}
-  ~Daemon() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      for (int i = 0; i < 60 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) usleep(50000);
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+  Daemon(std::vector<std::string> argv, const std::string& log) {
+    auto p = rcbench::testing::Process::Start(std::move(argv), LoggedInSourceTree(log));
+    if (p.ok()) {
+      process_ = std::move(*p);
+    } else {
+      start_error_ = p.status();
     }
+  }
+  ~Daemon() {
+    if (process_ != nullptr) (void)process_->Stop(std::chrono::seconds(3));
+  }
+
+  // Waits up to 10 s for the daemon's ready file; its gRPC address, or why there is none (with
+  // the daemon's output).
+  absl::StatusOr<std::string> WaitForGrpc(const std::string& ready) {
+    if (process_ == nullptr) return start_error_;
+    auto kv = process_->WaitForReadyFile(ready, std::chrono::seconds(10));
+    if (!kv.ok()) return kv.status();
+    if ((*kv)["grpc"].empty()) return absl::NotFoundError("no grpc= in " + ready);
+    return (*kv)["grpc"];
   }
 
  private:
-  pid_t pid_;
+  absl::Status start_error_;
+  std::unique_ptr<rcbench::testing::Process> process_;
 };
-
-std::string WaitForGrpc(const std::string& ready) {
-  for (int i = 0; i < 200; ++i) {
-    std::istringstream lines(ReadFile(ready));
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("grpc=", 0) == 0) return line.substr(5);
-    }
-    usleep(50000);
-  }
-  return "";
-}
 
 TEST(ControlPlaneTest, AnUnprivilegedUserCanDriveNeitherTheAgentNorServe) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (a root agent, and setuid to nobody)";
@@ -126,10 +135,12 @@ TEST(ControlPlaneTest, AnUnprivilegedUserCanDriveNeitherTheAgentNorServe) {
                 "--token-file", secrets + "/token", "--ready-file", dir / "serve.ready",
                 "--die-with-parent"},
                dir / "serve.log");
-  const std::string agent_addr = WaitForGrpc(dir / "agent.ready");
-  const std::string serve_addr = WaitForGrpc(dir / "serve.ready");
-  ASSERT_FALSE(agent_addr.empty()) << ReadFile(dir / "agent.log");
-  ASSERT_FALSE(serve_addr.empty()) << ReadFile(dir / "serve.log");
+  const absl::StatusOr<std::string> agent_grpc = agent.WaitForGrpc(dir / "agent.ready");
+  const absl::StatusOr<std::string> serve_grpc = serve.WaitForGrpc(dir / "serve.ready");
+  ASSERT_TRUE(agent_grpc.ok()) << agent_grpc.status();
+  ASSERT_TRUE(serve_grpc.ok()) << serve_grpc.status();
+  const std::string agent_addr = *agent_grpc;
+  const std::string serve_addr = *serve_grpc;
 
   pid_t child = fork();
   if (child == 0) {
@@ -168,7 +179,8 @@ TEST(ControlPlaneTest, AnUnprivilegedUserCanDriveNeitherTheAgentNorServe) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: token readable, 2: agent obeyed, 4: serve obeyed";
-  usleep(500000);  // anything accepted would have started by now
+  // A wait for something that must not happen: anything accepted would have started by now.
+  usleep(500000);
   EXPECT_FALSE(std::filesystem::exists(marker));
   std::error_code ec;
   for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
@@ -186,8 +198,9 @@ TEST(ControlPlaneTest, ServeRefusesASubmittedSpecWhoseProgramIsNotAllowListed) {
       {BinDir() + "/rcbench", "serve", "--listen", "127.0.0.1:0", "--db", dir / "serve.db",
        "--token-file", token_file, "--ready-file", dir / "serve.ready", "--die-with-parent"},
       dir / "serve.log");
-  const std::string addr = WaitForGrpc(dir / "serve.ready");
-  ASSERT_FALSE(addr.empty()) << ReadFile(dir / "serve.log");
+  const absl::StatusOr<std::string> serve_grpc = serve.WaitForGrpc(dir / "serve.ready");
+  ASSERT_TRUE(serve_grpc.ok()) << serve_grpc.status();
+  const std::string addr = *serve_grpc;
   ClientSecurity security;
   security.token = *ReadTokenFile(token_file);
   auto stub = rcbench::v1::Controller::NewStub(*MakeRpcChannel(addr, security));
@@ -201,6 +214,7 @@ TEST(ControlPlaneTest, ServeRefusesASubmittedSpecWhoseProgramIsNotAllowListed) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("benchmark.binary \"/bin/sh\" is not on the "
                                            "controller's program list"));
+  // A wait for something that must not happen: a spec that was run anyway would have started.
   usleep(300000);
   EXPECT_FALSE(std::filesystem::exists(dir / "executed"));
   EXPECT_THAT(ReadFile(dir / "serve.log"), HasSubstr("SubmitExperiment"));  // audited

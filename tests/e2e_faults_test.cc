@@ -20,12 +20,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -41,6 +43,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/testing/process.h"
+#include "common/testing/wait_for.h"
 #include "controller/store.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e_util.h"
@@ -58,6 +62,13 @@ using ::testing::Not;
 constexpr int kRuns = 6;
 // No controller invocation may take longer; the whole matrix takes about a minute.
 constexpr seconds kControllerBound(180);
+// The fault model's timing (see the top of the file), slept through on purpose rather than
+// waited for: a fault goes in this long after the first `: measure` line, so that it hits a
+// run whose load is flowing, ...
+constexpr seconds kIntoMeasure(1);
+// ... and a killed daemon stays down this long before it is restarted, so that the controller
+// has to notice the loss on its own.
+constexpr seconds kDowntime(3);
 
 double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -67,76 +78,55 @@ double SecondsSince(Clock::time_point t) {
 bool ProcessGroupAlive(pid_t pgid) { return kill(-pgid, 0) == 0 || errno != ESRCH; }
 
 // `rcbench ARGS...` as a child in its own process group with its output (stdout and stderr) in
-// `log`; the whole group is SIGKILLed and reaped on destruction, so nothing it started lingers.
+// `log`; the whole group is SIGKILLed (and the controller reaped) once the controller has exited
+// and on destruction, so nothing it started lingers.
 class ControllerProcess {
  public:
   ControllerProcess(const std::vector<std::string>& args, std::string log) : log_(std::move(log)) {
-    std::vector<std::string> argv = {BinDir() + "/rcbench"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      FILE* f = std::fopen(log_.c_str(), "w");
-      if (f != nullptr) {
-        dup2(fileno(f), 1);
-        dup2(fileno(f), 2);
-      }
-      if (chdir(SourceDir().c_str()) != 0) _exit(127);
-      std::vector<char*> c;
-      for (auto& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      execv(c[0], c.data());
-      _exit(127);
-    }
-    if (pid_ > 0) setpgid(pid_, pid_);  // also here: no race with a kill right after fork
+    rcbench::testing::ProcessOptions options = LoggedInSourceTree(log_);
+    options.own_process_group = true;
+    auto p = StartRcbench(args, options);
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (p.ok()) process_ = std::move(*p);
   }
-  ~ControllerProcess() { Kill9(); }
 
   // SIGKILL to the controller and everything in its process group; reaps the controller.
   void Kill9() {
-    if (pid_ <= 0) return;
-    kill(-pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    if (process_ == nullptr) return;
+    process_->Kill(SIGKILL);
+    (void)process_->Wait();
+    process_.reset();
   }
   // Waits for the exit, calling `tick` every 100 ms; the exit code, or nullopt after killing
   // the group at `bound`.
   std::optional<int> Wait(Clock::duration bound, const std::function<void()>& tick = nullptr) {
-    const auto deadline = Clock::now() + bound;
-    while (pid_ > 0) {
-      int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        kill(-pid_, SIGKILL);  // whatever it left in its group
-        pid_ = -1;
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return exit_code_;
-      }
-      if (Clock::now() >= deadline) {
-        Kill9();
-        return std::nullopt;
-      }
-      if (tick) tick();
-      std::this_thread::sleep_for(milliseconds(100));
+    const absl::Status exited = rcbench::testing::WaitFor(
+        [&] {
+          if (Exited()) return true;
+          if (tick) tick();
+          return false;
+        },
+        std::chrono::duration_cast<milliseconds>(bound), "rcbench run to exit", milliseconds(100));
+    if (!exited.ok()) {
+      Kill9();
+      return std::nullopt;
     }
     return exit_code_ >= 0 ? std::optional<int>(exit_code_) : std::nullopt;
   }
   bool Exited() {
-    if (pid_ <= 0) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    kill(-pid_, SIGKILL);
-    pid_ = -1;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (process_ == nullptr) return true;
+    if (process_->Running()) return false;
+    exit_code_ = process_->exit_code();
+    process_.reset();  // SIGKILLs whatever it left in its group
     return true;
   }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   const std::string& log() const { return log_; }
   std::string Output() const { return ReadFile(log_); }
 
  private:
   std::string log_;
-  pid_t pid_ = -1;
+  std::unique_ptr<rcbench::testing::Process> process_;
   int exit_code_ = -1;
 };
 
@@ -152,20 +142,27 @@ std::optional<SeenLine> WaitForLine(const std::string& log,
                                     const std::function<bool(absl::string_view)>& match,
                                     Clock::time_point deadline, size_t from = 0,
                                     ControllerProcess* controller = nullptr) {
-  for (;;) {
-    const bool exited = controller != nullptr && controller->Exited();
-    const std::string text = ReadFile(log);
-    size_t pos = std::min(from, text.size());
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) break;  // not complete yet
-      absl::string_view line(text.data() + pos, nl - pos);
-      if (match(line)) return SeenLine{std::string(line), Clock::now()};
-      pos = nl + 1;
-    }
-    if (exited || Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+  std::optional<SeenLine> seen;
+  (void)rcbench::testing::WaitFor(
+      [&] {
+        const bool exited = controller != nullptr && controller->Exited();
+        const std::string text = ReadFile(log);
+        size_t pos = std::min(from, text.size());
+        while (pos < text.size()) {
+          size_t nl = text.find('\n', pos);
+          if (nl == std::string::npos) break;  // not complete yet
+          absl::string_view line(text.data() + pos, nl - pos);
+          if (match(line)) {
+            seen = SeenLine{std::string(line), Clock::now()};
+            return true;
+          }
+          pos = nl + 1;
+        }
+        return exited;
+      },
+      std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now())),
+      "a line in " + log, milliseconds(50));
+  return seen;
 }
 
 // A run's or an attempt's "status" in `rcbench list --json`, upper case (the store's names are
@@ -209,6 +206,7 @@ class TxCounter {
     std::vector<Sample> samples;
     while (Clock::now() < fault + length) {
       samples.push_back({SecondsSince(fault), Read()});
+      // A measurement window (the sampling period), not a wait for a condition.
       std::this_thread::sleep_for(milliseconds(100));
     }
     samples.push_back({SecondsSince(fault), Read()});
@@ -353,11 +351,11 @@ TEST_F(FaultInjectionTest, LoadGeneratorKilledMidMeasureIsRedone) {
   ASSERT_TRUE(measure) << "no `: measure` line" << Logs(controller.get());
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
 
   loadgen_->Kill9();
   const auto killed = Clock::now();
-  std::this_thread::sleep_for(seconds(3));
+  std::this_thread::sleep_for(kDowntime);
   ASSERT_TRUE(RestartLoadgen()) << Logs(controller.get());
 
   auto exit_code =
@@ -381,7 +379,7 @@ TEST_F(FaultInjectionTest, AgentKilledMidMeasureAbortsWithinTwoSecondsAndIsClean
   ASSERT_TRUE(measure) << "no `: measure` line" << Logs(controller.get());
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
   const std::vector<pid_t> servers = LiveServers();
   EXPECT_EQ(servers.size(), 1u) << "the measured run's rcbench-server";
   const size_t mark = ReadFile(controller->log()).size();
@@ -401,7 +399,7 @@ TEST_F(FaultInjectionTest, AgentKilledMidMeasureAbortsWithinTwoSecondsAndIsClean
     EXPECT_LE(noticed, 2.0) << "the controller noticed the lost agent only after " << noticed
                             << " s: " << lost->text;
   }
-  std::this_thread::sleep_for(killed + seconds(3) - Clock::now());
+  std::this_thread::sleep_for(killed + kDowntime - Clock::now());
   ASSERT_TRUE(RestartAgent()) << Logs(controller.get());
 
   auto exit_code =
@@ -433,7 +431,7 @@ TEST_F(FaultInjectionTest, PartitionOfTheLoadGeneratorLinkStopsLoadAndIsRedone) 
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
   const int64_t at_measure = tx.Read();
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
 
   const std::string link = topo_->controller_to_cli_link();
   ASSERT_EQ(Sh("ip link set " + link + " down"), 0);
@@ -472,7 +470,7 @@ TEST_F(FaultInjectionTest, ControllerKilledMidMeasureStopsLoadAndResumeRedoesThe
   auto phase = ParsePhaseLine(measure->text);
   EXPECT_TRUE(phase) << "not `run N/T attempt A of M: measure`: " << measure->text;
   const int64_t at_measure = tx.Read();
-  std::this_thread::sleep_for(seconds(1));
+  std::this_thread::sleep_for(kIntoMeasure);
 
   const pid_t group = controller->pid();
   controller->Kill9();

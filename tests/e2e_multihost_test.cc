@@ -28,16 +28,8 @@ using rcbench::ClientSecurity;
 class MultiHostE2eTest : public MultiHostFixture {
  protected:
   std::string SyncookiesInServerNamespace() const {
-    FILE* p = popen(
-        ("ip netns exec " + topo_->srv() + " cat /proc/sys/net/ipv4/tcp_syncookies 2>/dev/null")
-            .c_str(),
-        "r");
-    char buf[32] = {0};
-    if (p != nullptr) {
-      if (fgets(buf, sizeof(buf), p) == nullptr) buf[0] = 0;
-      pclose(p);
-    }
-    return buf;
+    return Capture("ip netns exec " + topo_->srv() +
+                   " cat /proc/sys/net/ipv4/tcp_syncookies 2>/dev/null");
   }
 };
 

@@ -4,10 +4,16 @@
 // end and after SIGTERM. A stale topology of the same name is cleaned up by the next Create().
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/testing/wait_for.h"
 #include "controller/netns_topology.h"
 #include "controller/store.h"
 #include "tests/e2e_util.h"
@@ -36,11 +42,12 @@ std::vector<std::string> Leftovers(const std::string& id) {
 // Namespace teardown finishes asynchronously in the kernel once the last process left.
 std::vector<std::string> LeftoversAfterSettling(const std::string& id) {
   std::vector<std::string> left;
-  for (int i = 0; i < 40; ++i) {
-    left = Leftovers(id);
-    if (left.empty()) break;
-    usleep(50000);
-  }
+  (void)rcbench::testing::WaitFor(
+      [&] {
+        left = Leftovers(id);
+        return left.empty();
+      },
+      std::chrono::seconds(2), "no namespace or veth of " + id, std::chrono::milliseconds(50));
   return left;
 }
 
@@ -103,14 +110,16 @@ class NetnsE2eTest : public ::testing::Test {
 
 TEST_F(NetnsE2eTest, FloodExperimentCompletesAndLeavesNoNamespaceBehind) {
   TempDir dir("e2e-netns");
-  pid_t pid = Spawn({"run", WriteSpec(dir, "1s"), "--db", dir / "rcbench.db", "--work-dir",
-                     dir / "work", "--log-level", "info"},
-                    dir / "run.log");
+  auto controller = StartRcbench({"run", WriteSpec(dir, "1s"), "--db", dir / "rcbench.db",
+                                  "--work-dir", dir / "work", "--log-level", "info"},
+                                 LoggedInSourceTree(dir / "run.log"));
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  const pid_t pid = (*controller)->pid();
   guard_.Watch(pid);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  absl::StatusOr<int> code = (*controller)->Wait(kRcbenchBound);
   const std::string log = ReadFile(dir / "run.log");
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+  ASSERT_TRUE(code.ok() && *code == 0)
+      << (code.ok() ? absl::StrCat("exit code ", *code) : code.status().ToString()) << "\n"
       << log << "\nloadgen:\n"
       << ReadFile(dir / "work/loadgen.log") << "\nserver:\n"
       << ReadFile(dir / "work/server.log");
@@ -141,22 +150,24 @@ TEST_F(NetnsE2eTest, FloodExperimentCompletesAndLeavesNoNamespaceBehind) {
 
 TEST_F(NetnsE2eTest, SigtermRemovesTheNamespaces) {
   TempDir dir("e2e-netns-term");
-  pid_t pid =
-      Spawn({"run", WriteSpec(dir, "30s"), "--db", dir / "rcbench.db", "--work-dir", dir / "work"},
-            dir / "run.log");
-  guard_.Watch(pid);
-  const std::string id = std::to_string(pid);
+  auto controller = StartRcbench(
+      {"run", WriteSpec(dir, "30s"), "--db", dir / "rcbench.db", "--work-dir", dir / "work"},
+      LoggedInSourceTree(dir / "run.log"));
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  guard_.Watch((*controller)->pid());
+  const std::string id = std::to_string((*controller)->pid());
   // Wait for the topology and the server (the run's load is on).
-  bool up = false;
-  for (int i = 0; i < 300 && !up; ++i) {
-    up = Leftovers(id).size() == 4 && access((dir / "work/server-1.ready").c_str(), R_OK) == 0;
-    if (!up) usleep(50000);
-  }
-  ASSERT_TRUE(up) << ReadFile(dir / "run.log");
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << ReadFile(dir / "run.log");
+  const absl::Status up = rcbench::testing::WaitFor(
+      [&] {
+        return Leftovers(id).size() == 4 &&
+               access((dir / "work/server-1.ready").c_str(), R_OK) == 0;
+      },
+      std::chrono::seconds(15), "the namespaces and the server", std::chrono::milliseconds(50));
+  ASSERT_TRUE(up.ok()) << up << "\n" << ReadFile(dir / "run.log");
+  absl::StatusOr<int> code = (*controller)->Stop(kRcbenchBound);
+  EXPECT_TRUE(code.ok() && *code == 130)
+      << (code.ok() ? absl::StrCat("exit code ", *code) : code.status().ToString()) << "\n"
+      << ReadFile(dir / "run.log");
   EXPECT_TRUE(LeftoversAfterSettling(id).empty());
 }
 

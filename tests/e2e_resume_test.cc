@@ -3,11 +3,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
-#include <thread>
+#include <chrono>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/testing/wait_for.h"
 #include "controller/store.h"
 #include "tests/e2e_util.h"
 
@@ -36,25 +38,23 @@ TEST(ResumeE2eTest, KilledControllerResumesWithEveryRunStoredOnce) {
   if (std::string m = MissingBinary(); !m.empty()) GTEST_SKIP() << "not built: " << m;
   TempDir dir("e2e-resume");
   const std::string db = dir / "rcbench.db";
-  pid_t controller = Spawn(
-      {"run", "experiments/smoke.yaml", "--db", db, "--work-dir", dir / "work"}, dir / "first.log");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (CompletedRuns(db) < 3 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto controller =
+      StartRcbench({"run", "experiments/smoke.yaml", "--db", db, "--work-dir", dir / "work"},
+                   LoggedInSourceTree(dir / "first.log"));
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  (void)rcbench::testing::WaitFor([&] { return CompletedRuns(db) >= 3; }, std::chrono::seconds(60),
+                                  "three completed runs", std::chrono::milliseconds(100));
   ASSERT_GE(CompletedRuns(db), 3) << ReadFile(dir / "first.log");
   pid_t agent = PidFromReadyFile(dir / "work/agent.ready");
   pid_t loadgen = PidFromReadyFile(dir / "work/loadgen.ready");
   ASSERT_GT(agent, 0);
   ASSERT_GT(loadgen, 0);
-  kill(controller, SIGKILL);
-  int status;
-  waitpid(controller, &status, 0);
-  // The children die with the controller (PR_SET_PDEATHSIG), even after SIGKILL.
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while ((Alive(agent) || Alive(loadgen)) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // SIGKILL to the controller alone: its children must die of their PR_SET_PDEATHSIG.
+  (*controller)->Kill(SIGKILL);
+  ASSERT_TRUE((*controller)->Wait().ok());
+  (void)rcbench::testing::WaitFor(
+      [&] { return !Alive(agent) && !Alive(loadgen); }, std::chrono::seconds(10),
+      "the agent and the load generator to die", std::chrono::milliseconds(50));
   EXPECT_FALSE(Alive(agent));
   EXPECT_FALSE(Alive(loadgen));
   int before = CompletedRuns(db);

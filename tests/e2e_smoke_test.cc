@@ -142,11 +142,11 @@ TEST_F(SmokeE2eTest, ReportShowsTheServersContainersAndNoIdleOnes) {
   size_t begin = report.find("## Containers");
   ASSERT_NE(begin, std::string::npos) << report;
   std::string md = report.substr(begin, report.find("## Plots") - begin);
-  EXPECT_THAT(md, testing::ContainsRegex(R"(\| off \| 2 \| server \| 2 \| [0-9]+\.[0-9]*[1-9])"));
-  EXPECT_THAT(md, testing::ContainsRegex(R"(\| on \| 2 \| server \| 2 \| [0-9]+\.[0-9]*[1-9])"));
+  EXPECT_THAT(md, ::testing::ContainsRegex(R"(\| off \| 2 \| server \| 2 \| [0-9]+\.[0-9]*[1-9])"));
+  EXPECT_THAT(md, ::testing::ContainsRegex(R"(\| on \| 2 \| server \| 2 \| [0-9]+\.[0-9]*[1-9])"));
   EXPECT_THAT(md, HasSubstr("| on | 2 | server/class-"));
-  EXPECT_THAT(md, testing::Not(HasSubstr("smoke-"))) << "the spec's own containers are gone";
-  EXPECT_THAT(md, testing::Not(HasSubstr("| 0.000 | 0.000 | 0.000 |"))) << "no idle rows";
+  EXPECT_THAT(md, ::testing::Not(HasSubstr("smoke-"))) << "the spec's own containers are gone";
+  EXPECT_THAT(md, ::testing::Not(HasSubstr("| 0.000 | 0.000 | 0.000 |"))) << "no idle rows";
 }
 
 TEST_F(SmokeE2eTest, ReportHasTablesAndPngAndSvgPlots) {
@@ -181,7 +181,7 @@ TEST_F(SmokeE2eTest, CompareOfTheTwoModesGivesAVerdict) {
                         path("compare.log"));
   EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("throughput_rps{class=high}"));
-  EXPECT_THAT(r.output, testing::ContainsRegex("overall: (SAME|BETTER|WORSE|UNKNOWN)"));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("overall: (SAME|BETTER|WORSE|UNKNOWN)"));
   EXPECT_THAT(ReadFile(path("junit.xml")), HasSubstr("<testsuite name=\"rcbench compare"));
 }
 

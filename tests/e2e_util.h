@@ -1,20 +1,22 @@
 #pragma once
 
-// Helpers for the controller's end-to-end tests: locate the binaries and the source tree,
-// run `rcbench` as a child with captured output, and temporary directories. Header-only.
+// Helpers for the controller's end-to-end tests: locate the binaries and the source tree, start
+// `rcbench` and the daemons on the test kit's Process (common/testing/process.h) with their
+// output in a log, and temporary directories. Header-only.
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/testing/process.h"
 
 namespace rcbench::e2e {
 
@@ -60,59 +62,56 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-// Starts `argv` (argv[0] a path) with output to `log` (truncated, or appended to), in the
-// source tree; returns the pid.
-inline pid_t SpawnArgv(std::vector<std::string> argv, const std::string& log, bool append = false) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), append ? "a" : "w");
-    if (f != nullptr) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    chdir(SourceDir().c_str());
-    std::vector<char*> c;
-    for (auto& a : argv) c.push_back(a.data());
-    c.push_back(nullptr);
-    execv(c[0], c.data());
-    _exit(127);
-  }
-  return pid;
+// How the end-to-end tests run a binary: in the source tree (specs are named relative to it),
+// standard output and error together in `log`, truncated or appended to.
+inline rcbench::testing::ProcessOptions LoggedInSourceTree(const std::string& log,
+                                                           bool append = false) {
+  rcbench::testing::ProcessOptions o;
+  o.cwd = SourceDir();
+  o.stdout_path = log;
+  o.merge_stderr = true;
+  o.append = append;
+  return o;
 }
 
-// Starts `rcbench ARGS...` with output to `log`; returns the pid.
-inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+// Starts `rcbench ARGS...` with `options` (usually LoggedInSourceTree(log)).
+inline absl::StatusOr<std::unique_ptr<rcbench::testing::Process>> StartRcbench(
+    const std::vector<std::string>& args, rcbench::testing::ProcessOptions options) {
   std::vector<std::string> argv = {BinDir() + "/rcbench"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return SpawnArgv(std::move(argv), log);
+  return rcbench::testing::Process::Start(std::move(argv), std::move(options));
 }
 
 inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return rcbench::testing::ReadFileOrEmpty(path);
 }
 
-inline Result RunRcbench(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = Spawn(args, log);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ReadFile(log)};
+// No `rcbench` invocation of these tests takes this long: a bound for when none is given, above
+// every test's ctest timeout so that it never fails a run that ctest would let finish.
+constexpr std::chrono::minutes kRcbenchBound(10);
+
+// Runs `rcbench ARGS...` to its end with its output in `log`; exit_code -1 (and the reason at the
+// end of the output) if it could not be started or outlived `timeout` (then it is killed).
+inline Result RunRcbench(const std::vector<std::string>& args, const std::string& log,
+                         std::chrono::milliseconds timeout = kRcbenchBound) {
+  auto p = StartRcbench(args, LoggedInSourceTree(log));
+  if (!p.ok()) return {-1, std::string(p.status().message())};
+  absl::StatusOr<int> code = (*p)->Wait(timeout);
+  if (!code.ok()) return {-1, ReadFile(log) + "\n" + std::string(code.status().message())};
+  return {*code, ReadFile(log)};
 }
 
 inline bool Alive(pid_t pid) { return kill(pid, 0) == 0; }
 
-// What `cmd` (run by the shell) prints on standard output.
+// What `cmd` (run by the shell) prints on standard output; its standard error goes to the test's.
 inline std::string Capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
+  auto r = rcbench::testing::RunProcess({"/bin/sh", "-c", cmd});
+  if (!r.ok()) {
+    std::cerr << r.status() << "\n";
+    return "";
+  }
+  std::cerr << r->err;
+  return r->out;
 }
 
 }  // namespace rcbench::e2e

@@ -11,26 +11,27 @@
 // daemons run with --die-with-parent (PR_SET_PDEATHSIG), which fires when the *thread* that
 // forked them exits.
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/rpc_security.h"
+#include "common/testing/process.h"
 #include "common/x509.h"
 #include "tests/e2e_util.h"
 
@@ -119,59 +120,65 @@ class CgroupRoot {
   std::string name_;
 };
 
-// A child process in a network namespace (nsenter execs in place: the pid is the binary's).
-// Kill9() and Restart() let a test crash it and bring it back with the same argv.
+// A daemon in a network namespace, on the test kit's Process with its output in a log (nsenter
+// execs in place: the pid is the binary's). Kill9() and Restart() let a test crash it and bring
+// it back with the same argv.
 class NsChild {
  public:
-  NsChild(const std::string& ns, std::vector<std::string> argv, std::string log) : log_(log) {
+  NsChild(const std::string& ns, std::vector<std::string> argv, std::string log)
+      : log_(std::move(log)) {
     // nsenter enters only the network namespace; `ip netns exec` would also remount /sys,
     // hiding the cgroup hierarchies from the agent and the server.
     argv_ = {"/usr/bin/nsenter", "--net=/run/netns/" + ns};
     argv_.insert(argv_.end(), argv.begin(), argv.end());
-    pid_ = SpawnArgv(argv_, log_);
+    Start(/*append=*/false);
   }
   ~NsChild() { Stop(); }
 
-  // SIGKILL, as a crash or a power cut would; reaps the process.
+  // SIGKILL to the daemon alone (not to what it started), as a crash or a power cut would;
+  // reaps it.
   void Kill9() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    if (process_ == nullptr) return;
+    process_->Kill(SIGKILL);
+    (void)process_->Wait();
+    process_.reset();
   }
   // Starts the same argv again (after Kill9(), or stops the running process first). The output
   // is appended to `log`, by default the log of the first life.
   void Restart(const std::string& log = "") {
     Stop();
     if (!log.empty()) log_ = log;
-    pid_ = SpawnArgv(argv_, log_, /*append=*/true);
+    Start(/*append=*/true);
   }
-  pid_t pid() const { return pid_; }
+  // Waits for the daemon's ready file; its key=value lines, or why not (with the daemon's output).
+  absl::StatusOr<std::map<std::string, std::string>> WaitReady(
+      const std::string& ready, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    if (process_ == nullptr) return absl::FailedPreconditionError(start_error_);
+    return process_->WaitForReadyFile(ready, timeout);
+  }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
 
  private:
+  void Start(bool append) {
+    auto p = rcbench::testing::Process::Start(argv_, LoggedInSourceTree(log_, append));
+    if (p.ok()) {
+      process_ = std::move(*p);
+    } else {
+      start_error_ = p.status().ToString();
+    }
+  }
+  // SIGTERM, and SIGKILL if it has not exited after 5 s.
   void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 100 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) usleep(50000);
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    if (process_ == nullptr) return;
+    (void)process_->Stop(std::chrono::seconds(5));
+    process_.reset();
   }
 
   std::vector<std::string> argv_;
   std::string log_;
-  pid_t pid_ = -1;
+  std::string start_error_ = "not started";
+  std::unique_ptr<rcbench::testing::Process> process_;
 };
-
-inline std::string WaitForKey(const std::string& ready, const std::string& key) {
-  for (int i = 0; i < 200; ++i) {
-    for (absl::string_view line : absl::StrSplit(ReadFile(ready), '\n')) {
-      if (absl::ConsumePrefix(&line, key + "=")) return std::string(line);
-    }
-    usleep(50000);
-  }
-  return "";
-}
 
 // The pids of live processes whose executable is `binary` and whose command line contains
 // `needle` (e.g. a test's unique cgroup root name); zombies do not count.
@@ -287,10 +294,12 @@ class MultiHostFixture : public ::testing::Test {
     }
     agent_ = std::make_unique<NsChild>(topo_->srv(), agent_argv, dir() / "agent.log");
     loadgen_ = std::make_unique<NsChild>(topo_->cli(), loadgen_argv, dir() / "loadgen.log");
-    ASSERT_EQ(WaitForKey(dir() / "agent.ready", "grpc"), agent_addr_)
-        << ReadFile(dir() / "agent.log");
-    ASSERT_EQ(WaitForKey(dir() / "loadgen.ready", "grpc"), loadgen_addr_)
-        << ReadFile(dir() / "loadgen.log");
+    auto agent_ready = agent_->WaitReady(dir() / "agent.ready");
+    ASSERT_TRUE(agent_ready.ok()) << agent_ready.status();
+    ASSERT_EQ((*agent_ready)["grpc"], agent_addr_) << ReadFile(dir() / "agent.log");
+    auto loadgen_ready = loadgen_->WaitReady(dir() / "loadgen.ready");
+    ASSERT_TRUE(loadgen_ready.ok()) << loadgen_ready.status();
+    ASSERT_EQ((*loadgen_ready)["grpc"], loadgen_addr_) << ReadFile(dir() / "loadgen.log");
   }
   void TearDown() override {
     agent_.reset();
@@ -305,9 +314,11 @@ class MultiHostFixture : public ::testing::Test {
   std::filesystem::path dir() const { return std::filesystem::path(dir_->str()); }
 
   // Restart the agent or the load generator (after a Kill9()) with the same argv and address;
-  // true once it is ready again.
-  bool RestartAgent() { return Restart(*agent_, "agent", agent_addr_); }
-  bool RestartLoadgen() { return Restart(*loadgen_, "loadgen", loadgen_addr_); }
+  // succeeds once it is ready again at that address.
+  ::testing::AssertionResult RestartAgent() { return Restart(*agent_, "agent", agent_addr_); }
+  ::testing::AssertionResult RestartLoadgen() {
+    return Restart(*loadgen_, "loadgen", loadgen_addr_);
+  }
 
   // The smoke experiment with the hosts filled in; `agent_extra` goes into the agent's entry.
   std::string Spec(const std::string& name, const std::string& agent_extra = "") {
@@ -359,11 +370,20 @@ class MultiHostFixture : public ::testing::Test {
   std::string agent_addr_, loadgen_addr_;
 
  private:
-  bool Restart(NsChild& child, const std::string& name, const std::string& addr) {
+  ::testing::AssertionResult Restart(NsChild& child, const std::string& name,
+                                     const std::string& addr) {
     // The previous life's ready file still names the address: wait for the new one.
     std::filesystem::remove(dir() / (name + ".ready"));
     child.Restart();
-    return WaitForKey(dir() / (name + ".ready"), "grpc") == addr;
+    auto ready = child.WaitReady(dir() / (name + ".ready"));
+    if (!ready.ok()) {
+      return ::testing::AssertionFailure() << "the restarted " << name << ": " << ready.status();
+    }
+    if ((*ready)["grpc"] != addr) {
+      return ::testing::AssertionFailure()
+             << "the restarted " << name << " serves at " << (*ready)["grpc"] << ", not " << addr;
+    }
+    return ::testing::AssertionSuccess();
   }
 };
 

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/testing/wait_for.h"
 #include "server/testing/http_client.h"
 #include "tests/server_process.h"
 
@@ -74,9 +75,12 @@ TEST(ServerCgiLimitTest, CgiChildrenStayWithinTheirCpuLimitWhileStaticIsServed) 
         served.fetch_add(1);
       }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the children start
+    ASSERT_TRUE(rcbench::testing::WaitFor([&] { return CgiCpuSeconds(http) > 0; },
+                                          std::chrono::seconds(5), "the CGI children to start")
+                    .ok());
     double cpu0 = CgiCpuSeconds(http);
     auto t0 = std::chrono::steady_clock::now();
+    // A measurement window, not a wait for a condition.
     std::this_thread::sleep_for(std::chrono::seconds(3));
     double cpu1 = CgiCpuSeconds(http);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
