@@ -8,13 +8,10 @@
 
 namespace rcbench::controller {
 
-using store_internal::ErrorsTotal;
 using store_internal::JsonToMap;
-using store_internal::MapToJson;
 using store_internal::SetTimestampMs;
 using store_internal::Stmt;
 using store_internal::StoreError;
-using store_internal::StoreStatus;
 
 absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
     const std::string& experiment) {
