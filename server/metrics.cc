@@ -37,6 +37,17 @@ ServerMetrics::ServerMetrics(std::vector<std::pair<std::string, std::string>> co
 
 namespace {
 
+// One counter per enumerator, labelled `label`=names[i], read from counts[i]. N is deduced from
+// both arrays, so an enumerator without a name (or a name too many) does not compile.
+template <size_t N>
+void AddEnumCounters(pm::MetricFamily& family, const char* label, const char* const (&names)[N],
+                     const std::array<std::atomic<uint64_t>, N>& counts) {
+  for (size_t i = 0; i < N; ++i) {
+    AddMetric(family, {{label, names[i]}}).counter.value =
+        static_cast<double>(counts[i].load(std::memory_order_relaxed));
+  }
+}
+
 double ProcessCpuSeconds(int who) {
   rusage ru{};
   getrusage(who, &ru);
@@ -136,17 +147,10 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
                        "Connections closed for bad input, timeouts or peer errors.", T::Counter);
   static constexpr const char* kErrors[] = {"bad_request",  "header_too_large", "body_too_large",
                                             "idle_timeout", "request_timeout",  "reset"};
-  for (int i = 0; i < static_cast<int>(ConnError::kCount); ++i) {
-    AddMetric(errors, {{"reason", kErrors[i]}}).counter.value =
-        static_cast<double>(errors_[i].load(std::memory_order_relaxed));
-  }
+  AddEnumCounters(errors, "reason", kErrors, errors_);
   auto cgi = MakeMetricFamily("rcbench_server_cgi_total", "CGI runs by outcome.", T::Counter);
   static constexpr const char* kCgi[] = {"ok", "failed", "timeout", "abandoned", "refused"};
-  static_assert(std::size(kCgi) == static_cast<size_t>(CgiOutcome::kCount));
-  for (int i = 0; i < static_cast<int>(CgiOutcome::kCount); ++i) {
-    AddMetric(cgi, {{"outcome", kCgi[i]}}).counter.value =
-        static_cast<double>(cgi_[i].load(std::memory_order_relaxed));
-  }
+  AddEnumCounters(cgi, "outcome", kCgi, cgi_);
   auto cgi_children =
       MakeMetricFamily("rcbench_server_cgi_children",
                        "CGI children alive now (running or being stopped).", T::Gauge);
@@ -158,11 +162,7 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
                        "memory), after which the listener pauses for --accept-backoff.",
                        T::Counter);
   static constexpr const char* kAcceptErrors[] = {"fd_limit", "other"};
-  static_assert(std::size(kAcceptErrors) == static_cast<size_t>(AcceptError::kCount));
-  for (int i = 0; i < static_cast<int>(AcceptError::kCount); ++i) {
-    AddMetric(accept_errors, {{"reason", kAcceptErrors[i]}}).counter.value =
-        static_cast<double>(accept_errors_[i].load(std::memory_order_relaxed));
-  }
+  AddEnumCounters(accept_errors, "reason", kAcceptErrors, accept_errors_);
 
   auto qlen = MakeMetricFamily("rcbench_server_listen_queue_length",
                                "Connections waiting in a listener's accept queue.", T::Gauge);
