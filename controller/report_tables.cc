@@ -24,17 +24,25 @@ std::string Fmt(double v) {
   return absl::StrFormat("%.3f", v);
 }
 
-std::set<std::string> ContainersOf(const ExperimentData& d) {
+// The values of the one label of `metric`'s keys in any combination: "cpu_cores{container=X}"
+// gives X for metric "cpu_cores", label "container".
+std::set<std::string> LabelValues(const ExperimentData& d, absl::string_view metric,
+                                  absl::string_view label) {
+  const std::string prefix = absl::StrCat(label, "=");
   std::set<std::string> out;
   for (const auto& [combo, metrics] : d.cells) {
     for (const auto& [k, agg] : metrics) {
-      if (MetricBaseName(k) == "cpu_cores") {
-        size_t eq = k.find("container=");
-        out.insert(k.substr(eq + 10, k.size() - eq - 11));
+      if (MetricBaseName(k) == metric) {
+        size_t eq = k.find(prefix);
+        out.insert(k.substr(eq + prefix.size(), k.size() - eq - prefix.size() - 1));
       }
     }
   }
   return out;
+}
+
+std::set<std::string> ContainersOf(const ExperimentData& d) {
+  return LabelValues(d, "cpu_cores", "container");
 }
 
 // Below this median a container carries no work, only timers (the tables print 0.000).
@@ -180,15 +188,7 @@ std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d, bo
 // Benchmarks of a micro-benchmark experiment: the paper's Table 1 ones first, in its order,
 // then the others by name.
 std::vector<std::string> BenchmarksOf(const ExperimentData& d) {
-  std::set<std::string> seen;
-  for (const auto& [combo, metrics] : d.cells) {
-    for (const auto& [k, agg] : metrics) {
-      if (MetricBaseName(k) == "time_per_op_ns") {
-        size_t eq = k.find("benchmark=");
-        seen.insert(k.substr(eq + 10, k.size() - eq - 11));
-      }
-    }
-  }
+  std::set<std::string> seen = LabelValues(d, "time_per_op_ns", "benchmark");
   std::vector<std::string> out;
   for (const auto& p : PaperTable1()) {
     if (seen.erase(p.benchmark)) out.push_back(p.benchmark);
