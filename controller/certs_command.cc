@@ -149,12 +149,10 @@ std::string Usages(const x509::CertificateInfo& info) {
 }
 
 int CertsInit(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {"--dir", "--name", "--days"}, {"--force", "--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kInitUsage);
-  if (args->Has("--help")) {
-    out << kInitUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, {"--dir", "--name", "--days"}, {"--force", "--help"},
+                               kInitUsage, out, err, "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   if (!args->positional.empty()) {
     return Usage(err, absl::StrCat("unexpected argument \"", args->positional[0], "\""),
                  kInitUsage);
@@ -198,13 +196,11 @@ int CertsInit(const std::vector<std::string>& argv, std::ostream& out, std::ostr
 }
 
 int CertsIssue(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {"--dir", "--name", "--host", "--days", "--out"},
-                        {"--server-only", "--client-only", "--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kIssueUsage);
-  if (args->Has("--help")) {
-    out << kIssueUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, {"--dir", "--name", "--host", "--days", "--out"},
+                               {"--server-only", "--client-only", "--help"}, kIssueUsage, out, err,
+                               "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   if (!args->positional.empty()) {
     return Usage(err, absl::StrCat("unexpected argument \"", args->positional[0], "\""),
                  kIssueUsage);
@@ -290,12 +286,10 @@ int CertsIssue(const std::vector<std::string>& argv, std::ostream& out, std::ost
 }
 
 int CertsShow(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {}, {"--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kShowUsage);
-  if (args->Has("--help")) {
-    out << kShowUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args =
+      ParseCommandArgs(argv, {}, {"--help"}, kShowUsage, out, err, "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   if (args->positional.empty()) return Usage(err, "show takes certificate files", kShowUsage);
   const absl::Time now = absl::Now();
   int rc = 0;
@@ -336,12 +330,10 @@ constexpr char kTokenUsage[] = R"(usage: rcbench certs token FILE [--force]
 )";
 
 int CertsToken(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {}, {"--force", "--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kTokenUsage);
-  if (args->Has("--help")) {
-    out << kTokenUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, {}, {"--force", "--help"}, kTokenUsage, out, err,
+                               "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   const bool force = args->Has("--force");
   const std::vector<std::string>& files = args->positional;
   if (files.size() != 1) return Usage(err, "expected one FILE", kTokenUsage);
