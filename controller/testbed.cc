@@ -14,6 +14,16 @@
 #include "controller/spec_render.h"
 
 namespace rcbench::controller {
+namespace {
+
+// A client over a new channel for `link` (MakeChannel's errors name the link).
+template <typename Client>
+absl::StatusOr<std::unique_ptr<Client>> Connect(Link link, Clock& clock, RetryPolicy policy = {}) {
+  RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
+  return std::make_unique<Client>(std::move(link), std::move(channel), clock, policy);
+}
+
+}  // namespace
 
 TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready) {
   TemplateVars vars;
@@ -133,9 +143,9 @@ absl::Status LocalTestbed::Start() {
     if (!agent_ready_.count("grpc")) {
       return absl::InternalError("rcbench-agent's ready file has no grpc= line");
     }
-    Link link{"agent", kLocalHost, agent_ready_["grpc"], credentials_->client()};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    agent_ = std::make_unique<GrpcAgentClient>(std::move(link), std::move(channel), clock_);
+    RCBENCH_ASSIGN_OR_RETURN(
+        agent_, Connect<GrpcAgentClient>(
+                    {"agent", kLocalHost, agent_ready_["grpc"], credentials_->client()}, clock_));
   }
   if (!loadgen_process_ || !loadgen_process_->Running()) {
     if (loadgen_) {
@@ -156,9 +166,10 @@ absl::Status LocalTestbed::Start() {
     if (!loadgen_ready_.count("grpc")) {
       return absl::InternalError("rcbench-loadgen's ready file has no grpc= line");
     }
-    Link link{"load generator", kLocalHost, loadgen_ready_["grpc"], credentials_->client()};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    loadgen_ = std::make_unique<GrpcLoadGenClient>(std::move(link), std::move(channel), clock_);
+    RCBENCH_ASSIGN_OR_RETURN(
+        loadgen_, Connect<GrpcLoadGenClient>({"load generator", kLocalHost, loadgen_ready_["grpc"],
+                                              credentials_->client()},
+                                             clock_));
   }
   RCBENCH_RETURN_IF_ERROR(agent_->CheckHealth());
   return loadgen_->CheckHealth();
@@ -262,17 +273,16 @@ absl::StatusOr<std::unique_ptr<RemoteTestbed>> RemoteTestbed::Create(
   std::unique_ptr<RemoteTestbed> t(new RemoteTestbed(spec));
   for (const auto& a : spec.agents) {
     RCBENCH_ASSIGN_OR_RETURN(ClientSecurity cs, HostSecurity(a, security));
-    Link link{"agent", a.name, a.address, std::move(cs)};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    t->agents_[a.name] =
-        std::make_unique<GrpcAgentClient>(std::move(link), std::move(channel), clock, policy);
+    RCBENCH_ASSIGN_OR_RETURN(
+        t->agents_[a.name],
+        Connect<GrpcAgentClient>({"agent", a.name, a.address, std::move(cs)}, clock, policy));
   }
   for (const auto& l : spec.loadgens) {
     RCBENCH_ASSIGN_OR_RETURN(ClientSecurity cs, HostSecurity(l, security));
-    Link link{"load generator", l.name, l.address, std::move(cs)};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    t->loadgens_[l.name] =
-        std::make_unique<GrpcLoadGenClient>(std::move(link), std::move(channel), clock, policy);
+    RCBENCH_ASSIGN_OR_RETURN(
+        t->loadgens_[l.name],
+        Connect<GrpcLoadGenClient>({"load generator", l.name, l.address, std::move(cs)}, clock,
+                                   policy));
   }
   return t;
 }
