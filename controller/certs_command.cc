@@ -128,6 +128,14 @@ absl::Status EnsureDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
+// Writes the key (0600), then the certificate (0644). Key first: a crash in between leaves a key
+// without certificate, never an old certificate paired with a key it does not match.
+absl::Status WriteKeyAndCert(const x509::KeyAndCert& kc, const std::string& key_path,
+                             const std::string& cert_path) {
+  if (absl::Status s = x509::WriteFileAtomically(key_path, kc.key_pem, 0600); !s.ok()) return s;
+  return x509::WriteFileAtomically(cert_path, kc.cert_pem, 0644);
+}
+
 std::string Join(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / name).string();
 }
@@ -178,14 +186,7 @@ int CertsInit(const std::vector<std::string>& argv, std::ostream& out, std::ostr
   if (absl::Status s = EnsureDir(dir); !s.ok()) return Failure(err, s);
   auto ca = x509::CreateCa(name, absl::Now() - absl::Minutes(5), absl::Hours(24) * *days);
   if (!ca.ok()) return Failure(err, ca.status());
-  // Key first: a crash in between leaves a key without certificate, never an old certificate
-  // paired with a key it does not match.
-  if (absl::Status s = x509::WriteFileAtomically(key_path, ca->key_pem, 0600); !s.ok()) {
-    return Failure(err, s);
-  }
-  if (absl::Status s = x509::WriteFileAtomically(cert_path, ca->cert_pem, 0644); !s.ok()) {
-    return Failure(err, s);
-  }
+  if (absl::Status s = WriteKeyAndCert(*ca, key_path, cert_path); !s.ok()) return Failure(err, s);
   auto info = x509::ParseCertificate(ca->cert_pem);
   if (!info.ok()) return Failure(err, info.status());
   out << "created CA " << info->subject << ", valid until " << FormatUtc(info->not_after) << "\n"
@@ -264,10 +265,7 @@ int CertsIssue(const std::vector<std::string>& argv, std::ostream& out, std::ost
   auto leaf = x509::Issue(*ca, options);
   if (!leaf.ok()) return Failure(err, leaf.status());
   if (absl::Status s = EnsureDir(out_dir); !s.ok()) return Failure(err, s);
-  if (absl::Status s = x509::WriteFileAtomically(key_path, leaf->key_pem, 0600); !s.ok()) {
-    return Failure(err, s);
-  }
-  if (absl::Status s = x509::WriteFileAtomically(cert_path, leaf->cert_pem, 0644); !s.ok()) {
+  if (absl::Status s = WriteKeyAndCert(*leaf, key_path, cert_path); !s.ok()) {
     return Failure(err, s);
   }
   auto info = x509::ParseCertificate(leaf->cert_pem);
