@@ -23,6 +23,19 @@ absl::StatusOr<std::unique_ptr<Client>> Connect(Link link, Clock& clock, RetryPo
   return std::make_unique<Client>(std::move(link), std::move(channel), clock, policy);
 }
 
+// A client of a local child at the grpc= address of its ready file; `binary` names the child in
+// the error when there is none.
+template <typename Client>
+absl::StatusOr<std::unique_ptr<Client>> ConnectChild(
+    const std::map<std::string, std::string>& ready, absl::string_view binary, std::string kind,
+    const ClientSecurity& security, Clock& clock) {
+  auto grpc = ready.find("grpc");
+  if (grpc == ready.end()) {
+    return absl::InternalError(absl::StrCat(binary, "'s ready file has no grpc= line"));
+  }
+  return Connect<Client>({std::move(kind), kLocalHost, grpc->second, security}, clock);
+}
+
 }  // namespace
 
 TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready) {
@@ -140,12 +153,9 @@ absl::Status LocalTestbed::Start() {
     for (std::string& f : credentials_->ChildFlags()) argv.push_back(std::move(f));
     RCBENCH_ASSIGN_OR_RETURN(agent_ready_,
                              StartChild("agent", InNamespace(true, argv), &agent_process_));
-    if (!agent_ready_.count("grpc")) {
-      return absl::InternalError("rcbench-agent's ready file has no grpc= line");
-    }
-    RCBENCH_ASSIGN_OR_RETURN(
-        agent_, Connect<GrpcAgentClient>(
-                    {"agent", kLocalHost, agent_ready_["grpc"], credentials_->client()}, clock_));
+    RCBENCH_ASSIGN_OR_RETURN(agent_,
+                             ConnectChild<GrpcAgentClient>(agent_ready_, "rcbench-agent", "agent",
+                                                           credentials_->client(), clock_));
   }
   if (!loadgen_process_ || !loadgen_process_->Running()) {
     if (loadgen_) {
@@ -163,13 +173,9 @@ absl::Status LocalTestbed::Start() {
     for (std::string& f : credentials_->ChildFlags()) argv.push_back(std::move(f));
     RCBENCH_ASSIGN_OR_RETURN(loadgen_ready_,
                              StartChild("loadgen", InNamespace(false, argv), &loadgen_process_));
-    if (!loadgen_ready_.count("grpc")) {
-      return absl::InternalError("rcbench-loadgen's ready file has no grpc= line");
-    }
-    RCBENCH_ASSIGN_OR_RETURN(
-        loadgen_, Connect<GrpcLoadGenClient>({"load generator", kLocalHost, loadgen_ready_["grpc"],
-                                              credentials_->client()},
-                                             clock_));
+    RCBENCH_ASSIGN_OR_RETURN(loadgen_, ConnectChild<GrpcLoadGenClient>(
+                                           loadgen_ready_, "rcbench-loadgen", "load generator",
+                                           credentials_->client(), clock_));
   }
   RCBENCH_RETURN_IF_ERROR(agent_->CheckHealth());
   return loadgen_->CheckHealth();
