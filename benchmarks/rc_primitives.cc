@@ -273,21 +273,19 @@ void BM_Reference_Syscall(benchmark::State& state) {
 }
 BENCHMARK(BM_Reference_Syscall);
 
-void BM_Reference_ClockMonotonic(benchmark::State& state) {
+void ReadClock(benchmark::State& state, clockid_t clock) {
   timespec ts;
   for (auto _ : state) {
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     benchmark::DoNotOptimize(ts);
   }
 }
+
+void BM_Reference_ClockMonotonic(benchmark::State& state) { ReadClock(state, CLOCK_MONOTONIC); }
 BENCHMARK(BM_Reference_ClockMonotonic);
 
 void BM_Reference_ClockThreadCputime(benchmark::State& state) {
-  timespec ts;
-  for (auto _ : state) {
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    benchmark::DoNotOptimize(ts);
-  }
+  ReadClock(state, CLOCK_THREAD_CPUTIME_ID);
 }
 BENCHMARK(BM_Reference_ClockThreadCputime);
 
