@@ -182,10 +182,7 @@ grpc::Status AgentServiceImpl::StartService(grpc::ServerContext* ctx,
                                             rcbench::v1::ServiceStatus* resp) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kControl, "StartService"); !a.ok()) return a;
   // ServiceManager::Start validates the whole request (ValidateStartServiceRequest) first.
-  auto status = services_->Start(*req);
-  if (!status.ok()) return ToGrpcStatus(status.status());
-  *resp = *status;
-  return grpc::Status::OK;
+  return ToGrpcReply(services_->Start(*req), resp);
 }
 
 grpc::Status AgentServiceImpl::StopService(grpc::ServerContext* ctx,
@@ -200,20 +197,14 @@ grpc::Status AgentServiceImpl::StopService(grpc::ServerContext* ctx,
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "grace must be in 0..5m");
     }
   }
-  auto status = services_->Stop(req->name(), grace);
-  if (!status.ok()) return ToGrpcStatus(status.status());
-  *resp = *status;
-  return grpc::Status::OK;
+  return ToGrpcReply(services_->Stop(req->name(), grace), resp);
 }
 
 grpc::Status AgentServiceImpl::GetServiceStatus(grpc::ServerContext* ctx,
                                                 const rcbench::v1::GetServiceStatusRequest* req,
                                                 rcbench::v1::ServiceStatus* resp) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "GetServiceStatus"); !a.ok()) return a;
-  auto status = services_->Status(req->name());
-  if (!status.ok()) return ToGrpcStatus(status.status());
-  *resp = *status;
-  return grpc::Status::OK;
+  return ToGrpcReply(services_->Status(req->name()), resp);
 }
 
 grpc::Status AgentServiceImpl::ReleaseOwner(grpc::ServerContext* ctx,

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
+#include "common/metric_family.h"
 
 namespace rcbench::agent {
 namespace {
@@ -15,23 +16,14 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
+// A counter or gauge sample, by the family's type.
 void Add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
+  ClientMetric& m = AddMetric(*f, std::move(labels));
   if (f->type == MetricType::Counter) {
     m.counter.value = value;
   } else {
     m.gauge.value = value;
   }
-  f->metric.push_back(std::move(m));
 }
 
 constexpr double kNs = 1e-9;
@@ -49,49 +41,55 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
 
   // Container metrics: cAdvisor's names where the meaning matches.
   MetricFamily cpu =
-      Family("container_cpu_usage_seconds_total",
-             "Cumulative CPU time consumed by the container and its descendants.", C);
-  MetricFamily user = Family("container_cpu_user_seconds_total", "Cumulative user CPU time.", C);
-  MetricFamily sys = Family("container_cpu_system_seconds_total", "Cumulative system CPU time.", C);
-  MetricFamily periods =
-      Family("container_cpu_cfs_periods_total", "Number of elapsed CFS enforcement periods.", C);
-  MetricFamily throttled_periods =
-      Family("container_cpu_cfs_throttled_periods_total", "Number of throttled CFS periods.", C);
-  MetricFamily throttled = Family("container_cpu_cfs_throttled_seconds_total",
-                                  "Total time the container was throttled.", C);
-  MetricFamily mem = Family("container_memory_usage_bytes",
-                            "Current memory usage, including all memory regardless of when it was "
-                            "accessed (memory.current / memory.usage_in_bytes).",
-                            G);
-  MetricFamily ws = Family("container_memory_working_set_bytes",
-                           "Current working set: usage minus inactive file pages.", G);
+      MakeMetricFamily("container_cpu_usage_seconds_total",
+                       "Cumulative CPU time consumed by the container and its descendants.", C);
+  MetricFamily user =
+      MakeMetricFamily("container_cpu_user_seconds_total", "Cumulative user CPU time.", C);
+  MetricFamily sys =
+      MakeMetricFamily("container_cpu_system_seconds_total", "Cumulative system CPU time.", C);
+  MetricFamily periods = MakeMetricFamily("container_cpu_cfs_periods_total",
+                                          "Number of elapsed CFS enforcement periods.", C);
+  MetricFamily throttled_periods = MakeMetricFamily("container_cpu_cfs_throttled_periods_total",
+                                                    "Number of throttled CFS periods.", C);
+  MetricFamily throttled = MakeMetricFamily("container_cpu_cfs_throttled_seconds_total",
+                                            "Total time the container was throttled.", C);
+  MetricFamily mem =
+      MakeMetricFamily("container_memory_usage_bytes",
+                       "Current memory usage, including all memory regardless of when it was "
+                       "accessed (memory.current / memory.usage_in_bytes).",
+                       G);
+  MetricFamily ws = MakeMetricFamily("container_memory_working_set_bytes",
+                                     "Current working set: usage minus inactive file pages.", G);
   MetricFamily peak =
-      Family("container_memory_max_usage_bytes",
-             "Maximum memory usage recorded (memory.peak / max_usage_in_bytes).", G);
+      MakeMetricFamily("container_memory_max_usage_bytes",
+                       "Maximum memory usage recorded (memory.peak / max_usage_in_bytes).", G);
   MetricFamily rbytes =
-      Family("container_fs_reads_bytes_total", "Cumulative bytes read, all devices.", C);
-  MetricFamily wbytes =
-      Family("container_fs_writes_bytes_total", "Cumulative bytes written, all devices.", C);
-  MetricFamily rops = Family("container_fs_reads_total", "Cumulative reads completed.", C);
-  MetricFamily wops = Family("container_fs_writes_total", "Cumulative writes completed.", C);
-  MetricFamily psi[3][2] = {{Family("container_pressure_cpu_waiting_seconds_total",
-                                    "Time at least one task waited for CPU (PSI some).", C),
-                             Family("container_pressure_cpu_stalled_seconds_total",
-                                    "Time all non-idle tasks stalled on CPU (PSI full).", C)},
-                            {Family("container_pressure_memory_waiting_seconds_total",
-                                    "Time at least one task waited for memory (PSI some).", C),
-                             Family("container_pressure_memory_stalled_seconds_total",
-                                    "Time all non-idle tasks stalled on memory (PSI full).", C)},
-                            {Family("container_pressure_io_waiting_seconds_total",
-                                    "Time at least one task waited for I/O (PSI some).", C),
-                             Family("container_pressure_io_stalled_seconds_total",
-                                    "Time all non-idle tasks stalled on I/O (PSI full).", C)}};
+      MakeMetricFamily("container_fs_reads_bytes_total", "Cumulative bytes read, all devices.", C);
+  MetricFamily wbytes = MakeMetricFamily("container_fs_writes_bytes_total",
+                                         "Cumulative bytes written, all devices.", C);
+  MetricFamily rops =
+      MakeMetricFamily("container_fs_reads_total", "Cumulative reads completed.", C);
+  MetricFamily wops =
+      MakeMetricFamily("container_fs_writes_total", "Cumulative writes completed.", C);
+  MetricFamily psi[3][2] = {
+      {MakeMetricFamily("container_pressure_cpu_waiting_seconds_total",
+                        "Time at least one task waited for CPU (PSI some).", C),
+       MakeMetricFamily("container_pressure_cpu_stalled_seconds_total",
+                        "Time all non-idle tasks stalled on CPU (PSI full).", C)},
+      {MakeMetricFamily("container_pressure_memory_waiting_seconds_total",
+                        "Time at least one task waited for memory (PSI some).", C),
+       MakeMetricFamily("container_pressure_memory_stalled_seconds_total",
+                        "Time all non-idle tasks stalled on memory (PSI full).", C)},
+      {MakeMetricFamily("container_pressure_io_waiting_seconds_total",
+                        "Time at least one task waited for I/O (PSI some).", C),
+       MakeMetricFamily("container_pressure_io_stalled_seconds_total",
+                        "Time all non-idle tasks stalled on I/O (PSI full).", C)}};
   MetricFamily tasks =
-      Family("rcbench_container_tasks",
-             "Tasks (threads) in the container and its descendants (pids.current).", G);
+      MakeMetricFamily("rcbench_container_tasks",
+                       "Tasks (threads) in the container and its descendants (pids.current).", G);
   MetricFamily csock =
-      Family("rcbench_container_tcp_sockets",
-             "TCP sockets owned by the container itself, by state (no TIME_WAIT).", G);
+      MakeMetricFamily("rcbench_container_tcp_sockets",
+                       "TCP sockets owned by the container itself, by state (no TIME_WAIT).", G);
 
   size_t exported = 0, not_exported = 0;
   if (report != nullptr) {
@@ -148,16 +146,19 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
   }
 
   // Host metrics.
-  MetricFamily host_cpu = Family("rcbench_host_cpu_seconds_total",
-                                 "Host CPU time by mode, from /proc/stat (softirq included).", C);
-  MetricFamily host_tcp = Family("rcbench_host_tcp_events_total",
-                                 "Host TCP counters from /proc/net/netstat and /proc/net/snmp, "
-                                 "by kernel name.",
-                                 C);
-  MetricFamily curr_estab = Family("rcbench_host_tcp_curr_estab",
-                                   "TCP connections currently ESTABLISHED or CLOSE_WAIT.", G);
-  MetricFamily load = Family("rcbench_host_load_average", "Load average, by window.", G);
-  MetricFamily host_sock = Family("rcbench_host_tcp_sockets", "Host TCP sockets by state.", G);
+  MetricFamily host_cpu =
+      MakeMetricFamily("rcbench_host_cpu_seconds_total",
+                       "Host CPU time by mode, from /proc/stat (softirq included).", C);
+  MetricFamily host_tcp =
+      MakeMetricFamily("rcbench_host_tcp_events_total",
+                       "Host TCP counters from /proc/net/netstat and /proc/net/snmp, "
+                       "by kernel name.",
+                       C);
+  MetricFamily curr_estab = MakeMetricFamily(
+      "rcbench_host_tcp_curr_estab", "TCP connections currently ESTABLISHED or CLOSE_WAIT.", G);
+  MetricFamily load = MakeMetricFamily("rcbench_host_load_average", "Load average, by window.", G);
+  MetricFamily host_sock =
+      MakeMetricFamily("rcbench_host_tcp_sockets", "Host TCP sockets by state.", G);
   if (report != nullptr && report->has_host()) {
     const auto& h = report->host();
     const std::pair<const char*, uint64_t> modes[] = {
@@ -182,11 +183,11 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
   }
 
   // The agent's own cost.
-  MetricFamily duration =
-      Family("rcbench_agent_sample_duration_seconds",
-             "Wall time taken by one sample (all containers and host).", MetricType::Histogram);
+  MetricFamily duration = MakeMetricFamily(
+      "rcbench_agent_sample_duration_seconds",
+      "Wall time taken by one sample (all containers and host).", MetricType::Histogram);
   {
-    ClientMetric m;
+    ClientMetric& m = AddMetric(duration, {});
     uint64_t cumulative = 0;
     for (size_t i = 0; i < kSampleDurationBuckets.size(); ++i) {
       cumulative += stats.bucket_counts[i];
@@ -195,66 +196,68 @@ std::vector<MetricFamily> AgentCollector::Collect() const {
     m.histogram.bucket.push_back({stats.samples, std::numeric_limits<double>::infinity()});
     m.histogram.sample_count = stats.samples;
     m.histogram.sample_sum = stats.sample_seconds_sum;
-    duration.metric.push_back(std::move(m));
   }
-  MetricFamily agent_cpu =
-      Family("rcbench_agent_cpu_seconds_total", "CPU time of the whole agent process, by mode.", C);
+  MetricFamily agent_cpu = MakeMetricFamily("rcbench_agent_cpu_seconds_total",
+                                            "CPU time of the whole agent process, by mode.", C);
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   Add(&agent_cpu, {{"mode", "user"}},
       static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) * kUs);
   Add(&agent_cpu, {{"mode", "system"}},
       static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) * kUs);
-  MetricFamily sampler_cpu = Family("rcbench_agent_sampler_cpu_seconds_total",
-                                    "CPU time of the sampling thread while sampling.", C);
+  MetricFamily sampler_cpu = MakeMetricFamily("rcbench_agent_sampler_cpu_seconds_total",
+                                              "CPU time of the sampling thread while sampling.", C);
   Add(&sampler_cpu, {}, stats.sampler_cpu_seconds);
-  MetricFamily sock_diag_cpu =
-      Family("rcbench_agent_sock_diag_cpu_seconds_total",
-             "The part of the sampling thread's CPU spent in sock_diag dumps (grows with the "
-             "host's TCP sockets, TIME_WAIT included: the kernel walks them all).",
-             C);
+  MetricFamily sock_diag_cpu = MakeMetricFamily(
+      "rcbench_agent_sock_diag_cpu_seconds_total",
+      "The part of the sampling thread's CPU spent in sock_diag dumps (grows with the "
+      "host's TCP sockets, TIME_WAIT included: the kernel walks them all).",
+      C);
   Add(&sock_diag_cpu, {}, stats.sock_diag_cpu_seconds);
-  MetricFamily samples = Family("rcbench_agent_samples_total", "Samples taken.", C);
+  MetricFamily samples = MakeMetricFamily("rcbench_agent_samples_total", "Samples taken.", C);
   Add(&samples, {}, static_cast<double>(stats.samples));
-  MetricFamily overruns = Family("rcbench_agent_overruns_total",
-                                 "Interval boundaries skipped because a sample overran.", C);
+  MetricFamily overruns = MakeMetricFamily(
+      "rcbench_agent_overruns_total", "Interval boundaries skipped because a sample overran.", C);
   Add(&overruns, {}, static_cast<double>(stats.overruns));
   MetricFamily errors =
-      Family("rcbench_agent_errors_total",
-             "Failed reads, by source (cgroup files, host counters, sock_diag).", C);
+      MakeMetricFamily("rcbench_agent_errors_total",
+                       "Failed reads, by source (cgroup files, host counters, sock_diag).", C);
   Add(&errors, {{"source", "cgroup"}}, static_cast<double>(stats.sampler.read_errors));
   Add(&errors, {{"source", "host"}}, static_cast<double>(stats.host_errors));
   Add(&errors, {{"source", "sock_diag"}}, static_cast<double>(stats.socket_errors));
   Add(&errors, {{"source", "discovery"}}, static_cast<double>(stats.sampler.walk_errors));
-  MetricFamily sample_errors =
-      Family("rcbench_agent_sample_errors_total",
-             "Container samples left out of reports because none of the container's files could "
-             "be read (e.g. out of file descriptors).",
-             C);
+  MetricFamily sample_errors = MakeMetricFamily(
+      "rcbench_agent_sample_errors_total",
+      "Container samples left out of reports because none of the container's files could "
+      "be read (e.g. out of file descriptors).",
+      C);
   Add(&sample_errors, {}, static_cast<double>(stats.sampler.containers_not_sampled));
-  MetricFamily open_files = Family("rcbench_agent_open_cgroup_files",
-                                   "Cgroup files kept open across samples (the fast path).", G);
+  MetricFamily open_files =
+      MakeMetricFamily("rcbench_agent_open_cgroup_files",
+                       "Cgroup files kept open across samples (the fast path).", G);
   Add(&open_files, {}, static_cast<double>(stats.open_files));
-  MetricFamily open_budget =
-      Family("rcbench_agent_open_cgroup_files_budget",
-             "How many cgroup files may be kept open; the rest are reopened every sample.", G);
+  MetricFamily open_budget = MakeMetricFamily(
+      "rcbench_agent_open_cgroup_files_budget",
+      "How many cgroup files may be kept open; the rest are reopened every sample.", G);
   Add(&open_budget, {}, static_cast<double>(stats.open_file_budget));
   MetricFamily rescans =
-      Family("rcbench_agent_rescans_total", "Walks of the root subtree (discovery).", C);
+      MakeMetricFamily("rcbench_agent_rescans_total", "Walks of the root subtree (discovery).", C);
   Add(&rescans, {}, static_cast<double>(stats.sampler.rescans));
-  MetricFamily containers = Family("rcbench_agent_containers", "Containers being sampled.", G);
+  MetricFamily containers =
+      MakeMetricFamily("rcbench_agent_containers", "Containers being sampled.", G);
   Add(&containers, {}, static_cast<double>(stats.containers));
-  MetricFamily dropped = Family("rcbench_agent_containers_not_exported",
-                                "Containers sampled but left out of /metrics (label bound).", G);
+  MetricFamily dropped =
+      MakeMetricFamily("rcbench_agent_containers_not_exported",
+                       "Containers sampled but left out of /metrics (label bound).", G);
   Add(&dropped, {}, static_cast<double>(not_exported));
-  MetricFamily retained =
-      Family("rcbench_agent_retained_reports", "Reports held in the resume ring buffer.", G);
+  MetricFamily retained = MakeMetricFamily("rcbench_agent_retained_reports",
+                                           "Reports held in the resume ring buffer.", G);
   Add(&retained, {}, static_cast<double>(agent_->ring().size()));
-  MetricFamily retained_bytes =
-      Family("rcbench_agent_retained_bytes", "Serialized size of the retained reports.", G);
+  MetricFamily retained_bytes = MakeMetricFamily("rcbench_agent_retained_bytes",
+                                                 "Serialized size of the retained reports.", G);
   Add(&retained_bytes, {}, static_cast<double>(agent_->ring().bytes()));
   MetricFamily last_seq =
-      Family("rcbench_agent_last_sequence", "Sequence number of the newest report.", G);
+      MakeMetricFamily("rcbench_agent_last_sequence", "Sequence number of the newest report.", G);
   Add(&last_seq, {}, static_cast<double>(agent_->ring().last_sequence()));
 
   std::vector<MetricFamily> out;

@@ -39,8 +39,4 @@ class RcContainerAdmin : public ContainerAdmin {
   std::string host_;
 };
 
-// rcbench.v1.ContainerAttributes <-> rc::Attributes (unset fields stay unset).
-rc::Attributes ToRcAttributes(const rcbench::v1::ContainerAttributes& a);
-rcbench::v1::ContainerAttributes FromRcAttributes(const rc::Attributes& a);
-
 }  // namespace rcbench::agent

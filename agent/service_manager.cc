@@ -324,13 +324,16 @@ absl::StatusOr<ServiceStatus> ServiceManager::Start(const rcbench::v1::StartServ
   return StatusLocked(spec.name, r.get());
 }
 
+absl::Status ServiceManager::CheckDeclared(absl::string_view name) const {
+  if (specs_.count(std::string(name))) return absl::OkStatus();
+  return absl::NotFoundError(
+      absl::StrCat("service '", name.substr(0, 64), "' is not declared in the agent config"));
+}
+
 absl::StatusOr<ServiceStatus> ServiceManager::Stop(absl::string_view name,
                                                    std::chrono::nanoseconds grace) {
+  if (absl::Status s = CheckDeclared(name); !s.ok()) return s;
   std::string key(name);
-  if (!specs_.count(key)) {
-    return absl::NotFoundError(
-        absl::StrCat("service '", name.substr(0, 64), "' is not declared in the agent config"));
-  }
   std::unique_lock<std::mutex> lock(mu_);
   auto it = running_.find(key);
   if (it == running_.end()) return StatusLocked(key, nullptr);
@@ -350,11 +353,8 @@ absl::StatusOr<ServiceStatus> ServiceManager::Stop(absl::string_view name,
 }
 
 absl::StatusOr<ServiceStatus> ServiceManager::Status(absl::string_view name) {
+  if (absl::Status s = CheckDeclared(name); !s.ok()) return s;
   std::string key(name);
-  if (!specs_.count(key)) {
-    return absl::NotFoundError(
-        absl::StrCat("service '", name.substr(0, 64), "' is not declared in the agent config"));
-  }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = running_.find(key);
   return StatusLocked(key, it == running_.end() ? nullptr : it->second.get());

@@ -56,6 +56,8 @@ class ServiceManager {
 
  private:
   struct Running;
+  // NOT_FOUND unless `name` is a service of the agent config.
+  absl::Status CheckDeclared(absl::string_view name) const;
   rcbench::v1::ServiceStatus StatusLocked(const std::string& name, Running* r);
   void Reap(std::shared_ptr<Running> r);
 

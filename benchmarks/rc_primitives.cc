@@ -148,10 +148,10 @@ void BM_ReadUsage(benchmark::State& state) {
 BENCHMARK(BM_ReadUsage);
 
 // The same usage, with the files kept open and re-read with pread (rc/usage_reader.h).
-void BM_ReadUsage_KeptOpen(benchmark::State& state) {
+void ReadUsageKeptOpen(benchmark::State& state, UsageReader::Options options) {
   if (!NeedKernel(state)) return;
   auto c = g_rc->Create("usage", {}, {.exist_ok = true});
-  auto reader = UsageReader::Open(*g_rc, "usage");
+  auto reader = UsageReader::Open(*g_rc, "usage", options);
   if (!reader.ok()) {
     state.SkipWithError(std::string(reader.status().message()).c_str());
     return;
@@ -162,21 +162,12 @@ void BM_ReadUsage_KeptOpen(benchmark::State& state) {
   }
   state.SetLabel(absl::StrCat((*reader)->open_files(), " files"));
 }
+
+void BM_ReadUsage_KeptOpen(benchmark::State& state) { ReadUsageKeptOpen(state, {}); }
 BENCHMARK(BM_ReadUsage_KeptOpen);
 
 void BM_ReadUsage_KeptOpenNoWorkingSet(benchmark::State& state) {
-  if (!NeedKernel(state)) return;
-  auto c = g_rc->Create("usage", {}, {.exist_ok = true});
-  auto reader = UsageReader::Open(*g_rc, "usage", {.working_set = false});
-  if (!reader.ok()) {
-    state.SkipWithError(std::string(reader.status().message()).c_str());
-    return;
-  }
-  for (auto _ : state) {
-    auto u = (*reader)->Read();
-    benchmark::DoNotOptimize(u);
-  }
-  state.SetLabel(absl::StrCat((*reader)->open_files(), " files"));
+  ReadUsageKeptOpen(state, {.working_set = false});
 }
 BENCHMARK(BM_ReadUsage_KeptOpenNoWorkingSet);
 
@@ -282,21 +273,19 @@ void BM_Reference_Syscall(benchmark::State& state) {
 }
 BENCHMARK(BM_Reference_Syscall);
 
-void BM_Reference_ClockMonotonic(benchmark::State& state) {
+void ReadClock(benchmark::State& state, clockid_t clock) {
   timespec ts;
   for (auto _ : state) {
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     benchmark::DoNotOptimize(ts);
   }
 }
+
+void BM_Reference_ClockMonotonic(benchmark::State& state) { ReadClock(state, CLOCK_MONOTONIC); }
 BENCHMARK(BM_Reference_ClockMonotonic);
 
 void BM_Reference_ClockThreadCputime(benchmark::State& state) {
-  timespec ts;
-  for (auto _ : state) {
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    benchmark::DoNotOptimize(ts);
-  }
+  ReadClock(state, CLOCK_THREAD_CPUTIME_ID);
 }
 BENCHMARK(BM_Reference_ClockThreadCputime);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace rcbench {
 namespace {
 
@@ -20,6 +22,21 @@ TEST(GrpcStatusTest, CodesAndMessagesSurviveTheRoundTrip) {
 TEST(GrpcStatusTest, OkIsOk) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
   EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+}
+
+TEST(GrpcStatusTest, ReplyMovesTheValueIntoTheResponse) {
+  std::string response;
+  EXPECT_TRUE(ToGrpcReply(absl::StatusOr<std::string>("the value"), &response).ok());
+  EXPECT_EQ(response, "the value");
+}
+
+TEST(GrpcStatusTest, FailedReplyKeepsTheErrorAndLeavesTheResponse) {
+  std::string response = "untouched";
+  grpc::Status g =
+      ToGrpcReply(absl::StatusOr<std::string>(absl::NotFoundError("no such run")), &response);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(g.error_message(), "no such run");
+  EXPECT_EQ(response, "untouched");
 }
 
 }  // namespace

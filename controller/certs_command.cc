@@ -128,6 +128,14 @@ absl::Status EnsureDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
+// Writes the key (0600), then the certificate (0644). Key first: a crash in between leaves a key
+// without certificate, never an old certificate paired with a key it does not match.
+absl::Status WriteKeyAndCert(const x509::KeyAndCert& kc, const std::string& key_path,
+                             const std::string& cert_path) {
+  if (absl::Status s = x509::WriteFileAtomically(key_path, kc.key_pem, 0600); !s.ok()) return s;
+  return x509::WriteFileAtomically(cert_path, kc.cert_pem, 0644);
+}
+
 std::string Join(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / name).string();
 }
@@ -149,12 +157,10 @@ std::string Usages(const x509::CertificateInfo& info) {
 }
 
 int CertsInit(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {"--dir", "--name", "--days"}, {"--force", "--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kInitUsage);
-  if (args->Has("--help")) {
-    out << kInitUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, {"--dir", "--name", "--days"}, {"--force", "--help"},
+                               kInitUsage, out, err, "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   if (!args->positional.empty()) {
     return Usage(err, absl::StrCat("unexpected argument \"", args->positional[0], "\""),
                  kInitUsage);
@@ -180,14 +186,7 @@ int CertsInit(const std::vector<std::string>& argv, std::ostream& out, std::ostr
   if (absl::Status s = EnsureDir(dir); !s.ok()) return Failure(err, s);
   auto ca = x509::CreateCa(name, absl::Now() - absl::Minutes(5), absl::Hours(24) * *days);
   if (!ca.ok()) return Failure(err, ca.status());
-  // Key first: a crash in between leaves a key without certificate, never an old certificate
-  // paired with a key it does not match.
-  if (absl::Status s = x509::WriteFileAtomically(key_path, ca->key_pem, 0600); !s.ok()) {
-    return Failure(err, s);
-  }
-  if (absl::Status s = x509::WriteFileAtomically(cert_path, ca->cert_pem, 0644); !s.ok()) {
-    return Failure(err, s);
-  }
+  if (absl::Status s = WriteKeyAndCert(*ca, key_path, cert_path); !s.ok()) return Failure(err, s);
   auto info = x509::ParseCertificate(ca->cert_pem);
   if (!info.ok()) return Failure(err, info.status());
   out << "created CA " << info->subject << ", valid until " << FormatUtc(info->not_after) << "\n"
@@ -198,13 +197,11 @@ int CertsInit(const std::vector<std::string>& argv, std::ostream& out, std::ostr
 }
 
 int CertsIssue(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {"--dir", "--name", "--host", "--days", "--out"},
-                        {"--server-only", "--client-only", "--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kIssueUsage);
-  if (args->Has("--help")) {
-    out << kIssueUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, {"--dir", "--name", "--host", "--days", "--out"},
+                               {"--server-only", "--client-only", "--help"}, kIssueUsage, out, err,
+                               "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   if (!args->positional.empty()) {
     return Usage(err, absl::StrCat("unexpected argument \"", args->positional[0], "\""),
                  kIssueUsage);
@@ -268,10 +265,7 @@ int CertsIssue(const std::vector<std::string>& argv, std::ostream& out, std::ost
   auto leaf = x509::Issue(*ca, options);
   if (!leaf.ok()) return Failure(err, leaf.status());
   if (absl::Status s = EnsureDir(out_dir); !s.ok()) return Failure(err, s);
-  if (absl::Status s = x509::WriteFileAtomically(key_path, leaf->key_pem, 0600); !s.ok()) {
-    return Failure(err, s);
-  }
-  if (absl::Status s = x509::WriteFileAtomically(cert_path, leaf->cert_pem, 0644); !s.ok()) {
+  if (absl::Status s = WriteKeyAndCert(*leaf, key_path, cert_path); !s.ok()) {
     return Failure(err, s);
   }
   auto info = x509::ParseCertificate(leaf->cert_pem);
@@ -290,12 +284,10 @@ int CertsIssue(const std::vector<std::string>& argv, std::ostream& out, std::ost
 }
 
 int CertsShow(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {}, {"--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kShowUsage);
-  if (args->Has("--help")) {
-    out << kShowUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args =
+      ParseCommandArgs(argv, {}, {"--help"}, kShowUsage, out, err, "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   if (args->positional.empty()) return Usage(err, "show takes certificate files", kShowUsage);
   const absl::Time now = absl::Now();
   int rc = 0;
@@ -336,12 +328,10 @@ constexpr char kTokenUsage[] = R"(usage: rcbench certs token FILE [--force]
 )";
 
 int CertsToken(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs(argv, {}, {"--force", "--help"});
-  if (!args.ok()) return Usage(err, args.status().message(), kTokenUsage);
-  if (args->Has("--help")) {
-    out << kTokenUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, {}, {"--force", "--help"}, kTokenUsage, out, err,
+                               "rcbench certs", &exit_code);
+  if (!args) return exit_code;
   const bool force = args->Has("--force");
   const std::vector<std::string>& files = args->positional;
   if (files.size() != 1) return Usage(err, "expected one FILE", kTokenUsage);

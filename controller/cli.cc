@@ -107,6 +107,14 @@ int UsageFailure(absl::string_view message, const char* usage) {
   return 2;
 }
 
+std::optional<ParsedArgs> ParseCommandArgs(const std::vector<std::string>& argv,
+                                           const std::vector<std::string>& value_flags,
+                                           const std::vector<std::string>& bool_flags,
+                                           const char* usage, int* exit_code) {
+  return controller::ParseCommandArgs(argv, value_flags, bool_flags, usage, std::cout, std::cerr,
+                                      "rcbench", exit_code);
+}
+
 absl::Status ApplyLogLevel(const ParsedArgs& args) {
   if (!args.Has("--log-level")) {
     SetLogLevel(LogLevel::kWarning);
@@ -183,6 +191,25 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
     out.flags[absl::StrCat("--", f.name)] = std::move(values);
   }
   return out;
+}
+
+std::optional<ParsedArgs> ParseCommandArgs(const std::vector<std::string>& argv,
+                                           const std::vector<std::string>& value_flags,
+                                           const std::vector<std::string>& bool_flags,
+                                           const char* usage, std::ostream& out, std::ostream& err,
+                                           absl::string_view program, int* exit_code) {
+  absl::StatusOr<ParsedArgs> args = ParseArgs(argv, value_flags, bool_flags);
+  if (!args.ok()) {
+    err << program << ": " << args.status().message() << "\n" << usage;
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (args->Has("--help")) {
+    out << usage;
+    *exit_code = 0;
+    return std::nullopt;
+  }
+  return *std::move(args);
 }
 
 int RunCli(int argc, char** argv) {

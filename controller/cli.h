@@ -6,10 +6,12 @@
 
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace rcbench::controller {
 
@@ -28,6 +30,15 @@ struct ParsedArgs {
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                                      const std::vector<std::string>& value_flags,
                                      const std::vector<std::string>& bool_flags);
+
+// ParseArgs for a subcommand with a usage text and a --help flag. nullopt when the subcommand
+// ends here, with its exit code in *exit_code: 0 after writing `usage` to `out` for --help; 2
+// after writing "PROGRAM: ERROR" and `usage` to `err` for arguments ParseArgs refuses.
+std::optional<ParsedArgs> ParseCommandArgs(const std::vector<std::string>& argv,
+                                           const std::vector<std::string>& value_flags,
+                                           const std::vector<std::string>& bool_flags,
+                                           const char* usage, std::ostream& out, std::ostream& err,
+                                           absl::string_view program, int* exit_code);
 
 int RunCli(int argc, char** argv);
 

@@ -58,6 +58,11 @@ absl::StatusOr<SpecLimits> ParseSpecLimits(const ParsedArgs& args);
 // Print "rcbench: MESSAGE" (and the usage) on stderr; both return exit code 2.
 int Fail(const absl::Status& s);
 int UsageFailure(absl::string_view message, const char* usage);
+// ParseCommandArgs (cli.h) for `rcbench` subcommands: std::cout, std::cerr, "rcbench".
+std::optional<ParsedArgs> ParseCommandArgs(const std::vector<std::string>& argv,
+                                           const std::vector<std::string>& value_flags,
+                                           const std::vector<std::string>& bool_flags,
+                                           const char* usage, int* exit_code);
 // --log-level, else warnings and errors only.
 absl::Status ApplyLogLevel(const ParsedArgs& args);
 // --tag KEY=VALUE (repeatable).

@@ -181,15 +181,13 @@ int CmdBisectStep(const std::vector<std::string>& argv) {
 }
 
 int CmdHistory(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv,
-                        {"--db", "--experiment", "--metric", "--class", "--container", "--by",
-                         "--p-value", "--min-segment", "--test-on", "--plot", "--log-level"},
-                        {"--json", "--help"});
-  if (!args.ok()) return UsageFailure(args.status().message(), kHistoryUsage);
-  if (args->Has("--help")) {
-    std::cout << kHistoryUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args =
+      ParseCommandArgs(argv,
+                       {"--db", "--experiment", "--metric", "--class", "--container", "--by",
+                        "--p-value", "--min-segment", "--test-on", "--plot", "--log-level"},
+                       {"--json", "--help"}, kHistoryUsage, &exit_code);
+  if (!args) return exit_code;
   if (!args->Has("--experiment") || !args->Has("--metric")) {
     return UsageFailure("history needs --experiment and --metric", kHistoryUsage);
   }

@@ -66,13 +66,10 @@ nlohmann::json AttemptsJson(const rcbench::v1::Run& r) {
 }  // namespace
 
 int CmdList(const std::vector<std::string>& argv) {
-  auto args =
-      ParseArgs(argv, {"--db", "--experiment", "--campaign", "--log-level"}, {"--json", "--help"});
-  if (!args.ok()) return UsageFailure(args.status().message(), kListUsage);
-  if (args->Has("--help")) {
-    std::cout << kListUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, {"--db", "--experiment", "--campaign", "--log-level"},
+                               {"--json", "--help"}, kListUsage, &exit_code);
+  if (!args) return exit_code;
   auto store = OpenExisting(args->Get("--db", kDefaultDb));
   if (!store.ok()) return Fail(store.status());
   auto runs = (*store)->ListRuns(args->Get("--experiment"));
@@ -119,14 +116,11 @@ int CmdList(const std::vector<std::string>& argv) {
 }
 
 int CmdReport(const std::vector<std::string>& argv) {
-  auto args =
-      ParseArgs(argv, {"--db", "--experiment", "--campaign", "--format", "--out", "--log-level"},
-                {"--no-plots", "--help"});
-  if (!args.ok()) return UsageFailure(args.status().message(), kReportUsage);
-  if (args->Has("--help")) {
-    std::cout << kReportUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(
+      argv, {"--db", "--experiment", "--campaign", "--format", "--out", "--log-level"},
+      {"--no-plots", "--help"}, kReportUsage, &exit_code);
+  if (!args) return exit_code;
   ReportOptions o;
   o.experiment = args->Get("--experiment");
   o.campaign = args->Get("--campaign");
@@ -148,15 +142,12 @@ int CmdReport(const std::vector<std::string>& argv) {
 }
 
 int CmdCompare(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(
+  int exit_code;
+  auto args = ParseCommandArgs(
       argv,
       {"--db", "--baseline", "--candidate", "--experiment", "--metric", "--junit", "--log-level"},
-      {"--json", "--help"});
-  if (!args.ok()) return UsageFailure(args.status().message(), kCompareUsage);
-  if (args->Has("--help")) {
-    std::cout << kCompareUsage;
-    return 0;
-  }
+      {"--json", "--help"}, kCompareUsage, &exit_code);
+  if (!args) return exit_code;
   if (!args->Has("--baseline") || !args->Has("--candidate")) {
     return UsageFailure("compare needs --baseline and --candidate", kCompareUsage);
   }

@@ -91,12 +91,9 @@ const std::vector<std::string> kRunBoolFlags = {"--dry-run", "--json", "--help",
                                                 "--allow-kernel-change"};
 
 int CmdRun(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv, kRunValueFlags, kRunBoolFlags);
-  if (!args.ok()) return UsageFailure(args.status().message(), kRunUsage);
-  if (args->Has("--help")) {
-    std::cout << kRunUsage;
-    return 0;
-  }
+  int exit_code;
+  auto args = ParseCommandArgs(argv, kRunValueFlags, kRunBoolFlags, kRunUsage, &exit_code);
+  if (!args) return exit_code;
   if (args->positional.size() != 1) return UsageFailure("run takes one SPEC file", kRunUsage);
   if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageFailure(s.message(), kRunUsage);
   auto tags = ParseTags(*args);
@@ -263,13 +260,11 @@ int CmdRun(const std::vector<std::string>& argv) {
 }
 
 int CmdValidate(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(argv, {"--log-level", "--max-planned-runs"}, {"--help"});
   const char* usage = "usage: rcbench validate SPEC... [--max-planned-runs N (default 100000)]\n";
-  if (!args.ok()) return UsageFailure(args.status().message(), usage);
-  if (args->Has("--help")) {
-    std::cout << usage;
-    return 0;
-  }
+  int exit_code;
+  auto args =
+      ParseCommandArgs(argv, {"--log-level", "--max-planned-runs"}, {"--help"}, usage, &exit_code);
+  if (!args) return exit_code;
   if (args->positional.empty()) return UsageFailure("validate takes SPEC files", usage);
   auto limits = ParseSpecLimits(*args);
   if (!limits.ok()) return UsageFailure(limits.status().message(), usage);

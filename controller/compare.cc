@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "controller/spec.h"
+#include "controller/text_table.h"
 #include "nlohmann/json.hpp"
 
 namespace rcbench::controller {
@@ -339,17 +340,7 @@ std::string FormatCompareText(const CompareReport& r) {
       rows.push_back(std::move(row));
     }
   }
-  std::vector<size_t> w(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&out, i ? "  " : "", row[i],
-                      i + 1 < row.size() ? std::string(w[i] - row[i].size(), ' ') : "");
-    }
-    out += "\n";
-  }
+  out += TextTable(rows);
   std::vector<Verdict> metric_verdicts;
   for (const auto& metric : r.metrics) {
     metric_verdicts.push_back(metric.verdict);

@@ -125,10 +125,7 @@ grpc::Status ControllerService::GetResults(grpc::ServerContext* ctx,
                                            const rcbench::v1::GetResultsRequest* req,
                                            rcbench::v1::GetResultsResponse* resp) {
   if (grpc::Status a = auth_->Authorize(*ctx, Role::kRead, "GetResults"); !a.ok()) return a;
-  auto r = store_.GetResults(req->run_id(), req->include_samples());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *resp = *std::move(r);
-  return grpc::Status::OK;
+  return ToGrpcReply(store_.GetResults(req->run_id(), req->include_samples()), resp);
 }
 
 }  // namespace rcbench::controller

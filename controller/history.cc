@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "controller/compare_statistics.h"
+#include "controller/text_table.h"
 #include "nlohmann/json.hpp"
 
 namespace rcbench::controller {
@@ -228,17 +229,7 @@ std::string FormatHistoryText(const History& h) {
                     absl::StrFormat("%.1f%%", p.interval.coverage * 100),
                     Rfc3339Ms(p.first_started_unix_ms), p.label});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      absl::StrAppend(&out, i ? "  " : "", r[i],
-                      i + 1 < r.size() ? std::string(width[i] - r[i].size(), ' ') : "");
-    }
-    out += "\n";
-  }
+  out += TextTable(rows);
   absl::StrAppend(&out, "\nchange points (", kChangePointAlgorithm, " over the ",
                   HistorySeriesName(cpo), "; p-value <= ", cpo.max_p_value,
                   " corrected for the search, minimum segment ", cpo.min_segment, " points):\n");

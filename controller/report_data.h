@@ -66,8 +66,8 @@ std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d,
                                                      bool skip_idle = false);
 std::vector<std::vector<std::string>> PrimitiveCostsTable(const ExperimentData& d);
 
-// Table rows laid out as aligned text, Markdown and HTML; escaping for HTML and CSV.
-std::string TextTable(const std::vector<std::vector<std::string>>& rows);
+// Table rows laid out as Markdown and HTML (aligned text: controller/text_table.h); escaping for
+// HTML and CSV.
 std::string MarkdownTable(const std::vector<std::vector<std::string>>& rows);
 std::string HtmlEscape(const std::string& s);
 std::string HtmlTable(const std::vector<std::vector<std::string>>& rows);

@@ -11,6 +11,7 @@
 #include "controller/compare_statistics.h"
 #include "controller/paper_figures.h"
 #include "controller/report_data.h"
+#include "controller/text_table.h"
 
 namespace rcbench::controller {
 namespace report_internal {
@@ -23,17 +24,25 @@ std::string Fmt(double v) {
   return absl::StrFormat("%.3f", v);
 }
 
-std::set<std::string> ContainersOf(const ExperimentData& d) {
+// The values of the one label of `metric`'s keys in any combination: "cpu_cores{container=X}"
+// gives X for metric "cpu_cores", label "container".
+std::set<std::string> LabelValues(const ExperimentData& d, absl::string_view metric,
+                                  absl::string_view label) {
+  const std::string prefix = absl::StrCat(label, "=");
   std::set<std::string> out;
   for (const auto& [combo, metrics] : d.cells) {
     for (const auto& [k, agg] : metrics) {
-      if (MetricBaseName(k) == "cpu_cores") {
-        size_t eq = k.find("container=");
-        out.insert(k.substr(eq + 10, k.size() - eq - 11));
+      if (MetricBaseName(k) == metric) {
+        size_t eq = k.find(prefix);
+        out.insert(k.substr(eq + prefix.size(), k.size() - eq - prefix.size() - 1));
       }
     }
   }
   return out;
+}
+
+std::set<std::string> ContainersOf(const ExperimentData& d) {
+  return LabelValues(d, "cpu_cores", "container");
 }
 
 // Below this median a container carries no work, only timers (the tables print 0.000).
@@ -179,15 +188,7 @@ std::vector<std::vector<std::string>> ContainerTable(const ExperimentData& d, bo
 // Benchmarks of a micro-benchmark experiment: the paper's Table 1 ones first, in its order,
 // then the others by name.
 std::vector<std::string> BenchmarksOf(const ExperimentData& d) {
-  std::set<std::string> seen;
-  for (const auto& [combo, metrics] : d.cells) {
-    for (const auto& [k, agg] : metrics) {
-      if (MetricBaseName(k) == "time_per_op_ns") {
-        size_t eq = k.find("benchmark=");
-        seen.insert(k.substr(eq + 10, k.size() - eq - 11));
-      }
-    }
-  }
+  std::set<std::string> seen = LabelValues(d, "time_per_op_ns", "benchmark");
   std::vector<std::string> out;
   for (const auto& p : PaperTable1()) {
     if (seen.erase(p.benchmark)) out.push_back(p.benchmark);
@@ -236,25 +237,6 @@ std::vector<std::vector<std::string>> PrimitiveCostsTable(const ExperimentData& 
   return rows;
 }
 
-std::string TextTable(const std::vector<std::vector<std::string>>& rows) {
-  if (rows.empty()) return "";
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) {
-      width[i] = std::max(width[i], r[i].size());
-    }
-  }
-  std::string out;
-  for (size_t ri = 0; ri < rows.size(); ++ri) {
-    for (size_t i = 0; i < rows[ri].size(); ++i) {
-      absl::StrAppend(&out, i ? "  " : "", rows[ri][i],
-                      std::string(width[i] - rows[ri][i].size(), ' '));
-    }
-    out += "\n";
-  }
-  return out;
-}
-
 std::string MarkdownTable(const std::vector<std::vector<std::string>>& rows) {
   if (rows.size() < 2) return "(no completed runs)\n";
   std::string out = "| " + absl::StrJoin(rows[0], " | ") + " |\n|";
@@ -293,17 +275,16 @@ using report_internal::ContainerTable;
 using report_internal::ExperimentData;
 using report_internal::LoadExperiment;
 using report_internal::PrimitiveCostsTable;
-using report_internal::TextTable;
 
 absl::StatusOr<std::string> ResultsTable(ResultStore& store, const std::string& experiment,
                                          const std::string& campaign) {
   RCBENCH_ASSIGN_OR_RETURN(ExperimentData d, LoadExperiment(store, experiment, campaign));
   auto primitives = PrimitiveCostsTable(d);
-  if (primitives.size() > 1) return TextTable(primitives);
+  if (primitives.size() > 1) return TextTable(primitives, /*pad_last_column=*/true);
   if (d.spec && d.spec->benchmark) return std::string("(no completed runs)\n");
-  std::string out = TextTable(ClassTable(d));
+  std::string out = TextTable(ClassTable(d), /*pad_last_column=*/true);
   auto containers = ContainerTable(d, /*skip_idle=*/true);
-  if (containers.size() > 1) out += "\n" + TextTable(containers);
+  if (containers.size() > 1) out += "\n" + TextTable(containers, /*pad_last_column=*/true);
   return out;
 }
 

@@ -9,11 +9,7 @@ namespace rcbench::controller::spec_internal {
 
 void SpecParser::ParseRecord(const YAML::Node& n, ExperimentSpec& spec) {
   static const std::vector<std::string> kKinds = {"classes", "containers", "samples", "host_facts"};
-  if (!n.IsSequence()) {
-    Error(n,
-          absl::StrCat("record is not a list; expected a list of ", absl::StrJoin(kKinds, ", ")));
-    return;
-  }
+  if (!CheckList(n, "record", absl::StrCat("a list of ", absl::StrJoin(kKinds, ", ")))) return;
   for (const auto& item : n) {
     auto s = Scalar(item, "a record item");
     if (!s) continue;
@@ -27,10 +23,7 @@ void SpecParser::ParseRecord(const YAML::Node& n, ExperimentSpec& spec) {
 }
 
 void SpecParser::ParsePlots(const YAML::Node& n, ExperimentSpec& spec) {
-  if (!n.IsSequence()) {
-    Error(n, "plots is not a list; expected a list of {name, x, y, series, class|container}");
-    return;
-  }
+  if (!CheckList(n, "plots", "a list of {name, x, y, series, class|container}")) return;
   std::set<std::string> names;
   for (const auto& item : n) {
     if (!ExpectMap(item, "a plot",
@@ -98,10 +91,7 @@ void SpecParser::ParsePlots(const YAML::Node& n, ExperimentSpec& spec) {
 }
 
 void SpecParser::ParseCompare(const YAML::Node& n, ExperimentSpec& spec) {
-  if (!n.IsMap()) {
-    Error(n, "compare is not a mapping; expected METRIC: {direction, min_effect}");
-    return;
-  }
+  if (!CheckMapping(n, "compare", "METRIC: {direction, min_effect}")) return;
   for (const auto& kv : n) {
     std::string metric = kv.first.Scalar();
     if (!IsClassMetric(metric) && !IsContainerMetric(metric) && !IsBenchmarkMetric(metric)) {

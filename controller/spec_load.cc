@@ -56,12 +56,8 @@ void SpecParser::ParseLoad(const YAML::Node& n, ExperimentSpec& spec) {
     spec.stats_interval =
         DurationField(n["stats_interval"], "load.stats_interval").value_or(spec.stats_interval);
   }
-  if (n["classes"]) {
-    if (!n["classes"].IsSequence()) {
-      Error(n["classes"], "load.classes is not a list; expected a list of load classes");
-    } else {
-      for (const auto& item : n["classes"]) ParseLoadClass(item, spec);
-    }
+  if (n["classes"] && CheckList(n["classes"], "load.classes", "a list of load classes")) {
+    for (const auto& item : n["classes"]) ParseLoadClass(item, spec);
   }
   if (n["syn_flood"]) ParseSynFlood(n["syn_flood"], spec);
 }

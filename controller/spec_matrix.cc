@@ -21,10 +21,7 @@ void SpecParser::CheckMatrixSize(const ExperimentSpec& spec) {
 
 void SpecParser::ParseFactors(const YAML::Node& n, ExperimentSpec& spec) {
   factors_pos_ = Pos(n);
-  if (!n.IsMap()) {
-    Error(n, "factors is not a mapping; expected FACTOR: [level, level, ...]");
-    return;
-  }
+  if (!CheckMapping(n, "factors", "FACTOR: [level, level, ...]")) return;
   for (const auto& kv : n) {
     Factor f;
     f.name = kv.first.Scalar();
@@ -59,10 +56,7 @@ void SpecParser::ParseFactors(const YAML::Node& n, ExperimentSpec& spec) {
 }
 
 void SpecParser::ParseZip(const YAML::Node& n, ExperimentSpec& spec) {
-  if (!n.IsSequence()) {
-    Error(n, "zip is not a list; expected a list of factor-name lists, e.g. [[a, b]]");
-    return;
-  }
+  if (!CheckList(n, "zip", "a list of factor-name lists, e.g. [[a, b]]")) return;
   std::set<std::string> used;
   for (const auto& group : n) {
     std::vector<std::string> names = StringList(group, "a zip group");
@@ -126,10 +120,7 @@ void SpecParser::CheckRepeatedLevels(const ExperimentSpec& spec) {
 }
 
 void SpecParser::ParseExclude(const YAML::Node& n, ExperimentSpec& spec) {
-  if (!n.IsSequence()) {
-    Error(n, "exclude is not a list; expected a list of {factor: level, ...} mappings");
-    return;
-  }
+  if (!CheckList(n, "exclude", "a list of {factor: level, ...} mappings")) return;
   if (n.size() > limits_.max_exclude_rules) {
     Error(n, absl::StrCat("exclude has ", n.size(), " entries, more than the limit of ",
                           limits_.max_exclude_rules, "; expected fewer (use zip or fewer levels)"));

@@ -48,12 +48,22 @@ class SpecParser {
   }
   void Error(const YAML::Node& n, absl::string_view message) { Error(Pos(n), message); }
 
+  // Whether `n` is a list; if not, reports "WHAT is not a list; expected EXPECTED".
+  // CheckMapping likewise for a mapping.
+  bool CheckList(const YAML::Node& n, absl::string_view what, absl::string_view expected) {
+    if (n.IsSequence()) return true;
+    Error(n, absl::StrCat(what, " is not a list; expected ", expected));
+    return false;
+  }
+  bool CheckMapping(const YAML::Node& n, absl::string_view what, absl::string_view expected) {
+    if (n.IsMap()) return true;
+    Error(n, absl::StrCat(what, " is not a mapping; expected ", expected));
+    return false;
+  }
   // Checks that `n` is a map whose keys are all in `allowed`.
   bool ExpectMap(const YAML::Node& n, absl::string_view what,
                  const std::vector<std::string>& allowed) {
-    if (!n.IsMap()) {
-      Error(n, absl::StrCat(what, " is not a mapping; expected a mapping of ",
-                            absl::StrJoin(allowed, ", ")));
+    if (!CheckMapping(n, what, absl::StrCat("a mapping of ", absl::StrJoin(allowed, ", ")))) {
       return false;
     }
     for (const auto& kv : n) {
@@ -81,10 +91,7 @@ class SpecParser {
   }
   std::vector<Templated> TemplateList(const YAML::Node& n, absl::string_view what) {
     std::vector<Templated> out;
-    if (!n.IsSequence()) {
-      Error(n, absl::StrCat(what, " is not a list; expected a list of strings"));
-      return out;
-    }
+    if (!CheckList(n, what, "a list of strings")) return out;
     for (const auto& item : n) {
       if (auto t = Template(item, what)) out.push_back(*t);
     }
@@ -92,10 +99,7 @@ class SpecParser {
   }
   std::vector<std::string> StringList(const YAML::Node& n, absl::string_view what) {
     std::vector<std::string> out;
-    if (!n.IsSequence()) {
-      Error(n, absl::StrCat(what, " is not a list; expected a list of strings"));
-      return out;
-    }
+    if (!CheckList(n, what, "a list of strings")) return out;
     for (const auto& item : n) {
       if (auto s = Scalar(item, what)) out.push_back(*s);
     }

@@ -14,10 +14,7 @@ namespace rcbench::controller::spec_internal {
 
 std::vector<HostEndpoint> SpecParser::ParseEndpoints(const YAML::Node& n, absl::string_view what) {
   std::vector<HostEndpoint> out;
-  if (!n.IsSequence()) {
-    Error(n, absl::StrCat(what, " is not a list; expected a list of {name, address}"));
-    return out;
-  }
+  if (!CheckList(n, what, "a list of {name, address}")) return out;
   std::set<std::string> names;
   for (const auto& item : n) {
     if (!ExpectMap(item, what,
@@ -188,10 +185,7 @@ void SpecParser::ParseBenchmark(const YAML::Node& root, ExperimentSpec& spec) {
 }
 
 void SpecParser::ParseContainers(const YAML::Node& n, ExperimentSpec& spec) {
-  if (!n.IsSequence()) {
-    Error(n, "containers is not a list; expected a list of {path, cpu_weight, ...}");
-    return;
-  }
+  if (!CheckList(n, "containers", "a list of {path, cpu_weight, ...}")) return;
   for (const auto& item : n) {
     if (!ExpectMap(item, "a container",
                    {"path", "agent", "cpu_weight", "cpu_limit", "cpu_period", "memory_limit",
@@ -220,10 +214,7 @@ void SpecParser::ParseContainers(const YAML::Node& n, ExperimentSpec& spec) {
 }
 
 void SpecParser::ParseSysctls(const YAML::Node& n, ExperimentSpec& spec) {
-  if (!n.IsMap()) {
-    Error(n, "sysctls is not a mapping; expected NAME: VALUE");
-    return;
-  }
+  if (!CheckMapping(n, "sysctls", "NAME: VALUE")) return;
   for (const auto& kv : n) {
     std::string name = kv.first.Scalar();
     // The agent's rule, so that a name it would refuse at run time is refused here.

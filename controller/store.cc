@@ -46,10 +46,8 @@ uint64_t ErrorsTotal(const rcbench::v1::ErrorCounts& e) {
 using store_internal::ErrorsTotal;
 using store_internal::JsonToMap;
 using store_internal::MapToJson;
-using store_internal::SetTimestampMs;
 using store_internal::Stmt;
 using store_internal::StoreError;
-using store_internal::StoreStatus;
 
 const char* RunStatusName(rcbench::v1::RunStatus status) {
   switch (status) {

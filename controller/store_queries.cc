@@ -8,13 +8,29 @@
 
 namespace rcbench::controller {
 
-using store_internal::ErrorsTotal;
 using store_internal::JsonToMap;
-using store_internal::MapToJson;
 using store_internal::SetTimestampMs;
 using store_internal::Stmt;
 using store_internal::StoreError;
-using store_internal::StoreStatus;
+
+namespace {
+
+// Adds to `out` the message serialized in column 0 of every row of `s`, the statement's one
+// parameter being the run. DATA_LOSS names `what` and the run when a blob does not parse.
+template <typename Message>
+absl::Status ReadMessages(Stmt& s, const std::string& run_id, absl::string_view what,
+                          google::protobuf::RepeatedPtrField<Message>* out) {
+  RCBENCH_RETURN_IF_ERROR(s.status());
+  s.Bind(1, run_id);
+  while (s.Step() == SQLITE_ROW) {
+    if (!out->Add()->ParseFromString(s.Blob(0))) {
+      return absl::DataLossError(absl::StrCat("corrupt ", what, " of run ", run_id));
+    }
+  }
+  return s.Finished();
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<rcbench::v1::Run>> SqliteResultStore::ListRuns(
     const std::string& experiment) {
@@ -117,14 +133,7 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
   std::lock_guard<std::mutex> lock(mu_);
   {
     Stmt s(db_, "SELECT result FROM class_results WHERE run_id = ? ORDER BY class_name");
-    RCBENCH_RETURN_IF_ERROR(s.status());
-    s.Bind(1, run_id);
-    while (s.Step() == SQLITE_ROW) {
-      if (!resp.add_classes()->ParseFromString(s.Blob(0))) {
-        return absl::DataLossError(absl::StrCat("corrupt class result of run ", run_id));
-      }
-    }
-    RCBENCH_RETURN_IF_ERROR(s.Finished());
+    RCBENCH_RETURN_IF_ERROR(ReadMessages(s, run_id, "class result", resp.mutable_classes()));
   }
   {
     Stmt s(db_,
@@ -174,14 +183,7 @@ absl::StatusOr<rcbench::v1::GetResultsResponse> SqliteResultStore::GetResults(
     Stmt s(db_,
            "SELECT data FROM samples WHERE run_id = ? AND kind = 'usage' ORDER BY source, "
            "sequence");
-    RCBENCH_RETURN_IF_ERROR(s.status());
-    s.Bind(1, run_id);
-    while (s.Step() == SQLITE_ROW) {
-      if (!resp.add_samples()->ParseFromString(s.Blob(0))) {
-        return absl::DataLossError(absl::StrCat("corrupt sample of run ", run_id));
-      }
-    }
-    RCBENCH_RETURN_IF_ERROR(s.Finished());
+    RCBENCH_RETURN_IF_ERROR(ReadMessages(s, run_id, "sample", resp.mutable_samples()));
   }
   return resp;
 }

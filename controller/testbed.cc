@@ -14,6 +14,29 @@
 #include "controller/spec_render.h"
 
 namespace rcbench::controller {
+namespace {
+
+// A client over a new channel for `link` (MakeChannel's errors name the link).
+template <typename Client>
+absl::StatusOr<std::unique_ptr<Client>> Connect(Link link, Clock& clock, RetryPolicy policy = {}) {
+  RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
+  return std::make_unique<Client>(std::move(link), std::move(channel), clock, policy);
+}
+
+// A client of a local child at the grpc= address of its ready file; `binary` names the child in
+// the error when there is none.
+template <typename Client>
+absl::StatusOr<std::unique_ptr<Client>> ConnectChild(
+    const std::map<std::string, std::string>& ready, absl::string_view binary, std::string kind,
+    const ClientSecurity& security, Clock& clock) {
+  auto grpc = ready.find("grpc");
+  if (grpc == ready.end()) {
+    return absl::InternalError(absl::StrCat(binary, "'s ready file has no grpc= line"));
+  }
+  return Connect<Client>({std::move(kind), kLocalHost, grpc->second, security}, clock);
+}
+
+}  // namespace
 
 TemplateVars ServerVarsFromReady(const std::map<std::string, std::string>& ready) {
   TemplateVars vars;
@@ -130,12 +153,9 @@ absl::Status LocalTestbed::Start() {
     for (std::string& f : credentials_->ChildFlags()) argv.push_back(std::move(f));
     RCBENCH_ASSIGN_OR_RETURN(agent_ready_,
                              StartChild("agent", InNamespace(true, argv), &agent_process_));
-    if (!agent_ready_.count("grpc")) {
-      return absl::InternalError("rcbench-agent's ready file has no grpc= line");
-    }
-    Link link{"agent", kLocalHost, agent_ready_["grpc"], credentials_->client()};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    agent_ = std::make_unique<GrpcAgentClient>(std::move(link), std::move(channel), clock_);
+    RCBENCH_ASSIGN_OR_RETURN(agent_,
+                             ConnectChild<GrpcAgentClient>(agent_ready_, "rcbench-agent", "agent",
+                                                           credentials_->client(), clock_));
   }
   if (!loadgen_process_ || !loadgen_process_->Running()) {
     if (loadgen_) {
@@ -153,12 +173,9 @@ absl::Status LocalTestbed::Start() {
     for (std::string& f : credentials_->ChildFlags()) argv.push_back(std::move(f));
     RCBENCH_ASSIGN_OR_RETURN(loadgen_ready_,
                              StartChild("loadgen", InNamespace(false, argv), &loadgen_process_));
-    if (!loadgen_ready_.count("grpc")) {
-      return absl::InternalError("rcbench-loadgen's ready file has no grpc= line");
-    }
-    Link link{"load generator", kLocalHost, loadgen_ready_["grpc"], credentials_->client()};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    loadgen_ = std::make_unique<GrpcLoadGenClient>(std::move(link), std::move(channel), clock_);
+    RCBENCH_ASSIGN_OR_RETURN(loadgen_, ConnectChild<GrpcLoadGenClient>(
+                                           loadgen_ready_, "rcbench-loadgen", "load generator",
+                                           credentials_->client(), clock_));
   }
   RCBENCH_RETURN_IF_ERROR(agent_->CheckHealth());
   return loadgen_->CheckHealth();
@@ -262,17 +279,16 @@ absl::StatusOr<std::unique_ptr<RemoteTestbed>> RemoteTestbed::Create(
   std::unique_ptr<RemoteTestbed> t(new RemoteTestbed(spec));
   for (const auto& a : spec.agents) {
     RCBENCH_ASSIGN_OR_RETURN(ClientSecurity cs, HostSecurity(a, security));
-    Link link{"agent", a.name, a.address, std::move(cs)};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    t->agents_[a.name] =
-        std::make_unique<GrpcAgentClient>(std::move(link), std::move(channel), clock, policy);
+    RCBENCH_ASSIGN_OR_RETURN(
+        t->agents_[a.name],
+        Connect<GrpcAgentClient>({"agent", a.name, a.address, std::move(cs)}, clock, policy));
   }
   for (const auto& l : spec.loadgens) {
     RCBENCH_ASSIGN_OR_RETURN(ClientSecurity cs, HostSecurity(l, security));
-    Link link{"load generator", l.name, l.address, std::move(cs)};
-    RCBENCH_ASSIGN_OR_RETURN(auto channel, MakeChannel(link));
-    t->loadgens_[l.name] =
-        std::make_unique<GrpcLoadGenClient>(std::move(link), std::move(channel), clock, policy);
+    RCBENCH_ASSIGN_OR_RETURN(
+        t->loadgens_[l.name],
+        Connect<GrpcLoadGenClient>({"load generator", l.name, l.address, std::move(cs)}, clock,
+                                   policy));
   }
   return t;
 }

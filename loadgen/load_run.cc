@@ -189,14 +189,18 @@ void LoadRun::Emit(bool final) {
   auto name_of = [&](size_t i) {
     return i < spec_.classes.size() ? spec_.classes[i].name : std::string(kFloodClassName);
   };
+  // Class i's counters from `since_ns` to now, with the generator CPU used since `cpu_since`.
+  auto fill = [&](rcbench::v1::ClassStats* cs, size_t i, const ClassCounters& counters,
+                  int64_t since_ns, uint64_t cpu_since) {
+    cs->set_class_name(name_of(i));
+    FillSampleTime(since_ns, cs->mutable_interval_start());
+    FillSampleTime(now, cs->mutable_interval_end());
+    counters.ToProto(cs);
+    cs->set_generator_cpu_ns(cpu - cpu_since);
+  };
   for (size_t i = 0; i < interval_.size(); ++i) {
     totals_[i].Merge(interval_[i]);
-    auto* cs = report.add_classes();
-    cs->set_class_name(name_of(i));
-    FillSampleTime(last_emit_ns_, cs->mutable_interval_start());
-    FillSampleTime(now, cs->mutable_interval_end());
-    interval_[i].ToProto(cs);
-    cs->set_generator_cpu_ns(cpu - last_cpu_ns_);
+    fill(report.add_classes(), i, interval_[i], last_emit_ns_, last_cpu_ns_);
   }
   last_emit_ns_ = now;
   last_cpu_ns_ = cpu;
@@ -204,12 +208,7 @@ void LoadRun::Emit(bool final) {
     report.set_final(true);
     report.set_end_reason(end_reason_);
     for (size_t i = 0; i < totals_.size(); ++i) {
-      auto* cs = report.add_totals();
-      cs->set_class_name(name_of(i));
-      FillSampleTime(start_ns_, cs->mutable_interval_start());
-      FillSampleTime(now, cs->mutable_interval_end());
-      totals_[i].ToProto(cs);
-      cs->set_generator_cpu_ns(cpu - cpu_start_ns_);
+      fill(report.add_totals(), i, totals_[i], start_ns_, cpu_start_ns_);
     }
     done_ = true;
   }

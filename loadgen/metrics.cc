@@ -2,27 +2,9 @@
 
 #include <limits>
 
+#include "common/metric_family.h"
+
 namespace rcbench::loadgen {
-namespace {
-
-prometheus::MetricFamily Family(const std::string& name, const std::string& help,
-                                prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
-
-prometheus::ClientMetric Counter(double value,
-                                 std::vector<prometheus::ClientMetric::Label> labels) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  m.counter.value = value;
-  return m;
-}
-
-}  // namespace
 
 const std::vector<double>& LoadgenMetrics::LatencyBucketsSeconds() {
   static const std::vector<double> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -53,48 +35,49 @@ void LoadgenMetrics::SetRunActive(bool active) {
 std::vector<prometheus::MetricFamily> LoadgenMetrics::Collect() const {
   using prometheus::MetricType;
   std::lock_guard<std::mutex> lock(mu_);
-  auto ok =
-      Family("rcbench_loadgen_requests_total",
-             "Requests that received a complete 2xx response, by class.", MetricType::Counter);
-  auto sent = Family("rcbench_loadgen_requests_sent_total",
-                     "Requests written to a connection, by class.", MetricType::Counter);
-  auto errors =
-      Family("rcbench_loadgen_errors_total",
-             "Failed requests and connection attempts, by class and kind.", MetricType::Counter);
-  auto conn_att = Family("rcbench_loadgen_connects_attempted_total",
-                         "connect() calls started, by class.", MetricType::Counter);
-  auto conn_est = Family("rcbench_loadgen_connects_established_total",
-                         "Connections established, by class.", MetricType::Counter);
-  auto bytes = Family("rcbench_loadgen_response_bytes_total",
-                      "Response bytes received (headers included), by class.", MetricType::Counter);
-  auto syn = Family("rcbench_loadgen_syn_packets_sent_total",
-                    "SYN-flood packets handed to the kernel.", MetricType::Counter);
-  auto cpu = Family("rcbench_loadgen_generator_cpu_seconds_total",
-                    "CPU time (user + system) the generator used while running workloads.",
-                    MetricType::Counter);
-  auto active =
-      Family("rcbench_loadgen_run_active", "1 while a workload is running.", MetricType::Gauge);
-  auto latency = Family("rcbench_loadgen_latency_seconds",
-                        "Response time of successful requests, by class (open loop: from the "
-                        "intended send time).",
-                        MetricType::Histogram);
+  auto ok = MakeMetricFamily("rcbench_loadgen_requests_total",
+                             "Requests that received a complete 2xx response, by class.",
+                             MetricType::Counter);
+  auto sent = MakeMetricFamily("rcbench_loadgen_requests_sent_total",
+                               "Requests written to a connection, by class.", MetricType::Counter);
+  auto errors = MakeMetricFamily("rcbench_loadgen_errors_total",
+                                 "Failed requests and connection attempts, by class and kind.",
+                                 MetricType::Counter);
+  auto conn_att = MakeMetricFamily("rcbench_loadgen_connects_attempted_total",
+                                   "connect() calls started, by class.", MetricType::Counter);
+  auto conn_est = MakeMetricFamily("rcbench_loadgen_connects_established_total",
+                                   "Connections established, by class.", MetricType::Counter);
+  auto bytes = MakeMetricFamily("rcbench_loadgen_response_bytes_total",
+                                "Response bytes received (headers included), by class.",
+                                MetricType::Counter);
+  auto syn = MakeMetricFamily("rcbench_loadgen_syn_packets_sent_total",
+                              "SYN-flood packets handed to the kernel.", MetricType::Counter);
+  auto cpu = MakeMetricFamily(
+      "rcbench_loadgen_generator_cpu_seconds_total",
+      "CPU time (user + system) the generator used while running workloads.", MetricType::Counter);
+  auto active = MakeMetricFamily("rcbench_loadgen_run_active", "1 while a workload is running.",
+                                 MetricType::Gauge);
+  auto latency =
+      MakeMetricFamily("rcbench_loadgen_latency_seconds",
+                       "Response time of successful requests, by class (open loop: from the "
+                       "intended send time).",
+                       MetricType::Histogram);
   for (const auto& [name, c] : classes_) {
     if (name == "syn-flood") {
-      syn.metric.push_back(Counter(static_cast<double>(c.syn_packets_sent), {}));
+      AddMetric(syn, {}).counter.value = static_cast<double>(c.syn_packets_sent);
       continue;
     }
     const std::vector<prometheus::ClientMetric::Label> labels = {{"class", name}};
-    ok.metric.push_back(Counter(static_cast<double>(c.requests_ok), labels));
-    sent.metric.push_back(Counter(static_cast<double>(c.requests_sent), labels));
-    conn_att.metric.push_back(Counter(static_cast<double>(c.connects_attempted), labels));
-    conn_est.metric.push_back(Counter(static_cast<double>(c.connects_established), labels));
-    bytes.metric.push_back(Counter(static_cast<double>(c.bytes_received), labels));
+    AddMetric(ok, labels).counter.value = static_cast<double>(c.requests_ok);
+    AddMetric(sent, labels).counter.value = static_cast<double>(c.requests_sent);
+    AddMetric(conn_att, labels).counter.value = static_cast<double>(c.connects_attempted);
+    AddMetric(conn_est, labels).counter.value = static_cast<double>(c.connects_established);
+    AddMetric(bytes, labels).counter.value = static_cast<double>(c.bytes_received);
     for (int k = 0; k < kNumErrorKinds; ++k) {
-      errors.metric.push_back(
-          Counter(static_cast<double>(c.errors[k]), {{"class", name}, {"kind", ErrorKindName(k)}}));
+      AddMetric(errors, {{"class", name}, {"kind", ErrorKindName(k)}}).counter.value =
+          static_cast<double>(c.errors[k]);
     }
-    prometheus::ClientMetric h;
-    h.label = labels;
+    prometheus::ClientMetric& h = AddMetric(latency, labels);
     h.histogram.sample_count = c.latency.total_count();
     h.histogram.sample_sum = static_cast<double>(c.latency.sum_ns()) / 1e9;
     // Cumulative counts at each bound, from the log-linear buckets (< 0.8% wide, so a
@@ -115,13 +98,10 @@ std::vector<prometheus::MetricFamily> LoadgenMetrics::Collect() const {
     }
     h.histogram.bucket.push_back(
         {c.latency.total_count(), std::numeric_limits<double>::infinity()});
-    latency.metric.push_back(std::move(h));
   }
-  if (syn.metric.empty()) syn.metric.push_back(Counter(0, {}));
-  cpu.metric.push_back(Counter(static_cast<double>(generator_cpu_ns_) / 1e9, {}));
-  prometheus::ClientMetric a;
-  a.gauge.value = run_active_ ? 1 : 0;
-  active.metric.push_back(a);
+  if (syn.metric.empty()) AddMetric(syn, {}).counter.value = 0;
+  AddMetric(cpu, {}).counter.value = static_cast<double>(generator_cpu_ns_) / 1e9;
+  AddMetric(active, {}).gauge.value = run_active_ ? 1 : 0;
   return {ok, sent, errors, conn_att, conn_est, bytes, syn, cpu, active, latency};
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "rc/names.h"
+#include "rc/usage_reader.h"
 
 namespace rcbench::rc::internal {
 
@@ -38,6 +39,11 @@ std::string Backend::ParentDir(const Hierarchy& h, absl::string_view path) const
 
 bool Backend::Exists(absl::string_view path) const {
   return fs_->IsDir(Dir(layout_.Primary(), path));
+}
+
+absl::StatusOr<Usage> Backend::ReadUsage(absl::string_view path) const {
+  return ReadUsageFiles(layout_, layout_.UsageFilesFor(path),
+                        [this](const std::string& file) { return ReadOptionalFile(*fs_, file); });
 }
 
 absl::StatusOr<std::vector<std::string>> Backend::Children(absl::string_view path) const {

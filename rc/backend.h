@@ -39,7 +39,6 @@ class Backend {
   virtual bool IsThreaded(absl::string_view path) const = 0;
   virtual absl::Status SetAttributes(absl::string_view path, const Attributes& attributes) = 0;
   virtual absl::StatusOr<Attributes> GetAttributes(absl::string_view path) const = 0;
-  virtual absl::StatusOr<Usage> ReadUsage(absl::string_view path) const = 0;
   virtual absl::Status BindThread(absl::string_view path, pid_t tid) = 0;
   virtual absl::Status BindProcess(absl::string_view path, pid_t pid) = 0;
   virtual absl::StatusOr<std::vector<pid_t>> Members(absl::string_view path,
@@ -53,6 +52,8 @@ class Backend {
 
   // Generic operations built on the primitives above.
   bool Exists(absl::string_view path) const;
+  // The usage files the layout names for the node (the same reading on v1 and v2).
+  absl::StatusOr<Usage> ReadUsage(absl::string_view path) const;
   absl::StatusOr<std::vector<std::string>> Children(absl::string_view path) const;
   // Moves members to the parent and removes the node (children first with `recursive`).
   absl::Status Destroy(absl::string_view path, bool recursive);

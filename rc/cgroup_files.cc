@@ -32,6 +32,13 @@ absl::Status Malformed(absl::string_view source, absl::string_view what, absl::s
       absl::StrCat(source, ": expected ", what, ", got ", Quote(got)));
 }
 
+// Malformed for one line of a multi-line file (line_no counts its non-empty lines from 1).
+absl::Status MalformedLine(absl::string_view source, int line_no, absl::string_view what,
+                           absl::string_view line) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": line ", line_no, ": expected ", what, ", got ", Quote(line)));
+}
+
 // Cgroup files end with exactly one newline; a missing one means a truncated read.
 absl::StatusOr<absl::string_view> SingleLine(absl::string_view content, absl::string_view source,
                                              absl::string_view what) {
@@ -147,8 +154,7 @@ absl::Status ForEachFlatKeyed(absl::string_view content, absl::string_view sourc
     uint64_t v;
     if (key.empty() || value.empty() || !NextWord(&fields).empty() || value[0] == '-' ||
         !(DigitsToUint(value, &v) || absl::SimpleAtoi(value, &v))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": line ", line_no, ": expected '<key> <unsigned value>', got ", Quote(line)));
+      return MalformedLine(source, line_no, "'<key> <unsigned value>'", line);
     }
     fn(key, v);
   }
@@ -195,8 +201,7 @@ absl::StatusOr<std::optional<uint64_t>> FindFlatKeyed(absl::string_view content,
     absl::string_view fields = line.substr(key.size());
     uint64_t v;
     if (!ParseUnsigned(NextWord(&fields), &v) || !NextWord(&fields).empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": line ", line_no, ": expected '<key> <unsigned value>', got ", Quote(line)));
+      return MalformedLine(source, line_no, "'<key> <unsigned value>'", line);
     }
     return std::optional<uint64_t>(v);
   }
@@ -257,9 +262,7 @@ absl::StatusOr<PressureTotals> ParsePressure(absl::string_view content, absl::st
       }
     }
     if ((kind != "some" && kind != "full") || !total.has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": line ", line_no,
-                       ": expected '<some|full> avg10=.. total=<us>', got ", Quote(line)));
+      return MalformedLine(source, line_no, "'<some|full> avg10=.. total=<us>'", line);
     }
     if (kind == "some") {
       out.some_total_us = *total;
@@ -291,9 +294,7 @@ absl::StatusOr<IoTotals> ParseIoStat(absl::string_view content, absl::string_vie
       if (key == "wios") t.write_ops += v;
     }
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": line ", line_no,
-          ": expected 'MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...', got ", Quote(line)));
+      return MalformedLine(source, line_no, "'MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...'", line);
     }
   }
   return t;
@@ -318,9 +319,7 @@ absl::StatusOr<BlkioTotals> ParseBlkio(absl::string_view content, absl::string_v
       if (ok && op == "Write") t.write += v;
     }
     if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": line ", line_no, ": expected 'MAJ:MIN <op> N' or 'Total N', got ",
-                       Quote(line)));
+      return MalformedLine(source, line_no, "'MAJ:MIN <op> N' or 'Total N'", line);
     }
   }
   return t;

@@ -8,7 +8,6 @@
 #include "rc/backend.h"
 #include "rc/cgroup_files.h"
 #include "rc/names.h"
-#include "rc/usage_reader.h"
 
 namespace rcbench::rc::internal {
 namespace {
@@ -110,11 +109,6 @@ class V1Backend : public Backend {
       a.pids_limit = v.value_or(0);
     }
     return a;
-  }
-
-  absl::StatusOr<Usage> ReadUsage(absl::string_view path) const override {
-    return ReadUsageFiles(layout_, layout_.UsageFilesFor(path),
-                          [this](const std::string& file) { return ReadOptionalFile(*fs_, file); });
   }
 
   absl::Status BindThread(absl::string_view path, pid_t tid) override {

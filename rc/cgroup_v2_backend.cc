@@ -141,11 +141,6 @@ class V2Backend : public Backend {
     return a;
   }
 
-  absl::StatusOr<Usage> ReadUsage(absl::string_view path) const override {
-    return ReadUsageFiles(layout_, layout_.UsageFilesFor(path),
-                          [this](const std::string& file) { return ReadOptionalFile(*fs_, file); });
-  }
-
   absl::Status BindThread(absl::string_view path, pid_t tid) override {
     RCBENCH_RETURN_IF_ERROR(RecordOriginal(tid));
     absl::Status s =

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/metric_family.h"
 #include "prometheus/text_serializer.h"
 
 namespace rcbench::server {
@@ -36,18 +37,15 @@ ServerMetrics::ServerMetrics(std::vector<std::pair<std::string, std::string>> co
 
 namespace {
 
-pm::MetricFamily Family(std::string name, std::string help, pm::MetricType type) {
-  pm::MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-pm::ClientMetric& Add(pm::MetricFamily& f, std::vector<pm::ClientMetric::Label> labels) {
-  f.metric.emplace_back();
-  f.metric.back().label = std::move(labels);
-  return f.metric.back();
+// One counter per enumerator, labelled `label`=names[i], read from counts[i]. N is deduced from
+// both arrays, so an enumerator without a name (or a name too many) does not compile.
+template <size_t N>
+void AddEnumCounters(pm::MetricFamily& family, const char* label, const char* const (&names)[N],
+                     const std::array<std::atomic<uint64_t>, N>& counts) {
+  for (size_t i = 0; i < N; ++i) {
+    AddMetric(family, {{label, names[i]}}).counter.value =
+        static_cast<double>(counts[i].load(std::memory_order_relaxed));
+  }
 }
 
 double ProcessCpuSeconds(int who) {
@@ -61,22 +59,24 @@ double ProcessCpuSeconds(int who) {
 
 std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
   using T = pm::MetricType;
-  auto requests =
-      Family("rcbench_server_requests_total",
-             "Requests answered, by logical container, class and status class.", T::Counter);
-  auto latency =
-      Family("rcbench_server_request_duration_seconds",
-             "Time from a request's first byte to the end of its response.", T::Histogram);
-  auto accepted = Family("rcbench_server_connections_accepted_total",
-                         "Connections accepted, by logical container (class).", T::Counter);
-  auto open = Family("rcbench_server_connections_open", "Connections open now.", T::Gauge);
+  auto requests = MakeMetricFamily(
+      "rcbench_server_requests_total",
+      "Requests answered, by logical container, class and status class.", T::Counter);
+  auto latency = MakeMetricFamily("rcbench_server_request_duration_seconds",
+                                  "Time from a request's first byte to the end of its response.",
+                                  T::Histogram);
+  auto accepted =
+      MakeMetricFamily("rcbench_server_connections_accepted_total",
+                       "Connections accepted, by logical container (class).", T::Counter);
+  auto open =
+      MakeMetricFamily("rcbench_server_connections_open", "Connections open now.", T::Gauge);
   static constexpr const char* kCodes[] = {"2xx", "3xx", "4xx", "5xx"};
   for (const auto& s : stats_) {
     for (int i = 0; i < 4; ++i) {
-      Add(requests, {{"class", s->class_name}, {"code", kCodes[i]}, {"container", s->name}})
+      AddMetric(requests, {{"class", s->class_name}, {"code", kCodes[i]}, {"container", s->name}})
           .counter.value = static_cast<double>(s->requests[i].load(std::memory_order_relaxed));
     }
-    auto& h = Add(latency, {{"class", s->class_name}, {"container", s->name}});
+    auto& h = AddMetric(latency, {{"class", s->class_name}, {"container", s->name}});
     uint64_t cumulative = 0;
     for (size_t b = 0; b <= kLatencyBucketsSeconds.size(); ++b) {
       cumulative += s->latency_buckets[b].load(std::memory_order_relaxed);
@@ -90,21 +90,23 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
     h.histogram.sample_count = cumulative;
     h.histogram.sample_sum = s->latency_sum_ns.load(std::memory_order_relaxed) * 1e-9;
     if (s->name.rfind("class/", 0) == 0) {
-      Add(accepted, {{"class", s->class_name}}).counter.value =
+      AddMetric(accepted, {{"class", s->class_name}}).counter.value =
           static_cast<double>(s->connections_accepted.load(std::memory_order_relaxed));
-      Add(open, {{"class", s->class_name}}).gauge.value =
+      AddMetric(open, {{"class", s->class_name}}).gauge.value =
           static_cast<double>(s->connections_open.load(std::memory_order_relaxed));
     }
   }
 
-  auto summary = Family("rcbench_server_request_latency_seconds",
-                        "Request latency percentiles since start (log-linear histogram, within "
-                        "0.8%), from a request's first byte to its response written.",
-                        T::Summary);
+  auto summary =
+      MakeMetricFamily("rcbench_server_request_latency_seconds",
+                       "Request latency percentiles since start (log-linear histogram, within "
+                       "0.8%), from a request's first byte to its response written.",
+                       T::Summary);
   if (sources_.latency) {
     std::vector<LatencyHistogram> h = sources_.latency();
     for (size_t i = 0; i < h.size() && i < stats_.size(); ++i) {
-      auto& m = Add(summary, {{"class", stats_[i]->class_name}, {"container", stats_[i]->name}});
+      auto& m =
+          AddMetric(summary, {{"class", stats_[i]->class_name}, {"container", stats_[i]->name}});
       LatencyHistogram::Percentiles p = h[i].GetPercentiles();
       m.summary.sample_count = h[i].total_count();
       m.summary.sample_sum = static_cast<double>(h[i].sum_ns()) * 1e-9;
@@ -118,76 +120,71 @@ std::vector<pm::MetricFamily> ServerMetrics::Collect() const {
     }
   }
 
-  auto cpu = Family("rcbench_server_container_cpu_seconds_total",
-                    "CPU time charged per container. accounting=user: user-level accounting of "
-                    "logical containers, reconciled with the worker threads' CPU clocks; "
-                    "accounting=kernel: kernel containers (cgroups) and the process itself.",
-                    T::Counter);
+  auto cpu =
+      MakeMetricFamily("rcbench_server_container_cpu_seconds_total",
+                       "CPU time charged per container. accounting=user: user-level accounting of "
+                       "logical containers, reconciled with the worker threads' CPU clocks; "
+                       "accounting=kernel: kernel containers (cgroups) and the process itself.",
+                       T::Counter);
   if (sources_.user_cpu_seconds) {
     std::vector<double> v = sources_.user_cpu_seconds();
     for (size_t i = 0; i < v.size() && i < stats_.size(); ++i) {
-      Add(cpu, {{"accounting", "user"}, {"container", stats_[i]->name}}).counter.value = v[i];
+      AddMetric(cpu, {{"accounting", "user"}, {"container", stats_[i]->name}}).counter.value = v[i];
     }
   }
   if (sources_.kernel_cpu_seconds) {
     for (auto& [name, seconds] : sources_.kernel_cpu_seconds()) {
-      Add(cpu, {{"accounting", "kernel"}, {"container", name}}).counter.value = seconds;
+      AddMetric(cpu, {{"accounting", "kernel"}, {"container", name}}).counter.value = seconds;
     }
   }
-  Add(cpu, {{"accounting", "kernel"}, {"container", "process"}}).counter.value =
+  AddMetric(cpu, {{"accounting", "kernel"}, {"container", "process"}}).counter.value =
       ProcessCpuSeconds(RUSAGE_SELF);
-  Add(cpu, {{"accounting", "kernel"}, {"container", "process-children"}}).counter.value =
+  AddMetric(cpu, {{"accounting", "kernel"}, {"container", "process-children"}}).counter.value =
       ProcessCpuSeconds(RUSAGE_CHILDREN);
 
-  auto errors = Family("rcbench_server_connection_errors_total",
+  auto errors =
+      MakeMetricFamily("rcbench_server_connection_errors_total",
                        "Connections closed for bad input, timeouts or peer errors.", T::Counter);
   static constexpr const char* kErrors[] = {"bad_request",  "header_too_large", "body_too_large",
                                             "idle_timeout", "request_timeout",  "reset"};
-  for (int i = 0; i < static_cast<int>(ConnError::kCount); ++i) {
-    Add(errors, {{"reason", kErrors[i]}}).counter.value =
-        static_cast<double>(errors_[i].load(std::memory_order_relaxed));
-  }
-  auto cgi = Family("rcbench_server_cgi_total", "CGI runs by outcome.", T::Counter);
+  AddEnumCounters(errors, "reason", kErrors, errors_);
+  auto cgi = MakeMetricFamily("rcbench_server_cgi_total", "CGI runs by outcome.", T::Counter);
   static constexpr const char* kCgi[] = {"ok", "failed", "timeout", "abandoned", "refused"};
-  static_assert(std::size(kCgi) == static_cast<size_t>(CgiOutcome::kCount));
-  for (int i = 0; i < static_cast<int>(CgiOutcome::kCount); ++i) {
-    Add(cgi, {{"outcome", kCgi[i]}}).counter.value =
-        static_cast<double>(cgi_[i].load(std::memory_order_relaxed));
-  }
-  auto cgi_children = Family("rcbench_server_cgi_children",
-                             "CGI children alive now (running or being stopped).", T::Gauge);
-  Add(cgi_children, {}).gauge.value = sources_.cgi_children ? sources_.cgi_children() : 0;
+  AddEnumCounters(cgi, "outcome", kCgi, cgi_);
+  auto cgi_children =
+      MakeMetricFamily("rcbench_server_cgi_children",
+                       "CGI children alive now (running or being stopped).", T::Gauge);
+  AddMetric(cgi_children, {}).gauge.value = sources_.cgi_children ? sources_.cgi_children() : 0;
 
-  auto accept_errors = Family("rcbench_server_accept_errors_total",
-                              "accept() failures; fd_limit: out of descriptors (or socket "
-                              "memory), after which the listener pauses for --accept-backoff.",
-                              T::Counter);
+  auto accept_errors =
+      MakeMetricFamily("rcbench_server_accept_errors_total",
+                       "accept() failures; fd_limit: out of descriptors (or socket "
+                       "memory), after which the listener pauses for --accept-backoff.",
+                       T::Counter);
   static constexpr const char* kAcceptErrors[] = {"fd_limit", "other"};
-  static_assert(std::size(kAcceptErrors) == static_cast<size_t>(AcceptError::kCount));
-  for (int i = 0; i < static_cast<int>(AcceptError::kCount); ++i) {
-    Add(accept_errors, {{"reason", kAcceptErrors[i]}}).counter.value =
-        static_cast<double>(accept_errors_[i].load(std::memory_order_relaxed));
-  }
+  AddEnumCounters(accept_errors, "reason", kAcceptErrors, accept_errors_);
 
-  auto qlen = Family("rcbench_server_listen_queue_length",
-                     "Connections waiting in a listener's accept queue.", T::Gauge);
-  auto qmax =
-      Family("rcbench_server_listen_queue_max", "A listener's accept queue limit.", T::Gauge);
-  auto qdrops =
-      Family("rcbench_server_listen_drops_total",
-             "Packets a listen socket dropped (socket filter, memory): SO_MEMINFO.", T::Counter);
+  auto qlen = MakeMetricFamily("rcbench_server_listen_queue_length",
+                               "Connections waiting in a listener's accept queue.", T::Gauge);
+  auto qmax = MakeMetricFamily("rcbench_server_listen_queue_max",
+                               "A listener's accept queue limit.", T::Gauge);
+  auto qdrops = MakeMetricFamily(
+      "rcbench_server_listen_drops_total",
+      "Packets a listen socket dropped (socket filter, memory): SO_MEMINFO.", T::Counter);
   if (sources_.listeners) {
     for (const auto& l : sources_.listeners()) {
-      Add(qlen, {{"listener", l.name}}).gauge.value = static_cast<double>(l.queue_length);
-      Add(qmax, {{"listener", l.name}}).gauge.value = static_cast<double>(l.queue_max);
-      Add(qdrops, {{"listener", l.name}}).counter.value = static_cast<double>(l.drops);
+      AddMetric(qlen, {{"listener", l.name}}).gauge.value = static_cast<double>(l.queue_length);
+      AddMetric(qmax, {{"listener", l.name}}).gauge.value = static_cast<double>(l.queue_max);
+      AddMetric(qdrops, {{"listener", l.name}}).counter.value = static_cast<double>(l.drops);
     }
   }
-  auto host = Family("rcbench_server_host_listen_drops_total",
-                     "Host-wide TcpExt counters: ListenOverflows and ListenDrops.", T::Counter);
+  auto host =
+      MakeMetricFamily("rcbench_server_host_listen_drops_total",
+                       "Host-wide TcpExt counters: ListenOverflows and ListenDrops.", T::Counter);
   HostListenCounters hc = ReadHostListenCounters();
-  Add(host, {{"counter", "ListenOverflows"}}).counter.value = static_cast<double>(hc.overflows);
-  Add(host, {{"counter", "ListenDrops"}}).counter.value = static_cast<double>(hc.drops);
+  AddMetric(host, {{"counter", "ListenOverflows"}}).counter.value =
+      static_cast<double>(hc.overflows);
+  AddMetric(host, {{"counter", "ListenDrops"}}).counter.value = static_cast<double>(hc.drops);
 
   std::vector<pm::MetricFamily> out;
   for (auto* f : {&requests, &latency, &summary, &accepted, &open, &cpu, &errors, &cgi,
