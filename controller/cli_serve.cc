@@ -75,17 +75,14 @@ class SecondSignalExits {
 }  // namespace
 
 int CmdServe(const std::vector<std::string>& argv) {
-  auto args = ParseArgs(
+  int exit_code;
+  auto args = ParseCommandArgs(
       argv,
       {"--db", "--listen", "--metrics-listen", "--ready-file", "--bin-dir", "--agent-config",
        "--log-level", "--work-dir", "--config", "--tls-cert", "--tls-key", "--tls-ca",
        "--token-file", "--read-token-file", "--max-planned-runs"},
-      {"--die-with-parent", "--help", "--insecure-plaintext"});
-  if (!args.ok()) return UsageFailure(args.status().message(), kServeUsage);
-  if (args->Has("--help")) {
-    std::cout << kServeUsage;
-    return 0;
-  }
+      {"--die-with-parent", "--help", "--insecure-plaintext"}, kServeUsage, &exit_code);
+  if (!args) return exit_code;
   if (auto s = ApplyLogLevel(*args); !s.ok()) return UsageFailure(s.message(), kServeUsage);
   if (args->Has("--die-with-parent")) DieWithParent();
   StopSignals stop;  // before any thread starts (the service's worker, gRPC's, /metrics')
